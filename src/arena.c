@@ -1,0 +1,143 @@
+/*
+ * arena.c: mmap-backed bump allocator, record pools and the futex lock that
+ * protects them.  Owns: every byte of memory lockwatch uses after start-up.
+ * Must never: call malloc, stdio or any pthread function (they may be the
+ * program's, interposed, or not yet usable).
+ */
+#include "arena.h"
+#include "lw_atomic.h"
+
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <string.h>
+
+#define LW_CHUNK_SIZE (4u << 20)
+
+static long lw_futex(int *uaddr, int op, int val)
+{
+    return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+}
+
+void lw_mutex_lock(lw_mutex *m)
+{
+    int c = 0;
+    if (lw_cas_acquire(&m->state, &c, 1))
+        return;
+    for (int spin = 0; spin < 100; spin++) {
+        c = 0;
+        if (lw_load_relaxed(&m->state) == 0 && lw_cas_acquire(&m->state, &c, 1))
+            return;
+        lw_cpu_relax();
+    }
+    /* Contended: mark 2 so the unlocker knows to wake us. */
+    while (lw_xchg_acquire(&m->state, 2) != 0)
+        lw_futex(&m->state, FUTEX_WAIT_PRIVATE, 2);
+}
+
+void lw_mutex_unlock(lw_mutex *m)
+{
+    if (lw_xchg_release(&m->state, 0) == 2)
+        lw_futex(&m->state, FUTEX_WAKE_PRIVATE, 1);
+}
+
+void lw_mutex_reset(lw_mutex *m)
+{
+    m->state = 0;
+}
+
+/* protects: chunk_cur, chunk_end, total */
+static lw_mutex arena_lock = LW_MUTEX_INIT;
+static char *chunk_cur, *chunk_end;
+static size_t total;
+
+void *lw_arena_map(size_t size)
+{
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+void *lw_arena_alloc(size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    if (size > LW_CHUNK_SIZE / 4) {
+        void *p = lw_arena_map(size);
+        if (p) {
+            lw_mutex_lock(&arena_lock);
+            total += size;
+            lw_mutex_unlock(&arena_lock);
+        }
+        return p;
+    }
+    lw_mutex_lock(&arena_lock);
+    if (!chunk_cur || (size_t)(chunk_end - chunk_cur) < size) {
+        char *c = lw_arena_map(LW_CHUNK_SIZE);
+        if (!c) {
+            lw_mutex_unlock(&arena_lock);
+            return NULL;
+        }
+        chunk_cur = c;
+        chunk_end = c + LW_CHUNK_SIZE;
+    }
+    void *p = chunk_cur;
+    chunk_cur += size;
+    total += size;
+    lw_mutex_unlock(&arena_lock);
+    return p;
+}
+
+size_t lw_arena_bytes(void)
+{
+    return lw_load_relaxed(&total);
+}
+
+void *lw_pool_get(lw_pool *p)
+{
+    lw_mutex_lock(&p->lock);
+    void *r = p->head;
+    if (r) {
+        p->head = *(void **)r;
+        p->live++;
+        lw_mutex_unlock(&p->lock);
+        /* Records are type-stable: a lock-free reader may still be looking
+         * at this one, so the caller re-initialises fields in an order that
+         * reader tolerates rather than wiping it with memset. */
+        *(void **)r = NULL;
+        return r;
+    }
+    p->live++;
+    lw_mutex_unlock(&p->lock);
+    r = lw_arena_alloc(p->size);
+    if (!r) {
+        lw_mutex_lock(&p->lock);
+        p->live--;
+        lw_mutex_unlock(&p->lock);
+    }
+    return r;
+}
+
+void lw_pool_put(lw_pool *p, void *rec)
+{
+    lw_mutex_lock(&p->lock);
+    *(void **)rec = p->head;
+    p->head = rec;
+    p->live--;
+    lw_mutex_unlock(&p->lock);
+}
+
+void lw_arena_atfork_prepare(void)
+{
+    lw_mutex_lock(&arena_lock);
+}
+
+void lw_arena_atfork_parent(void)
+{
+    lw_mutex_unlock(&arena_lock);
+}
+
+void lw_arena_atfork_child(void)
+{
+    lw_mutex_reset(&arena_lock);
+}

@@ -1,0 +1,526 @@
+/*
+ * graph.c: lock-order graph with incremental cycle detection.
+ *
+ * Algorithm: Pearce & Kelly, "A Dynamic Topological Sort Algorithm for
+ * Directed Acyclic Graphs" (JEA 2006), as Abseil's graphcycles uses it.
+ * Invariant: for every edge that is not marked cyclic, rank(from) <
+ * rank(to).  A new edge x->y with rank(x) < rank(y) therefore cannot close a
+ * cycle through non-cyclic edges.  Otherwise a forward search from y over
+ * nodes with rank <= rank(x) either reaches x (a cycle, and the search tree
+ * gives the shortest path) or, with a backward search from x over nodes with
+ * rank >= rank(y), yields the two sets whose ranks are re-dealt so that the
+ * invariant holds again.  A cyclic edge stays out of the order; while any
+ * exists, a cycle may run through one, so checks then also search the whole
+ * reachable graph (programs with no inversion never pay for that).
+ *
+ * Owns: edges, node adjacency and ranks.  Must never: run without the graph
+ * lock (except lw_graph_find_edge), allocate with malloc, or recurse.
+ */
+#include "graph.h"
+#include "arena.h"
+#include "lw_atomic.h"
+
+#include <string.h>
+
+lw_hash lw_edges;
+
+/* protects: every lw_edge field but h.k1/k2 (hash), node graph fields,
+ * epoch, next_rank, cyclic_edges, the work lists. */
+static lw_mutex graph_lock = LW_MUTEX_INIT;
+static uint64_t epoch;
+static int64_t next_rank;
+static uint64_t cyclic_edges;
+static uint64_t nedges;
+
+/* Work lists, grown from the arena (old arrays are abandoned: growth is
+ * geometric so the waste is bounded by the final size). */
+typedef struct {
+    lw_lock **v;
+    size_t n, cap;
+} worklist;
+static worklist wl_fwd, wl_bwd;
+static int64_t *rank_pool;
+static size_t rank_pool_cap;
+
+static bool wl_push(worklist *w, lw_lock *l)
+{
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 1024;
+        lw_lock **nv = lw_arena_alloc(cap * sizeof(*nv));
+        if (!nv)
+            return false;
+        if (w->n)
+            memcpy(nv, w->v, w->n * sizeof(*nv));
+        w->v = nv;
+        w->cap = cap;
+    }
+    w->v[w->n++] = l;
+    return true;
+}
+
+bool lw_graph_init(void)
+{
+    return lw_hash_init(&lw_edges, LW_EDGE_BUCKETS, sizeof(lw_edge));
+}
+
+void lw_graph_lock(void)
+{
+    lw_mutex_lock(&graph_lock);
+}
+
+void lw_graph_unlock(void)
+{
+    lw_mutex_unlock(&graph_lock);
+}
+
+uint64_t lw_graph_edges(void)
+{
+    return lw_load_relaxed(&nedges);
+}
+
+uint64_t lw_graph_cyclic_edges(void)
+{
+    return lw_load_relaxed(&cyclic_edges);
+}
+
+static void ensure_rank(lw_lock *l)
+{
+    if (l->rank == 0)
+        l->rank = ++next_rank;
+}
+
+/* ---- searches ---- */
+
+/* Breadth-first from `start` looking for `goal`.  Follows non-cyclic edges
+ * only and stays within rank <= max_rank when `ordered`; otherwise follows
+ * every edge.  Visited nodes are left in wl_fwd with mark == epoch and
+ * parent = the edge that reached them.  Returns true if goal was reached. */
+static bool search_forward(lw_lock *start, lw_lock *goal, bool ordered, int64_t max_rank,
+                           bool *nomem)
+{
+    wl_fwd.n = 0;
+    start->mark = epoch;
+    start->parent = NULL;
+    if (!wl_push(&wl_fwd, start)) {
+        *nomem = true;
+        return false;
+    }
+    for (size_t i = 0; i < wl_fwd.n; i++) {
+        lw_lock *n = wl_fwd.v[i];
+        for (lw_edge *e = n->out; e; e = e->next_out) {
+            lw_lock *t = e->to;
+            if (ordered && (e->cyclic || t->rank > max_rank))
+                continue;
+            if (t->mark == epoch)
+                continue;
+            t->mark = epoch;
+            t->parent = e;
+            if (t == goal)
+                return true;
+            if (!wl_push(&wl_fwd, t)) {
+                *nomem = true;
+                return false;
+            }
+        }
+    }
+    return false;
+}
+
+/* Backward over non-cyclic edges from `start`, nodes with rank >= min_rank.
+ * Uses a separate mark (epoch + 1) so it does not disturb the forward set. */
+static bool search_backward(lw_lock *start, int64_t min_rank, uint64_t mark)
+{
+    wl_bwd.n = 0;
+    start->mark = mark;
+    if (!wl_push(&wl_bwd, start))
+        return false;
+    for (size_t i = 0; i < wl_bwd.n; i++) {
+        lw_lock *n = wl_bwd.v[i];
+        for (lw_edge *e = n->in; e; e = e->next_in) {
+            lw_lock *f = e->from;
+            if (e->cyclic || f->rank < min_rank || f->mark == mark)
+                continue;
+            f->mark = mark;
+            if (!wl_push(&wl_bwd, f))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Heap sorts (no malloc, no recursion). */
+static void sift_nodes(lw_lock **v, size_t start, size_t end)
+{
+    size_t root = start;
+    while (2 * root + 1 < end) {
+        size_t c = 2 * root + 1;
+        if (c + 1 < end && v[c + 1]->rank > v[c]->rank)
+            c++;
+        if (v[root]->rank >= v[c]->rank)
+            return;
+        lw_lock *t = v[root];
+        v[root] = v[c];
+        v[c] = t;
+        root = c;
+    }
+}
+
+static void sort_by_rank(lw_lock **v, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_nodes(v, i, n);
+    for (size_t end = n; end-- > 1;) {
+        lw_lock *t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        sift_nodes(v, 0, end);
+    }
+}
+
+static void sift_ranks(int64_t *v, size_t start, size_t end)
+{
+    size_t root = start;
+    while (2 * root + 1 < end) {
+        size_t c = 2 * root + 1;
+        if (c + 1 < end && v[c + 1] > v[c])
+            c++;
+        if (v[root] >= v[c])
+            return;
+        int64_t t = v[root];
+        v[root] = v[c];
+        v[c] = t;
+        root = c;
+    }
+}
+
+static void sort_ranks(int64_t *v, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;)
+        sift_ranks(v, i, n);
+    for (size_t end = n; end-- > 1;) {
+        int64_t t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        sift_ranks(v, 0, end);
+    }
+}
+
+/* Re-deal ranks: every node that reaches `from` (wl_bwd) goes before every
+ * node reachable from `to` (wl_fwd), keeping their relative orders. */
+static bool reorder(void)
+{
+    size_t nb = wl_bwd.n, nf = wl_fwd.n, n = nb + nf;
+    if (n > rank_pool_cap) {
+        size_t cap = rank_pool_cap ? rank_pool_cap : 1024;
+        while (cap < n)
+            cap *= 2;
+        int64_t *p = lw_arena_alloc(cap * sizeof(*p));
+        if (!p)
+            return false;
+        rank_pool = p;
+        rank_pool_cap = cap;
+    }
+    sort_by_rank(wl_bwd.v, nb);
+    sort_by_rank(wl_fwd.v, nf);
+    for (size_t i = 0; i < nb; i++)
+        rank_pool[i] = wl_bwd.v[i]->rank;
+    for (size_t i = 0; i < nf; i++)
+        rank_pool[nb + i] = wl_fwd.v[i]->rank;
+    sort_ranks(rank_pool, n);
+    for (size_t i = 0; i < nb; i++)
+        wl_bwd.v[i]->rank = rank_pool[i];
+    for (size_t i = 0; i < nf; i++)
+        wl_fwd.v[i]->rank = rank_pool[nb + i];
+    return true;
+}
+
+/* After a search from e->to reached e->from: the cycle is e followed by the
+ * tree path from e->to to e->from. */
+static void build_cycle(lw_edge *e, lw_cycle *c)
+{
+    lw_edge *path[LW_MAX_CYCLE];
+    unsigned np = 0;
+    for (lw_lock *n = e->from; n != e->to && n->parent; n = n->parent->from) {
+        if (np == LW_MAX_CYCLE - 1)
+            break;   /* longer than a report can show: keep the tail */
+        path[np++] = n->parent;
+    }
+    c->n = 0;
+    c->edge[c->n++] = e;
+    while (np > 0)
+        c->edge[c->n++] = path[--np];
+    c->valid = lw_cycle_valid(c);
+}
+
+/* Is there a path to -> ... -> from?  Fills *c if so. */
+static bool find_cycle(lw_edge *e, bool try_ordered, bool *nomem)
+{
+    lw_lock *from = e->from, *to = e->to;
+    if (from == to)
+        return false;
+    if (try_ordered && from->rank > to->rank) {
+        epoch += 2;
+        if (search_forward(to, from, true, from->rank, nomem))
+            return true;
+        if (*nomem)
+            return false;
+        if (!search_backward(from, to->rank, epoch + 1) || !reorder()) {
+            *nomem = true;
+            return false;
+        }
+    }
+    if (cyclic_edges > 0) {
+        epoch += 2;
+        return search_forward(to, from, false, 0, nomem);
+    }
+    return false;
+}
+
+/* ---- edges ---- */
+
+struct edge_ctx {
+    lw_lock *from, *to;
+    uint32_t modes;
+    const uint64_t *gates;
+    unsigned ngates;
+    const lw_edge_origin *origin;
+};
+
+static void edge_init(lw_hent *rec, void *vctx)
+{
+    struct edge_ctx *c = vctx;
+    lw_edge *e = (lw_edge *)rec;
+    e->from = c->from;
+    e->to = c->to;
+    e->modes = c->modes;
+    unsigned ng = c->ngates < LW_MAX_GATES ? c->ngates : LW_MAX_GATES;
+    for (unsigned i = 0; i < ng; i++)
+        e->gates[i] = c->gates[i];
+    e->ngates = ng;
+    if (c->origin)
+        e->origin = *c->origin;
+}
+
+static bool gate_in(uint64_t g, const uint64_t *gates, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (gates[i] == g)
+            return true;
+    return false;
+}
+
+enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t modes,
+                                       const uint64_t *gates, unsigned ngates,
+                                       const lw_edge_origin *origin,
+                                       lw_edge **edge_out, lw_cycle *cycle)
+{
+    bool created, nomem = false;
+    lw_edge *e = lw_graph_find_edge(from->id, to->id);
+
+    if (e) {
+        bool weaker = false;
+        uint32_t m = lw_load_relaxed(&e->modes);
+        if ((m | modes) != m) {
+            lw_store_relaxed(&e->modes, m | modes);
+            weaker = true;
+        }
+        unsigned ng = lw_load_relaxed(&e->ngates), keep = 0;
+        for (unsigned i = 0; i < ng; i++) {
+            uint64_t g = lw_load_relaxed(&e->gates[i]);
+            if (gate_in(g, gates, ngates))
+                lw_store_relaxed(&e->gates[keep++], g);
+        }
+        if (keep != ng) {
+            lw_store_release(&e->ngates, keep);
+            weaker = true;
+        }
+        *edge_out = e;
+        if (!weaker)
+            return LW_EDGE_KNOWN;
+        /* A weaker edge can turn a suppressed cycle into a real one; cycles
+         * exist only where some edge is cyclic. */
+        if (cyclic_edges > 0) {
+            epoch += 2;
+            if (search_forward(to, from, false, 0, &nomem)) {
+                build_cycle(e, cycle);
+                return LW_EDGE_CYCLE;
+            }
+        }
+        return nomem ? LW_EDGE_NOMEM : LW_EDGE_ADDED;
+    }
+
+    struct edge_ctx c = { from, to, modes, gates, ngates, origin };
+    e = (lw_edge *)lw_hash_insert(&lw_edges, from->id, to->id, edge_init, &c, &created);
+    *edge_out = e;
+    if (!e)
+        return LW_EDGE_NOMEM;
+    if (!created)
+        return LW_EDGE_KNOWN;   /* cannot happen under the graph lock */
+
+    e->next_out = from->out;
+    if (from->out)
+        from->out->prev_out = e;
+    from->out = e;
+    from->nout++;
+    e->next_in = to->in;
+    if (to->in)
+        to->in->prev_in = e;
+    to->in = e;
+    to->nin++;
+    lw_fetch_add_relaxed(&nedges, 1);
+    ensure_rank(from);
+    ensure_rank(to);
+
+    if (find_cycle(e, true, &nomem)) {
+        e->cyclic = true;
+        cyclic_edges++;
+        build_cycle(e, cycle);
+        return LW_EDGE_CYCLE;
+    }
+    return nomem ? LW_EDGE_NOMEM : LW_EDGE_ADDED;
+}
+
+static void unlink_edge(lw_edge *e)
+{
+    if (e->prev_out)
+        e->prev_out->next_out = e->next_out;
+    else
+        e->from->out = e->next_out;
+    if (e->next_out)
+        e->next_out->prev_out = e->prev_out;
+    e->from->nout--;
+    if (e->prev_in)
+        e->prev_in->next_in = e->next_in;
+    else
+        e->to->in = e->next_in;
+    if (e->next_in)
+        e->next_in->prev_in = e->prev_in;
+    e->to->nin--;
+    if (e->cyclic)
+        cyclic_edges--;
+    lw_fetch_add_relaxed(&nedges, -1);
+    lw_hash_remove(&lw_edges, &e->h, e->from->id, e->to->id);
+}
+
+void lw_graph_remove_node(lw_lock *l)
+{
+    /* Racy peek: a node with no edges needs no lock (edges to it are only
+     * added by threads that hold or acquire it, which a destroy excludes). */
+    if (!lw_load_relaxed(&l->out) && !lw_load_relaxed(&l->in)) {
+        l->rank = 0;
+        return;
+    }
+    lw_graph_lock();
+    while (l->out)
+        unlink_edge(l->out);
+    while (l->in)
+        unlink_edge(l->in);
+    l->rank = 0;
+    lw_graph_unlock();
+}
+
+/* ---- cycles ---- */
+
+bool lw_cycle_valid(const lw_cycle *c)
+{
+    if (c->n == 0)
+        return false;
+    /* A gate common to every edge serialises them all: no deadlock. */
+    const lw_edge *e0 = c->edge[0];
+    unsigned ng0 = lw_load_relaxed(&e0->ngates);
+    for (unsigned g = 0; g < ng0; g++) {
+        uint64_t gate = lw_load_relaxed(&e0->gates[g]);
+        bool everywhere = true;
+        for (unsigned i = 1; i < c->n && everywhere; i++) {
+            const lw_edge *e = c->edge[i];
+            everywhere = gate_in(gate, e->gates, lw_load_relaxed(&e->ngates));
+        }
+        if (everywhere)
+            return false;
+    }
+    /* An rwlock that is only ever read-acquired where the cycle enters it
+     * and only read-held where it leaves cannot block there (glibc rwlocks
+     * prefer readers by default). */
+    for (unsigned i = 0; i < c->n; i++) {
+        const lw_edge *in = c->edge[i], *out = c->edge[(i + 1) % c->n];
+        if (in->to->kind != LW_KIND_RWLOCK)
+            continue;
+        if (!(lw_load_relaxed(&in->modes) & LW_EM_TO_WRITE) &&
+            !(lw_load_relaxed(&out->modes) & LW_EM_FROM_WRITE))
+            return false;
+    }
+    return true;
+}
+
+uint64_t lw_cycle_signature(const lw_cycle *c)
+{
+    uint64_t s = c->n;
+    for (unsigned i = 0; i < c->n; i++)
+        s += lw_hash_mix(c->edge[i]->from->id, c->edge[i]->to->id);
+    return s;
+}
+
+/* ---- tests and fork ---- */
+
+int lw_graph_check_invariants(void)
+{
+    int bad = 0;
+    uint64_t count = 0, ncyc = 0;
+    lw_graph_lock();
+    for (uint32_t b = 0; b <= lw_registry.mask && !bad; b++) {
+        for (lw_hent *h = lw_registry.buckets[b]; h && !bad; h = h->next) {
+            lw_lock *l = (lw_lock *)h;
+            if (!h->k1) {
+                if (l->out || l->in)
+                    bad = 1;   /* dead node with edges */
+                continue;
+            }
+            uint32_t nout = 0, nin = 0;
+            for (lw_edge *e = l->out; e && !bad; e = e->next_out) {
+                nout++;
+                count++;
+                if (e->from != l)
+                    bad = 2;
+                else if (!e->cyclic && !(e->from->rank < e->to->rank))
+                    bad = 3;   /* topological order broken */
+                else if (e->next_out && e->next_out->prev_out != e)
+                    bad = 4;
+                else if (lw_graph_find_edge(l->id, e->to->id) != e)
+                    bad = 5;   /* edge not findable */
+                else if (!e->to->h.k1)
+                    bad = 6;   /* edge to a dead node */
+                if (e->cyclic)
+                    ncyc++;
+            }
+            for (lw_edge *e = l->in; e && !bad; e = e->next_in) {
+                nin++;
+                if (e->to != l)
+                    bad = 7;
+            }
+            if (!bad && (nout != l->nout || nin != l->nin))
+                bad = 8;
+        }
+    }
+    if (!bad && count != lw_load_relaxed(&nedges))
+        bad = 9;
+    if (!bad && ncyc != cyclic_edges)
+        bad = 10;
+    lw_graph_unlock();
+    return bad;
+}
+
+void lw_graph_atfork_prepare(void)
+{
+    lw_graph_lock();
+}
+
+void lw_graph_atfork_parent(void)
+{
+    lw_graph_unlock();
+}
+
+void lw_graph_atfork_child(void)
+{
+    lw_mutex_reset(&graph_lock);
+    lw_hash_atfork_child(&lw_edges);
+}

@@ -1,0 +1,144 @@
+/*
+ * intercept.h: what every interposer file shares: the real functions, the
+ * prologue that decides between "observe" and "pass straight through", and
+ * how a wrapper names its call site.
+ *
+ * A wrapper is: lw_enter (NULL: pass through), pre-event, lw_leave, the real
+ * call, post-event under lw_reenter/lw_leave.  No policy lives here; it is
+ * in the core (lw_core.c).  errno is the program's: wrappers restore it
+ * around everything lockwatch does.
+ */
+#ifndef LW_INTERCEPT_H
+#define LW_INTERCEPT_H
+
+#include <pthread.h>
+#include <threads.h>
+#include <errno.h>
+#include <time.h>
+
+#include "lw_base.h"
+#include "lw_atomic.h"
+#include "lw_core.h"
+
+/* Real functions.  Mutex and rwlock pointers start at glibc's __pthread_*
+ * aliases so they work even while dlsym itself is running (PITFALLS 2);
+ * lw_resolve_all() replaces them with dlsym(RTLD_NEXT) results. */
+#define LW_REAL_FUNCS(X)                                                                         \
+    X(int, pthread_mutex_init, (pthread_mutex_t *, const pthread_mutexattr_t *))                  \
+    X(int, pthread_mutex_destroy, (pthread_mutex_t *))                                           \
+    X(int, pthread_mutex_lock, (pthread_mutex_t *))                                              \
+    X(int, pthread_mutex_trylock, (pthread_mutex_t *))                                           \
+    X(int, pthread_mutex_timedlock, (pthread_mutex_t *, const struct timespec *))               \
+    X(int, pthread_mutex_clocklock, (pthread_mutex_t *, clockid_t, const struct timespec *))    \
+    X(int, pthread_mutex_unlock, (pthread_mutex_t *))                                            \
+    X(int, pthread_rwlock_init, (pthread_rwlock_t *, const pthread_rwlockattr_t *))              \
+    X(int, pthread_rwlock_destroy, (pthread_rwlock_t *))                                         \
+    X(int, pthread_rwlock_rdlock, (pthread_rwlock_t *))                                          \
+    X(int, pthread_rwlock_tryrdlock, (pthread_rwlock_t *))                                       \
+    X(int, pthread_rwlock_timedrdlock, (pthread_rwlock_t *, const struct timespec *))           \
+    X(int, pthread_rwlock_clockrdlock, (pthread_rwlock_t *, clockid_t, const struct timespec *)) \
+    X(int, pthread_rwlock_wrlock, (pthread_rwlock_t *))                                          \
+    X(int, pthread_rwlock_trywrlock, (pthread_rwlock_t *))                                       \
+    X(int, pthread_rwlock_timedwrlock, (pthread_rwlock_t *, const struct timespec *))           \
+    X(int, pthread_rwlock_clockwrlock, (pthread_rwlock_t *, clockid_t, const struct timespec *)) \
+    X(int, pthread_rwlock_unlock, (pthread_rwlock_t *))                                          \
+    X(int, pthread_spin_init, (pthread_spinlock_t *, int))                                       \
+    X(int, pthread_spin_destroy, (pthread_spinlock_t *))                                         \
+    X(int, pthread_spin_lock, (pthread_spinlock_t *))                                            \
+    X(int, pthread_spin_trylock, (pthread_spinlock_t *))                                         \
+    X(int, pthread_spin_unlock, (pthread_spinlock_t *))                                          \
+    X(int, pthread_cond_clockwait, (pthread_cond_t *, pthread_mutex_t *, clockid_t,             \
+                                    const struct timespec *))                                    \
+    X(int, pthread_create, (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))    \
+    X(int, mtx_init, (mtx_t *, int))                                                             \
+    X(void, mtx_destroy, (mtx_t *))                                                              \
+    X(int, mtx_lock, (mtx_t *))                                                                  \
+    X(int, mtx_trylock, (mtx_t *))                                                               \
+    X(int, mtx_timedlock, (mtx_t *__restrict, const struct timespec *__restrict))                \
+    X(int, mtx_unlock, (mtx_t *))                                                                \
+    X(int, cnd_wait, (cnd_t *, mtx_t *))                                                         \
+    X(int, cnd_timedwait, (cnd_t *__restrict, mtx_t *__restrict,                                 \
+                           const struct timespec *__restrict))                                   \
+    X(int, thrd_create, (thrd_t *, thrd_start_t, void *))                                        \
+    X(void, exit, (int))                                                                         \
+    X(void, _exit, (int))                                                                        \
+    X(void, _Exit, (int))
+
+/* Condition variables exist in two ABI versions (PITFALLS 3); each of our
+ * versioned entry points forwards to the same version in libc. */
+#define LW_COND_FUNCS(X)                                                                         \
+    X(int, pthread_cond_init, (pthread_cond_t *, const pthread_condattr_t *))                    \
+    X(int, pthread_cond_destroy, (pthread_cond_t *))                                             \
+    X(int, pthread_cond_signal, (pthread_cond_t *))                                              \
+    X(int, pthread_cond_broadcast, (pthread_cond_t *))                                           \
+    X(int, pthread_cond_wait, (pthread_cond_t *, pthread_mutex_t *))                             \
+    X(int, pthread_cond_timedwait, (pthread_cond_t *, pthread_mutex_t *, const struct timespec *))
+
+#define LW_DECLARE_REAL(ret, name, args) extern ret(*lw_real_##name) args;
+LW_REAL_FUNCS(LW_DECLARE_REAL)
+#define LW_DECLARE_COND(ret, name, args) \
+    extern ret(*lw_real_##name##_new) args; \
+    extern ret(*lw_real_##name##_old) args;
+LW_COND_FUNCS(LW_DECLARE_COND)
+extern int (*lw_real___libc_start_main)(int (*)(int, char **, char **), int, char **,
+                                        void (*)(void), void (*)(void), void (*)(void), void *);
+
+#define LW_REAL(name) (*lw_real_##name)
+
+/* Resolve every real function; safe to call again.  Returns once done. */
+void lw_resolve_all(void);
+/* Bring lockwatch up (resolve, options, core); false while that is
+ * impossible (re-entered during start-up) or failed. */
+bool lw_intercept_init(void);
+
+#define LW_PC()  ((uintptr_t)__builtin_return_address(0))
+#define LW_CFA() ((uintptr_t)__builtin_dwarf_cfa())
+
+static inline lw_thread *lw_enter(void)
+{
+    if (LW_UNLIKELY(!lw_load_relaxed(&lw_core_ready)) && !lw_intercept_init())
+        return NULL;
+    lw_thread *t = &lw_self;
+    if (LW_UNLIKELY(t->guard))
+        return NULL;
+    t->guard = 1;
+    lw_compiler_barrier();
+    if (LW_UNLIKELY(!t->ready))
+        lw_thread_setup(t);
+    return t;
+}
+
+static inline void lw_reenter(lw_thread *t)
+{
+    t->guard = 1;
+    lw_compiler_barrier();
+}
+
+static inline void lw_leave(lw_thread *t)
+{
+    lw_compiler_barrier();
+    t->guard = 0;
+}
+
+/* Mutex type from glibc's pthread_mutex_t (the low bits of __kind hold
+ * PTHREAD_MUTEX_{NORMAL,RECURSIVE,ERRORCHECK,ADAPTIVE}_NP; higher bits are
+ * robust/PI/PP/pshared flags we do not need here). */
+#define LW_GLIBC_MUTEX_KIND_MASK 3
+static inline unsigned lw_mutex_type(const pthread_mutex_t *m)
+{
+    return (unsigned)(m->__data.__kind & LW_GLIBC_MUTEX_KIND_MASK);
+}
+
+/* Shared by the pthread and C11 mutex wrappers. */
+lw_lock *lw_mutex_node(void *m, enum lw_lock_kind kind, uintptr_t pc);
+int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
+                   uintptr_t pc, uintptr_t cfa);
+void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved);
+void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t pc,
+                       uintptr_t cfa);
+
+void lw_thread_atfork_prepare_pools(void);
+void lw_thread_atfork_parent_pools(void);
+void lw_thread_atfork_child_pools(void);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * intercept_cond.c: pthread_cond_* interposers, in both glibc ABI versions
+ * (GLIBC_2.2.5 for old binaries, GLIBC_2.3.2 current; PITFALLS 3).  A wait
+ * releases the mutex and re-acquires it before returning (also on timeout
+ * and on cancellation, through a cleanup handler: PITFALLS 11); the held
+ * stack shows exactly that, and the re-acquisition orders after every lock
+ * still held.
+ */
+#include "intercept.h"
+
+void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved)
+{
+    lw_held *h = lw_held_find(t, l);
+    if (!h) {
+        saved->lock = NULL;
+        return;
+    }
+    *saved = *h;
+    /* Drop every recursive count: the wait releases the mutex. */
+    h->count = 1;
+    lw_release(t, l);
+}
+
+void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t pc,
+                       uintptr_t cfa)
+{
+    if (!saved->lock || l->id != saved->id)
+        return;
+    lw_before_acquire(t, l, saved->mode, pc, cfa);
+    lw_after_acquire(t, l, saved->mode, LW_ACQ_BLOCKING, pc, cfa);
+    lw_held *h = lw_held_find(t, l);
+    if (h)
+        h->count = saved->count;
+}
+
+struct wait_ctx {
+    lw_thread *t;
+    lw_lock *l;
+    lw_held saved;
+    uintptr_t pc, cfa;
+};
+
+static void wait_cancelled(void *p)
+{
+    struct wait_ctx *w = p;
+    lw_reenter(w->t);
+    lw_cond_reacquire(w->t, w->l, &w->saved, w->pc, w->cfa);
+    lw_leave(w->t);
+}
+
+enum wait_kind { WAIT_PLAIN, WAIT_TIMED, WAIT_CLOCK };
+
+static void ensure_resolved(void)
+{
+    if (LW_UNLIKELY(!lw_load_relaxed(&lw_core_ready)))
+        lw_intercept_init();
+}
+
+static int real_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_mutex_t *m,
+                     clockid_t clk, const struct timespec *ts)
+{
+    switch (kind) {
+    case WAIT_PLAIN:
+        return (old ? lw_real_pthread_cond_wait_old : lw_real_pthread_cond_wait_new)(c, m);
+    case WAIT_TIMED:
+        return (old ? lw_real_pthread_cond_timedwait_old
+                    : lw_real_pthread_cond_timedwait_new)(c, m, ts);
+    case WAIT_CLOCK:
+        break;
+    }
+    return LW_REAL(pthread_cond_clockwait)(c, m, clk, ts);
+}
+
+static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_mutex_t *m,
+                     clockid_t clk, const struct timespec *ts, uintptr_t pc, uintptr_t cfa)
+{
+    ensure_resolved();
+    lw_thread *t = lw_enter();
+    if (!t)
+        return real_wait(old, kind, c, m, clk, ts);
+    int e = errno;
+    struct wait_ctx w = { t, NULL, { 0 }, pc, cfa };
+    w.l = lw_registry_find((uintptr_t)m);
+    if (w.l)
+        lw_cond_release(t, w.l, &w.saved);
+    errno = e;
+    lw_leave(t);
+
+    int r;
+    pthread_cleanup_push(wait_cancelled, &w);
+    r = real_wait(old, kind, c, m, clk, ts);
+    pthread_cleanup_pop(0);
+
+    if (w.l && w.saved.lock) {
+        e = errno;
+        lw_reenter(t);
+        lw_cond_reacquire(t, w.l, &w.saved, pc, cfa);
+        lw_leave(t);
+        errno = e;
+    }
+    return r;
+}
+
+/* Each entry point exists twice, each bound to its own libc version; the
+ * lw_cond_* names themselves are kept local by liblockwatch.map. */
+#define LW_COND_VERSIONS(sfx, is_old)                                                          \
+    LW_EXPORT int lw_cond_init_##sfx(pthread_cond_t *c, const pthread_condattr_t *a)          \
+    {                                                                                          \
+        ensure_resolved();                                                                     \
+        return lw_real_pthread_cond_init_##sfx(c, a);                                          \
+    }                                                                                          \
+    LW_EXPORT int lw_cond_destroy_##sfx(pthread_cond_t *c)                                     \
+    {                                                                                          \
+        ensure_resolved();                                                                     \
+        return lw_real_pthread_cond_destroy_##sfx(c);                                          \
+    }                                                                                          \
+    LW_EXPORT int lw_cond_signal_##sfx(pthread_cond_t *c)                                      \
+    {                                                                                          \
+        ensure_resolved();                                                                     \
+        return lw_real_pthread_cond_signal_##sfx(c);                                           \
+    }                                                                                          \
+    LW_EXPORT int lw_cond_broadcast_##sfx(pthread_cond_t *c)                                   \
+    {                                                                                          \
+        ensure_resolved();                                                                     \
+        return lw_real_pthread_cond_broadcast_##sfx(c);                                        \
+    }                                                                                          \
+    LW_EXPORT int lw_cond_wait_##sfx(pthread_cond_t *c, pthread_mutex_t *m)                   \
+    {                                                                                          \
+        return cond_wait(is_old, WAIT_PLAIN, c, m, 0, NULL, LW_PC(), LW_CFA());               \
+    }                                                                                          \
+    LW_EXPORT int lw_cond_timedwait_##sfx(pthread_cond_t *c, pthread_mutex_t *m,             \
+                                          const struct timespec *ts)                           \
+    {                                                                                          \
+        return cond_wait(is_old, WAIT_TIMED, c, m, 0, ts, LW_PC(), LW_CFA());                 \
+    }
+
+LW_COND_VERSIONS(new, false)
+LW_COND_VERSIONS(old, true)
+
+__asm__(".symver lw_cond_init_new, pthread_cond_init@@GLIBC_2.3.2");
+__asm__(".symver lw_cond_destroy_new, pthread_cond_destroy@@GLIBC_2.3.2");
+__asm__(".symver lw_cond_signal_new, pthread_cond_signal@@GLIBC_2.3.2");
+__asm__(".symver lw_cond_broadcast_new, pthread_cond_broadcast@@GLIBC_2.3.2");
+__asm__(".symver lw_cond_wait_new, pthread_cond_wait@@GLIBC_2.3.2");
+__asm__(".symver lw_cond_timedwait_new, pthread_cond_timedwait@@GLIBC_2.3.2");
+__asm__(".symver lw_cond_init_old, pthread_cond_init@GLIBC_2.2.5");
+__asm__(".symver lw_cond_destroy_old, pthread_cond_destroy@GLIBC_2.2.5");
+__asm__(".symver lw_cond_signal_old, pthread_cond_signal@GLIBC_2.2.5");
+__asm__(".symver lw_cond_broadcast_old, pthread_cond_broadcast@GLIBC_2.2.5");
+__asm__(".symver lw_cond_wait_old, pthread_cond_wait@GLIBC_2.2.5");
+__asm__(".symver lw_cond_timedwait_old, pthread_cond_timedwait@GLIBC_2.2.5");
+
+LW_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
+                                     const struct timespec *ts)
+{
+    return cond_wait(false, WAIT_CLOCK, c, m, clk, ts, LW_PC(), LW_CFA());
+}

@@ -1,0 +1,82 @@
+/*
+ * intercept_exit.c: the process exit status.  When anything was reported,
+ * the status becomes LOCKWATCH_EXITCODE however the program ends: returning
+ * from main (we wrap main through __libc_start_main), exit, _exit, _Exit.
+ * Reports written later, by exit handlers or destructors, are caught by a
+ * last exit handler registered before any of the program's.
+ */
+#include "intercept.h"
+#include "report.h"
+#include "options.h"
+#include "stacks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static int (*real_main)(int, char **, char **);
+static uint64_t decided_reports;   /* report count when the status was decided */
+static int decided_status;
+
+static int decide(int status)
+{
+    if (!lw_load_relaxed(&lw_core_ready))
+        return status;
+    decided_reports = lw_report_count();
+    decided_status = lw_exit_status(status);
+    return decided_status;
+}
+
+static void last_exit_handler(void)
+{
+    /* Reports made by exit handlers that ran after the status was decided:
+     * the status must still say so.  stdio is flushed as exit would. */
+    if (lw_report_count() > decided_reports && lw_opt.exitcode != 0 &&
+        decided_status != (int)lw_opt.exitcode) {
+        fflush(NULL);
+        LW_REAL(_exit)((int)lw_opt.exitcode);
+    }
+}
+
+static int main_wrapper(int argc, char **argv, char **envp)
+{
+    return decide(real_main(argc, argv, envp));
+}
+
+LW_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
+                                void (*init)(void), void (*fini)(void),
+                                void (*rtld_fini)(void), void *stack_end)
+{
+    lw_intercept_init();
+    lw_self.guard++;
+    lw_stacks_init();   /* libc is up now: dlopen works */
+    lw_self.guard--;
+    real_main = main;
+    atexit(last_exit_handler);
+    return lw_real___libc_start_main(main_wrapper, argc, argv, init, fini, rtld_fini,
+                                     stack_end);
+}
+
+LW_EXPORT void exit(int status)
+{
+    if (!lw_real_exit)
+        lw_resolve_all();
+    lw_real_exit(decide(status));
+    __builtin_unreachable();
+}
+
+LW_EXPORT void _exit(int status)
+{
+    if (!lw_real__exit)
+        lw_resolve_all();
+    lw_real__exit(decide(status));
+    __builtin_unreachable();
+}
+
+LW_EXPORT void _Exit(int status)
+{
+    if (!lw_real__Exit)
+        lw_resolve_all();
+    lw_real__Exit(decide(status));
+    __builtin_unreachable();
+}

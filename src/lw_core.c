@@ -1,0 +1,386 @@
+/*
+ * lw_core.c: the detector's events: held-lock stacks, order edges, cycle
+ * reports.  Owns: the reported-cycle set and start-up of the core parts.
+ * Must never: call a pthread function, malloc, or take a lock on the fast
+ * path (an acquisition whose edges are all known: held stack, per-thread
+ * edge cache, lock-free edge lookup).
+ */
+#include "lw_core.h"
+#include "arena.h"
+#include "graph.h"
+#include "lw_atomic.h"
+#include "options.h"
+#include "report.h"
+#include "stacks.h"
+
+#include <string.h>
+
+#define uthash_malloc(sz) lw_arena_alloc(sz)
+#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
+#include <uthash.h>
+
+int lw_core_ready;
+
+static int init_state;   /* 0 none, 1 running, 2 done, 3 failed */
+
+bool lw_core_init(char **envp, const void *self_addr)
+{
+    int s = 0;
+    if (!lw_cas_acq_rel(&init_state, &s, 1)) {
+        while ((s = lw_load_acquire(&init_state)) == 1)
+            lw_cpu_relax();
+        return s == 2;
+    }
+    lw_options_parse(envp);
+    lw_report_init();
+    if (!lw_registry_init() || !lw_graph_init()) {
+        static int once;
+        lw_warn_once(&once, "lockwatch: warning: out of memory at start-up; lockwatch is disabled\n");
+        lw_store_release(&init_state, 3);
+        return false;
+    }
+    if (self_addr)
+        lw_stacks_hide_module_of(self_addr);
+    lw_store_release(&init_state, 2);
+    lw_store_release(&lw_core_ready, 1);
+    return true;
+}
+
+/* ---- lock nodes ---- */
+
+lw_lock *lw_lock_lookup(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
+{
+    lw_lock *l = lw_registry_find(addr);
+    if (LW_LIKELY(l != NULL))
+        return l;
+    bool created;
+    l = lw_registry_get(addr, kind, mtype, &created);
+    if (l && created) {
+        l->first_how = 2;
+        l->first_pc = pc;
+        l->first_thread = lw_self.num;
+    }
+    return l;
+}
+
+void lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
+{
+    bool created;
+    lw_lock *old = lw_registry_find(addr);
+    if (old)
+        lw_registry_forget(old);   /* re-initialised: a new lock */
+    lw_lock *l = lw_registry_get(addr, kind, mtype, &created);
+    if (l && created) {
+        l->first_how = 1;
+        l->first_pc = pc;
+        l->first_thread = lw_self.num;
+    }
+}
+
+void lw_lock_destroyed(uintptr_t addr)
+{
+    lw_lock *l = lw_registry_find(addr);
+    if (l)
+        lw_registry_forget(l);
+}
+
+/* ---- user-given names (lockwatch_name_lock) ---- */
+
+typedef struct {
+    UT_hash_handle hh;
+    uintptr_t addr;
+    const char *name;
+} lock_name;
+
+/* protects: names.  A leaf lock: nothing is taken while holding it. */
+static lw_mutex names_lock = LW_MUTEX_INIT;
+static lock_name *names;
+
+void lw_lock_set_name(uintptr_t addr, const char *name)
+{
+    lock_name *n;
+    lw_mutex_lock(&names_lock);
+    HASH_FIND(hh, names, &addr, sizeof(addr), n);
+    if (!n && (n = lw_arena_alloc(sizeof(*n))) != NULL) {
+        n->addr = addr;
+        HASH_ADD(hh, names, addr, sizeof(n->addr), n);
+    }
+    if (n)
+        n->name = name;
+    lw_mutex_unlock(&names_lock);
+}
+
+const char *lw_lock_name(uintptr_t addr)
+{
+    lock_name *n;
+    const char *r = NULL;
+    if (!lw_load_relaxed(&names))
+        return NULL;
+    lw_mutex_lock(&names_lock);
+    HASH_FIND(hh, names, &addr, sizeof(addr), n);
+    if (n)
+        r = n->name;
+    lw_mutex_unlock(&names_lock);
+    return r;
+}
+
+/* ---- held stack ---- */
+
+lw_held *lw_held_find(lw_thread *t, const lw_lock *l)
+{
+    for (unsigned i = t->nheld; i-- > 0;)
+        if (t->held[i].lock == l && t->held[i].id == l->id)
+            return &t->held[i];
+    return NULL;
+}
+
+static void held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa)
+{
+    if (LW_UNLIKELY(t->nheld == LW_MAX_HELD)) {
+        static int once;
+        t->overflow++;
+        lw_warn_once(&once, "lockwatch: warning: a thread holds more than %u locks; "
+                     "locks past that are not tracked\n", (unsigned)LW_MAX_HELD);
+        return;
+    }
+    lw_held *h = &t->held[t->nheld];
+    h->lock = l;
+    h->id = l->id;
+    h->mode = mode;
+    h->count = 1;
+    h->pc = pc;
+    h->cfa = cfa;
+    /* Publish the entry after it is complete: a signal handler on this
+     * thread may read the stack between the two stores. */
+    lw_compiler_barrier();
+    t->nheld++;
+}
+
+unsigned lw_release(lw_thread *t, lw_lock *l)
+{
+    for (unsigned i = t->nheld; i-- > 0;) {
+        lw_held *h = &t->held[i];
+        if (h->lock != l || h->id != l->id)
+            continue;
+        unsigned mode = h->mode;
+        if (--h->count > 0)
+            return mode;
+        /* Remove entry i, keeping acquisition order of the rest. */
+        for (unsigned j = i + 1; j < t->nheld; j++)
+            t->held[j - 1] = t->held[j];
+        t->nheld--;
+        return mode;
+    }
+    if (t->overflow)
+        t->overflow--;   /* released one we could not track */
+    return 0;
+}
+
+/* ---- order edges ---- */
+
+/* protects: reported (a set of cycle signatures); taken under graph lock */
+static uint64_t *reported;
+static size_t reported_cap, reported_n;
+
+static bool cycle_seen(uint64_t sig)
+{
+    if (sig == 0)
+        sig = 1;
+    if (reported_n * 2 >= reported_cap) {
+        size_t cap = reported_cap ? reported_cap * 2 : 256;
+        uint64_t *nv = lw_arena_alloc(cap * sizeof(*nv));
+        if (!nv)
+            return true;   /* cannot remember: stay quiet rather than repeat */
+        for (size_t i = 0; i < reported_cap; i++) {
+            uint64_t v = reported[i];
+            if (!v)
+                continue;
+            size_t j = v & (cap - 1);
+            while (nv[j])
+                j = (j + 1) & (cap - 1);
+            nv[j] = v;
+        }
+        reported = nv;
+        reported_cap = cap;
+    }
+    size_t j = sig & (reported_cap - 1);
+    while (reported[j]) {
+        if (reported[j] == sig)
+            return true;
+        j = (j + 1) & (reported_cap - 1);
+    }
+    reported[j] = sig;
+    reported_n++;
+    return false;
+}
+
+static inline uint32_t edge_modes(unsigned from_mode, unsigned to_mode)
+{
+    return (from_mode == LW_MODE_READ ? LW_EM_FROM_READ : LW_EM_FROM_WRITE) |
+           (to_mode == LW_MODE_READ ? LW_EM_TO_READ : LW_EM_TO_WRITE);
+}
+
+static inline unsigned cache_slot(uint64_t from, uint64_t key)
+{
+    return (unsigned)((from * 0x9e3779b97f4a7c15ull ^ key) >> 40) & (LW_EDGE_CACHE - 1);
+}
+
+/* Are all of e's gates held exclusively by t (other than entry `skip`)? */
+static bool gates_held(const lw_thread *t, const lw_edge *e, unsigned ng, unsigned skip)
+{
+    for (unsigned g = 0; g < ng; g++) {
+        uint64_t gid = lw_load_relaxed(&e->gates[g]);
+        bool found = false;
+        for (unsigned j = 0; j < t->nheld && !found; j++)
+            found = j != skip && t->held[j].id == gid && t->held[j].mode == LW_MODE_WRITE;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
+                                  uint64_t key)
+{
+    lw_held *h = &t->held[hi];
+    uint64_t gates[LW_MAX_GATES];
+    unsigned ng = 0;
+    for (unsigned j = 0; j < t->nheld && ng < LW_MAX_GATES; j++) {
+        const lw_held *o = &t->held[j];
+        if (j != hi && o->id != to->id && o->mode == LW_MODE_WRITE)
+            gates[ng++] = o->id;
+    }
+
+    /* Backtraces before the graph lock: unwinding takes libunwind's locks. */
+    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
+    unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
+    unsigned depth = lw_stack_depth();
+    lw_edge_origin o;
+    memset(&o, 0, sizeof(o));
+    o.stack_to = lw_depot_put(pcs, n < depth ? n : depth);
+    o.stack_from = lw_stack_of_held(h->pc, h->cfa, pcs, sps, n);
+    o.thread = t->num;
+    o.thread_stack = t->create_stack;
+    o.tid = t->tid;
+    o.parent = t->parent;
+    o.created_seen = t->created_seen;
+    memcpy(o.thread_name, t->name, sizeof(o.thread_name));
+
+    lw_cycle cyc;
+    lw_edge *e = NULL;
+    bool report = false;
+    lw_cycle_snap *snap = NULL;
+
+    lw_graph_lock();
+    enum lw_graph_result r = lw_graph_add_edge(h->lock, to, modes, gates, ng, &o, &e, &cyc);
+    if (r == LW_EDGE_CYCLE && cyc.valid && !cycle_seen(lw_cycle_signature(&cyc))) {
+        snap = lw_arena_alloc(sizeof(*snap));
+        if (snap) {
+            snap->n = cyc.n;
+            for (unsigned i = 0; i < cyc.n; i++) {
+                lw_snap_lock(cyc.edge[i]->from, &snap->e[i].from);
+                lw_snap_lock(cyc.edge[i]->to, &snap->e[i].to);
+                snap->e[i].modes = lw_load_relaxed(&cyc.edge[i]->modes);
+                snap->e[i].origin = cyc.edge[i]->origin;
+            }
+            report = true;
+        }
+    } else if (r == LW_EDGE_NOMEM) {
+        static int once;
+        lw_warn_once(&once, "lockwatch: warning: out of memory for the lock-order graph; "
+                     "some orders are not tracked\n");
+    }
+    lw_graph_unlock();
+
+    if (e) {
+        lw_edge_cache_ent *c = &t->cache[cache_slot(h->id, key)];
+        c->from = h->id;
+        c->key = key;
+        c->e = e;
+    }
+    if (report) {
+        lw_report_inversion(snap);
+        /* Reports are rare; the snapshot's memory is simply not reused. */
+    }
+}
+
+static inline void add_edges(lw_thread *t, lw_lock *to, unsigned mode)
+{
+    unsigned n = t->nheld;
+    for (unsigned i = 0; i < n; i++) {
+        const lw_held *h = &t->held[i];
+        if (h->id == to->id)
+            continue;
+        uint32_t m = edge_modes(h->mode, mode);
+        uint64_t key = (to->id << 4) | m;
+        lw_edge_cache_ent *c = &t->cache[cache_slot(h->id, key)];
+        lw_edge *e;
+        if (LW_LIKELY(c->from == h->id && c->key == key)) {
+            e = c->e;
+        } else {
+            e = lw_graph_find_edge(h->id, to->id);
+            if (!e || (lw_load_relaxed(&e->modes) & m) != m) {
+                slow_edge(t, i, to, m, key);
+                continue;
+            }
+            c->from = h->id;
+            c->key = key;
+            c->e = e;
+        }
+        /* acquire: pairs with the release that shrank the gate set */
+        unsigned ng = lw_load_acquire(&e->ngates);
+        if (ng != 0 && !gates_held(t, e, ng, i))
+            slow_edge(t, i, to, m, key);
+    }
+}
+
+void lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa)
+{
+    (void)pc;
+    (void)cfa;
+    if (t->nheld == 0)
+        return;
+    /* Re-acquiring a lock this thread holds (recursive mutex, nested read
+     * lock) cannot wait on anybody else: no edges. */
+    if (lw_held_find(t, l))
+        return;
+    add_edges(t, l, mode);
+}
+
+void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                      uintptr_t pc, uintptr_t cfa)
+{
+    lw_held *h = lw_held_find(t, l);
+    if (h) {
+        h->count++;
+        return;
+    }
+    if (how == LW_ACQ_TIMED && t->nheld)
+        add_edges(t, l, mode);
+    held_push(t, l, mode, pc, cfa);
+}
+
+/* ---- fork ---- */
+
+void lw_core_atfork_prepare(void)
+{
+    lw_graph_atfork_prepare();
+    lw_stacks_atfork_prepare();
+    lw_report_atfork_prepare();
+}
+
+void lw_core_atfork_parent(void)
+{
+    lw_report_atfork_parent();
+    lw_stacks_atfork_parent();
+    lw_graph_atfork_parent();
+}
+
+void lw_core_atfork_child(void)
+{
+    lw_report_atfork_child();
+    lw_stacks_atfork_child();
+    lw_graph_atfork_child();
+    lw_registry_atfork_child();
+    lw_thread_atfork_child();
+}

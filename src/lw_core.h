@@ -1,0 +1,53 @@
+/*
+ * lw_core.h: the core's event interface.  The interposition layer turns
+ * pthread calls into these events; the core knows nothing of pthreads.
+ *
+ * Acquisition protocol, per lock call:
+ *   blocking lock: lw_before_acquire() (adds order edges, may report), the
+ *                  real call, then lw_after_acquire(LW_ACQ_BLOCKING) on success;
+ *   timed lock:    the real call, then lw_after_acquire(LW_ACQ_TIMED) on
+ *                  success (a failed wait adds no edge);
+ *   trylock:       the real call, then lw_after_acquire(LW_ACQ_TRY) on
+ *                  success (a trylock cannot block: no edge into the lock).
+ *   unlock:        lw_release() before the real call.
+ * pc is the call site (return address into the program), cfa the caller's
+ * stack pointer at the call (__builtin_dwarf_cfa() in the wrapper).
+ */
+#ifndef LW_CORE_H
+#define LW_CORE_H
+
+#include "lw_base.h"
+#include "registry.h"
+#include "thread.h"
+
+#define LW_ACQ_BLOCKING 0u
+#define LW_ACQ_TIMED    1u
+#define LW_ACQ_TRY      2u
+
+extern int lw_core_ready;      /* read relaxed by every wrapper */
+
+/* Idempotent.  envp may be NULL (process environment).  Returns false when
+ * lockwatch cannot run (it then stays a pass-through). */
+bool lw_core_init(char **envp, const void *self_addr);
+
+/* Lock nodes.  pc: call site, recorded as where the lock was first seen. */
+lw_lock *lw_lock_lookup(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
+void lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
+void lw_lock_destroyed(uintptr_t addr);
+/* Names given with lockwatch_name_lock(); name must stay valid. */
+void lw_lock_set_name(uintptr_t addr, const char *name);
+const char *lw_lock_name(uintptr_t addr);
+
+void lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa);
+void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                      uintptr_t pc, uintptr_t cfa);
+/* Returns the mode the lock was held in (0 if this thread did not hold it). */
+unsigned lw_release(lw_thread *t, lw_lock *l);
+/* Is l held by t?  Returns its held-stack entry or NULL. */
+lw_held *lw_held_find(lw_thread *t, const lw_lock *l);
+
+void lw_core_atfork_prepare(void);
+void lw_core_atfork_parent(void);
+void lw_core_atfork_child(void);
+
+#endif

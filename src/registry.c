@@ -1,0 +1,190 @@
+/*
+ * registry.c: the tombstone-reusing hash (see registry.h for its contract)
+ * and the lock registry built on it.  Owns: every lock node.  Must never:
+ * free a record or unlink it from its chain (readers are lock-free).
+ */
+#include "registry.h"
+#include "arena.h"
+#include "graph.h"
+#include "lw_atomic.h"
+
+#include <string.h>
+
+#define LW_STRIPES 4096u
+
+uint64_t lw_hash_mix(uint64_t k1, uint64_t k2)
+{
+    uint64_t x = k1 ^ (k2 * 0x9e3779b97f4a7c15ull);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+bool lw_hash_init(lw_hash *h, uint32_t nbuckets, size_t rec_size)
+{
+    h->buckets = lw_arena_map(nbuckets * sizeof(lw_hent *));
+    h->stripes = lw_arena_map(LW_STRIPES * sizeof(int));
+    h->mask = nbuckets - 1;
+    h->rec_size = rec_size;
+    return h->buckets && h->stripes;
+}
+
+static void stripe_lock(int *s)
+{
+    for (;;) {
+        int z = 0;
+        if (lw_cas_acquire(s, &z, 1))
+            return;
+        while (lw_load_relaxed(s))
+            lw_cpu_relax();
+    }
+}
+
+static void stripe_unlock(int *s)
+{
+    lw_store_release(s, 0);
+}
+
+lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2)
+{
+    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    /* acquire: pairs with the release publishing a new chain head, so the
+     * new entry's next and keys are visible. */
+    for (lw_hent *e = lw_load_acquire(&h->buckets[b]); e; e = e->next) {
+        if (lw_load_acquire(&e->k1) == k1 && lw_load_relaxed(&e->k2) == k2)
+            return e;
+    }
+    return NULL;
+}
+
+lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
+                        void (*init)(lw_hent *rec, void *ctx), void *ctx,
+                        bool *created)
+{
+    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    int *s = &h->stripes[b & (LW_STRIPES - 1)];
+    lw_hent *tomb = NULL;
+
+    *created = false;
+    stripe_lock(s);
+    for (lw_hent *e = h->buckets[b]; e; e = e->next) {
+        uint64_t ek = lw_load_relaxed(&e->k1);
+        if (ek == k1 && lw_load_relaxed(&e->k2) == k2) {
+            stripe_unlock(s);
+            return e;
+        }
+        if (ek == 0 && !tomb)
+            tomb = e;
+    }
+    lw_hent *e = tomb;
+    if (!e) {
+        e = lw_arena_alloc(h->rec_size);
+        if (!e) {
+            stripe_unlock(s);
+            return NULL;
+        }
+        lw_fetch_add_relaxed(&h->allocated, 1);
+    } else {
+        /* Keep the chain link; clear the payload.  A reader that matched
+         * the old key before it was cleared may still read the payload: the
+         * record type tolerates that (see registry.h). */
+        memset((char *)e + sizeof(lw_hent), 0, h->rec_size - sizeof(lw_hent));
+    }
+    if (init)
+        init(e, ctx);
+    lw_store_relaxed(&e->k2, k2);
+    if (!tomb) {
+        lw_store_relaxed(&e->k1, k1);
+        e->next = h->buckets[b];
+        /* release: the entry's fields are complete before it is reachable */
+        lw_store_release(&h->buckets[b], e);
+    } else {
+        /* release: fields complete before a reader can match the key */
+        lw_store_release(&e->k1, k1);
+    }
+    lw_fetch_add_relaxed(&h->live, 1);
+    stripe_unlock(s);
+    *created = true;
+    return e;
+}
+
+bool lw_hash_remove(lw_hash *h, lw_hent *e, uint64_t k1, uint64_t k2)
+{
+    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    int *s = &h->stripes[b & (LW_STRIPES - 1)];
+    bool ok = false;
+
+    stripe_lock(s);
+    if (lw_load_relaxed(&e->k1) == k1 && lw_load_relaxed(&e->k2) == k2) {
+        lw_store_release(&e->k1, 0);
+        lw_fetch_add_relaxed(&h->live, -1);
+        ok = true;
+    }
+    stripe_unlock(s);
+    return ok;
+}
+
+void lw_hash_atfork_child(lw_hash *h)
+{
+    /* A stripe held by a thread that does not exist in the child would
+     * never be released. */
+    if (h->stripes)
+        memset(h->stripes, 0, LW_STRIPES * sizeof(int));
+}
+
+/* ---- registry ---- */
+
+lw_hash lw_registry;
+static uint64_t next_lock_id = 1;   /* fetch_add, relaxed: uniqueness only */
+
+struct reg_ctx {
+    enum lw_lock_kind kind;
+    unsigned mtype;
+};
+
+static void lock_init(lw_hent *rec, void *vctx)
+{
+    struct reg_ctx *c = vctx;
+    lw_lock *l = (lw_lock *)rec;
+    l->id = lw_fetch_add_relaxed(&next_lock_id, 1);
+    l->kind = (uint16_t)c->kind;
+    l->mtype = (uint16_t)c->mtype;
+}
+
+bool lw_registry_init(void)
+{
+    return lw_hash_init(&lw_registry, LW_REG_BUCKETS, sizeof(lw_lock));
+}
+
+lw_lock *lw_registry_get(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
+                         bool *created)
+{
+    struct reg_ctx c = { kind, mtype };
+    lw_lock *l = lw_registry_find(addr);
+    *created = false;
+    if (LW_LIKELY(l != NULL))
+        return l;
+    return (lw_lock *)lw_hash_insert(&lw_registry, addr, 0, lock_init, &c, created);
+}
+
+void lw_registry_forget(lw_lock *l)
+{
+    uint64_t addr = lw_load_relaxed(&l->h.k1);
+    if (!addr)
+        return;
+    lw_graph_remove_node(l);
+    lw_hash_remove(&lw_registry, &l->h, addr, 0);
+}
+
+uint64_t lw_registry_live(void)
+{
+    return lw_load_relaxed(&lw_registry.live);
+}
+
+void lw_registry_atfork_child(void)
+{
+    lw_hash_atfork_child(&lw_registry);
+}

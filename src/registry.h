@@ -1,0 +1,104 @@
+/*
+ * registry.h: the lock registry (address -> lock node) and the generic
+ * lock-free-lookup hash it and the order graph's edge set are built on.
+ *
+ * Hash contract (lw_hash):
+ *  - Lookups (lw_hash_find) are lock-free and wait-free apart from the chain
+ *    walk; they never write shared memory.
+ *  - Inserts and removals take a per-stripe spinlock; many writers, each
+ *    serialised per stripe.
+ *  - Entries are never unlinked or unmapped: removal turns an entry into a
+ *    tombstone (k1 == 0) which a later insert into the same bucket reuses.
+ *    Memory therefore stays at the high-water mark of live entries, and a
+ *    reader racing with a removal reads a live or a recycled record of the
+ *    same type, never freed memory.
+ *  - A reader may miss an entry that is being inserted concurrently; callers
+ *    treat a miss as "take the slow path", which re-checks under the stripe.
+ *  - k1 must never be 0 for a live entry.
+ */
+#ifndef LW_REGISTRY_H
+#define LW_REGISTRY_H
+
+#include "lw_base.h"
+
+typedef struct lw_hent {
+    struct lw_hent *next;   /* written once before publication, then constant */
+    uint64_t k1;            /* 0 = tombstone; written under stripe, read acquire */
+    uint64_t k2;            /* written before k1 is published */
+} lw_hent;
+
+typedef struct {
+    lw_hent **buckets;
+    int *stripes;
+    uint32_t mask;
+    size_t rec_size;        /* size of the records this table holds */
+    uint64_t live;          /* statistics, relaxed */
+    uint64_t allocated;
+} lw_hash;
+
+bool lw_hash_init(lw_hash *h, uint32_t nbuckets, size_t rec_size);
+lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2);
+/* Returns the entry for (k1,k2), creating it if absent.  A created entry is
+ * zeroed apart from its header, then init(rec, ctx) runs before it becomes
+ * visible.  *created tells which happened.  NULL when memory is exhausted. */
+lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
+                        void (*init)(lw_hent *rec, void *ctx), void *ctx,
+                        bool *created);
+/* Turns e into a tombstone if it still holds (k1,k2).  Returns true if so. */
+bool lw_hash_remove(lw_hash *h, lw_hent *e, uint64_t k1, uint64_t k2);
+void lw_hash_atfork_child(lw_hash *h);
+
+/* ---- lock nodes ---- */
+
+enum lw_lock_kind {
+    LW_KIND_MUTEX = 1,
+    LW_KIND_RWLOCK,
+    LW_KIND_SPIN,
+    LW_KIND_C11_MUTEX,
+};
+
+/* Mutex type as glibc encodes it in pthread_mutex_t.__data.__kind. */
+#define LW_MTYPE_NORMAL     0
+#define LW_MTYPE_RECURSIVE  1
+#define LW_MTYPE_ERRORCHECK 2
+#define LW_MTYPE_ADAPTIVE   3
+
+struct lw_edge;
+
+typedef struct lw_lock {
+    lw_hent h;                /* k1 = lock address */
+    uint64_t id;              /* unique per incarnation, never 0 or reused */
+    uint16_t kind;            /* enum lw_lock_kind */
+    uint16_t mtype;           /* LW_MTYPE_* for mutexes */
+    uintptr_t first_pc;       /* call site: init call or first lock */
+    uint32_t first_thread;    /* lockwatch thread number seen first */
+    uint32_t first_how;       /* 1 = initialised, 2 = first locked */
+    /* Order graph; all fields below written and read under the graph lock. */
+    struct lw_edge *out, *in;
+    int64_t rank;             /* topological order over non-cyclic edges */
+    uint64_t mark;            /* search epoch */
+    struct lw_edge *parent;   /* search tree */
+    uint32_t nout, nin;
+} lw_lock;
+
+bool lw_registry_init(void);
+/* Lock-free lookup; NULL when the address is not registered. */
+static inline lw_lock *lw_registry_find(uintptr_t addr);
+/* Find or create the node for addr.  *created set when it is new. */
+lw_lock *lw_registry_get(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
+                         bool *created);
+/* The lock at addr is gone (destroyed, or re-initialised): forget it. */
+void lw_registry_forget(lw_lock *l);
+uint64_t lw_registry_live(void);
+void lw_registry_atfork_child(void);
+
+extern lw_hash lw_registry;
+
+uint64_t lw_hash_mix(uint64_t k1, uint64_t k2);
+
+static inline lw_lock *lw_registry_find(uintptr_t addr)
+{
+    return (lw_lock *)lw_hash_find(&lw_registry, addr, 0);
+}
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * stacks.c: libunwind capture, the stack depot, symbolisation.
+ * Owns: the depot (uthash under depot_lock, memory from the arena).
+ * Must never: run on a fast path; hold depot_lock while unwinding or
+ * symbolising (libunwind and dladdr take their own locks).
+ */
+#include "stacks.h"
+#include "arena.h"
+#include "lw_atomic.h"
+#include "options.h"
+#include "report.h"
+
+#define UNW_LOCAL_ONLY
+#include <libunwind.h>
+#include <dlfcn.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <elf.h>
+
+#define uthash_malloc(sz) lw_arena_alloc(sz)
+#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
+static void lw_depot_fatal(void);
+#define uthash_nonfatal_oom(obj) lw_depot_fatal()
+#define HASH_NONFATAL_OOM 1
+#include <uthash.h>
+
+/* ---- libunwind, resolved by name from an RTLD_LOCAL handle ---- */
+#define LW_STR_(x) #x
+#define LW_STR(x) LW_STR_(x)
+
+static struct {
+    int (*getcontext)(unw_context_t *);
+    int (*init_local)(unw_cursor_t *, unw_context_t *);
+    int (*step)(unw_cursor_t *);
+    int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
+    bool ok;
+} uw;
+
+static uintptr_t hide_lo, hide_hi;
+static bool load_unwind(void);
+static char exe_path[512];
+
+static int init_state;   /* 0 not tried, 1 in progress, 2 done */
+
+bool lw_stacks_init(void)
+{
+    int s = 0;
+    if (!lw_cas_acq_rel(&init_state, &s, 1)) {
+        while (lw_load_acquire(&init_state) == 1)
+            lw_cpu_relax();
+        return uw.ok;
+    }
+    bool ok = load_unwind();
+    lw_store_release(&init_state, 2);
+    if (!ok) {
+        static int once;
+        lw_warn_once(&once, "lockwatch: warning: cannot load %s; reports will have no backtraces\n",
+                     LW_UNWIND_SONAME);
+    }
+    return ok;
+}
+
+static bool load_unwind(void)
+{
+    ssize_t r = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+    exe_path[r > 0 ? r : 0] = 0;
+    void *h = dlopen(LW_UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        h = dlopen("libunwind.so", RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return false;
+    uw.getcontext = (int (*)(unw_context_t *))dlsym(h, LW_STR(unw_tdep_getcontext));
+    uw.init_local = (int (*)(unw_cursor_t *, unw_context_t *))dlsym(h, LW_STR(unw_init_local));
+    uw.step = (int (*)(unw_cursor_t *))dlsym(h, LW_STR(unw_step));
+    uw.get_reg = (int (*)(unw_cursor_t *, unw_regnum_t, unw_word_t *))dlsym(h, LW_STR(unw_get_reg));
+    uw.ok = uw.getcontext && uw.init_local && uw.step && uw.get_reg;
+    return uw.ok;
+}
+
+static int find_range(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t want = *(uintptr_t *)arg;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr, e = s + ph->p_memsz;
+        if (s < lo)
+            lo = s;
+        if (e > hi)
+            hi = e;
+    }
+    if (want >= lo && want < hi) {
+        hide_lo = lo;
+        hide_hi = hi;
+        return 1;
+    }
+    return 0;
+}
+
+void lw_stacks_hide_module_of(const void *addr_in_self)
+{
+    uintptr_t a = (uintptr_t)addr_in_self;
+    dl_iterate_phdr(find_range, &a);
+}
+
+unsigned lw_stack_depth(void)
+{
+    unsigned d = (unsigned)lw_opt.stack_depth;
+    return d > LW_MAX_FRAMES ? LW_MAX_FRAMES : d;
+}
+
+unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
+{
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    unsigned n = 0;
+    if (LW_UNLIKELY(lw_load_acquire(&init_state) != 2))
+        lw_stacks_init();
+    if (!uw.ok || max == 0)
+        return 0;
+    if (uw.getcontext(&ctx) != 0 || uw.init_local(&cur, &ctx) != 0)
+        return 0;
+    /* Bounded: a corrupt stack must not loop us forever. */
+    for (unsigned guard = 0; guard < 4 * LW_MAX_FRAMES && n < max; guard++) {
+        unw_word_t ip = 0, sp = 0;
+        if (uw.get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
+            break;
+        uw.get_reg(&cur, UNW_REG_SP, &sp);
+        if (!(ip >= hide_lo && ip < hide_hi)) {
+            pcs[n] = ip;
+            if (sps)
+                sps[n] = sp;
+            n++;
+        }
+        if (uw.step(&cur) <= 0)
+            break;
+    }
+    return n;
+}
+
+/* ---- depot ---- */
+
+typedef struct depot_ent {
+    UT_hash_handle hh;
+    uint32_t id;
+    lw_stack st;      /* flexible: must be last */
+} depot_ent;
+
+/* protects: depot, by_id, nids */
+static lw_mutex depot_lock = LW_MUTEX_INIT;
+static depot_ent *depot;
+static depot_ent **by_id;
+static uint32_t nids, cap_ids;
+static int depot_oom;
+
+static void lw_depot_fatal(void)
+{
+    depot_oom = 1;
+}
+
+uint32_t lw_depot_put(const uintptr_t *pcs, unsigned n)
+{
+    depot_ent *e = NULL;
+    if (n == 0)
+        return 0;
+    lw_mutex_lock(&depot_lock);
+    HASH_FIND(hh, depot, pcs, n * sizeof(uintptr_t), e);
+    if (e) {
+        lw_mutex_unlock(&depot_lock);
+        return e->id;
+    }
+    if (nids + 1 >= cap_ids) {
+        uint32_t cap = cap_ids ? cap_ids * 2 : 4096;
+        depot_ent **nv = lw_arena_alloc(cap * sizeof(*nv));
+        if (!nv) {
+            lw_mutex_unlock(&depot_lock);
+            return 0;
+        }
+        if (nids)
+            memcpy(nv, by_id, (nids + 1) * sizeof(*nv));
+        /* release: lw_depot_get reads by_id without the lock */
+        lw_store_release(&by_id, nv);
+        cap_ids = cap;
+    }
+    e = lw_arena_alloc(sizeof(*e) + n * sizeof(uintptr_t));
+    if (!e) {
+        lw_mutex_unlock(&depot_lock);
+        return 0;
+    }
+    e->st.n = n;
+    memcpy(e->st.pc, pcs, n * sizeof(uintptr_t));
+    e->id = nids + 1;
+    depot_oom = 0;
+    HASH_ADD_KEYPTR(hh, depot, e->st.pc, n * sizeof(uintptr_t), e);
+    if (depot_oom) {
+        lw_mutex_unlock(&depot_lock);
+        return 0;
+    }
+    by_id[e->id] = e;
+    lw_store_release(&nids, e->id);
+    lw_mutex_unlock(&depot_lock);
+    return e->id;
+}
+
+const lw_stack *lw_depot_get(uint32_t id)
+{
+    if (id == 0 || id > lw_load_acquire(&nids))
+        return NULL;
+    depot_ent **v = lw_load_acquire(&by_id);
+    return &v[id]->st;
+}
+
+uint32_t lw_stack_capture(void)
+{
+    uintptr_t pcs[LW_MAX_FRAMES];
+    unsigned n = lw_unwind(pcs, NULL, lw_stack_depth());
+    return lw_depot_put(pcs, n);
+}
+
+uint32_t lw_stack_of_held(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
+                          const uintptr_t *sps, unsigned n)
+{
+    uintptr_t out[LW_MAX_FRAMES];
+    unsigned depth = lw_stack_depth(), k = 0;
+    if (!pc)
+        return 0;
+    out[k++] = pc;
+    /* The frame that called the lock function had stack pointer `cfa` at
+     * the call.  If the current stack still passes through a frame with
+     * that stack pointer, in the same function (close pc), it is the same
+     * activation and its callers are the acquisition's callers too. */
+    for (unsigned i = 0; i < n; i++) {
+        if (sps[i] != cfa)
+            continue;
+        uintptr_t d = pcs[i] > pc ? pcs[i] - pc : pc - pcs[i];
+        if (d < 0x10000) {
+            for (unsigned j = i + 1; j < n && k < depth; j++)
+                out[k++] = pcs[j];
+        }
+        break;
+    }
+    return lw_depot_put(out, k);
+}
+
+/* ---- symbolisation ----
+ * Names come from the module's own symbol tables (.symtab when the file has
+ * one, else .dynsym), read from the file with mmap and kept mapped.  A name
+ * is shown only when the pc lies inside the symbol (value <= pc < value +
+ * size): the nearest preceding export of a stripped library would name the
+ * wrong function, so such frames show module+offset only. */
+
+typedef struct {
+    char path[256];
+    bool tried;
+    bool dyn;                   /* ET_DYN: symbol values are relative */
+    const ElfW(Sym) *syms[2];   /* .symtab, .dynsym */
+    size_t nsyms[2];
+    const char *strs[2];
+    size_t strsz[2];
+} modsyms;
+
+#define LW_MAX_MODULES 64
+/* protects: mods, nmods.  A leaf lock. */
+static lw_mutex sym_lock = LW_MUTEX_INIT;
+static modsyms mods[LW_MAX_MODULES];
+static unsigned nmods;
+
+static void load_symbols(modsyms *m)
+{
+    struct stat st;
+    int fd = open(m->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size < sizeof(ElfW(Ehdr))) {
+        close(fd);
+        return;
+    }
+    size_t size = (size_t)st.st_size;
+    const char *img = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (img == MAP_FAILED)
+        return;
+    const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)img;
+    if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
+        eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > size) {
+        munmap((void *)img, size);
+        return;
+    }
+    m->dyn = eh->e_type == ET_DYN;
+    const ElfW(Shdr) *sh = (const ElfW(Shdr) *)(img + eh->e_shoff);
+    for (unsigned i = 0; i < eh->e_shnum; i++) {
+        int which = sh[i].sh_type == SHT_SYMTAB ? 0 : sh[i].sh_type == SHT_DYNSYM ? 1 : -1;
+        if (which < 0 || sh[i].sh_link >= eh->e_shnum)
+            continue;
+        const ElfW(Shdr) *str = &sh[sh[i].sh_link];
+        if (sh[i].sh_offset + sh[i].sh_size > size || str->sh_offset + str->sh_size > size)
+            continue;
+        m->syms[which] = (const ElfW(Sym) *)(img + sh[i].sh_offset);
+        m->nsyms[which] = sh[i].sh_size / sizeof(ElfW(Sym));
+        m->strs[which] = img + str->sh_offset;
+        m->strsz[which] = str->sh_size;
+    }
+}
+
+/* Under sym_lock. */
+static modsyms *module_symbols(const char *path)
+{
+    for (unsigned i = 0; i < nmods; i++)
+        if (strcmp(mods[i].path, path) == 0)
+            return &mods[i];
+    if (nmods == LW_MAX_MODULES || strlen(path) >= sizeof(mods[0].path))
+        return NULL;
+    modsyms *m = &mods[nmods++];
+    strcpy(m->path, path);
+    m->tried = true;
+    load_symbols(m);
+    return m;
+}
+
+static bool lookup_symbol(const char *path, uintptr_t base, uintptr_t q, lw_frame_info *fi)
+{
+    bool found = false;
+    lw_mutex_lock(&sym_lock);
+    modsyms *m = module_symbols(path);
+    if (m) {
+        uintptr_t key = m->dyn ? q - base : q;
+        for (int w = 0; w < 2 && !found; w++) {
+            for (size_t i = 0; i < m->nsyms[w]; i++) {
+                const ElfW(Sym) *sy = &m->syms[w][i];
+                if (ELF64_ST_TYPE(sy->st_info) != STT_FUNC || sy->st_shndx == SHN_UNDEF ||
+                    sy->st_name >= m->strsz[w])
+                    continue;
+                if (key >= sy->st_value && key - sy->st_value < sy->st_size) {
+                    const char *nm = m->strs[w] + sy->st_name;
+                    size_t l = strnlen(nm, m->strsz[w] - sy->st_name);
+                    if (l >= sizeof(fi->function))
+                        l = sizeof(fi->function) - 1;
+                    memcpy(fi->function, nm, l);
+                    fi->function[l] = 0;
+                    fi->fn_offset = key - sy->st_value + 1;
+                    found = true;
+                    break;
+                }
+            }
+        }
+    }
+    lw_mutex_unlock(&sym_lock);
+    return found;
+}
+
+void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
+{
+    Dl_info di;
+    memset(fi, 0, sizeof(*fi));
+    fi->pc = pc;
+    fi->module = "?";
+    /* pc is a return address: look up pc - 1 so a call at the end of a
+     * function is attributed to it. */
+    uintptr_t q = pc ? pc - 1 : 0;
+    if (!dladdr((void *)q, &di) || !di.dli_fname)
+        return;
+    fi->module = di.dli_fname;
+    fi->offset = pc - (uintptr_t)di.dli_fbase;
+    /* The main program's dli_fname is "" or argv[0]: give its real path. */
+    if (exe_path[0] && fi->module[0] != '/')
+        fi->module = exe_path;
+    if (fi->module[0] == '/')
+        lookup_symbol(fi->module, (uintptr_t)di.dli_fbase, q, fi);
+}
+
+void lw_stacks_atfork_prepare(void)
+{
+    lw_mutex_lock(&depot_lock);
+}
+
+void lw_stacks_atfork_parent(void)
+{
+    lw_mutex_unlock(&depot_lock);
+}
+
+void lw_stacks_atfork_child(void)
+{
+    lw_mutex_reset(&sym_lock);
+    lw_mutex_reset(&depot_lock);
+}

@@ -1,0 +1,49 @@
+/*
+ * thread.c: per-thread state set-up.  Owns lw_self and thread numbering.
+ * Must never: allocate (TLS is initial-exec, numbering is an atomic counter).
+ */
+#include "thread.h"
+#include "lw_atomic.h"
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+LW_TLS lw_thread lw_self;
+
+static uint32_t next_thread = 1;   /* 0 is the main thread; relaxed: unique only */
+
+uint32_t lw_thread_new_number(void)
+{
+    return lw_fetch_add_relaxed(&next_thread, 1);
+}
+
+void lw_thread_setup(lw_thread *t)
+{
+    t->tid = (int)syscall(SYS_gettid);
+    if (t->tid == getpid()) {
+        t->num = 0;
+    } else {
+        t->num = lw_thread_new_number();
+    }
+    t->ready = true;
+}
+
+void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack)
+{
+    t->tid = (int)syscall(SYS_gettid);
+    t->num = num;
+    t->parent = parent;
+    t->create_stack = create_stack;
+    t->created_seen = true;
+    t->ready = true;
+}
+
+void lw_thread_atfork_child(void)
+{
+    /* The child's only thread keeps its own held locks (it holds them in
+     * the child too) but gets the child's tid.  Other threads' state is in
+     * their TLS, which does not exist in the child. */
+    lw_thread *t = &lw_self;
+    if (t->ready)
+        t->tid = (int)syscall(SYS_gettid);
+}

@@ -1,0 +1,57 @@
+/*
+ * thread.h: per-thread state, in initial-exec TLS (no allocation on first
+ * touch, PITFALLS 8).  Only the owning thread writes its state; other
+ * threads never read it (reports copy what they need into edges).
+ */
+#ifndef LW_THREAD_H
+#define LW_THREAD_H
+
+#include "lw_base.h"
+#include "registry.h"
+#include "graph.h"
+
+#define LW_MODE_WRITE 1u   /* mutex, spinlock, rwlock write */
+#define LW_MODE_READ  2u   /* rwlock read */
+
+typedef struct lw_held {
+    lw_lock *lock;
+    uint64_t id;           /* lock->id when acquired (detects reuse) */
+    uint32_t mode;         /* LW_MODE_* */
+    uint32_t count;        /* recursive acquisitions */
+    uintptr_t pc;          /* call site of the acquisition */
+    uintptr_t cfa;         /* caller's stack pointer at that call */
+} lw_held;
+
+typedef struct {
+    uint64_t from;         /* from lock id; 0 = empty */
+    uint64_t key;          /* to id << 4 | LW_EM_* modes */
+    lw_edge *e;
+} lw_edge_cache_ent;
+
+typedef struct lw_thread {
+    int guard;             /* > 0: inside lockwatch, wrappers pass through */
+    bool ready;
+    uint32_t num;          /* lockwatch thread number; 0 = main thread */
+    uint32_t parent;       /* creator's number */
+    uint32_t create_stack; /* depot id of the pthread_create call */
+    bool created_seen;     /* lockwatch saw this thread created */
+    int tid;               /* OS thread id */
+    char name[16];
+    unsigned nheld;
+    uint64_t overflow;     /* acquisitions not tracked: held stack full */
+    lw_held held[LW_MAX_HELD];
+    lw_edge_cache_ent cache[LW_EDGE_CACHE];
+} lw_thread;
+
+extern LW_TLS lw_thread lw_self;
+
+/* First use on this thread: number it (threads lockwatch did not see
+ * created get a number lazily). */
+void lw_thread_setup(lw_thread *t);
+/* Set by the pthread_create trampoline before the thread's first event. */
+void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack);
+uint32_t lw_thread_new_number(void);
+/* In a fork child: the calling thread is the only one left. */
+void lw_thread_atfork_child(void);
+
+#endif

@@ -315,8 +315,9 @@ static void write_text(workspace *w, const lw_cycle_snap *c)
     for (unsigned i = 0; i < w->nlocks; i++) {
         const lw_lock_snap *l = w->locks[i];
         const char *t = mtype_name(l);
-        lw_buf_printf(b, "  %s M%lu (%p%s%s%s%s%s) first %s at:\n", kind_title(l->kind),
+        lw_buf_printf(b, "  %s M%lu (%p%s%s%s%s%s%s) first %s at:\n", kind_title(l->kind),
                       (unsigned long)l->id, (void *)l->addr, t ? ", " : "", t ? t : "",
+                      t ? " mutex" : "",
                       l->name ? ", \"" : "", l->name ? l->name : "", l->name ? "\"" : "",
                       l->first_how == 1 ? "initialised" : "locked");
         text_stack(w, site_stack(l->first_pc), "<unknown>");

@@ -129,6 +129,10 @@ static inline unsigned lw_mutex_type(const pthread_mutex_t *m)
     return (unsigned)(m->__data.__kind & LW_GLIBC_MUTEX_KIND_MASK);
 }
 
+/* Post-events of a successful init / destroy call (any lock family). */
+void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
+void lw_note_destroy(uintptr_t addr);
+
 /* Shared by the pthread and C11 mutex wrappers. */
 lw_lock *lw_mutex_node(void *m, enum lw_lock_kind kind, uintptr_t pc);
 int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
@@ -136,6 +140,33 @@ int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
 void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved);
 void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t pc,
                        uintptr_t cfa);
+
+/* The body of every lock wrapper: node_expr finds the lock node (it may
+ * use pc), call is the real call.  Pre-event only for blocking calls. */
+#define LW_ACQUIRE_BODY(node_expr, mode, how, call)                   \
+    lw_thread *t = lw_enter();                                        \
+    if (!t)                                                           \
+        return call;                                                  \
+    int e_ = errno;                                                   \
+    uintptr_t pc = LW_PC(), cfa = LW_CFA();                           \
+    lw_lock *l = (node_expr);                                         \
+    if (l && (how) == LW_ACQ_BLOCKING)                                \
+        lw_before_acquire(t, l, (mode), pc, cfa);                     \
+    errno = e_;                                                       \
+    lw_leave(t);                                                      \
+    int r = call;                                                     \
+    return lw_lock_common(t, l, (mode), (how), r, pc, cfa)
+
+/* The body of every unlock wrapper. */
+#define LW_RELEASE_BODY(obj, call)                                    \
+    lw_thread *t = lw_enter();                                        \
+    if (!t)                                                           \
+        return call;                                                  \
+    lw_lock *l = lw_registry_find((uintptr_t)(obj));                  \
+    if (l)                                                            \
+        lw_release(t, l);                                             \
+    lw_leave(t);                                                      \
+    return call
 
 void lw_thread_atfork_prepare_pools(void);
 void lw_thread_atfork_parent_pools(void);

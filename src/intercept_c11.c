@@ -6,80 +6,43 @@
  */
 #include "intercept.h"
 
-#define LW_MTX_BODY(how, call)                                        \
-    lw_thread *t = lw_enter();                                        \
-    if (!t)                                                           \
-        return call;                                                  \
-    int e_ = errno;                                                   \
-    uintptr_t pc = LW_PC(), cfa = LW_CFA();                           \
-    lw_lock *l = lw_mutex_node(m, LW_KIND_C11_MUTEX, pc);             \
-    if (l && (how) == LW_ACQ_BLOCKING)                                \
-        lw_before_acquire(t, l, LW_MODE_WRITE, pc, cfa);              \
-    errno = e_;                                                       \
-    lw_leave(t);                                                      \
-    int r = call;                                                     \
-    /* thrd_success is 0, as lw_lock_common expects of success */     \
-    return lw_lock_common(t, l, LW_MODE_WRITE, (how), r, pc, cfa)
-
 LW_EXPORT int mtx_init(mtx_t *m, int type)
 {
     int r = LW_REAL(mtx_init)(m, type);
-    lw_thread *t;
-    if (r == thrd_success && (t = lw_enter()) != NULL) {
-        int e = errno;
-        lw_lock_initialised((uintptr_t)m, LW_KIND_C11_MUTEX,
-                            lw_mutex_type((pthread_mutex_t *)(void *)m), LW_PC());
-        errno = e;
-        lw_leave(t);
-    }
+    if (r == thrd_success)
+        lw_note_init((uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_type((pthread_mutex_t *)(void *)m),
+                     LW_PC());
     return r;
 }
 
 LW_EXPORT void mtx_destroy(mtx_t *m)
 {
     LW_REAL(mtx_destroy)(m);
-    lw_thread *t = lw_enter();
-    if (t) {
-        int e = errno;
-        lw_lock_destroyed((uintptr_t)m);
-        errno = e;
-        lw_leave(t);
-    }
+    lw_note_destroy((uintptr_t)m);
 }
 
 LW_EXPORT int mtx_lock(mtx_t *m)
 {
-    LW_MTX_BODY(LW_ACQ_BLOCKING, LW_REAL(mtx_lock)(m));
+    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_C11_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_BLOCKING,
+                    LW_REAL(mtx_lock)(m));
 }
 
 LW_EXPORT int mtx_trylock(mtx_t *m)
 {
-    LW_MTX_BODY(LW_ACQ_TRY, LW_REAL(mtx_trylock)(m));
+    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_C11_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_TRY,
+                    LW_REAL(mtx_trylock)(m));
 }
 
 LW_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restrict ts)
 {
-    LW_MTX_BODY(LW_ACQ_TIMED, LW_REAL(mtx_timedlock)(m, ts));
+    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_C11_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_TIMED,
+                    LW_REAL(mtx_timedlock)(m, ts));
 }
 
 LW_EXPORT int mtx_unlock(mtx_t *m)
 {
-    lw_thread *t = lw_enter();
-    if (!t)
-        return LW_REAL(mtx_unlock)(m);
-    lw_lock *l = lw_registry_find((uintptr_t)m);
-    if (l)
-        lw_release(t, l);
-    lw_leave(t);
-    return LW_REAL(mtx_unlock)(m);
+    LW_RELEASE_BODY(m, LW_REAL(mtx_unlock)(m));
 }
-
-struct cwait {
-    lw_thread *t;
-    lw_lock *l;
-    lw_held saved;
-    uintptr_t pc, cfa;
-};
 
 static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc, uintptr_t cfa)
 {
@@ -87,7 +50,7 @@ static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc,
     if (!t)
         return ts ? LW_REAL(cnd_timedwait)(c, m, ts) : LW_REAL(cnd_wait)(c, m);
     int e = errno;
-    lw_held saved = { 0 };
+    lw_held saved = {0};
     lw_lock *l = lw_registry_find((uintptr_t)m);
     if (l)
         lw_cond_release(t, l, &saved);

@@ -21,8 +21,7 @@ void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved)
     lw_release(t, l);
 }
 
-void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t pc,
-                       uintptr_t cfa)
+void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t pc, uintptr_t cfa)
 {
     if (!saved->lock || l->id != saved->id)
         return;
@@ -63,8 +62,8 @@ static int real_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
     case WAIT_PLAIN:
         return (old ? lw_real_pthread_cond_wait_old : lw_real_pthread_cond_wait_new)(c, m);
     case WAIT_TIMED:
-        return (old ? lw_real_pthread_cond_timedwait_old
-                    : lw_real_pthread_cond_timedwait_new)(c, m, ts);
+        return (old ? lw_real_pthread_cond_timedwait_old : lw_real_pthread_cond_timedwait_new)(c, m,
+                                                                                               ts);
     case WAIT_CLOCK:
         break;
     }
@@ -79,7 +78,7 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
     if (!t)
         return real_wait(old, kind, c, m, clk, ts);
     int e = errno;
-    struct wait_ctx w = { t, NULL, { 0 }, pc, cfa };
+    struct wait_ctx w = {t, NULL, {0}, pc, cfa};
     w.l = lw_registry_find((uintptr_t)m);
     if (w.l)
         lw_cond_release(t, w.l, &w.saved);
@@ -103,35 +102,35 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
 
 /* Each entry point exists twice, each bound to its own libc version; the
  * lw_cond_* names themselves are kept local by liblockwatch.map. */
-#define LW_COND_VERSIONS(sfx, is_old)                                                          \
-    LW_EXPORT int lw_cond_init_##sfx(pthread_cond_t *c, const pthread_condattr_t *a)          \
-    {                                                                                          \
-        ensure_resolved();                                                                     \
-        return lw_real_pthread_cond_init_##sfx(c, a);                                          \
-    }                                                                                          \
-    LW_EXPORT int lw_cond_destroy_##sfx(pthread_cond_t *c)                                     \
-    {                                                                                          \
-        ensure_resolved();                                                                     \
-        return lw_real_pthread_cond_destroy_##sfx(c);                                          \
-    }                                                                                          \
-    LW_EXPORT int lw_cond_signal_##sfx(pthread_cond_t *c)                                      \
-    {                                                                                          \
-        ensure_resolved();                                                                     \
-        return lw_real_pthread_cond_signal_##sfx(c);                                           \
-    }                                                                                          \
-    LW_EXPORT int lw_cond_broadcast_##sfx(pthread_cond_t *c)                                   \
-    {                                                                                          \
-        ensure_resolved();                                                                     \
-        return lw_real_pthread_cond_broadcast_##sfx(c);                                        \
-    }                                                                                          \
-    LW_EXPORT int lw_cond_wait_##sfx(pthread_cond_t *c, pthread_mutex_t *m)                   \
-    {                                                                                          \
-        return cond_wait(is_old, WAIT_PLAIN, c, m, 0, NULL, LW_PC(), LW_CFA());               \
-    }                                                                                          \
-    LW_EXPORT int lw_cond_timedwait_##sfx(pthread_cond_t *c, pthread_mutex_t *m,             \
-                                          const struct timespec *ts)                           \
-    {                                                                                          \
-        return cond_wait(is_old, WAIT_TIMED, c, m, 0, ts, LW_PC(), LW_CFA());                 \
+#define LW_COND_VERSIONS(sfx, is_old)                                                              \
+    LW_EXPORT int lw_cond_init_##sfx(pthread_cond_t *c, const pthread_condattr_t *a)               \
+    {                                                                                              \
+        ensure_resolved();                                                                         \
+        return lw_real_pthread_cond_init_##sfx(c, a);                                              \
+    }                                                                                              \
+    LW_EXPORT int lw_cond_destroy_##sfx(pthread_cond_t *c)                                         \
+    {                                                                                              \
+        ensure_resolved();                                                                         \
+        return lw_real_pthread_cond_destroy_##sfx(c);                                              \
+    }                                                                                              \
+    LW_EXPORT int lw_cond_signal_##sfx(pthread_cond_t *c)                                          \
+    {                                                                                              \
+        ensure_resolved();                                                                         \
+        return lw_real_pthread_cond_signal_##sfx(c);                                               \
+    }                                                                                              \
+    LW_EXPORT int lw_cond_broadcast_##sfx(pthread_cond_t *c)                                       \
+    {                                                                                              \
+        ensure_resolved();                                                                         \
+        return lw_real_pthread_cond_broadcast_##sfx(c);                                            \
+    }                                                                                              \
+    LW_EXPORT int lw_cond_wait_##sfx(pthread_cond_t *c, pthread_mutex_t *m)                        \
+    {                                                                                              \
+        return cond_wait(is_old, WAIT_PLAIN, c, m, 0, NULL, LW_PC(), LW_CFA());                    \
+    }                                                                                              \
+    LW_EXPORT int lw_cond_timedwait_##sfx(pthread_cond_t *c, pthread_mutex_t *m,                   \
+                                          const struct timespec *ts)                               \
+    {                                                                                              \
+        return cond_wait(is_old, WAIT_TIMED, c, m, 0, ts, LW_PC(), LW_CFA());                      \
     }
 
 LW_COND_VERSIONS(new, false)

@@ -6,8 +6,8 @@
  * last exit handler registered before any of the program's.
  */
 #include "intercept.h"
-#include "report.h"
 #include "options.h"
+#include "report.h"
 #include "stacks.h"
 
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 static int (*real_main)(int, char **, char **);
-static uint64_t decided_reports;   /* report count when the status was decided */
+static uint64_t decided_reports; /* report count when the status was decided */
 static int decided_status;
 
 static int decide(int status)
@@ -44,17 +44,16 @@ static int main_wrapper(int argc, char **argv, char **envp)
 }
 
 LW_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, char **argv,
-                                void (*init)(void), void (*fini)(void),
-                                void (*rtld_fini)(void), void *stack_end)
+                                void (*init)(void), void (*fini)(void), void (*rtld_fini)(void),
+                                void *stack_end)
 {
     lw_intercept_init();
     lw_self.guard++;
-    lw_stacks_init();   /* libc is up now: dlopen works */
+    lw_stacks_init(); /* libc is up now: dlopen works */
     lw_self.guard--;
     real_main = main;
     atexit(last_exit_handler);
-    return lw_real___libc_start_main(main_wrapper, argc, argv, init, fini, rtld_fini,
-                                     stack_end);
+    return lw_real___libc_start_main(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);
 }
 
 LW_EXPORT void exit(int status)

@@ -10,9 +10,31 @@ lw_lock *lw_mutex_node(void *m, enum lw_lock_kind kind, uintptr_t pc)
     return lw_lock_lookup((uintptr_t)m, kind, mtype, pc);
 }
 
+void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
+{
+    lw_thread *t = lw_enter();
+    if (t) {
+        int e = errno;
+        lw_lock_initialised(addr, kind, mtype, pc);
+        errno = e;
+        lw_leave(t);
+    }
+}
+
+void lw_note_destroy(uintptr_t addr)
+{
+    lw_thread *t = lw_enter();
+    if (t) {
+        int e = errno;
+        lw_lock_destroyed(addr);
+        errno = e;
+        lw_leave(t);
+    }
+}
+
 /* Post-event of any acquisition: r is the real call's result. */
-int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
-                   uintptr_t pc, uintptr_t cfa)
+int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r, uintptr_t pc,
+                   uintptr_t cfa)
 {
     /* EOWNERDEAD: a robust mutex whose owner died is now ours. */
     if (l && (r == 0 || r == EOWNERDEAD)) {
@@ -25,83 +47,49 @@ int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
     return r;
 }
 
-#define LW_LOCK_BODY(real, obj, kind, mode, how, call)                 \
-    lw_thread *t = lw_enter();                                        \
-    if (!t)                                                           \
-        return call;                                                  \
-    int e_ = errno;                                                   \
-    uintptr_t pc = LW_PC(), cfa = LW_CFA();                           \
-    lw_lock *l = lw_mutex_node((obj), (kind), pc);                    \
-    if (l && (how) == LW_ACQ_BLOCKING)                                \
-        lw_before_acquire(t, l, (mode), pc, cfa);                     \
-    errno = e_;                                                       \
-    lw_leave(t);                                                      \
-    int r = call;                                                     \
-    return lw_lock_common(t, l, (mode), (how), r, pc, cfa)
-
-#define LW_UNLOCK_BODY(obj, call)                                     \
-    lw_thread *t = lw_enter();                                        \
-    if (!t)                                                           \
-        return call;                                                  \
-    lw_lock *l = lw_registry_find((uintptr_t)(obj));                  \
-    if (l)                                                            \
-        lw_release(t, l);                                             \
-    lw_leave(t);                                                      \
-    return call
-
 LW_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
 {
     int r = LW_REAL(pthread_mutex_init)(m, a);
-    lw_thread *t;
-    if (r == 0 && (t = lw_enter()) != NULL) {
-        int e = errno;
-        lw_lock_initialised((uintptr_t)m, LW_KIND_MUTEX, lw_mutex_type(m), LW_PC());
-        errno = e;
-        lw_leave(t);
-    }
+    if (r == 0)
+        lw_note_init((uintptr_t)m, LW_KIND_MUTEX, lw_mutex_type(m), LW_PC());
     return r;
 }
 
 LW_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 {
     int r = LW_REAL(pthread_mutex_destroy)(m);
-    lw_thread *t;
-    if (r == 0 && (t = lw_enter()) != NULL) {
-        int e = errno;
-        lw_lock_destroyed((uintptr_t)m);
-        errno = e;
-        lw_leave(t);
-    }
+    if (r == 0)
+        lw_note_destroy((uintptr_t)m);
     return r;
 }
 
 LW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    LW_LOCK_BODY(pthread_mutex_lock, m, LW_KIND_MUTEX, LW_MODE_WRITE, LW_ACQ_BLOCKING,
-                 LW_REAL(pthread_mutex_lock)(m));
+    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_BLOCKING,
+                    LW_REAL(pthread_mutex_lock)(m));
 }
 
 LW_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
-    LW_LOCK_BODY(pthread_mutex_trylock, m, LW_KIND_MUTEX, LW_MODE_WRITE, LW_ACQ_TRY,
-                 LW_REAL(pthread_mutex_trylock)(m));
+    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_TRY,
+                    LW_REAL(pthread_mutex_trylock)(m));
 }
 
 LW_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
 {
-    LW_LOCK_BODY(pthread_mutex_timedlock, m, LW_KIND_MUTEX, LW_MODE_WRITE, LW_ACQ_TIMED,
-                 LW_REAL(pthread_mutex_timedlock)(m, ts));
+    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_TIMED,
+                    LW_REAL(pthread_mutex_timedlock)(m, ts));
 }
 
 LW_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *ts)
 {
-    LW_LOCK_BODY(pthread_mutex_clocklock, m, LW_KIND_MUTEX, LW_MODE_WRITE, LW_ACQ_TIMED,
-                 LW_REAL(pthread_mutex_clocklock)(m, clk, ts));
+    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_TIMED,
+                    LW_REAL(pthread_mutex_clocklock)(m, clk, ts));
 }
 
 LW_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 {
-    LW_UNLOCK_BODY(m, LW_REAL(pthread_mutex_unlock)(m));
+    LW_RELEASE_BODY(m, LW_REAL(pthread_mutex_unlock)(m));
 }
 
 /* ---- spinlocks ---- */
@@ -109,42 +97,32 @@ LW_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
 LW_EXPORT int pthread_spin_init(pthread_spinlock_t *s, int pshared)
 {
     int r = LW_REAL(pthread_spin_init)(s, pshared);
-    lw_thread *t;
-    if (r == 0 && (t = lw_enter()) != NULL) {
-        int e = errno;
-        lw_lock_initialised((uintptr_t)s, LW_KIND_SPIN, 0, LW_PC());
-        errno = e;
-        lw_leave(t);
-    }
+    if (r == 0)
+        lw_note_init((uintptr_t)s, LW_KIND_SPIN, 0, LW_PC());
     return r;
 }
 
 LW_EXPORT int pthread_spin_destroy(pthread_spinlock_t *s)
 {
     int r = LW_REAL(pthread_spin_destroy)(s);
-    lw_thread *t;
-    if (r == 0 && (t = lw_enter()) != NULL) {
-        int e = errno;
-        lw_lock_destroyed((uintptr_t)s);
-        errno = e;
-        lw_leave(t);
-    }
+    if (r == 0)
+        lw_note_destroy((uintptr_t)s);
     return r;
 }
 
 LW_EXPORT int pthread_spin_lock(pthread_spinlock_t *s)
 {
-    LW_LOCK_BODY(pthread_spin_lock, (void *)s, LW_KIND_SPIN, LW_MODE_WRITE, LW_ACQ_BLOCKING,
-                 LW_REAL(pthread_spin_lock)(s));
+    LW_ACQUIRE_BODY(lw_mutex_node((void *)s, LW_KIND_SPIN, pc), LW_MODE_WRITE, LW_ACQ_BLOCKING,
+                    LW_REAL(pthread_spin_lock)(s));
 }
 
 LW_EXPORT int pthread_spin_trylock(pthread_spinlock_t *s)
 {
-    LW_LOCK_BODY(pthread_spin_trylock, (void *)s, LW_KIND_SPIN, LW_MODE_WRITE, LW_ACQ_TRY,
-                 LW_REAL(pthread_spin_trylock)(s));
+    LW_ACQUIRE_BODY(lw_mutex_node((void *)s, LW_KIND_SPIN, pc), LW_MODE_WRITE, LW_ACQ_TRY,
+                    LW_REAL(pthread_spin_trylock)(s));
 }
 
 LW_EXPORT int pthread_spin_unlock(pthread_spinlock_t *s)
 {
-    LW_UNLOCK_BODY(s, LW_REAL(pthread_spin_unlock)(s));
+    LW_RELEASE_BODY(s, LW_REAL(pthread_spin_unlock)(s));
 }

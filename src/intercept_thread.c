@@ -3,12 +3,12 @@
  * its lockwatch number and creation backtrace from its creator through a
  * trampoline record (pooled: thread churn does not grow memory).
  */
-#include "intercept.h"
 #include "arena.h"
+#include "intercept.h"
 #include "stacks.h"
 
 struct tramp {
-    void *link;                 /* pool link: first word */
+    void *link; /* pool link: first word */
     void *(*fn)(void *);
     int (*cfn)(void *);
     void *arg;

@@ -239,8 +239,14 @@ uint32_t lw_stack_of_held(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
     for (unsigned i = 0; i < n; i++) {
         if (sps[i] != cfa)
             continue;
+        /* Same stack pointer and a pc in the same function: the same frame,
+         * unless it is calling from the very same call site again.  That is
+         * either a loop in the same activation or a new activation of a
+         * wrapper (std::mutex::lock, a lock helper) that returned and was
+         * called again from a different line of its caller: the callers'
+         * pcs would then be wrong, so in that case keep the call site only. */
         uintptr_t d = pcs[i] > pc ? pcs[i] - pc : pc - pcs[i];
-        if (d < 0x10000) {
+        if (d < 0x10000 && pcs[i] != pc) {
             for (unsigned j = i + 1; j < n && k < depth; j++)
                 out[k++] = pcs[j];
         }

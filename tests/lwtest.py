@@ -1,0 +1,583 @@
+"""Shared helpers for lockwatch's integration tests (Python 3 standard library only).
+
+The tests are run by Automake's parallel test harness (see tests/Makefile.am),
+which passes the locations of everything in the environment:
+
+  LW_LIB       the preload library (build tree: src/.libs/liblockwatch.so)
+  LW_EXAMPLES  the directory holding the built example programs
+  LW_LAUNCHER  the tools/lockwatch launcher script
+  LW_SRCDIR    the top source directory (for options.def and the man page)
+  LW_VERSION   the package version
+  LW_TIMEOUT   optional: seconds before a run counts as hung (default 120)
+
+A test script exits 0 on success, 1 on failure (with a message saying what
+went wrong) and 77 when it has to be skipped.
+
+Typical use:
+
+    import lwtest as lw
+
+    def main(t):
+        native = lw.run_native(lw.example("inversion"))
+        run = lw.run_preload(lw.example("inversion"))
+        t.expect(run.returncode == 66, "...")
+
+    lw.main(main)
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import traceback
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_SKIP = 77
+
+DEFAULT_EXITCODE = 66
+DEFAULT_STACK_DEPTH = 24
+
+TEXT_BANNER = "WARNING: lockwatch: lock-order inversion"
+TEXT_SUMMARY = "SUMMARY: lockwatch: lock-order inversion"
+WARNING_PREFIX = "lockwatch: warning:"
+
+# The fixed report kinds of CONTRACT.md ("never renamed").
+REPORT_KINDS = {
+    "lock-order-inversion", "deadlock", "blocking-call-under-lock", "double-lock",
+    "unlock-not-owned", "destroy-locked", "cond-wait-unlocked", "cond-multiple-mutexes",
+    "exit-holding-lock", "rwlock-upgrade",
+}
+LOCK_KINDS = {"mutex", "rwlock", "spinlock", "c11-mutex"}
+MUTEX_TYPES = {"normal", "recursive", "errorcheck", "adaptive"}
+MODES = {"read", "write"}
+
+TIMEOUT = float(os.environ.get("LW_TIMEOUT", "120"))
+
+_HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_LOCK_ID = re.compile(r"^M[0-9]+$")
+_THREAD_ID = re.compile(r"^T[0-9]+$")
+
+
+# --------------------------------------------------------------------------
+# failures and the test driver
+
+
+class Failure(Exception):
+    """A check failed; the test cannot go on."""
+
+
+class Skip(Exception):
+    """The test cannot run here (exit status 77)."""
+
+
+class Test:
+    """Collects failures.  expect() records and goes on, require() stops."""
+
+    def __init__(self, name):
+        self.name = name
+        self.failures = []
+
+    def expect(self, cond, msg):
+        if not cond:
+            self.failures.append(msg)
+            print("FAIL: " + msg, flush=True)
+        return bool(cond)
+
+    def require(self, cond, msg):
+        if not cond:
+            raise Failure(msg)
+
+    def note(self, msg):
+        print(msg, flush=True)
+
+
+def main(body):
+    """Run body(t) and exit with the Automake status: 0, 1 or 77."""
+    name = os.path.basename(sys.argv[0])
+    t = Test(name)
+    try:
+        body(t)
+    except Skip as e:
+        print("SKIP: %s: %s" % (name, e))
+        sys.exit(EXIT_SKIP)
+    except Failure as e:
+        t.failures.append(str(e))
+        print("FAIL: " + str(e))
+    except Exception:  # a crash of the test itself is a failure too
+        traceback.print_exc()
+        t.failures.append("unexpected exception (see traceback above)")
+    if t.failures:
+        print("%s: %d check(s) failed:" % (name, len(t.failures)))
+        for f in t.failures:
+            print("  - " + f)
+        sys.exit(EXIT_FAIL)
+    print("PASS: " + name)
+    sys.exit(EXIT_PASS)
+
+
+# --------------------------------------------------------------------------
+# locations
+
+
+def _env_path(var):
+    val = os.environ.get(var)
+    if not val:
+        raise Failure("environment variable %s is not set: run the tests with "
+                      "'make check' (tests/Makefile.am sets it)" % var)
+    return val
+
+
+def lib():
+    """Path of the preload library; it must exist."""
+    path = _env_path("LW_LIB")
+    if not os.path.isfile(path):
+        raise Failure("preload library %s does not exist: build it first (make)" % path)
+    return path
+
+
+def example(name):
+    """Path of a built example program; it must exist and be executable."""
+    path = os.path.join(_env_path("LW_EXAMPLES"), name)
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise Failure("example program %s is not built: run make in examples/" % path)
+    return path
+
+
+def launcher():
+    path = _env_path("LW_LAUNCHER")
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise Failure("launcher %s does not exist or is not executable: run make in tools/" % path)
+    return path
+
+
+def srcdir():
+    return _env_path("LW_SRCDIR")
+
+
+# --------------------------------------------------------------------------
+# running programs
+
+
+def base_env():
+    """The caller's environment without any LOCKWATCH_* variable or LD_PRELOAD,
+    so that a developer's settings cannot change the results."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("LOCKWATCH_") and k != "LD_PRELOAD"}
+    env["LC_ALL"] = "C"
+    return env
+
+
+class Result:
+    def __init__(self, argv, returncode, stdout, stderr, pid, log_text=None, log_path=None):
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.pid = pid
+        self.log_text = log_text  # None: no log file was asked for or none was written
+        self.log_path = log_path
+        self.reports = None  # set by run_preload in json mode
+
+    def describe(self):
+        return ("command %s exited %s\n--- stdout ---\n%s--- stderr ---\n%s--- log ---\n%s"
+                % (" ".join(self.argv), self.returncode, self.stdout, self.stderr,
+                   self.log_text if self.log_text is not None else "(none)\n"))
+
+
+def run(argv, env, timeout=None):
+    """Run argv with env; return (returncode, stdout, stderr, pid).  A run that
+    does not finish within the timeout is killed and fails the test."""
+    timeout = TIMEOUT if timeout is None else timeout
+    try:
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as e:
+        raise Failure("cannot run %s: %s" % (" ".join(argv), e))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise Failure("%s did not finish within %g s (hang or deadlock?)\nstdout: %s\nstderr: %s"
+                      % (" ".join(argv), timeout, out.decode("utf-8", "replace"),
+                         err.decode("utf-8", "replace")))
+    return (proc.returncode, out.decode("utf-8", "replace"),
+            err.decode("utf-8", "replace"), proc.pid)
+
+
+def run_native(argv, extra_env=None, timeout=None):
+    """Run a program without lockwatch."""
+    if isinstance(argv, str):
+        argv = [argv]
+    env = base_env()
+    env.update(extra_env or {})
+    rc, out, err, pid = run(argv, env, timeout)
+    return Result(argv, rc, out, err, pid)
+
+
+def run_preload(argv, fmt="json", log=True, extra_env=None, timeout=None):
+    """Run a program with LD_PRELOAD=liblockwatch.
+
+    fmt: value for LOCKWATCH_FORMAT, or None to leave it unset (text).
+    log: True to send the reports to a fresh temporary file (LOCKWATCH_LOG),
+         False to leave LOCKWATCH_LOG unset (reports go to stderr).
+    In json mode with a log file every line of the file must be a JSON object
+    (otherwise the test fails) and result.reports holds the parsed reports.
+    """
+    if isinstance(argv, str):
+        argv = [argv]
+    env = base_env()
+    env["LD_PRELOAD"] = lib()
+    if fmt is not None:
+        env["LOCKWATCH_FORMAT"] = fmt
+    with tempfile.TemporaryDirectory(prefix="lwtest.") as tmp:
+        log_path = os.path.join(tmp, "lockwatch.log") if log else None
+        if log_path:
+            env["LOCKWATCH_LOG"] = log_path
+        env.update(extra_env or {})
+        rc, out, err, pid = run(argv, env, timeout)
+        log_text = None
+        if log_path and os.path.exists(log_path):
+            with open(log_path, encoding="utf-8", errors="replace") as f:
+                log_text = f.read()
+    res = Result(argv, rc, out, err, pid, log_text, log_path)
+    check_no_loader_error(res)
+    if fmt == "json" and log:
+        res.reports = parse_json_lines(log_text or "", "LOCKWATCH_LOG file of " + " ".join(argv))
+    return res
+
+
+def check_no_loader_error(res):
+    if "cannot be preloaded" in res.stderr or "ERROR: ld.so" in res.stderr:
+        raise Failure("the dynamic loader could not preload lockwatch:\n" + res.stderr)
+
+
+# --------------------------------------------------------------------------
+# JSON Lines
+
+
+def parse_json_lines(text, what):
+    """Parse JSON Lines: every line must be one JSON object.  An empty text
+    (or a file that was never created) means no report."""
+    reports = []
+    if text and not text.endswith("\n"):
+        raise Failure("%s: last line is not terminated by a newline: %r" % (what, text[-200:]))
+    for n, line in enumerate(text.splitlines(), 1):
+        try:
+            obj = json.loads(line)
+        except ValueError as e:
+            raise Failure("%s: line %d is not valid JSON (%s): %r" % (what, n, e, line[:300]))
+        if not isinstance(obj, dict):
+            raise Failure("%s: line %d is JSON but not an object: %r" % (what, n, line[:300]))
+        reports.append(obj)
+    return reports
+
+
+def json_lines_in(text):
+    """The lines of a mixed stream (e.g. stderr) that start with '{', parsed;
+    such a line that is not valid JSON fails the test."""
+    reports = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            reports.extend(parse_json_lines(line + "\n", "stderr"))
+    return reports
+
+
+# --------------------------------------------------------------------------
+# report structure
+
+
+def _is_index(v, n):
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n
+
+
+def validate_report(rep, pid=None):
+    """Check one report against the JSON schema of CONTRACT.md.  Returns a list
+    of problems (empty when the report is well formed)."""
+    p = []
+    if not isinstance(rep, dict):
+        return ["report is not an object"]
+    kind = rep.get("kind")
+    if kind not in REPORT_KINDS:
+        p.append("unknown kind %r" % (kind,))
+    if not isinstance(rep.get("message"), str) or not rep.get("message"):
+        p.append("message missing or empty")
+    if not isinstance(rep.get("pid"), int):
+        p.append("pid missing or not an integer")
+    elif pid is not None and rep["pid"] != pid:
+        p.append("pid is %r, the process was %d" % (rep["pid"], pid))
+
+    stacks = rep.get("stacks")
+    if not isinstance(stacks, list):
+        p.append("stacks missing or not a list")
+        stacks = []
+    for i, st in enumerate(stacks):
+        if not isinstance(st, list):
+            p.append("stacks[%d] is not a list" % i)
+            continue
+        for j, fr in enumerate(st):
+            where = "stacks[%d][%d]" % (i, j)
+            if not isinstance(fr, dict):
+                p.append(where + " is not an object")
+                continue
+            if not (isinstance(fr.get("pc"), str) and _HEX.match(fr["pc"])):
+                p.append(where + ".pc is not a hex string: %r" % (fr.get("pc"),))
+            if "module" not in fr or not (fr["module"] is None or isinstance(fr["module"], str)):
+                p.append(where + ".module missing or not a string/null")
+            if "offset" not in fr or not (fr["offset"] is None or
+                                          (isinstance(fr["offset"], str) and _HEX.match(fr["offset"]))):
+                p.append(where + ".offset missing or not a hex string/null: %r" % (fr.get("offset"),))
+            # "function" may be left out (or null) for a frame without a symbol
+            if not (fr.get("function") is None or isinstance(fr["function"], str)):
+                p.append(where + ".function is not a string/null")
+    nst = len(stacks)
+
+    def stack_ref(v, where):
+        if v is not None and not _is_index(v, nst):
+            p.append("%s = %r is not null or an index into stacks (len %d)" % (where, v, nst))
+
+    threads = rep.get("threads")
+    if not isinstance(threads, list):
+        p.append("threads missing or not a list")
+        threads = []
+    tids = set()
+    for i, th in enumerate(threads):
+        where = "threads[%d]" % i
+        if not isinstance(th, dict):
+            p.append(where + " is not an object")
+            continue
+        if not (isinstance(th.get("id"), str) and _THREAD_ID.match(th["id"])):
+            p.append(where + ".id is not T<n>: %r" % (th.get("id"),))
+        elif th["id"] in tids:
+            p.append(where + ".id %s is listed twice" % th["id"])
+        else:
+            tids.add(th["id"])
+        if not isinstance(th.get("tid"), int) or th["tid"] <= 0:
+            p.append(where + ".tid is not a positive integer")
+        if "name" not in th or not (th["name"] is None or isinstance(th["name"], str)):
+            p.append(where + ".name missing or not a string")
+        cb = th.get("created_by", "missing")
+        if cb is not None and not (isinstance(cb, str) and _THREAD_ID.match(cb)):
+            p.append(where + ".created_by is not T<n> or null: %r" % (cb,))
+        if "created_stack" not in th:
+            p.append(where + ".created_stack missing")
+        else:
+            stack_ref(th["created_stack"], where + ".created_stack")
+
+    locks = rep.get("locks")
+    if not isinstance(locks, list):
+        p.append("locks missing or not a list")
+        locks = []
+    lids = set()
+    addrs = set()
+    lock_kind = {}
+    for i, lk in enumerate(locks):
+        where = "locks[%d]" % i
+        if not isinstance(lk, dict):
+            p.append(where + " is not an object")
+            continue
+        lid = lk.get("id")
+        if not (isinstance(lid, str) and _LOCK_ID.match(lid)):
+            p.append(where + ".id is not M<n>: %r" % (lid,))
+        elif lid in lids:
+            p.append(where + ".id %s is listed twice" % lid)
+        else:
+            lids.add(lid)
+            lock_kind[lid] = lk.get("kind")
+        addr = lk.get("address")
+        if not (isinstance(addr, str) and _HEX.match(addr)):
+            p.append(where + ".address is not a hex string: %r" % (addr,))
+        elif int(addr, 16) in addrs:
+            p.append(where + ".address %s is shared with another lock" % addr)
+        else:
+            addrs.add(int(addr, 16))
+        k = lk.get("kind")
+        if k not in LOCK_KINDS:
+            p.append(where + ".kind is %r" % (k,))
+        ty = lk.get("type", "missing")
+        if k == "mutex" and ty not in MUTEX_TYPES:
+            p.append(where + ".type of a mutex is %r" % (ty,))
+        elif k in ("rwlock", "spinlock") and ty is not None:
+            p.append(where + ".type of a %s should be null, is %r" % (k, ty))
+        elif k == "c11-mutex" and ty is not None and ty not in MUTEX_TYPES:
+            p.append(where + ".type of a c11-mutex is %r" % (ty,))
+        if "name" not in lk or not (lk["name"] is None or isinstance(lk["name"], str)):
+            p.append(where + ".name missing or not a string/null")
+        if not isinstance(lk.get("first_seen"), str) or not lk.get("first_seen"):
+            p.append(where + ".first_seen missing or empty")
+        if "first_stack" not in lk:
+            p.append(where + ".first_stack missing")
+        else:
+            stack_ref(lk["first_stack"], where + ".first_stack")
+
+    if kind == "lock-order-inversion":
+        cycle = rep.get("cycle")
+        if not isinstance(cycle, list) or len(cycle) < 2:
+            p.append("cycle missing or shorter than 2 edges: %r" % (cycle,))
+            cycle = []
+        for i, e in enumerate(cycle):
+            where = "cycle[%d]" % i
+            if not isinstance(e, dict):
+                p.append(where + " is not an object")
+                continue
+            for end in ("from", "to"):
+                if e.get(end) not in lids:
+                    p.append("%s.%s = %r is not a lock id of `locks`" % (where, end, e.get(end)))
+            if e.get("from") == e.get("to"):
+                p.append(where + " is a self edge")
+            th = e.get("thread")
+            if not (isinstance(th, str) and _THREAD_ID.match(th)):
+                p.append(where + ".thread is not T<n>: %r" % (th,))
+            elif th != "T0" and th not in tids:
+                p.append(where + ".thread %s is not described in `threads`" % th)
+            for m in ("from_mode", "to_mode"):
+                if e.get(m) not in MODES:
+                    p.append("%s.%s is %r" % (where, m, e.get(m)))
+            # a mutex (or spinlock) is always held in write mode
+            for end, m in (("from", "from_mode"), ("to", "to_mode")):
+                if lock_kind.get(e.get(end)) in ("mutex", "spinlock", "c11-mutex") \
+                        and e.get(m) not in (None, "write"):
+                    p.append("%s.%s is %r for a %s" % (where, m, e.get(m), lock_kind.get(e.get(end))))
+            for s in ("stack", "held_stack"):
+                if s not in e:
+                    p.append("%s.%s missing" % (where, s))
+                else:
+                    stack_ref(e[s], "%s.%s" % (where, s))
+            nxt = cycle[(i + 1) % len(cycle)]
+            if isinstance(nxt, dict) and e.get("to") != nxt.get("from"):
+                p.append("cycle is not a closed chain: %s.to=%r but the next edge starts at %r"
+                         % (where, e.get("to"), nxt.get("from")))
+        froms = [e.get("from") for e in cycle if isinstance(e, dict)]
+        if len(set(froms)) != len(froms):
+            p.append("cycle passes through a lock twice: %r" % (froms,))
+        if set(froms) != lids:
+            p.append("locks %r and the cycle's locks %r differ" % (sorted(lids), sorted(set(froms))))
+    return p
+
+
+def stack(rep, idx):
+    """The frames of stacks[idx] (an empty list for null)."""
+    if idx is None:
+        return []
+    return rep["stacks"][idx]
+
+
+def functions(frames):
+    return [f.get("function") or "" for f in frames]
+
+
+def has_function(frames, part):
+    return any(part in fn for fn in functions(frames))
+
+
+def lock_by_id(rep, lid):
+    for lk in rep["locks"]:
+        if lk["id"] == lid:
+            return lk
+    raise Failure("no lock %s in report" % lid)
+
+
+def thread_by_id(rep, tid):
+    for th in rep.get("threads") or []:
+        if th.get("id") == tid:
+            return th
+    return None
+
+
+def describe_reports(reports):
+    return "\n".join(json.dumps(r, indent=1)[:6000] for r in reports) or "(no report)"
+
+
+# --------------------------------------------------------------------------
+# common assertions
+
+
+def expect_same_stdout(t, native, run, what):
+    t.expect(run.stdout == native.stdout,
+             "%s: stdout under lockwatch differs from the native run:\nnative: %r\nlockwatch: %r"
+             % (what, native.stdout, run.stdout))
+
+
+def expect_quiet_stderr(t, run, what):
+    t.expect(run.stderr == "",
+             "%s: unexpected output on stderr (the reports were sent to LOCKWATCH_LOG):\n%s"
+             % (what, run.stderr))
+
+
+def native_ok(t, prog, what=None):
+    """Run prog natively: it must exit 0 and print something."""
+    what = what or os.path.basename(prog)
+    native = run_native(prog)
+    t.require(native.returncode == 0, "%s: native run failed\n%s" % (what, native.describe()))
+    t.require(native.stdout.strip() != "", "%s: native run printed nothing on stdout" % what)
+    return native
+
+
+def pcs(frames):
+    return [f.get("pc") for f in frames]
+
+
+def require_single_inversion(t, run, what, nlocks, distinct_sites=True):
+    """Exactly one well-formed lock-order-inversion report with nlocks locks
+    and a cycle of nlocks edges.  Returns the report.
+
+    distinct_sites: in the program the held lock and the lock acquired while
+    holding it are taken by different lock calls, so each edge's held_stack
+    must differ from its stack."""
+    reports = run.reports
+    t.require(len(reports) == 1, "%s: expected exactly 1 report, got %d:\n%s"
+              % (what, len(reports), describe_reports(reports)))
+    rep = reports[0]
+    problems = validate_report(rep, run.pid)
+    t.require(not problems, "%s: malformed report:\n  %s\n%s"
+              % (what, "\n  ".join(problems), describe_reports([rep])))
+    t.require(rep["kind"] == "lock-order-inversion",
+              "%s: kind is %r, expected lock-order-inversion" % (what, rep["kind"]))
+    t.expect("lock-order inversion" in rep["message"],
+             "%s: message %r does not say 'lock-order inversion'" % (what, rep["message"]))
+    t.require(len(rep["locks"]) == nlocks, "%s: expected %d locks, got %d: %r"
+              % (what, nlocks, len(rep["locks"]), rep["locks"]))
+    t.require(len(rep["cycle"]) == nlocks, "%s: expected a cycle of %d edges, got %d: %r"
+              % (what, nlocks, len(rep["cycle"]), rep["cycle"]))
+    for i, e in enumerate(rep["cycle"]):
+        t.expect(e["stack"] is not None and len(stack(rep, e["stack"])) > 0,
+                 "%s: cycle[%d] has no acquisition stack" % (what, i))
+        t.expect(e["held_stack"] is not None and len(stack(rep, e["held_stack"])) > 0,
+                 "%s: cycle[%d] has no held_stack" % (what, i))
+        if distinct_sites and e["stack"] is not None and e["held_stack"] is not None:
+            t.expect(pcs(stack(rep, e["stack"])) != pcs(stack(rep, e["held_stack"])),
+                     "%s: cycle[%d] (%s -> %s): held_stack and stack are the same backtrace %r, "
+                     "but %s and %s are locked by two different calls"
+                     % (what, i, e["from"], e["to"], functions(stack(rep, e["stack"])),
+                        e["from"], e["to"]))
+    for i, st in enumerate(rep["stacks"]):
+        t.expect(len(st) <= DEFAULT_STACK_DEPTH,
+                 "%s: stacks[%d] has %d frames, more than LOCKWATCH_STACK_DEPTH's default %d"
+                 % (what, i, len(st), DEFAULT_STACK_DEPTH))
+    return rep
+
+
+def edge_with_function(t, rep, part, what):
+    """The cycle edge whose acquisition stack shows a function containing part."""
+    found = [e for e in rep["cycle"] if has_function(stack(rep, e["stack"]), part)]
+    t.require(len(found) == 1, "%s: expected exactly one cycle edge acquired in %s, got %d; "
+              "functions per edge: %r" % (what, part, len(found),
+                                          [functions(stack(rep, e["stack"])) for e in rep["cycle"]]))
+    return found[0]
+
+
+def count_lines_starting(text, prefix):
+    return sum(1 for line in text.splitlines() if line.startswith(prefix))
+
+
+def detector_is_live(t):
+    """Guard for no-report tests: make sure that in this environment lockwatch
+    does report the plain inversion example, so that "no report" means
+    something."""
+    res = run_preload(example("inversion"))
+    t.require(res.returncode == DEFAULT_EXITCODE and len(res.reports) == 1,
+              "sanity check: lockwatch did not report examples/inversion as expected, so "
+              "a 'no report' result would mean nothing\n" + res.describe())

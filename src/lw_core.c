@@ -276,12 +276,18 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
     if (r == LW_EDGE_CYCLE && cyc.valid && !cycle_seen(lw_cycle_signature(&cyc))) {
         snap = lw_arena_alloc(sizeof(*snap));
         if (snap) {
+            /* Start the report at the oldest lock: stable, easy to read. */
+            unsigned first = 0;
+            for (unsigned i = 1; i < cyc.n; i++)
+                if (cyc.edge[i]->from->id < cyc.edge[first]->from->id)
+                    first = i;
             snap->n = cyc.n;
-            for (unsigned i = 0; i < cyc.n; i++) {
-                lw_snap_lock(cyc.edge[i]->from, &snap->e[i].from);
-                lw_snap_lock(cyc.edge[i]->to, &snap->e[i].to);
-                snap->e[i].modes = lw_load_relaxed(&cyc.edge[i]->modes);
-                snap->e[i].origin = cyc.edge[i]->origin;
+            for (unsigned k = 0; k < cyc.n; k++) {
+                const lw_edge *ce = cyc.edge[(first + k) % cyc.n];
+                lw_snap_lock(ce->from, &snap->e[k].from);
+                lw_snap_lock(ce->to, &snap->e[k].to);
+                snap->e[k].modes = lw_load_relaxed(&ce->modes);
+                snap->e[k].origin = ce->origin;
             }
             report = true;
         }

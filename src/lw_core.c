@@ -11,6 +11,7 @@
 #include "lw_atomic.h"
 #include "options.h"
 #include "report.h"
+#include "rules.h"
 #include "stacks.h"
 
 #include <string.h>
@@ -178,42 +179,6 @@ unsigned lw_release(lw_thread *t, lw_lock *l)
 
 /* ---- order edges ---- */
 
-/* protects: reported (a set of cycle signatures); taken under graph lock */
-static uint64_t *reported;
-static size_t reported_cap, reported_n;
-
-static bool cycle_seen(uint64_t sig)
-{
-    if (sig == 0)
-        sig = 1;
-    if (reported_n * 2 >= reported_cap) {
-        size_t cap = reported_cap ? reported_cap * 2 : 256;
-        uint64_t *nv = lw_arena_alloc(cap * sizeof(*nv));
-        if (!nv)
-            return true;   /* cannot remember: stay quiet rather than repeat */
-        for (size_t i = 0; i < reported_cap; i++) {
-            uint64_t v = reported[i];
-            if (!v)
-                continue;
-            size_t j = v & (cap - 1);
-            while (nv[j])
-                j = (j + 1) & (cap - 1);
-            nv[j] = v;
-        }
-        reported = nv;
-        reported_cap = cap;
-    }
-    size_t j = sig & (reported_cap - 1);
-    while (reported[j]) {
-        if (reported[j] == sig)
-            return true;
-        j = (j + 1) & (reported_cap - 1);
-    }
-    reported[j] = sig;
-    reported_n++;
-    return false;
-}
-
 static inline uint32_t edge_modes(unsigned from_mode, unsigned to_mode)
 {
     return (from_mode == LW_MODE_READ ? LW_EM_FROM_READ : LW_EM_FROM_WRITE) |
@@ -273,7 +238,7 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
 
     lw_graph_lock();
     enum lw_graph_result r = lw_graph_add_edge(h->lock, to, modes, gates, ng, &o, &e, &cyc);
-    if (r == LW_EDGE_CYCLE && cyc.valid && !cycle_seen(lw_cycle_signature(&cyc))) {
+    if (r == LW_EDGE_CYCLE && cyc.valid && lw_first_time(lw_cycle_signature(&cyc))) {
         snap = lw_arena_alloc(sizeof(*snap));
         if (snap) {
             /* Start the report at the oldest lock: stable, easy to read. */
@@ -385,6 +350,7 @@ void lw_core_atfork_parent(void)
 void lw_core_atfork_child(void)
 {
     lw_report_atfork_child();
+    lw_rules_atfork_child();
     lw_stacks_atfork_child();
     lw_graph_atfork_child();
     lw_registry_atfork_child();

@@ -12,6 +12,39 @@
 extern char **environ;
 
 lw_options lw_opt;
+unsigned lw_blocking_families = LW_FAM_ALL;
+
+/* "sleep,net" -> mask; false on any unknown word. */
+static bool parse_families(const char *v, unsigned *out)
+{
+    static const struct { const char *name; unsigned mask; } fams[] = {
+        { "sleep", LW_FAM_SLEEP }, { "net", LW_FAM_NET }, { "pipe", LW_FAM_PIPE },
+        { "file", LW_FAM_FILE },   { "wait", LW_FAM_WAIT }, { "all", LW_FAM_ALL },
+        { "none", 0 },
+    };
+    unsigned mask = 0;
+    const char *p = v;
+    if (!*p)
+        return false;
+    for (;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        bool found = false;
+        for (size_t i = 0; i < LW_ARRAY_SIZE(fams) && !found; i++) {
+            if (strlen(fams[i].name) == len && strncmp(fams[i].name, p, len) == 0) {
+                mask |= fams[i].mask;
+                found = true;
+            }
+        }
+        if (!found)
+            return false;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    *out = mask;
+    return true;
+}
 
 const char *lw_env(char **envp, const char *name)
 {
@@ -122,4 +155,11 @@ void lw_options_parse(char **envp)
 #undef LW_OPT_INT
 #undef LW_OPT_ENUM
 #undef LW_OPT_STR
+    lw_blocking_families = LW_FAM_ALL;
+    if (!parse_families(lw_opt.blocking, &lw_blocking_families)) {
+        warn_bad("LOCKWATCH_BLOCKING", lw_opt.blocking,
+                 "a comma list of sleep, net, pipe, file, wait, all, none", "all");
+        lw_blocking_families = LW_FAM_ALL;
+        strcpy(lw_opt.blocking, "all");
+    }
 }

@@ -11,6 +11,7 @@
 #include "options.h"
 #include "stacks.h"
 #include "lw_core.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -344,6 +345,8 @@ static void write_text(workspace *w, const lw_cycle_snap *c)
                   "==================\n", fn[0] ? " in " : "", fn);
 }
 
+static void json_stacks(workspace *w);
+
 static void json_stack_ref(lw_buf *b, int idx)
 {
     if (idx < 0)
@@ -417,25 +420,9 @@ static void write_json(workspace *w, const lw_cycle_snap *c)
         json_stack_ref(b, stack_index(w, e->origin.stack_from));
         lw_buf_puts(b, "}");
     }
-    lw_buf_puts(b, "],\"stacks\":[");
-    for (unsigned s = 0; s < w->nstacks; s++) {
-        const lw_stack *st = lw_depot_get(w->stack_ids[s]);
-        lw_buf_puts(b, s ? ",[" : "[");
-        for (unsigned i = 0; st && i < st->n; i++) {
-            lw_frame_info fi;
-            lw_symbolize(st->pc[i], &fi);
-            lw_buf_printf(b, "%s{\"pc\":\"0x%lx\",\"module\":", i ? "," : "", (unsigned long)fi.pc);
-            lw_buf_json_str(b, fi.module);
-            lw_buf_printf(b, ",\"offset\":\"0x%lx\"", (unsigned long)fi.offset);
-            if (fi.function[0]) {
-                lw_buf_puts(b, ",\"function\":");
-                lw_buf_json_str(b, fi.function);
-            }
-            lw_buf_puts(b, "}");
-        }
-        lw_buf_puts(b, "]");
-    }
-    lw_buf_puts(b, "]}\n");
+    lw_buf_puts(b, "]");
+    json_stacks(w);
+    lw_buf_puts(b, "}\n");
     if (b->truncated) {
         /* Never emit a broken JSON line: say so in a minimal valid one. */
         lw_buf_init(b, w->mem, sizeof(w->mem));
@@ -459,4 +446,286 @@ void lw_report_inversion(const lw_cycle_snap *c)
         write_text(w, c);
     lw_report_write(w->b.p, w->b.len, true);
     lw_pool_put(&ws_pool, w);
+}
+
+/* ---- problem reports other than inversions ---- */
+
+static lw_pool issue_pool = LW_POOL_INIT(sizeof(lw_issue));
+
+lw_issue *lw_issue_new(const char *kind, const char *title)
+{
+    lw_issue *r = lw_pool_get(&issue_pool);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof(*r));
+    r->kind = kind;
+    r->title = title;
+    return r;
+}
+
+void lw_issue_free(lw_issue *r)
+{
+    if (r)
+        lw_pool_put(&issue_pool, r);
+}
+
+lw_thread_snap *lw_issue_self(lw_issue *r, lw_thread *t, uint32_t stack, const uintptr_t *pcs,
+                              const uintptr_t *sps, unsigned n)
+{
+    if (r->nthreads == LW_REP_MAX_THREADS)
+        return NULL;
+    lw_thread_snap *ts = &r->threads[r->nthreads++];
+    ts->num = t->num;
+    ts->parent = t->parent;
+    ts->tid = t->tid;
+    ts->created_seen = t->created_seen;
+    ts->create_stack = t->create_stack;
+    ts->stack = stack;
+    ts->waits_lock = -1;
+    ts->waits_thread = -1;
+    for (unsigned i = 0; i < t->nheld && ts->nholds < LW_REP_MAX_HOLDS; i++) {
+        const lw_held *h = &t->held[i];
+        lw_hold_snap *hs = &ts->holds[ts->nholds++];
+        lw_snap_lock(h->lock, &hs->lock);
+        hs->lock.id = h->id;
+        hs->mode = h->mode;
+        hs->stack = pcs ? lw_stack_of_held(h->pc, h->cfa, pcs, sps, n)
+                        : site_stack(h->pc);
+    }
+    return ts;
+}
+
+int lw_issue_add_lock(lw_issue *r, const lw_lock_snap *l, const char *role, uint32_t stack)
+{
+    for (unsigned i = 0; i < r->nlocks; i++)
+        if (r->locks[i].lock.id == l->id && r->locks[i].lock.addr == l->addr)
+            return (int)i;
+    if (r->nlocks == LW_REP_MAX_LOCKS)
+        return -1;
+    unsigned i = r->nlocks++;
+    r->locks[i].lock = *l;
+    r->locks[i].stack = stack;
+    if (role) {
+        size_t len = strlen(role);
+        if (len >= sizeof(r->locks[i].role))
+            len = sizeof(r->locks[i].role) - 1;
+        memcpy(r->locks[i].role, role, len);
+        r->locks[i].role[len] = 0;
+    }
+    return (int)i;
+}
+
+static const char *mode_name(uint32_t mode)
+{
+    return mode == LW_MODE_READ ? "read" : "write";
+}
+
+static void lock_phrase(lw_buf *b, const lw_lock_snap *l)
+{
+    const char *t = mtype_name(l);
+    lw_buf_printf(b, "%s M%lu (%p%s%s%s%s%s%s)", kind_title(l->kind), (unsigned long)l->id,
+                  (void *)l->addr, t ? ", " : "", t ? t : "", t ? " mutex" : "",
+                  l->name ? ", \"" : "", l->name ? l->name : "", l->name ? "\"" : "");
+}
+
+static void issue_text(workspace *w, const lw_issue *r)
+{
+    lw_buf *b = &w->b;
+    lw_buf_printf(b, "==================\nWARNING: lockwatch: %s (pid=%d)\n  %s\n", r->title,
+                  (int)getpid(), r->message);
+    for (unsigned i = 0; i < r->nthreads; i++) {
+        const lw_thread_snap *ts = &r->threads[i];
+        lw_buf_printf(b, "\n  Thread T%u (tid=%d) %s:\n", ts->num, ts->tid, ts->what);
+        text_stack(w, ts->stack, "<no backtrace>");
+        for (unsigned h = 0; h < ts->nholds; h++) {
+            const lw_hold_snap *hs = &ts->holds[h];
+            lw_buf_puts(b, "    holding ");
+            lock_phrase(b, &hs->lock);
+            lw_buf_printf(b, "%s, acquired here:\n",
+                          hs->lock.kind == LW_KIND_RWLOCK
+                              ? (hs->mode == LW_MODE_READ ? " for reading" : " for writing")
+                              : "");
+            text_stack(w, hs->stack, "<no backtrace>");
+        }
+        if (ts->nholds == 0)
+            lw_buf_puts(b, "    holding no locks\n");
+    }
+    for (unsigned i = 0; i < r->nlocks; i++) {
+        lw_buf_puts(b, "\n  ");
+        lock_phrase(b, &r->locks[i].lock);
+        if (r->locks[i].role[0]) {
+            lw_buf_printf(b, " %s:\n", r->locks[i].role);
+            text_stack(w, r->locks[i].stack, "<no backtrace>");
+        } else {
+            lw_buf_printf(b, " first %s at:\n",
+                          r->locks[i].lock.first_how == 1 ? "initialised" : "locked");
+            text_stack(w, site_stack(r->locks[i].lock.first_pc), "<unknown>");
+        }
+    }
+    lw_buf_puts(b, "\n");
+    for (unsigned i = 0; i < r->nthreads; i++) {
+        const lw_thread_snap *ts = &r->threads[i];
+        if (ts->num == 0) {
+            lw_buf_printf(b, "  Thread T0 (tid=%d) is the main thread\n", ts->tid);
+        } else if (ts->created_seen) {
+            char pl[16];
+            thread_label(pl, sizeof(pl), ts->parent);
+            lw_buf_printf(b, "  Thread T%u (tid=%d) created by %s%s at:\n", ts->num, ts->tid,
+                          ts->parent == 0 ? "main thread" : "thread ", ts->parent == 0 ? "" : pl);
+            text_stack(w, ts->create_stack, "<no backtrace>");
+        } else {
+            lw_buf_printf(b, "  Thread T%u (tid=%d) was not seen created\n", ts->num, ts->tid);
+        }
+    }
+    char fn[160] = "";
+    if (r->nthreads)
+        first_function(r->threads[0].stack, fn, sizeof(fn));
+    lw_buf_printf(b, "\nSUMMARY: lockwatch: %s%s%s\n==================\n", r->kind,
+                  fn[0] ? " in " : "", fn);
+}
+
+static void json_lock(workspace *w, const lw_lock_snap *l, bool first, const char *role,
+                      int stack_idx)
+{
+    lw_buf *b = &w->b;
+    const char *t = mtype_name(l);
+    lw_buf_printf(b, "%s{\"id\":\"M%lu\",\"address\":\"0x%lx\",\"kind\":\"%s\",\"type\":",
+                  first ? "" : ",", (unsigned long)l->id, (unsigned long)l->addr,
+                  kind_name(l->kind));
+    if (t)
+        lw_buf_json_str(b, t);
+    else
+        lw_buf_puts(b, "null");
+    lw_buf_puts(b, ",\"name\":");
+    if (l->name)
+        lw_buf_json_str(b, l->name);
+    else
+        lw_buf_puts(b, "null");
+    lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":",
+                  l->first_how == 1 ? "initialised" : "locked");
+    json_stack_ref(b, stack_index(w, site_stack(l->first_pc)));
+    if (role) {
+        lw_buf_puts(b, ",\"role\":");
+        lw_buf_json_str(b, role);
+        lw_buf_puts(b, ",\"stack\":");
+        json_stack_ref(b, stack_idx);
+    }
+    lw_buf_puts(b, "}");
+}
+
+static void json_stacks(workspace *w)
+{
+    lw_buf *b = &w->b;
+    lw_buf_puts(b, ",\"stacks\":[");
+    for (unsigned s = 0; s < w->nstacks; s++) {
+        const lw_stack *st = lw_depot_get(w->stack_ids[s]);
+        lw_buf_puts(b, s ? ",[" : "[");
+        for (unsigned i = 0; st && i < st->n; i++) {
+            lw_frame_info fi;
+            lw_symbolize(st->pc[i], &fi);
+            lw_buf_printf(b, "%s{\"pc\":\"0x%lx\",\"module\":", i ? "," : "", (unsigned long)fi.pc);
+            lw_buf_json_str(b, fi.module);
+            lw_buf_printf(b, ",\"offset\":\"0x%lx\"", (unsigned long)fi.offset);
+            if (fi.function[0]) {
+                lw_buf_puts(b, ",\"function\":");
+                lw_buf_json_str(b, fi.function);
+            }
+            lw_buf_puts(b, "}");
+        }
+        lw_buf_puts(b, "]");
+    }
+    lw_buf_puts(b, "]");
+}
+
+static void issue_json(workspace *w, const lw_issue *r)
+{
+    lw_buf *b = &w->b;
+    lw_buf_puts(b, "{\"kind\":");
+    lw_buf_json_str(b, r->kind);
+    lw_buf_puts(b, ",\"message\":");
+    lw_buf_json_str(b, r->message);
+    lw_buf_printf(b, ",\"pid\":%d,\"threads\":[", (int)getpid());
+    for (unsigned i = 0; i < r->nthreads; i++) {
+        const lw_thread_snap *ts = &r->threads[i];
+        lw_buf_printf(b, "%s{\"id\":\"T%u\",\"tid\":%d,\"name\":\"\"", i ? "," : "", ts->num,
+                      ts->tid);
+        if (ts->num == 0 || !ts->created_seen) {
+            lw_buf_puts(b, ",\"created_by\":null,\"created_stack\":null");
+        } else {
+            lw_buf_printf(b, ",\"created_by\":\"T%u\",\"created_stack\":", ts->parent);
+            json_stack_ref(b, stack_index(w, ts->create_stack));
+        }
+        lw_buf_puts(b, ",\"action\":");
+        lw_buf_json_str(b, ts->what);
+        lw_buf_puts(b, ",\"stack\":");
+        json_stack_ref(b, stack_index(w, ts->stack));
+        lw_buf_puts(b, ",\"waits_for\":");
+        if (ts->waits_lock >= 0)
+            lw_buf_printf(b, "\"M%lu\"", (unsigned long)r->locks[ts->waits_lock].lock.id);
+        else if (ts->waits_thread >= 0)
+            lw_buf_printf(b, "\"T%d\"", ts->waits_thread);
+        else
+            lw_buf_puts(b, "null");
+        lw_buf_puts(b, ",\"holds\":[");
+        for (unsigned h = 0; h < ts->nholds; h++) {
+            const lw_hold_snap *hs = &ts->holds[h];
+            lw_buf_printf(b, "%s{\"lock\":\"M%lu\",\"mode\":\"%s\",\"stack\":", h ? "," : "",
+                          (unsigned long)hs->lock.id, mode_name(hs->mode));
+            json_stack_ref(b, stack_index(w, hs->stack));
+            lw_buf_puts(b, "}");
+        }
+        lw_buf_puts(b, "]}");
+    }
+    lw_buf_puts(b, "],\"locks\":[");
+    /* Every lock the report names, once: the report's own, then held ones. */
+    bool first = true;
+    for (unsigned i = 0; i < r->nlocks; i++) {
+        json_lock(w, &r->locks[i].lock, first, r->locks[i].role[0] ? r->locks[i].role : NULL,
+                  stack_index(w, r->locks[i].stack));
+        first = false;
+    }
+    for (unsigned i = 0; i < r->nthreads; i++) {
+        for (unsigned h = 0; h < r->threads[i].nholds; h++) {
+            const lw_lock_snap *l = &r->threads[i].holds[h].lock;
+            bool dup = false;
+            for (unsigned k = 0; k < r->nlocks && !dup; k++)
+                dup = r->locks[k].lock.id == l->id;
+            for (unsigned j = 0; j <= i && !dup; j++)
+                for (unsigned k = 0; k < (j < i ? r->threads[j].nholds : h) && !dup; k++)
+                    dup = r->threads[j].holds[k].lock.id == l->id;
+            if (!dup) {
+                json_lock(w, l, first, NULL, -1);
+                first = false;
+            }
+        }
+    }
+    lw_buf_puts(b, "]");
+    lw_buf_puts(b, r->extra_json);
+    json_stacks(w);
+    lw_buf_puts(b, "}\n");
+    if (b->truncated) {
+        lw_buf_init(b, w->mem, sizeof(w->mem));
+        lw_buf_puts(b, "{\"kind\":");
+        lw_buf_json_str(b, r->kind);
+        lw_buf_puts(b, ",\"message\":");
+        lw_buf_json_str(b, r->message);
+        lw_buf_printf(b, ",\"pid\":%d,\"threads\":[],\"locks\":[],\"stacks\":[],"
+                      "\"truncated\":true}\n", (int)getpid());
+    }
+}
+
+void lw_report_issue(lw_issue *r)
+{
+    workspace *w = lw_pool_get(&ws_pool);
+    if (w) {
+        lw_buf_init(&w->b, w->mem, sizeof(w->mem));
+        w->nstacks = 0;
+        if (lw_opt.format == LW_FORMAT_JSON)
+            issue_json(w, r);
+        else
+            issue_text(w, r);
+        lw_report_write(w->b.p, w->b.len, true);
+        lw_pool_put(&ws_pool, w);
+    }
+    lw_issue_free(r);
 }

@@ -30,6 +30,57 @@ typedef struct {
     lw_edge_snap e[LW_MAX_CYCLE];
 } lw_cycle_snap;
 
+/* ---- problem reports other than inversions (one builder for all) ---- */
+
+#define LW_REP_MAX_THREADS 16
+#define LW_REP_MAX_HOLDS   16
+#define LW_REP_MAX_LOCKS   8
+
+typedef struct {
+    lw_lock_snap lock;
+    uint32_t mode;            /* LW_MODE_* */
+    uint32_t stack;           /* depot id: where it was acquired */
+} lw_hold_snap;
+
+typedef struct {
+    uint32_t num, parent;
+    int tid;
+    bool created_seen;
+    uint32_t create_stack;
+    uint32_t stack;           /* depot id: the offending call or the wait */
+    char what[160];           /* "called read() on a pipe", "is blocked locking M3" */
+    int waits_lock;           /* index into the report's locks, or -1 */
+    int waits_thread;         /* thread number waited for in a join, or -1 */
+    unsigned nholds;
+    lw_hold_snap holds[LW_REP_MAX_HOLDS];
+} lw_thread_snap;
+
+typedef struct {
+    const char *kind;         /* JSON kind (fixed names, see lockwatch(7)) */
+    const char *title;        /* banner: "WARNING: lockwatch: <title>" */
+    char message[512];        /* one line: what happened */
+    unsigned nthreads;
+    lw_thread_snap threads[LW_REP_MAX_THREADS];
+    unsigned nlocks;          /* locks the report names besides held ones */
+    struct {
+        lw_lock_snap lock;
+        char role[96];        /* "destroyed here", "first paired with the condvar here" */
+        uint32_t stack;
+    } locks[LW_REP_MAX_LOCKS];
+    char extra_json[512];     /* extra "key":value members, each starting with ',' */
+} lw_issue;
+
+/* A zeroed lw_issue from a pool (reports must not live on small stacks). */
+lw_issue *lw_issue_new(const char *kind, const char *title);
+void lw_issue_free(lw_issue *r);
+/* Fills a thread section from the calling thread's state. */
+struct lw_thread;
+lw_thread_snap *lw_issue_self(lw_issue *r, struct lw_thread *t, uint32_t stack,
+                              const uintptr_t *pcs, const uintptr_t *sps, unsigned n);
+int lw_issue_add_lock(lw_issue *r, const lw_lock_snap *l, const char *role, uint32_t stack);
+/* Writes the report (text or JSON) and frees it. */
+void lw_report_issue(lw_issue *r);
+
 void lw_report_init(void);
 void lw_snap_lock(const lw_lock *l, lw_lock_snap *s);
 void lw_report_inversion(const lw_cycle_snap *c);

@@ -1,0 +1,2 @@
+/* intercept_block.c: blocking-call interposers (being written). */
+#include "intercept.h"

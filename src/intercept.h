@@ -60,6 +60,11 @@
     X(int, cnd_timedwait, (cnd_t *__restrict, mtx_t *__restrict,                                 \
                            const struct timespec *__restrict))                                   \
     X(int, thrd_create, (thrd_t *, thrd_start_t, void *))                                        \
+    X(int, pthread_join, (pthread_t, void **))                                                   \
+    X(int, pthread_tryjoin_np, (pthread_t, void **))                                             \
+    X(int, pthread_timedjoin_np, (pthread_t, void **, const struct timespec *))                  \
+    X(int, pthread_clockjoin_np, (pthread_t, void **, clockid_t, const struct timespec *))       \
+    X(void, pthread_exit, (void *))                                                              \
     X(void, exit, (int))                                                                         \
     X(void, _exit, (int))                                                                        \
     X(void, _Exit, (int))
@@ -94,6 +99,11 @@ bool lw_intercept_init(void);
 #define LW_PC()  ((uintptr_t)__builtin_return_address(0))
 #define LW_CFA() ((uintptr_t)__builtin_dwarf_cfa())
 
+/* First event of a thread lockwatch did not see created. */
+void lw_thread_first_use(lw_thread *t);
+/* This thread's state must be checked when it ends (exit-holding-lock). */
+void lw_thread_watch_exit(void);
+
 static inline lw_thread *lw_enter(void)
 {
     if (LW_UNLIKELY(!lw_load_relaxed(&lw_core_ready)) && !lw_intercept_init())
@@ -104,7 +114,7 @@ static inline lw_thread *lw_enter(void)
     t->guard = 1;
     lw_compiler_barrier();
     if (LW_UNLIKELY(!t->ready))
-        lw_thread_setup(t);
+        lw_thread_first_use(t);
     return t;
 }
 
@@ -124,9 +134,28 @@ static inline void lw_leave(lw_thread *t)
  * PTHREAD_MUTEX_{NORMAL,RECURSIVE,ERRORCHECK,ADAPTIVE}_NP; higher bits are
  * robust/PI/PP/pshared flags we do not need here). */
 #define LW_GLIBC_MUTEX_KIND_MASK 3
+#define LW_GLIBC_MUTEX_ROBUST    16   /* PTHREAD_MUTEX_ROBUST_NORMAL_NP */
+#define LW_GLIBC_MUTEX_DESTROYED (-1) /* __kind after pthread_mutex_destroy */
 static inline unsigned lw_mutex_type(const pthread_mutex_t *m)
 {
-    return (unsigned)(m->__data.__kind & LW_GLIBC_MUTEX_KIND_MASK);
+    int k = m->__data.__kind;
+    if (k == LW_GLIBC_MUTEX_DESTROYED)
+        return 0;
+    return (unsigned)(k & (LW_GLIBC_MUTEX_KIND_MASK | LW_GLIBC_MUTEX_ROBUST));
+}
+
+static inline bool lw_mutex_is_destroyed(const pthread_mutex_t *m)
+{
+    return m->__data.__kind == LW_GLIBC_MUTEX_DESTROYED;
+}
+
+/* glibc's pthread_rwlock_destroy leaves the object unchanged, so lockwatch
+ * marks a destroyed rwlock in a padding word that pthread_rwlock_init and
+ * PTHREAD_RWLOCK_INITIALIZER both set to zero. */
+#define LW_RWLOCK_POISON 0x4c57444553545259ul   /* "LWDESTRY" */
+static inline bool lw_rwlock_is_destroyed(const pthread_rwlock_t *rw)
+{
+    return rw->__data.__pad2 == LW_RWLOCK_POISON;
 }
 
 /* Post-events of a successful init / destroy call (any lock family). */
@@ -141,32 +170,32 @@ void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved);
 void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t pc,
                        uintptr_t cfa);
 
-/* The body of every lock wrapper: node_expr finds the lock node (it may
- * use pc), call is the real call.  Pre-event only for blocking calls. */
-#define LW_ACQUIRE_BODY(node_expr, mode, how, call)                   \
-    lw_thread *t = lw_enter();                                        \
-    if (!t)                                                           \
-        return call;                                                  \
-    int e_ = errno;                                                   \
-    uintptr_t pc = LW_PC(), cfa = LW_CFA();                           \
-    lw_lock *l = (node_expr);                                         \
-    if (l && (how) == LW_ACQ_BLOCKING)                                \
-        lw_before_acquire(t, l, (mode), pc, cfa);                     \
-    errno = e_;                                                       \
-    lw_leave(t);                                                      \
-    int r = call;                                                     \
-    return lw_lock_common(t, l, (mode), (how), r, pc, cfa)
+/* How to wait for one kind of lock in slices (deadlock.h): try without
+ * blocking, and wait until an absolute CLOCK_MONOTONIC deadline. */
+typedef struct {
+    int (*try_)(void *obj);
+    int (*until)(void *obj, const struct timespec *deadline);
+    int busy;                 /* what try_ returns when the lock is taken */
+} lw_waitops;
 
-/* The body of every unlock wrapper. */
-#define LW_RELEASE_BODY(obj, call)                                    \
-    lw_thread *t = lw_enter();                                        \
-    if (!t)                                                           \
-        return call;                                                  \
-    lw_lock *l = lw_registry_find((uintptr_t)(obj));                  \
-    if (l)                                                            \
-        lw_release(t, l);                                             \
-    lw_leave(t);                                                      \
-    return call
+/* Pre-event of an acquisition, under the guard it then drops.  Returns the
+ * lock's node (NULL: not tracked) and whether the caller already holds it
+ * in a way that cannot be granted (*relocked). */
+lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
+                        bool destroyed, unsigned mode, unsigned how, const char *call,
+                        uintptr_t pc, bool *relocked);
+/* A blocking acquisition: try, then wait in slices, publishing the wait
+ * for deadlock detection once it has lasted a slice. */
+int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw_waitops *ops,
+                    bool relocked);
+/* Unlock pre-event: releases l from the held stack, or reports
+ * unlock-not-owned (owner_tid as lw_rule_unlock_not_owned wants it). */
+void lw_release_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, int owner_tid,
+                    const char *call, uintptr_t pc);
+/* Destroy pre-event: reports destroy-locked or a second destroy. */
+void lw_destroy_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, bool locked,
+                    int holder_tid, const char *call, uintptr_t pc);
+void lw_destroy_post(uintptr_t addr, uintptr_t pc);
 
 void lw_thread_atfork_prepare_pools(void);
 void lw_thread_atfork_parent_pools(void);

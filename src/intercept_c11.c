@@ -2,68 +2,125 @@
  * intercept_c11.c: C11 <threads.h> mutexes and condition variables.  glibc
  * implements them on its internal pthread entry points, which a preload
  * cannot see (PITFALLS 4), so they are interposed here directly.  glibc's
- * mtx_t has pthread_mutex_t's layout, so the mutex type is read the same way.
+ * mtx_t is a pthread_mutex_t, so its type, state and slice waits go through
+ * the pthread functions.
  */
 #include "intercept.h"
+#include "rules.h"
+
+extern const lw_waitops lw_mutex_waitops;
+
+static inline pthread_mutex_t *as_pthread(mtx_t *m)
+{
+    return (pthread_mutex_t *)(void *)m;
+}
+
+/* pthread error codes to C11 results. */
+static int c11_result(int r)
+{
+    switch (r) {
+    case 0: return thrd_success;
+    case EBUSY: return thrd_busy;
+    case ETIMEDOUT: return thrd_timedout;
+    }
+    return thrd_error;
+}
+
+#define LW_MTX_ACQUIRE(how, call_name, real_call, blocking_call)                              \
+    lw_thread *t = lw_enter();                                                                \
+    if (!t)                                                                                   \
+        return real_call;                                                                     \
+    uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                   \
+    pthread_mutex_t *pm = as_pthread(m);                                                      \
+    bool relocked;                                                                            \
+    lw_lock *l = lw_acquire_pre(t, (uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_type(pm),       \
+                                lw_mutex_is_destroyed(pm), LW_MODE_WRITE, (how), call_name,   \
+                                pc, &relocked);                                               \
+    int r = l ? (blocking_call) : real_call;                                                  \
+    return lw_lock_common(t, l, LW_MODE_WRITE, (how), r, pc, cfa)
 
 LW_EXPORT int mtx_init(mtx_t *m, int type)
 {
     int r = LW_REAL(mtx_init)(m, type);
     if (r == thrd_success)
-        lw_note_init((uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_type((pthread_mutex_t *)(void *)m),
-                     LW_PC());
+        lw_note_init((uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_type(as_pthread(m)), LW_PC());
     return r;
 }
 
 LW_EXPORT void mtx_destroy(mtx_t *m)
 {
+    lw_thread *t = lw_enter();
+    if (!t) {
+        LW_REAL(mtx_destroy)(m);
+        return;
+    }
+    uintptr_t pc = LW_PC();
+    pthread_mutex_t *pm = as_pthread(m);
+    lw_destroy_pre(t, (uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_is_destroyed(pm),
+                   pm->__data.__lock != 0, pm->__data.__owner, "mtx_destroy", pc);
     LW_REAL(mtx_destroy)(m);
-    lw_note_destroy((uintptr_t)m);
+    lw_destroy_post((uintptr_t)m, pc);
 }
 
 LW_EXPORT int mtx_lock(mtx_t *m)
 {
-    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_C11_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_BLOCKING,
-                    LW_REAL(mtx_lock)(m));
+    LW_MTX_ACQUIRE(LW_ACQ_BLOCKING, "mtx_lock", LW_REAL(mtx_lock)(m),
+                   c11_result(lw_wait_acquire(t, l, LW_MODE_WRITE, pm, &lw_mutex_waitops,
+                                              relocked)));
 }
 
 LW_EXPORT int mtx_trylock(mtx_t *m)
 {
-    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_C11_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_TRY,
-                    LW_REAL(mtx_trylock)(m));
+    LW_MTX_ACQUIRE(LW_ACQ_TRY, "mtx_trylock", LW_REAL(mtx_trylock)(m), LW_REAL(mtx_trylock)(m));
 }
 
 LW_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restrict ts)
 {
-    LW_ACQUIRE_BODY(lw_mutex_node(m, LW_KIND_C11_MUTEX, pc), LW_MODE_WRITE, LW_ACQ_TIMED,
-                    LW_REAL(mtx_timedlock)(m, ts));
+    LW_MTX_ACQUIRE(LW_ACQ_TIMED, "mtx_timedlock", LW_REAL(mtx_timedlock)(m, ts),
+                   LW_REAL(mtx_timedlock)(m, ts));
 }
 
 LW_EXPORT int mtx_unlock(mtx_t *m)
 {
-    LW_RELEASE_BODY(m, LW_REAL(mtx_unlock)(m));
+    lw_thread *t = lw_enter();
+    if (!t)
+        return LW_REAL(mtx_unlock)(m);
+    pthread_mutex_t *pm = as_pthread(m);
+    lw_release_pre(t, (uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_is_destroyed(pm),
+                   pm->__data.__lock ? (pm->__data.__owner > 0 ? pm->__data.__owner : -1) : 0,
+                   "mtx_unlock", LW_PC());
+    return LW_REAL(mtx_unlock)(m);
 }
 
 static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc, uintptr_t cfa)
 {
+    const char *call = ts ? "cnd_timedwait" : "cnd_wait";
     lw_thread *t = lw_enter();
     if (!t)
         return ts ? LW_REAL(cnd_timedwait)(c, m, ts) : LW_REAL(cnd_wait)(c, m);
     int e = errno;
-    lw_held saved = {0};
+    lw_held saved = { 0 };
     lw_lock *l = lw_registry_find((uintptr_t)m);
-    if (l)
+    lw_held *h = l ? lw_held_find(t, l) : NULL;
+    lw_lock *cn = lw_rule_cond_wait_begin(t, (uintptr_t)c, (uintptr_t)m, h != NULL, call, pc);
+    if (h)
         lw_cond_release(t, l, &saved);
     errno = e;
     lw_leave(t);
+    lw_block_ctx bc;
+    if (LW_UNLIKELY(lw_blocking_watch()))
+        lw_blocking_before_except(&bc, call, LW_FAM_WAIT, pc, cfa, (uintptr_t)m);
+    else
+        bc.active = false;
     int r = ts ? LW_REAL(cnd_timedwait)(c, m, ts) : LW_REAL(cnd_wait)(c, m);
-    if (l && saved.lock) {
-        e = errno;
-        lw_reenter(t);
+    lw_blocking_after(&bc);
+    e = errno;
+    lw_reenter(t);
+    if (l && saved.lock)
         lw_cond_reacquire(t, l, &saved, pc, cfa);
-        lw_leave(t);
-        errno = e;
-    }
+    lw_rule_cond_wait_end(cn);
+    lw_leave(t);
+    errno = e;
     return r;
 }
 

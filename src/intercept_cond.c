@@ -7,6 +7,7 @@
  * still held.
  */
 #include "intercept.h"
+#include "rules.h"
 
 void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved)
 {
@@ -25,7 +26,7 @@ void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t
 {
     if (!saved->lock || l->id != saved->id)
         return;
-    lw_before_acquire(t, l, saved->mode, pc, cfa);
+    lw_before_acquire(t, l, saved->mode, LW_ACQ_BLOCKING, pc, NULL);
     lw_after_acquire(t, l, saved->mode, LW_ACQ_BLOCKING, pc, cfa);
     lw_held *h = lw_held_find(t, l);
     if (h)
@@ -35,6 +36,7 @@ void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t
 struct wait_ctx {
     lw_thread *t;
     lw_lock *l;
+    lw_lock *cond;
     lw_held saved;
     uintptr_t pc, cfa;
 };
@@ -43,7 +45,9 @@ static void wait_cancelled(void *p)
 {
     struct wait_ctx *w = p;
     lw_reenter(w->t);
-    lw_cond_reacquire(w->t, w->l, &w->saved, w->pc, w->cfa);
+    if (w->l)
+        lw_cond_reacquire(w->t, w->l, &w->saved, w->pc, w->cfa);
+    lw_rule_cond_wait_end(w->cond);
     lw_leave(w->t);
 }
 
@@ -70,6 +74,13 @@ static int real_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
     return LW_REAL(pthread_cond_clockwait)(c, m, clk, ts);
 }
 
+static const char *wait_name(enum wait_kind kind)
+{
+    return kind == WAIT_PLAIN ? "pthread_cond_wait"
+           : kind == WAIT_TIMED ? "pthread_cond_timedwait"
+                                : "pthread_cond_clockwait";
+}
+
 static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_mutex_t *m,
                      clockid_t clk, const struct timespec *ts, uintptr_t pc, uintptr_t cfa)
 {
@@ -78,26 +89,60 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
     if (!t)
         return real_wait(old, kind, c, m, clk, ts);
     int e = errno;
-    struct wait_ctx w = {t, NULL, {0}, pc, cfa};
+    const char *call = wait_name(kind);
+    struct wait_ctx w = { t, NULL, NULL, { 0 }, pc, cfa };
     w.l = lw_registry_find((uintptr_t)m);
-    if (w.l)
+    lw_held *h = w.l ? lw_held_find(t, w.l) : NULL;
+    if (lw_mutex_is_destroyed(m))
+        lw_rule_use_after_destroy(t, (uintptr_t)m, LW_KIND_MUTEX, call, pc);
+    w.cond = lw_rule_cond_wait_begin(t, (uintptr_t)c, (uintptr_t)m, h != NULL, call, pc);
+    if (h)
         lw_cond_release(t, w.l, &w.saved);
     errno = e;
     lw_leave(t);
+
+    /* Waiting while holding a lock other than the condvar's own mutex. */
+    lw_block_ctx bc;
+    bc.active = false;
+    if (LW_UNLIKELY(lw_blocking_watch()))
+        lw_blocking_before_except(&bc, call, LW_FAM_WAIT, pc, cfa, (uintptr_t)m);
 
     int r;
     pthread_cleanup_push(wait_cancelled, &w);
     r = real_wait(old, kind, c, m, clk, ts);
     pthread_cleanup_pop(0);
+    lw_blocking_after(&bc);
 
-    if (w.l && w.saved.lock) {
-        e = errno;
-        lw_reenter(t);
+    e = errno;
+    lw_reenter(t);
+    if (w.l && w.saved.lock)
         lw_cond_reacquire(t, w.l, &w.saved, pc, cfa);
-        lw_leave(t);
-        errno = e;
-    }
+    lw_rule_cond_wait_end(w.cond);
+    lw_leave(t);
+    errno = e;
     return r;
+}
+
+static void cond_init_post(pthread_cond_t *c, uintptr_t pc)
+{
+    lw_thread *t = lw_enter();
+    if (t) {
+        int e = errno;
+        lw_rule_cond_init((uintptr_t)c, pc);
+        errno = e;
+        lw_leave(t);
+    }
+}
+
+static void cond_destroy_pre(pthread_cond_t *c, uintptr_t pc)
+{
+    lw_thread *t = lw_enter();
+    if (t) {
+        int e = errno;
+        lw_rule_cond_destroy(t, (uintptr_t)c, "pthread_cond_destroy", pc);
+        errno = e;
+        lw_leave(t);
+    }
 }
 
 /* Each entry point exists twice, each bound to its own libc version; the
@@ -106,11 +151,15 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
     LW_EXPORT int lw_cond_init_##sfx(pthread_cond_t *c, const pthread_condattr_t *a)               \
     {                                                                                              \
         ensure_resolved();                                                                         \
-        return lw_real_pthread_cond_init_##sfx(c, a);                                              \
+        int r = lw_real_pthread_cond_init_##sfx(c, a);                                              \
+        if (r == 0)                                              \
+            cond_init_post(c, LW_PC());                                              \
+        return r;                                              \
     }                                                                                              \
     LW_EXPORT int lw_cond_destroy_##sfx(pthread_cond_t *c)                                         \
     {                                                                                              \
         ensure_resolved();                                                                         \
+        cond_destroy_pre(c, LW_PC());                                              \
         return lw_real_pthread_cond_destroy_##sfx(c);                                              \
     }                                                                                              \
     LW_EXPORT int lw_cond_signal_##sfx(pthread_cond_t *c)                                          \

@@ -5,10 +5,59 @@
  */
 #include "intercept.h"
 
-static inline lw_lock *rw_node(pthread_rwlock_t *rw, uintptr_t pc)
+/* glibc's rwlock state: __readers counts readers from bit 3 up, bit 0 says
+ * write-locked; __cur_writer is the writer's tid. */
+#define LW_GLIBC_RWLOCK_WRLOCKED     1u
+#define LW_GLIBC_RWLOCK_READER_SHIFT 3
+
+static inline bool rw_locked(const pthread_rwlock_t *rw)
 {
-    return lw_lock_lookup((uintptr_t)rw, LW_KIND_RWLOCK, 0, pc);
+    unsigned r = rw->__data.__readers;
+    return (r >> LW_GLIBC_RWLOCK_READER_SHIFT) != 0 || (r & LW_GLIBC_RWLOCK_WRLOCKED) ||
+           rw->__data.__cur_writer != 0;
 }
+
+/* > 0 the writer's tid, -1 read-locked (readers unknown), 0 unlocked. */
+static inline int rw_owner(const pthread_rwlock_t *rw)
+{
+    if (rw->__data.__cur_writer > 0)
+        return rw->__data.__cur_writer;
+    return rw_locked(rw) ? -1 : 0;
+}
+
+static int rd_try(void *rw)
+{
+    return LW_REAL(pthread_rwlock_tryrdlock)(rw);
+}
+
+static int rd_until(void *rw, const struct timespec *ts)
+{
+    return LW_REAL(pthread_rwlock_clockrdlock)(rw, CLOCK_MONOTONIC, ts);
+}
+
+static int wr_try(void *rw)
+{
+    return LW_REAL(pthread_rwlock_trywrlock)(rw);
+}
+
+static int wr_until(void *rw, const struct timespec *ts)
+{
+    return LW_REAL(pthread_rwlock_clockwrlock)(rw, CLOCK_MONOTONIC, ts);
+}
+
+static const lw_waitops rd_waitops = { rd_try, rd_until, EBUSY };
+static const lw_waitops wr_waitops = { wr_try, wr_until, EBUSY };
+
+#define LW_RW_ACQUIRE(mode, how, call_name, real_call, blocking_call)                           \
+    lw_thread *t = lw_enter();                                                                  \
+    if (!t)                                                                                     \
+        return real_call;                                                                       \
+    uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                     \
+    bool relocked;                                                                              \
+    lw_lock *l = lw_acquire_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, 0, lw_rwlock_is_destroyed(rw), \
+                                (mode), (how), call_name, pc, &relocked);                       \
+    int r = l ? (blocking_call) : real_call;                                                    \
+    return lw_lock_common(t, l, (mode), (how), r, pc, cfa)
 
 LW_EXPORT int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *a)
 {
@@ -20,63 +69,82 @@ LW_EXPORT int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr
 
 LW_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *rw)
 {
+    lw_thread *t = lw_enter();
+    if (!t)
+        return LW_REAL(pthread_rwlock_destroy)(rw);
+    uintptr_t pc = LW_PC();
+    lw_destroy_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_is_destroyed(rw), rw_locked(rw),
+                   rw_owner(rw), "pthread_rwlock_destroy", pc);
     int r = LW_REAL(pthread_rwlock_destroy)(rw);
-    if (r == 0)
-        lw_note_destroy((uintptr_t)rw);
+    if (r == 0) {
+        rw->__data.__pad2 = LW_RWLOCK_POISON;
+        lw_destroy_post((uintptr_t)rw, pc);
+    }
     return r;
 }
 
 LW_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
-    LW_ACQUIRE_BODY(rw_node(rw, pc), LW_MODE_READ, LW_ACQ_BLOCKING,
-                    LW_REAL(pthread_rwlock_rdlock)(rw));
+    LW_RW_ACQUIRE(LW_MODE_READ, LW_ACQ_BLOCKING, "pthread_rwlock_rdlock",
+                  LW_REAL(pthread_rwlock_rdlock)(rw),
+                  lw_wait_acquire(t, l, LW_MODE_READ, rw, &rd_waitops, relocked));
 }
 
 LW_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
 {
-    LW_ACQUIRE_BODY(rw_node(rw, pc), LW_MODE_READ, LW_ACQ_TRY,
-                    LW_REAL(pthread_rwlock_tryrdlock)(rw));
+    LW_RW_ACQUIRE(LW_MODE_READ, LW_ACQ_TRY, "pthread_rwlock_tryrdlock",
+                  LW_REAL(pthread_rwlock_tryrdlock)(rw), LW_REAL(pthread_rwlock_tryrdlock)(rw));
 }
 
 LW_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *ts)
 {
-    LW_ACQUIRE_BODY(rw_node(rw, pc), LW_MODE_READ, LW_ACQ_TIMED,
-                    LW_REAL(pthread_rwlock_timedrdlock)(rw, ts));
+    LW_RW_ACQUIRE(LW_MODE_READ, LW_ACQ_TIMED, "pthread_rwlock_timedrdlock",
+                  LW_REAL(pthread_rwlock_timedrdlock)(rw, ts),
+                  LW_REAL(pthread_rwlock_timedrdlock)(rw, ts));
 }
 
 LW_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
                                          const struct timespec *ts)
 {
-    LW_ACQUIRE_BODY(rw_node(rw, pc), LW_MODE_READ, LW_ACQ_TIMED,
-                    LW_REAL(pthread_rwlock_clockrdlock)(rw, clk, ts));
+    LW_RW_ACQUIRE(LW_MODE_READ, LW_ACQ_TIMED, "pthread_rwlock_clockrdlock",
+                  LW_REAL(pthread_rwlock_clockrdlock)(rw, clk, ts),
+                  LW_REAL(pthread_rwlock_clockrdlock)(rw, clk, ts));
 }
 
 LW_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
-    LW_ACQUIRE_BODY(rw_node(rw, pc), LW_MODE_WRITE, LW_ACQ_BLOCKING,
-                    LW_REAL(pthread_rwlock_wrlock)(rw));
+    LW_RW_ACQUIRE(LW_MODE_WRITE, LW_ACQ_BLOCKING, "pthread_rwlock_wrlock",
+                  LW_REAL(pthread_rwlock_wrlock)(rw),
+                  lw_wait_acquire(t, l, LW_MODE_WRITE, rw, &wr_waitops, relocked));
 }
 
 LW_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 {
-    LW_ACQUIRE_BODY(rw_node(rw, pc), LW_MODE_WRITE, LW_ACQ_TRY,
-                    LW_REAL(pthread_rwlock_trywrlock)(rw));
+    LW_RW_ACQUIRE(LW_MODE_WRITE, LW_ACQ_TRY, "pthread_rwlock_trywrlock",
+                  LW_REAL(pthread_rwlock_trywrlock)(rw), LW_REAL(pthread_rwlock_trywrlock)(rw));
 }
 
 LW_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *ts)
 {
-    LW_ACQUIRE_BODY(rw_node(rw, pc), LW_MODE_WRITE, LW_ACQ_TIMED,
-                    LW_REAL(pthread_rwlock_timedwrlock)(rw, ts));
+    LW_RW_ACQUIRE(LW_MODE_WRITE, LW_ACQ_TIMED, "pthread_rwlock_timedwrlock",
+                  LW_REAL(pthread_rwlock_timedwrlock)(rw, ts),
+                  LW_REAL(pthread_rwlock_timedwrlock)(rw, ts));
 }
 
 LW_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk,
                                          const struct timespec *ts)
 {
-    LW_ACQUIRE_BODY(rw_node(rw, pc), LW_MODE_WRITE, LW_ACQ_TIMED,
-                    LW_REAL(pthread_rwlock_clockwrlock)(rw, clk, ts));
+    LW_RW_ACQUIRE(LW_MODE_WRITE, LW_ACQ_TIMED, "pthread_rwlock_clockwrlock",
+                  LW_REAL(pthread_rwlock_clockwrlock)(rw, clk, ts),
+                  LW_REAL(pthread_rwlock_clockwrlock)(rw, clk, ts));
 }
 
 LW_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
-    LW_RELEASE_BODY(rw, LW_REAL(pthread_rwlock_unlock)(rw));
+    lw_thread *t = lw_enter();
+    if (!t)
+        return LW_REAL(pthread_rwlock_unlock)(rw);
+    lw_release_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_is_destroyed(rw), rw_owner(rw),
+                   "pthread_rwlock_unlock", LW_PC());
+    return LW_REAL(pthread_rwlock_unlock)(rw);
 }

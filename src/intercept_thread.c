@@ -6,6 +6,8 @@
 #include "arena.h"
 #include "intercept.h"
 #include "stacks.h"
+#include "deadlock.h"
+#include "rules.h"
 
 struct tramp {
     void *link; /* pool link: first word */
@@ -44,6 +46,42 @@ static struct tramp *tramp_new(lw_thread *t)
     return tr;
 }
 
+/* ---- thread ends: exit-holding-lock ---- */
+
+static pthread_key_t exit_key;
+static int exit_key_state;   /* 0 none, 1 creating, 2 ready, 3 failed */
+
+/* TSD destructor: runs as any non-main thread ends (return, pthread_exit,
+ * cancellation), after its cleanup handlers. */
+static void thread_ended(void *v)
+{
+    (void)v;
+    lw_thread *t = &lw_self;
+    if (!lw_load_relaxed(&lw_core_ready))
+        return;
+    t->guard++;
+    lw_rule_thread_exit(t, "ended");
+    t->guard--;
+}
+
+void lw_thread_watch_exit(void)
+{
+    int s = 0;
+    if (lw_cas_acq_rel(&exit_key_state, &s, 1))
+        lw_store_release(&exit_key_state, pthread_key_create(&exit_key, thread_ended) == 0 ? 2 : 3);
+    while ((s = lw_load_acquire(&exit_key_state)) == 1)
+        lw_cpu_relax();
+    if (s == 2)
+        pthread_setspecific(exit_key, (void *)1);
+}
+
+void lw_thread_first_use(lw_thread *t)
+{
+    lw_thread_setup(t);
+    if (t->num != 0)
+        lw_thread_watch_exit();
+}
+
 static struct tramp tramp_take(void *p)
 {
     struct tramp tr = *(struct tramp *)p;
@@ -51,20 +89,118 @@ static struct tramp tramp_take(void *p)
     t->guard++;
     lw_pool_put(&tramp_pool, p);
     lw_thread_adopt(t, tr.num, tr.parent, tr.stack);
+    lw_thread_watch_exit();
     t->guard--;
     return tr;
+}
+
+static void returned(void)
+{
+    lw_thread *t = &lw_self;
+    t->guard++;
+    lw_rule_thread_exit(t, "returned from its start routine");
+    t->guard--;
 }
 
 static void *trampoline(void *p)
 {
     struct tramp tr = tramp_take(p);
-    return tr.fn(tr.arg);
+    void *r = tr.fn(tr.arg);
+    returned();
+    return r;
 }
 
 static int c11_trampoline(void *p)
 {
     struct tramp tr = tramp_take(p);
-    return tr.cfn(tr.arg);
+    int r = tr.cfn(tr.arg);
+    returned();
+    return r;
+}
+
+LW_EXPORT void pthread_exit(void *ret)
+{
+    lw_thread *t = lw_enter();
+    if (t) {
+        lw_rule_thread_exit(t, "called pthread_exit");
+        lw_leave(t);
+    }
+    if (!lw_real_pthread_exit)
+        lw_resolve_all();
+    lw_real_pthread_exit(ret);
+    __builtin_unreachable();
+}
+
+/* ---- joins: blocking calls, and waits that can deadlock ---- */
+
+static void join_cancelled(void *w)
+{
+    lw_thread *t = &lw_self;
+    t->guard++;
+    lw_wait_end(t, w);
+    t->guard--;
+}
+
+LW_EXPORT int pthread_join(pthread_t th, void **ret)
+{
+    lw_thread *t = lw_enter();
+    if (!t)
+        return LW_REAL(pthread_join)(th, ret);
+    lw_leave(t);
+    uintptr_t pc = LW_PC(), cfa = LW_CFA();
+    lw_block_ctx bc;
+    bc.active = false;
+    if (LW_UNLIKELY(lw_blocking_watch()))
+        lw_blocking_before(&bc, "pthread_join", LW_FAM_WAIT, pc, cfa);
+    int r = LW_REAL(pthread_tryjoin_np)(th, ret);
+    if (r == EBUSY) {
+        struct timespec ts;
+        lw_wait_deadline(&ts);
+        r = LW_REAL(pthread_clockjoin_np)(th, ret, CLOCK_MONOTONIC, &ts);
+        if (r == ETIMEDOUT) {
+            lw_reenter(t);
+            lw_waitrec *w = lw_wait_begin(t, NULL, 0, &th, false);
+            lw_leave(t);
+            pthread_cleanup_push(join_cancelled, w);
+            do {
+                lw_reenter(t);
+                lw_wait_check(t, w);
+                lw_leave(t);
+                lw_wait_deadline(&ts);
+                r = LW_REAL(pthread_clockjoin_np)(th, ret, CLOCK_MONOTONIC, &ts);
+            } while (r == ETIMEDOUT);
+            pthread_cleanup_pop(1);
+        }
+    }
+    lw_blocking_after(&bc);
+    return r;
+}
+
+LW_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret, const struct timespec *ts)
+{
+    lw_block_ctx bc;
+    bc.active = false;
+    if (LW_UNLIKELY(lw_blocking_watch()))
+        lw_blocking_before(&bc, "pthread_timedjoin_np", LW_FAM_WAIT, LW_PC(), LW_CFA());
+    if (!lw_real_pthread_timedjoin_np)
+        lw_resolve_all();
+    int r = lw_real_pthread_timedjoin_np(th, ret, ts);
+    lw_blocking_after(&bc);
+    return r;
+}
+
+LW_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clk,
+                                   const struct timespec *ts)
+{
+    lw_block_ctx bc;
+    bc.active = false;
+    if (LW_UNLIKELY(lw_blocking_watch()))
+        lw_blocking_before(&bc, "pthread_clockjoin_np", LW_FAM_WAIT, LW_PC(), LW_CFA());
+    if (!lw_real_pthread_clockjoin_np)
+        lw_resolve_all();
+    int r = lw_real_pthread_clockjoin_np(th, ret, clk, ts);
+    lw_blocking_after(&bc);
+    return r;
 }
 
 LW_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *),

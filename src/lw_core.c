@@ -305,17 +305,18 @@ static inline void add_edges(lw_thread *t, lw_lock *to, unsigned mode)
     }
 }
 
-void lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa)
+bool lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, uintptr_t pc,
+                       const char *call)
 {
-    (void)pc;
-    (void)cfa;
     if (t->nheld == 0)
-        return;
-    /* Re-acquiring a lock this thread holds (recursive mutex, nested read
-     * lock) cannot wait on anybody else: no edges. */
+        return false;
+    /* Re-acquiring a lock this thread holds cannot wait on anybody else:
+     * no edges; whether it is legal is the relock rule's business. */
     if (lw_held_find(t, l))
-        return;
-    add_edges(t, l, mode);
+        return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call);
+    if (how == LW_ACQ_BLOCKING)
+        add_edges(t, l, mode);
+    return false;
 }
 
 void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,

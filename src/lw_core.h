@@ -3,12 +3,12 @@
  * pthread calls into these events; the core knows nothing of pthreads.
  *
  * Acquisition protocol, per lock call:
- *   blocking lock: lw_before_acquire() (adds order edges, may report), the
- *                  real call, then lw_after_acquire(LW_ACQ_BLOCKING) on success;
- *   timed lock:    the real call, then lw_after_acquire(LW_ACQ_TIMED) on
- *                  success (a failed wait adds no edge);
- *   trylock:       the real call, then lw_after_acquire(LW_ACQ_TRY) on
- *                  success (a trylock cannot block: no edge into the lock).
+ *   every lock:    lw_before_acquire(how) (blocking: adds order edges, may
+ *                  report an inversion; all: the relock rule), the real
+ *                  call (blocking ones wait in slices, deadlock.h), then
+ *                  lw_after_acquire(how) on success;
+ *   timed lock:    edges are added after success (a failed wait adds none);
+ *   trylock:       a trylock cannot block: no edge into the lock.
  *   unlock:        lw_release() before the real call.
  * pc is the call site (return address into the program), cfa the caller's
  * stack pointer at the call (__builtin_dwarf_cfa() in the wrapper).
@@ -38,7 +38,12 @@ void lw_lock_destroyed(uintptr_t addr);
 void lw_lock_set_name(uintptr_t addr, const char *name);
 const char *lw_lock_name(uintptr_t addr);
 
-void lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa);
+/* Pre-event of an acquisition (any `how`): adds the order edges of a
+ * blocking one; when the thread already holds l, applies the relock rule
+ * (call: the function's name, NULL to skip it) and returns true if the
+ * acquisition cannot be granted to this thread. */
+bool lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, uintptr_t pc,
+                       const char *call);
 void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
                       uintptr_t pc, uintptr_t cfa);
 /* Returns the mode the lock was held in (0 if this thread did not hold it). */

@@ -151,7 +151,8 @@ static void lock_init(lw_hent *rec, void *vctx)
     lw_lock *l = (lw_lock *)rec;
     l->id = lw_fetch_add_relaxed(&next_lock_id, 1);
     l->kind = (uint16_t)c->kind;
-    l->mtype = (uint16_t)c->mtype;
+    l->mtype = (uint16_t)(c->mtype & LW_MTYPE_MASK);
+    l->robust = (c->mtype & LW_MTYPE_ROBUST) != 0;
 }
 
 bool lw_registry_init(void)

@@ -55,6 +55,7 @@ enum lw_lock_kind {
     LW_KIND_RWLOCK,
     LW_KIND_SPIN,
     LW_KIND_C11_MUTEX,
+    LW_KIND_COND,             /* condition variables: for the condvar rules */
 };
 
 /* Mutex type as glibc encodes it in pthread_mutex_t.__data.__kind. */
@@ -62,6 +63,8 @@ enum lw_lock_kind {
 #define LW_MTYPE_RECURSIVE  1
 #define LW_MTYPE_ERRORCHECK 2
 #define LW_MTYPE_ADAPTIVE   3
+#define LW_MTYPE_MASK       3
+#define LW_MTYPE_ROBUST     0x10   /* as glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit */
 
 struct lw_edge;
 
@@ -73,6 +76,14 @@ typedef struct lw_lock {
     uintptr_t first_pc;       /* call site: init call or first lock */
     uint32_t first_thread;    /* lockwatch thread number seen first */
     uint32_t first_how;       /* 1 = initialised, 2 = first locked */
+    bool robust;              /* robust mutex: dying with it held is its use */
+    /* Condition variables only (kind LW_KIND_COND). */
+    bool destroyed;           /* destroyed and not re-initialised */
+    uint32_t cond_waiters;    /* atomic: threads inside a wait on it */
+    uintptr_t cond_mutex;     /* mutex of the current waiters; cond_lock */
+    uintptr_t cond_pair_pc;   /* where that pairing was first seen */
+    uint32_t cond_pair_thread;
+    int cond_lock;            /* tiny spinlock for the three fields above */
     /* Order graph; all fields below written and read under the graph lock. */
     struct lw_edge *out, *in;
     int64_t rank;             /* topological order over non-cyclic edges */

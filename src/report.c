@@ -231,23 +231,28 @@ static void thread_label(char *out, size_t cap, uint32_t num)
     lw_buf_printf(&b, "T%u", num);
 }
 
-static void text_stack(workspace *w, uint32_t id, const char *none)
+static void text_stack_at(workspace *w, uint32_t id, const char *none, const char *indent)
 {
     const lw_stack *st = lw_depot_get(id);
     if (!st || st->n == 0) {
-        lw_buf_printf(&w->b, "    %s\n", none);
+        lw_buf_printf(&w->b, "%s%s\n", indent, none);
         return;
     }
     for (unsigned i = 0; i < st->n; i++) {
         lw_frame_info fi;
         lw_symbolize(st->pc[i], &fi);
         if (fi.function[0])
-            lw_buf_printf(&w->b, "    #%u 0x%lx in %s %s+0x%lx\n", i, (unsigned long)fi.pc,
+            lw_buf_printf(&w->b, "%s#%u 0x%lx in %s %s+0x%lx\n", indent, i, (unsigned long)fi.pc,
                           fi.function, fi.module, (unsigned long)fi.offset);
         else
-            lw_buf_printf(&w->b, "    #%u 0x%lx (%s+0x%lx)\n", i, (unsigned long)fi.pc,
+            lw_buf_printf(&w->b, "%s#%u 0x%lx (%s+0x%lx)\n", indent, i, (unsigned long)fi.pc,
                           fi.module, (unsigned long)fi.offset);
     }
+}
+
+static void text_stack(workspace *w, uint32_t id, const char *none)
+{
+    text_stack_at(w, id, none, "    ");
 }
 
 static void first_function(uint32_t id, char *out, size_t cap)
@@ -545,7 +550,7 @@ static void issue_text(workspace *w, const lw_issue *r)
                           hs->lock.kind == LW_KIND_RWLOCK
                               ? (hs->mode == LW_MODE_READ ? " for reading" : " for writing")
                               : "");
-            text_stack(w, hs->stack, "<no backtrace>");
+            text_stack_at(w, hs->stack, "<no backtrace>", "      ");
         }
         if (ts->nholds == 0)
             lw_buf_puts(b, "    holding no locks\n");

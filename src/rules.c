@@ -13,6 +13,7 @@
 #include "lw_core.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -233,4 +234,371 @@ void lw_blocking_after(lw_block_ctx *c)
         blocking_report(t, c, us);
     errno = e;
     t->guard--;
+}
+
+/* ---- misuse of the primitives ---- */
+
+/* Recently destroyed locks, to say where a use-after-destroy's lock was
+ * destroyed: direct-mapped, overwritten freely (a miss only loses that
+ * detail).  Fields are written racily by design; readers tolerate it. */
+#define LW_DESTROYED_SLOTS 4096
+static struct {
+    uintptr_t addr, pc;
+} destroyed_sites[LW_DESTROYED_SLOTS];
+
+static unsigned destroyed_slot(uintptr_t addr)
+{
+    return (unsigned)(lw_hash_mix(addr, 0) & (LW_DESTROYED_SLOTS - 1));
+}
+
+void lw_note_destroyed(uintptr_t addr, uintptr_t pc)
+{
+    unsigned s = destroyed_slot(addr);
+    lw_store_relaxed(&destroyed_sites[s].pc, pc);
+    lw_store_relaxed(&destroyed_sites[s].addr, addr);
+}
+
+static uintptr_t destroyed_pc(uintptr_t addr)
+{
+    unsigned s = destroyed_slot(addr);
+    uintptr_t pc = lw_load_relaxed(&destroyed_sites[s].pc);
+    return lw_load_relaxed(&destroyed_sites[s].addr) == addr ? pc : 0;
+}
+
+static const char *kind_word(unsigned kind)
+{
+    switch (kind) {
+    case LW_KIND_RWLOCK: return "rwlock";
+    case LW_KIND_SPIN: return "spinlock";
+    case LW_KIND_C11_MUTEX: return "C11 mutex";
+    case LW_KIND_COND: return "condition variable";
+    }
+    return "mutex";
+}
+
+/* A lock snapshot for a lock lockwatch may never have seen. */
+static void snap_or_addr(const lw_lock *l, uintptr_t addr, unsigned kind, lw_lock_snap *s)
+{
+    /* A lock lockwatch never saw gets its node now, so it has an id. */
+    if (!l)
+        l = lw_lock_lookup(addr, kind, 0, 0);
+    if (l) {
+        lw_snap_lock(l, s);
+        return;
+    }
+    memset(s, 0, sizeof(*s));
+    s->addr = addr;
+    s->kind = (uint16_t)kind;
+    s->name = lw_lock_name(addr);
+}
+
+/* Starts a report about the calling thread at its current call. */
+static lw_issue *begin_issue(lw_thread *t, const char *kind, const char *title)
+{
+    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
+    unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
+    unsigned depth = lw_stack_depth();
+    lw_issue *r = lw_issue_new(kind, title);
+    if (r)
+        lw_issue_self(r, t, lw_depot_put(pcs, n < depth ? n : depth), pcs, sps, n);
+    return r;
+}
+
+static void set_what(lw_issue *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_what(lw_issue *r, const char *fmt, ...)
+{
+    va_list ap;
+    lw_buf b;
+    if (!r->nthreads)
+        return;
+    lw_buf_init(&b, r->threads[0].what, sizeof(r->threads[0].what));
+    va_start(ap, fmt);
+    lw_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+}
+
+static void set_message(lw_issue *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_message(lw_issue *r, const char *fmt, ...)
+{
+    va_list ap;
+    lw_buf b;
+    lw_buf_init(&b, r->message, sizeof(r->message));
+    va_start(ap, fmt);
+    lw_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t site_sig(const char *kind, uintptr_t pc)
+{
+    uint64_t k = 0;
+    for (const char *p = kind; *p; p++)
+        k = k * 131 + (unsigned char)*p;
+    return lw_hash_mix(pc, k);
+}
+
+bool lw_rule_relock(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, const char *call)
+{
+    lw_held *h = lw_held_find(t, l);
+    if (!h)
+        return false;
+    bool upgrade = false;
+    switch (l->kind) {
+    case LW_KIND_MUTEX:
+    case LW_KIND_C11_MUTEX:
+        if (l->mtype == LW_MTYPE_RECURSIVE)
+            return false;
+        break;
+    case LW_KIND_RWLOCK:
+        if (h->mode == LW_MODE_READ && mode == LW_MODE_READ)
+            return false;   /* nested read locks are allowed */
+        upgrade = h->mode == LW_MODE_READ && mode == LW_MODE_WRITE;
+        break;
+    default:
+        break;
+    }
+    const char *kind = upgrade ? "rwlock-upgrade" : "double-lock";
+    if (!lw_first_time(site_sig(kind, pc)))
+        return true;
+    lw_issue *r = begin_issue(t, kind, upgrade ? "rwlock upgrade (read lock held, write lock wanted)"
+                                               : "double lock of a lock the thread already holds");
+    if (!r)
+        return true;
+    lw_lock_snap s;
+    lw_snap_lock(l, &s);
+    r->threads[0].waits_lock = lw_issue_add_lock(r, &s, NULL, 0);
+    set_what(r, "called %s() on %s M%lu here", call, kind_word(l->kind), (unsigned long)l->id);
+    if (upgrade)
+        set_message(r, "thread T%u asks for the write lock of rwlock M%lu while it holds it for "
+                       "reading: that can never be granted, the thread blocks forever",
+                    t->num, (unsigned long)l->id);
+    else if (l->kind == LW_KIND_RWLOCK)
+        set_message(r, "thread T%u locks rwlock M%lu again while it holds it for writing "
+                       "(glibc returns EDEADLK)", t->num, (unsigned long)l->id);
+    else if (l->mtype == LW_MTYPE_ERRORCHECK)
+        set_message(r, "thread T%u locks errorcheck mutex M%lu which it already holds "
+                       "(the call returns EDEADLK)", t->num, (unsigned long)l->id);
+    else
+        set_message(r, "thread T%u locks %s M%lu which it already holds: it waits for itself "
+                       "forever", t->num, kind_word(l->kind), (unsigned long)l->id);
+    lw_report_issue(r);
+    return true;
+}
+
+void lw_rule_use_after_destroy(lw_thread *t, uintptr_t addr, unsigned kind, const char *call,
+                               uintptr_t pc)
+{
+    if (!lw_first_time(site_sig("use-after-destroy", pc)))
+        return;
+    lw_issue *r = begin_issue(t, "use-after-destroy", "use of a destroyed lock");
+    if (!r)
+        return;
+    lw_lock_snap s;
+    snap_or_addr(NULL, addr, kind, &s);
+    uintptr_t dpc = destroyed_pc(addr);
+    int li = lw_issue_add_lock(r, &s, "was destroyed here", dpc ? lw_depot_put(&dpc, 1) : 0);
+    r->threads[0].waits_lock = li;
+    set_what(r, "called %s() here", call);
+    set_message(r, "thread T%u calls %s() on %s %p after it was destroyed (and not initialised "
+                   "again)", t->num, call, kind_word(kind), (void *)addr);
+    lw_report_issue(r);
+}
+
+void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
+                              int owner_tid, const char *call, uintptr_t pc)
+{
+    if (t->overflow)
+        return;   /* the held stack overflowed: it may simply not show it */
+    if (!lw_first_time(site_sig("unlock-not-owned", pc)))
+        return;
+    lw_issue *r = begin_issue(t, "unlock-not-owned", "unlock of a lock the thread does not hold");
+    if (!r)
+        return;
+    lw_lock_snap s;
+    snap_or_addr(l, addr, kind, &s);
+    lw_issue_add_lock(r, &s, NULL, 0);
+    set_what(r, "called %s() here", call);
+    char lock_name[48];
+    lw_buf b;
+    lw_buf_init(&b, lock_name, sizeof(lock_name));
+    if (l)
+        lw_buf_printf(&b, "%s M%lu", kind_word(kind), (unsigned long)l->id);
+    else
+        lw_buf_printf(&b, "%s %p", kind_word(kind), (void *)addr);
+    if (owner_tid > 0)
+        set_message(r, "thread T%u unlocks %s, which is held by another thread (tid %d)", t->num,
+                    lock_name, owner_tid);
+    else if (owner_tid == 0)
+        set_message(r, "thread T%u unlocks %s, which is not locked", t->num, lock_name);
+    else
+        set_message(r, "thread T%u unlocks %s, which it does not hold", t->num, lock_name);
+    lw_buf_init(&b, r->extra_json, sizeof(r->extra_json));
+    lw_buf_puts(&b, ",\"owner_tid\":");
+    if (owner_tid > 0)
+        lw_buf_printf(&b, "%d", owner_tid);
+    else
+        lw_buf_puts(&b, "null");
+    lw_report_issue(r);
+}
+
+void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
+                            int holder_tid, bool self_holds, unsigned waiters, const char *call,
+                            uintptr_t pc)
+{
+    if (!lw_first_time(site_sig("destroy-locked", pc)))
+        return;
+    lw_issue *r = begin_issue(t, "destroy-locked", "destroying a lock that is in use");
+    if (!r)
+        return;
+    lw_lock_snap s;
+    snap_or_addr(l, addr, kind, &s);
+    lw_issue_add_lock(r, &s, NULL, 0);
+    set_what(r, "called %s() here", call);
+    if (kind == LW_KIND_COND)
+        set_message(r, "thread T%u destroys condition variable %p while %u thread%s wait%s on it",
+                    t->num, (void *)addr, waiters, waiters == 1 ? "" : "s",
+                    waiters == 1 ? "s" : "");
+    else if (self_holds)
+        set_message(r, "thread T%u destroys %s %p while it holds it", t->num, kind_word(kind),
+                    (void *)addr);
+    else if (holder_tid > 0)
+        set_message(r, "thread T%u destroys %s %p while thread tid %d holds it", t->num,
+                    kind_word(kind), (void *)addr, holder_tid);
+    else
+        set_message(r, "thread T%u destroys %s %p while it is locked", t->num, kind_word(kind),
+                    (void *)addr);
+    lw_report_issue(r);
+}
+
+/* ---- condition variables ---- */
+
+static void cond_spin_lock(int *s)
+{
+    for (;;) {
+        int z = 0;
+        if (lw_cas_acquire(s, &z, 1))
+            return;
+        while (lw_load_relaxed(s))
+            lw_cpu_relax();
+    }
+}
+
+static void cond_spin_unlock(int *s)
+{
+    lw_store_release(s, 0);
+}
+
+lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, bool held,
+                                 const char *call, uintptr_t pc)
+{
+    lw_lock *c = lw_lock_lookup(cond, LW_KIND_COND, 0, pc);
+    if (!c)
+        return NULL;
+    if (c->destroyed)
+        lw_rule_use_after_destroy(t, cond, LW_KIND_COND, call, pc);
+    if (!held && !t->overflow && lw_first_time(site_sig("cond-wait-unlocked", pc))) {
+        lw_issue *r = begin_issue(t, "cond-wait-unlocked",
+                                  "condition variable wait without holding its mutex");
+        if (r) {
+            lw_lock_snap s;
+            lw_lock *ml = lw_registry_find(mutex);
+            snap_or_addr(ml, mutex, LW_KIND_MUTEX, &s);
+            lw_issue_add_lock(r, &s, NULL, 0);
+            set_what(r, "called %s() here", call);
+            set_message(r, "thread T%u waits on condition variable %p with mutex %p, which it "
+                           "does not hold: the wait's unlock and the wakeup race",
+                        t->num, (void *)cond, (void *)mutex);
+            lw_report_issue(r);
+        }
+    }
+    uintptr_t other = 0, other_pc = 0;
+    cond_spin_lock(&c->cond_lock);
+    if (lw_load_relaxed(&c->cond_waiters) > 0 && c->cond_mutex != mutex) {
+        other = c->cond_mutex;
+        other_pc = c->cond_pair_pc;
+    } else if (lw_load_relaxed(&c->cond_waiters) == 0) {
+        c->cond_mutex = mutex;
+        c->cond_pair_pc = pc;
+        c->cond_pair_thread = t->num;
+    }
+    lw_fetch_add_acq_rel(&c->cond_waiters, 1);
+    cond_spin_unlock(&c->cond_lock);
+
+    if (other && lw_first_time(site_sig("cond-multiple-mutexes", pc) ^ lw_hash_mix(cond, 7))) {
+        lw_issue *r = begin_issue(t, "cond-multiple-mutexes",
+                                  "condition variable used with two mutexes at once");
+        if (r) {
+            lw_lock_snap s;
+            lw_lock *ml = lw_registry_find(mutex);
+            snap_or_addr(ml, mutex, LW_KIND_MUTEX, &s);
+            lw_issue_add_lock(r, &s, "is the mutex of this wait", 0);
+            ml = lw_registry_find(other);
+            snap_or_addr(ml, other, LW_KIND_MUTEX, &s);
+            lw_issue_add_lock(r, &s, "is the mutex other waiters use, paired here",
+                              other_pc ? lw_depot_put(&other_pc, 1) : 0);
+            set_what(r, "called %s() here", call);
+            set_message(r, "thread T%u waits on condition variable %p with mutex %p while other "
+                           "threads wait on it with mutex %p",
+                        t->num, (void *)cond, (void *)mutex, (void *)other);
+            lw_report_issue(r);
+        }
+    }
+    return c;
+}
+
+void lw_rule_cond_wait_end(lw_lock *c)
+{
+    if (c)
+        lw_fetch_add_acq_rel(&c->cond_waiters, -1);
+}
+
+void lw_rule_cond_init(uintptr_t cond, uintptr_t pc)
+{
+    lw_lock_initialised(cond, LW_KIND_COND, 0, pc);
+}
+
+void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintptr_t pc)
+{
+    lw_lock *c = lw_registry_find(cond);
+    if (!c) {
+        c = lw_lock_lookup(cond, LW_KIND_COND, 0, pc);
+        if (!c)
+            return;
+    }
+    unsigned w = lw_load_acquire(&c->cond_waiters);
+    if (w > 0)
+        lw_rule_destroy_locked(t, c, cond, LW_KIND_COND, 0, false, w, call, pc);
+    else if (c->destroyed)
+        lw_rule_use_after_destroy(t, cond, LW_KIND_COND, call, pc);
+    c->destroyed = true;
+    lw_note_destroyed(cond, pc);
+}
+
+/* ---- threads ---- */
+
+void lw_rule_thread_exit(lw_thread *t, const char *how)
+{
+    if (t->num == 0 || t->exit_checked)
+        return;
+    t->exit_checked = true;
+    unsigned n = 0;
+    for (unsigned i = 0; i < t->nheld; i++)
+        n += !t->held[i].lock->robust;
+    if (n == 0)
+        return;
+    lw_issue *r = begin_issue(t, "exit-holding-lock", "thread exit while holding locks");
+    if (!r)
+        return;
+    /* Robust mutexes are meant to be left behind by a dying owner. */
+    lw_thread_snap *ts = &r->threads[0];
+    unsigned k = 0;
+    for (unsigned i = 0; i < ts->nholds; i++) {
+        lw_lock *l = lw_registry_find(ts->holds[i].lock.addr);
+        if (!(l && l->robust))
+            ts->holds[k++] = ts->holds[i];
+    }
+    ts->nholds = k;
+    set_what(r, "%s here", how);
+    set_message(r, "thread T%u %s while holding %u lock%s; threads that need %s will wait "
+                   "forever", t->num, how, n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
+    lw_report_issue(r);
 }

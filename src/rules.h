@@ -52,6 +52,33 @@ void lw_blocking_after(lw_block_ctx *c);
 unsigned lw_fd_family(int fd);
 const char *lw_family_name(unsigned family);
 
+/* ---- misuse ----
+ * Each reports once per call site.  Called with the guard set. */
+
+/* Before an acquisition of l that this thread may already hold: reports
+ * double-lock or rwlock-upgrade; true when the call cannot be granted to
+ * this thread (it would wait for itself, or fail with EDEADLK). */
+bool lw_rule_relock(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, const char *call);
+void lw_rule_use_after_destroy(lw_thread *t, uintptr_t addr, unsigned kind, const char *call,
+                               uintptr_t pc);
+/* owner_tid: > 0 the holder's tid, 0 not locked, -1 unknown. */
+void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
+                              int owner_tid, const char *call, uintptr_t pc);
+void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
+                            int holder_tid, bool self_holds, unsigned waiters, const char *call,
+                            uintptr_t pc);
+/* Where a lock was destroyed, for later use-after-destroy reports. */
+void lw_note_destroyed(uintptr_t addr, uintptr_t pc);
+/* Condition variables: returns the condvar's node for wait_end. */
+lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, bool held,
+                                 const char *call, uintptr_t pc);
+void lw_rule_cond_wait_end(lw_lock *c);
+void lw_rule_cond_init(uintptr_t cond, uintptr_t pc);
+void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintptr_t pc);
+/* A thread other than the main one ends; how: "returned from its start
+ * routine", "called pthread_exit", "ended" (cancelled, or unseen). */
+void lw_rule_thread_exit(lw_thread *t, const char *how);
+
 /* True the first time `sig` is offered: the caller then reports. */
 bool lw_first_time(uint64_t sig);
 void lw_rules_atfork_child(void);

@@ -35,6 +35,7 @@ typedef struct lw_thread {
     uint32_t parent;       /* creator's number */
     uint32_t create_stack; /* depot id of the pthread_create call */
     bool created_seen;     /* lockwatch saw this thread created */
+    bool exit_checked;     /* exit-holding-lock already considered */
     int tid;               /* OS thread id */
     char name[16];
     unsigned nheld;

@@ -1,0 +1,287 @@
+/*
+ * deadlock.c: wait records and wait-for cycles (see deadlock.h).
+ * Owns: the list of published waits.  Must never: be on the path of an
+ * uncontended acquisition; hold wait_lock while unwinding, symbolising or
+ * writing a report.
+ */
+#include "deadlock.h"
+#include "arena.h"
+#include "fmt.h"
+#include "lw_atomic.h"
+#include "lw_core.h"
+#include "options.h"
+#include "report.h"
+#include "stacks.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define LW_MAX_WAIT_CHAIN 32
+
+struct lw_waitrec {
+    void *pool_link;              /* first word: pool free list */
+    lw_waitrec *next, *prev;      /* wait_lock */
+    uint64_t seq;                 /* this wait episode, unique */
+    pthread_t self;
+    lw_thread_snap who;           /* thread, backtrace at the wait, held locks */
+    lw_lock_snap lock;            /* what it waits for (lock.addr 0: a join) */
+    unsigned mode;
+    bool is_join;
+    pthread_t target;
+    bool relocked;
+    /* Written by the owning thread under wait_lock. */
+    uint64_t cycle_sig, cycle_since_ns;
+    bool reported;                /* part of a reported cycle */
+    uint64_t mark;                /* search epoch */
+};
+
+/* protects: waiters (the list), every lw_waitrec field after publication,
+ * search_epoch.  A leaf lock. */
+static lw_mutex wait_lock = LW_MUTEX_INIT;
+static lw_waitrec *waiters;
+static uint64_t next_seq = 1;
+static uint64_t search_epoch;
+static lw_pool wait_pool = LW_POOL_INIT(sizeof(lw_waitrec));
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t lw_wait_slice_ns(void)
+{
+    /* An eighth of the persistence time, within [5 ms, 200 ms]: a cycle is
+     * seen about one slice after its last member blocks and reported at
+     * most two slices after LOCKWATCH_DEADLOCK_MS more. */
+    uint64_t s = (uint64_t)lw_opt.deadlock_ms * 1000000ull / 8;
+    if (s < 5000000ull)
+        s = 5000000ull;
+    if (s > 200000000ull)
+        s = 200000000ull;
+    return s;
+}
+
+void lw_wait_deadline(struct timespec *ts)
+{
+    uint64_t t = mono_ns() + lw_wait_slice_ns();
+    ts->tv_sec = (time_t)(t / 1000000000ull);
+    ts->tv_nsec = (long)(t % 1000000000ull);
+}
+
+lw_waitrec *lw_wait_begin(lw_thread *t, lw_lock *l, unsigned mode, const pthread_t *target,
+                          bool relocked)
+{
+    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
+    unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
+    unsigned depth = lw_stack_depth();
+    uint32_t stack = lw_depot_put(pcs, n < depth ? n : depth);
+
+    lw_waitrec *w = lw_pool_get(&wait_pool);
+    if (!w)
+        return NULL;
+    memset((char *)w + sizeof(void *), 0, sizeof(*w) - sizeof(void *));
+    w->self = pthread_self();
+    /* The thread section is built like a report's, with held-lock stacks
+     * reconstructed from this backtrace. */
+    lw_issue *tmp = lw_issue_new("deadlock", "");
+    if (tmp) {
+        lw_thread_snap *ts = lw_issue_self(tmp, t, stack, pcs, sps, n);
+        if (ts)
+            w->who = *ts;
+        lw_issue_free(tmp);
+    }
+    w->who.stack = stack;
+    if (l)
+        lw_snap_lock(l, &w->lock);
+    w->mode = mode;
+    w->is_join = l == NULL;
+    if (target)
+        w->target = *target;
+    w->relocked = relocked;
+
+    lw_mutex_lock(&wait_lock);
+    w->seq = next_seq++;
+    w->next = waiters;
+    if (waiters)
+        waiters->prev = w;
+    waiters = w;
+    lw_mutex_unlock(&wait_lock);
+    return w;
+}
+
+void lw_wait_end(lw_thread *t, lw_waitrec *w)
+{
+    (void)t;
+    if (!w)
+        return;
+    lw_mutex_lock(&wait_lock);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    lw_mutex_unlock(&wait_lock);
+    lw_pool_put(&wait_pool, w);
+}
+
+/* Does q hold what w waits for, in a way that blocks w?  Under wait_lock. */
+static bool blocks(const lw_waitrec *w, const lw_waitrec *q)
+{
+    if (w->is_join)
+        return pthread_equal(q->self, w->target);
+    for (unsigned i = 0; i < q->who.nholds; i++) {
+        const lw_hold_snap *h = &q->who.holds[i];
+        if (h->lock.id == w->lock.id && h->lock.addr == w->lock.addr &&
+            (w->mode == LW_MODE_WRITE || h->mode == LW_MODE_WRITE))
+            return true;
+    }
+    return false;
+}
+
+/* Depth-first search for a path of "waits for something held by" edges
+ * from start back to start.  Explicit stack; under wait_lock.  Fills
+ * members[] with the cycle, start first. */
+static unsigned find_cycle(lw_waitrec *start, lw_waitrec **members)
+{
+    lw_waitrec *path[LW_MAX_WAIT_CHAIN];
+    lw_waitrec *iter[LW_MAX_WAIT_CHAIN];   /* next candidate holder per level */
+    unsigned depth = 1;
+    uint64_t epoch = ++search_epoch;
+    path[0] = start;
+    iter[0] = waiters;
+    start->mark = epoch;
+    while (depth > 0) {
+        lw_waitrec *cur = path[depth - 1];
+        lw_waitrec *q = iter[depth - 1];
+        if (!q) {
+            depth--;
+            continue;
+        }
+        iter[depth - 1] = q->next;
+        if (!blocks(cur, q))
+            continue;
+        if (q == start) {
+            memcpy(members, path, depth * sizeof(*path));
+            return depth;
+        }
+        if (q->mark == epoch || depth == LW_MAX_WAIT_CHAIN)
+            continue;
+        q->mark = epoch;
+        path[depth] = q;
+        iter[depth] = waiters;
+        depth++;
+    }
+    return 0;
+}
+
+static uint64_t cycle_sig(lw_waitrec **m, unsigned n)
+{
+    uint64_t s = n;
+    for (unsigned i = 0; i < n; i++)
+        s += lw_hash_mix(m[i]->seq, 0xdead);
+    return s;
+}
+
+static void describe(lw_issue *r, lw_waitrec **m, unsigned n)
+{
+    lw_buf b;
+    lw_buf_init(&b, r->message, sizeof(r->message));
+    lw_buf_printf(&b, "%u thread%s blocked in a wait-for cycle: ", n, n == 1 ? " is" : "s are");
+    for (unsigned i = 0; i < n && r->nthreads < LW_REP_MAX_THREADS; i++) {
+        const lw_waitrec *w = m[i];
+        lw_thread_snap *ts = &r->threads[r->nthreads++];
+        *ts = w->who;
+        ts->waits_lock = -1;
+        ts->waits_thread = -1;
+        lw_buf wb;
+        lw_buf_init(&wb, ts->what, sizeof(ts->what));
+        const lw_waitrec *next = m[(i + 1) % n];
+        if (w->is_join) {
+            ts->waits_thread = (int)next->who.num;
+            lw_buf_printf(&wb, "is blocked joining thread T%u", next->who.num);
+            lw_buf_printf(&b, "T%u joins T%u", w->who.num, next->who.num);
+        } else {
+            ts->waits_lock = lw_issue_add_lock(r, &w->lock, NULL, 0);
+            lw_buf_printf(&wb, "is blocked %s M%lu, held by thread T%u",
+                          w->mode == LW_MODE_READ ? "read-locking" : "locking",
+                          (unsigned long)w->lock.id, next->who.num);
+            lw_buf_printf(&b, "T%u waits for M%lu held by T%u", w->who.num,
+                          (unsigned long)w->lock.id, next->who.num);
+        }
+        if (i + 1 < n)
+            lw_buf_puts(&b, ", ");
+    }
+}
+
+static void act(void)
+{
+    switch (lw_opt.on_deadlock) {
+    case LW_ON_DEADLOCK_EXIT:
+        /* No exit handlers or destructors: they could block on the very
+         * locks of the cycle. */
+        syscall(SYS_exit_group, (int)lw_opt.exitcode);
+        break;
+    case LW_ON_DEADLOCK_ABORT:
+        abort();
+    default:
+        break;   /* wait: keep hanging for a debugger */
+    }
+}
+
+void lw_wait_check(lw_thread *t, lw_waitrec *w)
+{
+    (void)t;
+    if (!w || w->reported)
+        return;
+    lw_waitrec *m[LW_MAX_WAIT_CHAIN];
+    lw_issue *r = lw_issue_new("deadlock", "deadlock (threads blocked in a wait-for cycle)");
+    bool report = false, fire = false;
+
+    lw_mutex_lock(&wait_lock);
+    unsigned n = find_cycle(w, m);
+    if (n == 0) {
+        w->cycle_sig = 0;
+    } else {
+        uint64_t sig = cycle_sig(m, n), now = mono_ns();
+        if (w->cycle_sig != sig) {
+            w->cycle_sig = sig;
+            w->cycle_since_ns = now;
+        } else if (now - w->cycle_since_ns >= (uint64_t)lw_opt.deadlock_ms * 1000000ull) {
+            bool done = false;
+            for (unsigned i = 0; i < n; i++)
+                done |= m[i]->reported;
+            if (!done) {
+                for (unsigned i = 0; i < n; i++)
+                    m[i]->reported = true;
+                fire = true;
+                /* A thread re-locking what it holds was reported as such
+                 * already (double-lock, rwlock-upgrade): act only. */
+                report = !(n == 1 && w->relocked) && r != NULL;
+                if (report)
+                    describe(r, m, n);
+            }
+        }
+    }
+    lw_mutex_unlock(&wait_lock);
+
+    if (report) {
+        lw_report_issue(r);
+        r = NULL;
+    }
+    lw_issue_free(r);
+    if (fire)
+        act();
+}
+
+void lw_deadlock_atfork_child(void)
+{
+    /* The other threads do not exist in the child: nobody waits. */
+    lw_mutex_reset(&wait_lock);
+    waiters = NULL;
+    lw_mutex_reset(&wait_pool.lock);
+}

@@ -1,0 +1,42 @@
+/*
+ * deadlock.h: deadlocks that happen.  A thread that has been blocked in an
+ * acquisition (or a join) for one slice publishes a wait record: what it
+ * waits for and what it holds.  Each time one of its slices expires it looks
+ * for a wait-for cycle through itself among the published records; a cycle
+ * that is still there LOCKWATCH_DEADLOCK_MS later, with every member still in
+ * the same wait, is reported once, then LOCKWATCH_ON_DEADLOCK is applied.
+ * Only threads that are blocked can be on a deadlock cycle, so nothing is
+ * published or checked while locks are uncontended, and no watchdog thread
+ * is needed.  Timed waits never publish: they can recover by themselves.
+ */
+#ifndef LW_DEADLOCK_H
+#define LW_DEADLOCK_H
+
+#include "lw_base.h"
+#include "thread.h"
+
+#include <pthread.h>
+#include <time.h>
+
+typedef struct lw_waitrec lw_waitrec;
+
+/* Length of one wait slice, derived from LOCKWATCH_DEADLOCK_MS. */
+uint64_t lw_wait_slice_ns(void);
+/* Absolute CLOCK_MONOTONIC deadline one slice from now. */
+void lw_wait_deadline(struct timespec *ts);
+
+/* Publish: this thread is blocked acquiring l in `mode` (or, with l NULL,
+ * joining `target`).  relocked: a double-lock / upgrade report was already
+ * written for this wait (a self-cycle then only triggers the action).
+ * Returns NULL when memory is short (the wait then goes unwatched). */
+lw_waitrec *lw_wait_begin(lw_thread *t, lw_lock *l, unsigned mode, const pthread_t *target,
+                          bool relocked);
+/* A slice expired: look for a cycle, report and act when it persists. */
+void lw_wait_check(lw_thread *t, lw_waitrec *w);
+/* The wait is over (acquired, failed, or cancelled). */
+void lw_wait_end(lw_thread *t, lw_waitrec *w);
+
+/* Thread identity for joins: every thread that waits records pthread_self. */
+void lw_deadlock_atfork_child(void);
+
+#endif

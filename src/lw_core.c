@@ -327,8 +327,6 @@ void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
         h->count++;
         return;
     }
-    if (how == LW_ACQ_TIMED && t->nheld)
-        add_edges(t, l, mode);
     held_push(t, l, mode, pc, cfa);
 }
 

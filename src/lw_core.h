@@ -7,8 +7,9 @@
  *                  report an inversion; all: the relock rule), the real
  *                  call (blocking ones wait in slices, deadlock.h), then
  *                  lw_after_acquire(how) on success;
- *   timed lock:    edges are added after success (a failed wait adds none);
- *   trylock:       a trylock cannot block: no edge into the lock.
+ *   trylock, timed lock: cannot block forever, so no edge into the lock
+ *                  (as ThreadSanitizer treats them); locks taken while
+ *                  holding it do order after it.
  *   unlock:        lw_release() before the real call.
  * pc is the call site (return address into the program), cfa the caller's
  * stack pointer at the call (__builtin_dwarf_cfa() in the wrapper).

@@ -322,6 +322,7 @@ bool lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, ui
 void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
                       uintptr_t pc, uintptr_t cfa)
 {
+    (void)how;   /* every kind of acquisition is held alike once it succeeds */
     lw_held *h = lw_held_find(t, l);
     if (h) {
         h->count++;

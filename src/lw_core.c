@@ -229,6 +229,7 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
     o.tid = t->tid;
     o.parent = t->parent;
     o.created_seen = t->created_seen;
+    lw_thread_refresh_name(t);
     memcpy(o.thread_name, t->name, sizeof(o.thread_name));
 
     lw_cycle cyc;

@@ -483,6 +483,8 @@ lw_thread_snap *lw_issue_self(lw_issue *r, lw_thread *t, uint32_t stack, const u
     ts->num = t->num;
     ts->parent = t->parent;
     ts->tid = t->tid;
+    lw_thread_refresh_name(t);
+    memcpy(ts->name, t->name, sizeof(ts->name));
     ts->created_seen = t->created_seen;
     ts->create_stack = t->create_stack;
     ts->stack = stack;
@@ -540,7 +542,8 @@ static void issue_text(workspace *w, const lw_issue *r)
                   (int)getpid(), r->message);
     for (unsigned i = 0; i < r->nthreads; i++) {
         const lw_thread_snap *ts = &r->threads[i];
-        lw_buf_printf(b, "\n  Thread T%u (tid=%d) %s:\n", ts->num, ts->tid, ts->what);
+        lw_buf_printf(b, "\n  Thread T%u (tid=%d%s%s%s) %s:\n", ts->num, ts->tid,
+                      ts->name[0] ? ", \"" : "", ts->name, ts->name[0] ? "\"" : "", ts->what);
         text_stack(w, ts->stack, "<no backtrace>");
         for (unsigned h = 0; h < ts->nholds; h++) {
             const lw_hold_snap *hs = &ts->holds[h];
@@ -652,8 +655,9 @@ static void issue_json(workspace *w, const lw_issue *r)
     lw_buf_printf(b, ",\"pid\":%d,\"threads\":[", (int)getpid());
     for (unsigned i = 0; i < r->nthreads; i++) {
         const lw_thread_snap *ts = &r->threads[i];
-        lw_buf_printf(b, "%s{\"id\":\"T%u\",\"tid\":%d,\"name\":\"\"", i ? "," : "", ts->num,
+        lw_buf_printf(b, "%s{\"id\":\"T%u\",\"tid\":%d,\"name\":", i ? "," : "", ts->num,
                       ts->tid);
+        lw_buf_json_str(b, ts->name);
         if (ts->num == 0 || !ts->created_seen) {
             lw_buf_puts(b, ",\"created_by\":null,\"created_stack\":null");
         } else {

@@ -45,6 +45,7 @@ typedef struct {
 typedef struct {
     uint32_t num, parent;
     int tid;
+    char name[16];
     bool created_seen;
     uint32_t create_stack;
     uint32_t stack;           /* depot id: the offending call or the wait */

@@ -5,6 +5,7 @@
 #include "thread.h"
 #include "lw_atomic.h"
 
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -46,4 +47,16 @@ void lw_thread_atfork_child(void)
     lw_thread *t = &lw_self;
     if (t->ready)
         t->tid = (int)syscall(SYS_gettid);
+}
+
+void lw_thread_refresh_name(lw_thread *t)
+{
+    /* The kernel's name of the calling thread (pthread_setname_np, prctl);
+     * for reports only: a system call. */
+    char buf[16] = "";
+    if (prctl(PR_GET_NAME, buf, 0, 0, 0) == 0) {
+        buf[15] = 0;
+        for (unsigned i = 0; i < sizeof(t->name); i++)
+            t->name[i] = buf[i];
+    }
 }

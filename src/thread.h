@@ -52,6 +52,8 @@ void lw_thread_setup(lw_thread *t);
 /* Set by the pthread_create trampoline before the thread's first event. */
 void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack);
 uint32_t lw_thread_new_number(void);
+/* Reads the calling thread's name into t->name (slow paths only). */
+void lw_thread_refresh_name(lw_thread *t);
 /* In a fork child: the calling thread is the only one left. */
 void lw_thread_atfork_child(void);
 

@@ -133,6 +133,28 @@ static uint64_t blocking_sig(const lw_thread *t, uintptr_t pc, uintptr_t except)
     return s;
 }
 
+static inline unsigned block_slot(uint64_t sig)
+{
+    return (unsigned)(sig >> 32) & (LW_BLOCK_CACHE - 1);
+}
+
+bool lw_blocking_known(uintptr_t pc)
+{
+    const lw_thread *t = &lw_self;
+    uint64_t sig = blocking_sig(t, pc, 0);
+    return t->block_seen[block_slot(sig)] == sig;
+}
+
+/* Reported (by this thread or another): remember it in this thread. */
+static bool first_report(lw_thread *t, uint64_t sig)
+{
+    if (t->block_seen[block_slot(sig)] == sig)
+        return false;
+    bool first = lw_first_time(sig);
+    t->block_seen[block_slot(sig)] = sig;
+    return first;
+}
+
 static unsigned held_except(const lw_thread *t, uintptr_t except)
 {
     unsigned n = 0;
@@ -198,9 +220,9 @@ static void blocking_begin(lw_block_ctx *c, const char *call, unsigned family, u
     if (held_except(t, except) > 0 && lw_load_relaxed(&lw_core_ready)) {
         uint64_t sig = blocking_sig(t, pc, except);
         if (lw_opt.blocking_min_us == 0) {
-            if (lw_first_time(sig))
+            if (first_report(t, sig))
                 blocking_report(t, c, UINT64_MAX);
-        } else {
+        } else if (t->block_seen[block_slot(sig)] != sig) {
             c->active = true;
             c->start_ns = now_ns();
         }
@@ -230,7 +252,7 @@ void lw_blocking_after(lw_block_ctx *c)
     int e = errno;
     uint64_t us = (now_ns() - c->start_ns) / 1000;
     if (us >= (uint64_t)lw_opt.blocking_min_us && held_except(t, c->except) > 0 &&
-        lw_first_time(blocking_sig(t, c->pc, c->except)))
+        first_report(t, blocking_sig(t, c->pc, c->except)))
         blocking_report(t, c, us);
     errno = e;
     t->guard--;

@@ -46,6 +46,10 @@ void lw_blocking_before(lw_block_ctx *c, const char *call, unsigned family, uint
 void lw_blocking_before_except(lw_block_ctx *c, const char *call, unsigned family, uintptr_t pc,
                                uintptr_t cfa, uintptr_t except);
 void lw_blocking_after(lw_block_ctx *c);
+/* This call site with the locks now held was reported already (a per-thread
+ * cache: no lock, no system call).  Lets a wrapper skip classifying the
+ * call (fstat) at a site that was reported before. */
+bool lw_blocking_known(uintptr_t pc);
 /* Family of a blocking I/O call on fd: LW_FAM_NET (socket), LW_FAM_PIPE
  * (pipe, FIFO, terminal), LW_FAM_FILE (regular file, block device), or 0
  * (cannot block: other character devices, non-blocking descriptors). */

@@ -42,6 +42,7 @@ typedef struct lw_thread {
     uint64_t overflow;     /* acquisitions not tracked: held stack full */
     lw_held held[LW_MAX_HELD];
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
+    uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */
 } lw_thread;
 
 extern LW_TLS lw_thread lw_self;

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <errno.h>
 #include <string.h>
 
 #define LW_CHUNK_SIZE (4u << 20)
@@ -31,15 +32,21 @@ void lw_mutex_lock(lw_mutex *m)
             return;
         lw_cpu_relax();
     }
-    /* Contended: mark 2 so the unlocker knows to wake us. */
+    /* Contended: mark 2 so the unlocker knows to wake us.  The futex call
+     * may set errno (EAGAIN), which is the program's. */
+    int e = errno;
     while (lw_xchg_acquire(&m->state, 2) != 0)
         lw_futex(&m->state, FUTEX_WAIT_PRIVATE, 2);
+    errno = e;
 }
 
 void lw_mutex_unlock(lw_mutex *m)
 {
-    if (lw_xchg_release(&m->state, 0) == 2)
+    if (lw_xchg_release(&m->state, 0) == 2) {
+        int e = errno;
         lw_futex(&m->state, FUTEX_WAKE_PRIVATE, 1);
+        errno = e;
+    }
 }
 
 void lw_mutex_reset(lw_mutex *m)
@@ -54,8 +61,10 @@ static size_t total;
 
 void *lw_arena_map(size_t size)
 {
+    int e = errno;
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    errno = e;
     return p == MAP_FAILED ? NULL : p;
 }
 

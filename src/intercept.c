@@ -118,7 +118,18 @@ static void atfork_child(void)
 
 static int init_done;
 
+static bool intercept_init_once(char **envp);
+
+/* Start-up runs system calls and dlsym: the program's errno stays. */
 static bool intercept_init(char **envp)
+{
+    int e = errno;
+    bool r = intercept_init_once(envp);
+    errno = e;
+    return r;
+}
+
+static bool intercept_init_once(char **envp)
 {
     if (lw_load_acquire(&init_done))
         return lw_load_relaxed(&lw_core_ready);

@@ -19,6 +19,7 @@
 #include "lw_base.h"
 #include "lw_atomic.h"
 #include "lw_core.h"
+#include "rules.h"
 
 /* Real functions.  Mutex and rwlock pointers start at glibc's __pthread_*
  * aliases so they work even while dlsym itself is running (PITFALLS 2);
@@ -164,8 +165,6 @@ void lw_note_destroy(uintptr_t addr);
 
 /* Shared by the pthread and C11 mutex wrappers. */
 lw_lock *lw_mutex_node(void *m, enum lw_lock_kind kind, uintptr_t pc);
-int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
-                   uintptr_t pc, uintptr_t cfa);
 void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved);
 void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t pc,
                        uintptr_t cfa);
@@ -180,18 +179,78 @@ typedef struct {
 
 /* Pre-event of an acquisition, under the guard it then drops.  Returns the
  * lock's node (NULL: not tracked) and whether the caller already holds it
- * in a way that cannot be granted (*relocked). */
-lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
-                        bool destroyed, unsigned mode, unsigned how, const char *call,
-                        uintptr_t pc, bool *relocked);
-/* A blocking acquisition: try, then wait in slices, publishing the wait
- * for deadlock detection once it has lasted a slice. */
-int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw_waitops *ops,
+ * in a way that cannot be granted (*relocked).  The fast path changes no
+ * errno; every slow path restores it. */
+static inline lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock_kind kind,
+                                      unsigned mtype, bool destroyed, unsigned mode,
+                                      unsigned how, const char *call, uintptr_t pc,
+                                      bool *relocked)
+{
+    lw_lock *l = NULL;
+    *relocked = false;
+    if (LW_UNLIKELY(destroyed)) {
+        lw_rule_use_after_destroy(t, addr, kind, call, pc);
+    } else {
+        l = lw_lock_lookup(addr, kind, mtype, pc);
+        if (LW_LIKELY(l != NULL))
+            *relocked = lw_before_acquire(t, l, mode, how, pc, call);
+    }
+    lw_leave(t);
+    return l;
+}
+
+/* A blocking acquisition: try, then (lw_wait_blocked) wait in slices,
+ * publishing the wait for deadlock detection once it lasted a slice. */
+int lw_wait_blocked(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw_waitops *ops,
                     bool relocked);
-/* Unlock pre-event: releases l from the held stack, or reports
+static inline int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void *obj,
+                                  const lw_waitops *ops, bool relocked)
+{
+    int r = ops->try_(obj);
+    if (LW_LIKELY(r != ops->busy))
+        return r;
+    return lw_wait_blocked(t, l, mode, obj, ops, relocked);
+}
+
+/* The same for a mutex, with the try called directly (the hottest path). */
+extern const lw_waitops lw_mutex_waitops;
+static inline int lw_mutex_acquire(lw_thread *t, lw_lock *l, pthread_mutex_t *m, bool relocked)
+{
+    int r = LW_REAL(pthread_mutex_trylock)(m);
+    if (LW_LIKELY(r != EBUSY))
+        return r;
+    return lw_wait_blocked(t, l, LW_MODE_WRITE, m, &lw_mutex_waitops, relocked);
+}
+
+/* Unlock pre-event: releases the lock from the held stack, or reports
  * unlock-not-owned (owner_tid as lw_rule_unlock_not_owned wants it). */
-void lw_release_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, int owner_tid,
+void lw_unlock_slow(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, int owner_tid,
                     const char *call, uintptr_t pc);
+static inline void lw_release_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed,
+                                  int owner_tid, const char *call, uintptr_t pc)
+{
+    unsigned n = t->nheld;
+    if (LW_LIKELY(!destroyed && n != 0 && t->held[n - 1].addr == addr &&
+                  t->held[n - 1].count == 1))
+        t->nheld = n - 1;   /* the usual case: the innermost lock, once */
+    else
+        lw_unlock_slow(t, addr, kind, destroyed, owner_tid, call, pc);
+    lw_leave(t);
+}
+
+/* Post-event of any acquisition: r is the real call's result. */
+static inline int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
+                                 uintptr_t pc, uintptr_t cfa)
+{
+    /* EOWNERDEAD: a robust mutex whose owner died is now ours. */
+    if (LW_LIKELY(l != NULL) && LW_LIKELY(r == 0 || r == EOWNERDEAD)) {
+        lw_reenter(t);
+        lw_after_acquire(t, l, mode, how, pc, cfa);
+        lw_leave(t);
+    }
+    return r;
+}
+
 /* Destroy pre-event: reports destroy-locked or a second destroy. */
 void lw_destroy_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, bool locked,
                     int holder_tid, const char *call, uintptr_t pc);

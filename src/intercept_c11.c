@@ -8,8 +8,6 @@
 #include "intercept.h"
 #include "rules.h"
 
-extern const lw_waitops lw_mutex_waitops;
-
 static inline pthread_mutex_t *as_pthread(mtx_t *m)
 {
     return (pthread_mutex_t *)(void *)m;
@@ -65,8 +63,7 @@ LW_EXPORT void mtx_destroy(mtx_t *m)
 LW_EXPORT int mtx_lock(mtx_t *m)
 {
     LW_MTX_ACQUIRE(LW_ACQ_BLOCKING, "mtx_lock", LW_REAL(mtx_lock)(m),
-                   c11_result(lw_wait_acquire(t, l, LW_MODE_WRITE, pm, &lw_mutex_waitops,
-                                              relocked)));
+                   c11_result(lw_mutex_acquire(t, l, pm, relocked)));
 }
 
 LW_EXPORT int mtx_trylock(mtx_t *m)

@@ -11,35 +11,13 @@
 
 /* ---- shared steps ---- */
 
-lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
-                        bool destroyed, unsigned mode, unsigned how, const char *call,
-                        uintptr_t pc, bool *relocked)
-{
-    int e = errno;
-    lw_lock *l = NULL;
-    *relocked = false;
-    if (LW_UNLIKELY(destroyed)) {
-        lw_rule_use_after_destroy(t, addr, kind, call, pc);
-    } else {
-        l = lw_lock_lookup(addr, kind, mtype, pc);
-        if (l)
-            *relocked = lw_before_acquire(t, l, mode, how, pc, call);
-    }
-    errno = e;
-    lw_leave(t);
-    return l;
-}
-
-int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw_waitops *ops,
+int lw_wait_blocked(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw_waitops *ops,
                     bool relocked)
 {
-    int r = ops->try_(obj);
-    if (LW_LIKELY(r != ops->busy))
-        return r;
     int e = errno;
     struct timespec ts;
     lw_wait_deadline(&ts);
-    r = ops->until(obj, &ts);
+    int r = ops->until(obj, &ts);
     if (LW_LIKELY(r != ETIMEDOUT)) {
         errno = e;
         return r;
@@ -64,25 +42,9 @@ int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw
     return r;
 }
 
-void lw_release_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, int owner_tid,
-                    const char *call, uintptr_t pc)
-{
-    int e = errno;
-    if (LW_UNLIKELY(destroyed)) {
-        lw_rule_use_after_destroy(t, addr, kind, call, pc);
-    } else {
-        lw_lock *l = lw_registry_find(addr);
-        if (LW_UNLIKELY(!l || !lw_release(t, l)) && owner_tid != t->tid)
-            lw_rule_unlock_not_owned(t, l, addr, kind, owner_tid, call, pc);
-    }
-    errno = e;
-    lw_leave(t);
-}
-
 void lw_destroy_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, bool locked,
                     int holder_tid, const char *call, uintptr_t pc)
 {
-    int e = errno;
     if (destroyed) {
         lw_rule_use_after_destroy(t, addr, kind, call, pc);
     } else {
@@ -91,7 +53,6 @@ void lw_destroy_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed,
         if (mine || locked)
             lw_rule_destroy_locked(t, l, addr, kind, holder_tid, mine, 0, call, pc);
     }
-    errno = e;
     lw_leave(t);
 }
 
@@ -107,6 +68,15 @@ void lw_destroy_post(uintptr_t addr, uintptr_t pc)
     }
 }
 
+void lw_unlock_slow(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, int owner_tid,
+                    const char *call, uintptr_t pc)
+{
+    if (destroyed)
+        lw_rule_use_after_destroy(t, addr, kind, call, pc);
+    else if (!lw_release_addr_slow(t, addr) && owner_tid != t->tid)
+        lw_rule_unlock_not_owned(t, lw_registry_find(addr), addr, kind, owner_tid, call, pc);
+}
+
 void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
 {
     lw_thread *t = lw_enter();
@@ -116,21 +86,6 @@ void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintpt
         errno = e;
         lw_leave(t);
     }
-}
-
-/* Post-event of any acquisition: r is the real call's result. */
-int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
-                   uintptr_t pc, uintptr_t cfa)
-{
-    /* EOWNERDEAD: a robust mutex whose owner died is now ours. */
-    if (l && (r == 0 || r == EOWNERDEAD)) {
-        int e = errno;
-        lw_reenter(t);
-        lw_after_acquire(t, l, mode, how, pc, cfa);
-        lw_leave(t);
-        errno = e;
-    }
-    return r;
 }
 
 lw_lock *lw_mutex_node(void *m, enum lw_lock_kind kind, uintptr_t pc)
@@ -200,7 +155,7 @@ LW_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
 LW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
     LW_MUTEX_ACQUIRE(m, LW_ACQ_BLOCKING, "pthread_mutex_lock", LW_REAL(pthread_mutex_lock)(m),
-                     lw_wait_acquire(t, l, LW_MODE_WRITE, m, &lw_mutex_waitops, relocked));
+                     lw_mutex_acquire(t, l, m, relocked));
 }
 
 LW_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)

@@ -49,13 +49,10 @@ bool lw_core_init(char **envp, const void *self_addr)
 
 /* ---- lock nodes ---- */
 
-lw_lock *lw_lock_lookup(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
+lw_lock *lw_lock_create(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
 {
-    lw_lock *l = lw_registry_find(addr);
-    if (LW_LIKELY(l != NULL))
-        return l;
     bool created;
-    l = lw_registry_get(addr, kind, mtype, &created);
+    lw_lock *l = lw_registry_get(addr, kind, mtype, &created);
     if (l && created) {
         l->first_how = 2;
         l->first_pc = pc;
@@ -135,46 +132,50 @@ lw_held *lw_held_find(lw_thread *t, const lw_lock *l)
     return NULL;
 }
 
-static void held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa)
+void lw_held_overflow(lw_thread *t)
 {
-    if (LW_UNLIKELY(t->nheld == LW_MAX_HELD)) {
-        static int once;
-        t->overflow++;
-        lw_warn_once(&once, "lockwatch: warning: a thread holds more than %u locks; "
-                     "locks past that are not tracked\n", (unsigned)LW_MAX_HELD);
-        return;
-    }
-    lw_held *h = &t->held[t->nheld];
-    h->lock = l;
-    h->id = l->id;
-    h->mode = mode;
-    h->count = 1;
-    h->pc = pc;
-    h->cfa = cfa;
-    /* Publish the entry after it is complete: a signal handler on this
-     * thread may read the stack between the two stores. */
-    lw_compiler_barrier();
-    t->nheld++;
+    static int once;
+    t->overflow++;
+    lw_warn_once(&once, "lockwatch: warning: a thread holds more than %u locks; "
+                 "locks past that are not tracked\n", (unsigned)LW_MAX_HELD);
+}
+
+/* Removes one count of held entry i; returns its mode. */
+static unsigned release_at(lw_thread *t, unsigned i)
+{
+    lw_held *h = &t->held[i];
+    unsigned mode = h->mode;
+    if (--h->count > 0)
+        return mode;
+    /* Remove entry i, keeping acquisition order of the rest. */
+    for (unsigned j = i + 1; j < t->nheld; j++)
+        t->held[j - 1] = t->held[j];
+    t->nheld--;
+    return mode;
+}
+
+static unsigned not_held(lw_thread *t)
+{
+    if (t->overflow)
+        t->overflow--;   /* released one we could not track */
+    return 0;
 }
 
 unsigned lw_release(lw_thread *t, lw_lock *l)
 {
-    for (unsigned i = t->nheld; i-- > 0;) {
-        lw_held *h = &t->held[i];
-        if (h->lock != l || h->id != l->id)
-            continue;
-        unsigned mode = h->mode;
-        if (--h->count > 0)
-            return mode;
-        /* Remove entry i, keeping acquisition order of the rest. */
-        for (unsigned j = i + 1; j < t->nheld; j++)
-            t->held[j - 1] = t->held[j];
-        t->nheld--;
-        return mode;
-    }
-    if (t->overflow)
-        t->overflow--;   /* released one we could not track */
-    return 0;
+    for (unsigned i = t->nheld; i-- > 0;)
+        if (t->held[i].lock == l && t->held[i].id == l->id)
+            return release_at(t, i);
+    return not_held(t);
+}
+
+unsigned lw_release_addr_slow(lw_thread *t, uintptr_t addr)
+{
+    /* Locks are usually released in reverse order: the top entry first. */
+    for (unsigned i = t->nheld; i-- > 0;)
+        if (t->held[i].addr == addr)
+            return release_at(t, i);
+    return not_held(t);
 }
 
 /* ---- order edges ---- */
@@ -187,7 +188,9 @@ static inline uint32_t edge_modes(unsigned from_mode, unsigned to_mode)
 
 static inline unsigned cache_slot(uint64_t from, uint64_t key)
 {
-    return (unsigned)((from * 0x9e3779b97f4a7c15ull ^ key) >> 40) & (LW_EDGE_CACHE - 1);
+    /* Both ids must reach the slot bits: edges from one lock to several
+     * others are the common case and must not evict each other. */
+    return (unsigned)(lw_hash_mix(from, key) >> 24) & (LW_EDGE_CACHE - 1);
 }
 
 /* Are all of e's gates held exclusively by t (other than entry `skip`)? */
@@ -306,30 +309,30 @@ static inline void add_edges(lw_thread *t, lw_lock *to, unsigned mode)
     }
 }
 
-bool lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, uintptr_t pc,
-                       const char *call)
+bool lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                            uintptr_t pc, const char *call)
 {
-    if (t->nheld == 0)
-        return false;
     /* Re-acquiring a lock this thread holds cannot wait on anybody else:
      * no edges; whether it is legal is the relock rule's business. */
     if (lw_held_find(t, l))
         return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call);
+    t->not_held = l;   /* lets the post-event skip the same search */
     if (how == LW_ACQ_BLOCKING)
         add_edges(t, l, mode);
     return false;
 }
 
-void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                      uintptr_t pc, uintptr_t cfa)
+void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa)
 {
-    (void)how;   /* every kind of acquisition is held alike once it succeeds */
-    lw_held *h = lw_held_find(t, l);
+    /* A signal handler between the pre- and post-event would have reset
+     * the hint with its own lock: then search. */
+    lw_held *h = t->not_held == l ? NULL : lw_held_find(t, l);
+    t->not_held = NULL;
     if (h) {
         h->count++;
         return;
     }
-    held_push(t, l, mode, pc, cfa);
+    lw_held_push(t, l, mode, pc, cfa);
 }
 
 /* ---- fork ---- */

@@ -32,7 +32,13 @@ extern int lw_core_ready;      /* read relaxed by every wrapper */
 bool lw_core_init(char **envp, const void *self_addr);
 
 /* Lock nodes.  pc: call site, recorded as where the lock was first seen. */
-lw_lock *lw_lock_lookup(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
+lw_lock *lw_lock_create(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
+static inline lw_lock *lw_lock_lookup(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
+                                      uintptr_t pc)
+{
+    lw_lock *l = lw_registry_find(addr);
+    return LW_LIKELY(l != NULL) ? l : lw_lock_create(addr, kind, mtype, pc);
+}
 void lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
 void lw_lock_destroyed(uintptr_t addr);
 /* Names given with lockwatch_name_lock(); name must stay valid. */
@@ -43,12 +49,56 @@ const char *lw_lock_name(uintptr_t addr);
  * blocking one; when the thread already holds l, applies the relock rule
  * (call: the function's name, NULL to skip it) and returns true if the
  * acquisition cannot be granted to this thread. */
-bool lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, uintptr_t pc,
-                       const char *call);
-void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                      uintptr_t pc, uintptr_t cfa);
+bool lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                            uintptr_t pc, const char *call);
+static inline bool lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                                     uintptr_t pc, const char *call)
+{
+    if (LW_LIKELY(t->nheld == 0))
+        return false;   /* nothing held: no edge, no relock */
+    return lw_before_acquire_slow(t, l, mode, how, pc, call);
+}
+
+void lw_held_overflow(lw_thread *t);
+static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc,
+                                uintptr_t cfa)
+{
+    if (LW_UNLIKELY(t->nheld == LW_MAX_HELD)) {
+        lw_held_overflow(t);
+        return;
+    }
+    lw_held *h = &t->held[t->nheld];
+    h->lock = l;
+    h->addr = (uintptr_t)__atomic_load_n(&l->h.k1, __ATOMIC_RELAXED);
+    h->id = l->id;
+    h->mode = mode;
+    h->count = 1;
+    h->pc = pc;
+    h->cfa = cfa;
+    /* Publish the entry after it is complete: a signal handler on this
+     * thread may read the stack between the two stores. */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->nheld++;
+}
+
+/* Post-event of a successful acquisition (any `how`: once it succeeds a
+ * lock is held alike). */
+void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa);
+static inline void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                                    uintptr_t pc, uintptr_t cfa)
+{
+    (void)how;
+    if (LW_LIKELY(t->nheld == 0))
+        lw_held_push(t, l, mode, pc, cfa);
+    else
+        lw_after_acquire_slow(t, l, mode, pc, cfa);
+}
+
 /* Returns the mode the lock was held in (0 if this thread did not hold it). */
 unsigned lw_release(lw_thread *t, lw_lock *l);
+/* The same by the lock's address, without a registry lookup (the
+ * interposers handle the innermost-lock case inline first). */
+unsigned lw_release_addr_slow(lw_thread *t, uintptr_t addr);
 /* Is l held by t?  Returns its held-stack entry or NULL. */
 lw_held *lw_held_find(lw_thread *t, const lw_lock *l);
 

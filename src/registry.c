@@ -12,17 +12,6 @@
 
 #define LW_STRIPES 4096u
 
-uint64_t lw_hash_mix(uint64_t k1, uint64_t k2)
-{
-    uint64_t x = k1 ^ (k2 * 0x9e3779b97f4a7c15ull);
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ull;
-    x ^= x >> 33;
-    return x;
-}
-
 bool lw_hash_init(lw_hash *h, uint32_t nbuckets, size_t rec_size)
 {
     h->buckets = lw_arena_map(nbuckets * sizeof(lw_hent *));
@@ -46,18 +35,6 @@ static void stripe_lock(int *s)
 static void stripe_unlock(int *s)
 {
     lw_store_release(s, 0);
-}
-
-lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2)
-{
-    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
-    /* acquire: pairs with the release publishing a new chain head, so the
-     * new entry's next and keys are visible. */
-    for (lw_hent *e = lw_load_acquire(&h->buckets[b]); e; e = e->next) {
-        if (lw_load_acquire(&e->k1) == k1 && lw_load_relaxed(&e->k2) == k2)
-            return e;
-    }
-    return NULL;
 }
 
 lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,

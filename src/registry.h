@@ -37,7 +37,7 @@ typedef struct {
 } lw_hash;
 
 bool lw_hash_init(lw_hash *h, uint32_t nbuckets, size_t rec_size);
-lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2);
+static inline lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2);
 /* Returns the entry for (k1,k2), creating it if absent.  A created entry is
  * zeroed apart from its header, then init(rec, ctx) runs before it becomes
  * visible.  *created tells which happened.  NULL when memory is exhausted. */
@@ -105,7 +105,26 @@ void lw_registry_atfork_child(void);
 
 extern lw_hash lw_registry;
 
-uint64_t lw_hash_mix(uint64_t k1, uint64_t k2);
+static inline uint64_t lw_hash_mix(uint64_t k1, uint64_t k2)
+{
+    /* Two multiplies: enough to spread aligned pointers and small ids over
+     * the buckets (the high half of the product is folded in). */
+    uint64_t x = (k1 ^ (k2 * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+    return x ^ (x >> 32);
+}
+
+static inline lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2)
+{
+    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    /* acquire: pairs with the release publishing a new chain head, so the
+     * new entry's next and keys are visible. */
+    for (lw_hent *e = __atomic_load_n(&h->buckets[b], __ATOMIC_ACQUIRE); e; e = e->next) {
+        if (__atomic_load_n(&e->k1, __ATOMIC_ACQUIRE) == k1 &&
+            __atomic_load_n(&e->k2, __ATOMIC_RELAXED) == k2)
+            return e;
+    }
+    return NULL;
+}
 
 static inline lw_lock *lw_registry_find(uintptr_t addr)
 {

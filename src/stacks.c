@@ -14,6 +14,7 @@
 #include <libunwind.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <errno.h>
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -54,7 +55,9 @@ bool lw_stacks_init(void)
             lw_cpu_relax();
         return uw.ok;
     }
+    int e = errno;
     bool ok = load_unwind();
+    errno = e;
     lw_store_release(&init_state, 2);
     if (!ok) {
         static int once;
@@ -125,8 +128,11 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
         lw_stacks_init();
     if (!uw.ok || max == 0)
         return 0;
-    if (uw.getcontext(&ctx) != 0 || uw.init_local(&cur, &ctx) != 0)
+    int e = errno;   /* libunwind may probe memory with system calls */
+    if (uw.getcontext(&ctx) != 0 || uw.init_local(&cur, &ctx) != 0) {
+        errno = e;
         return 0;
+    }
     /* Bounded: a corrupt stack must not loop us forever. */
     for (unsigned guard = 0; guard < 4 * LW_MAX_FRAMES && n < max; guard++) {
         unw_word_t ip = 0, sp = 0;
@@ -142,6 +148,7 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
         if (uw.step(&cur) <= 0)
             break;
     }
+    errno = e;
     return n;
 }
 
@@ -278,7 +285,16 @@ static lw_mutex sym_lock = LW_MUTEX_INIT;
 static modsyms mods[LW_MAX_MODULES];
 static unsigned nmods;
 
+static void load_symbols_from_file(modsyms *m);
+
 static void load_symbols(modsyms *m)
+{
+    int e = errno;
+    load_symbols_from_file(m);
+    errno = e;
+}
+
+static void load_symbols_from_file(modsyms *m)
 {
     struct stat st;
     int fd = open(m->path, O_RDONLY | O_CLOEXEC);
@@ -370,7 +386,10 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
     /* pc is a return address: look up pc - 1 so a call at the end of a
      * function is attributed to it. */
     uintptr_t q = pc ? pc - 1 : 0;
-    if (!dladdr((void *)q, &di) || !di.dli_fname)
+    int e = errno;
+    int found = dladdr((void *)q, &di);
+    errno = e;
+    if (!found || !di.dli_fname)
         return;
     fi->module = di.dli_fname;
     fi->offset = pc - (uintptr_t)di.dli_fbase;

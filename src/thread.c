@@ -5,6 +5,7 @@
 #include "thread.h"
 #include "lw_atomic.h"
 
+#include <errno.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -54,7 +55,10 @@ void lw_thread_refresh_name(lw_thread *t)
     /* The kernel's name of the calling thread (pthread_setname_np, prctl);
      * for reports only: a system call. */
     char buf[16] = "";
-    if (prctl(PR_GET_NAME, buf, 0, 0, 0) == 0) {
+    int e = errno;
+    int r = prctl(PR_GET_NAME, buf, 0, 0, 0);
+    errno = e;
+    if (r == 0) {
         buf[15] = 0;
         for (unsigned i = 0; i < sizeof(t->name); i++)
             t->name[i] = buf[i];

@@ -15,6 +15,7 @@
 
 typedef struct lw_held {
     lw_lock *lock;
+    uintptr_t addr;        /* the lock's address (unlock finds it without a lookup) */
     uint64_t id;           /* lock->id when acquired (detects reuse) */
     uint32_t mode;         /* LW_MODE_* */
     uint32_t count;        /* recursive acquisitions */
@@ -39,6 +40,7 @@ typedef struct lw_thread {
     int tid;               /* OS thread id */
     char name[16];
     unsigned nheld;
+    const lw_lock *not_held;  /* set by the pre-event: l is not in held[] */
     uint64_t overflow;     /* acquisitions not tracked: held stack full */
     lw_held held[LW_MAX_HELD];
     lw_edge_cache_ent cache[LW_EDGE_CACHE];

@@ -398,15 +398,20 @@ static void unlink_edge(lw_edge *e)
     e->to->nin--;
     if (e->cyclic)
         cyclic_edges--;
-    lw_fetch_add_relaxed(&nedges, -1);
     lw_hash_remove(&lw_edges, &e->h, e->from->id, e->to->id);
+    /* Last: release, see lw_graph_remove_node.  Nothing of either node is
+     * touched after this. */
+    lw_fetch_add_acq_rel(&nedges, -1);
 }
 
 void lw_graph_remove_node(lw_lock *l)
 {
-    /* Racy peek: a node with no edges needs no lock (edges to it are only
-     * added by threads that hold or acquire it, which a destroy excludes). */
-    if (!lw_load_relaxed(&l->out) && !lw_load_relaxed(&l->in)) {
+    /* A graph without edges needs no lock.  acquire: pairs with the release
+     * decrement in unlink_edge, so a remover that made the count zero has
+     * finished writing every node it touched (this one included) before we
+     * let the node be reused.  Peeking at this node's own lists instead
+     * would race with a concurrent removal of an adjacent node. */
+    if (lw_load_acquire(&nedges) == 0) {
         l->rank = 0;
         return;
     }

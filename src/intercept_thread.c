@@ -60,7 +60,7 @@ static void thread_ended(void *v)
     if (!lw_load_relaxed(&lw_core_ready))
         return;
     t->guard++;
-    lw_rule_thread_exit(t, "ended");
+    lw_rule_thread_exit(t, "ended (cancelled, or left without pthread_exit)", 0, false);
     t->guard--;
 }
 
@@ -94,11 +94,11 @@ static struct tramp tramp_take(void *p)
     return tr;
 }
 
-static void returned(void)
+static void returned(uintptr_t routine)
 {
     lw_thread *t = &lw_self;
     t->guard++;
-    lw_rule_thread_exit(t, "returned from its start routine");
+    lw_rule_thread_exit(t, "returned from its start routine", routine, true);
     t->guard--;
 }
 
@@ -106,7 +106,7 @@ static void *trampoline(void *p)
 {
     struct tramp tr = tramp_take(p);
     void *r = tr.fn(tr.arg);
-    returned();
+    returned((uintptr_t)tr.fn);
     return r;
 }
 
@@ -114,7 +114,7 @@ static int c11_trampoline(void *p)
 {
     struct tramp tr = tramp_take(p);
     int r = tr.cfn(tr.arg);
-    returned();
+    returned((uintptr_t)tr.cfn);
     return r;
 }
 
@@ -122,7 +122,7 @@ LW_EXPORT void pthread_exit(void *ret)
 {
     lw_thread *t = lw_enter();
     if (t) {
-        lw_rule_thread_exit(t, "called pthread_exit");
+        lw_rule_thread_exit(t, "called pthread_exit", LW_PC(), false);
         lw_leave(t);
     }
     if (!lw_real_pthread_exit)

@@ -54,7 +54,7 @@ lw_lock *lw_lock_create(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, 
     bool created;
     lw_lock *l = lw_registry_get(addr, kind, mtype, &created);
     if (l && created) {
-        l->first_how = 2;
+        l->first_how = LW_FIRST_LOCKED;
         l->first_pc = pc;
         l->first_thread = lw_self.num;
     }
@@ -69,7 +69,7 @@ void lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
         lw_registry_forget(old);   /* re-initialised: a new lock */
     lw_lock *l = lw_registry_get(addr, kind, mtype, &created);
     if (l && created) {
-        l->first_how = 1;
+        l->first_how = LW_FIRST_INITIALISED;
         l->first_pc = pc;
         l->first_thread = lw_self.num;
     }

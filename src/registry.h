@@ -68,6 +68,11 @@ enum lw_lock_kind {
 
 struct lw_edge;
 
+/* How a lock was first seen (lw_lock.first_how). */
+#define LW_FIRST_INITIALISED 1   /* its init call */
+#define LW_FIRST_LOCKED      2   /* a lock call (static initialiser) */
+#define LW_FIRST_USED        3   /* another call: unlock, wait, destroy */
+
 typedef struct lw_lock {
     lw_hent h;                /* k1 = lock address */
     uint64_t id;              /* unique per incarnation, never 0 or reused */
@@ -75,7 +80,7 @@ typedef struct lw_lock {
     uint16_t mtype;           /* LW_MTYPE_* for mutexes */
     uintptr_t first_pc;       /* call site: init call or first lock */
     uint32_t first_thread;    /* lockwatch thread number seen first */
-    uint32_t first_how;       /* 1 = initialised, 2 = first locked */
+    uint32_t first_how;       /* LW_FIRST_*: how the lock was first seen */
     bool robust;              /* robust mutex: dying with it held is its use */
     /* Condition variables only (kind LW_KIND_COND). */
     bool destroyed;           /* destroyed and not re-initialised */

@@ -198,6 +198,7 @@ static const char *kind_name(unsigned kind)
     case LW_KIND_RWLOCK: return "rwlock";
     case LW_KIND_SPIN: return "spinlock";
     case LW_KIND_C11_MUTEX: return "c11-mutex";
+    case LW_KIND_COND: return "condvar";
     }
     return "lock";
 }
@@ -208,8 +209,14 @@ static const char *kind_title(unsigned kind)
     case LW_KIND_RWLOCK: return "RWLock";
     case LW_KIND_SPIN: return "Spinlock";
     case LW_KIND_C11_MUTEX: return "Mutex (C11)";
+    case LW_KIND_COND: return "Condvar";
     }
     return "Mutex";
+}
+
+static const char *first_seen_name(unsigned how)
+{
+    return how == LW_FIRST_INITIALISED ? "initialised" : how == LW_FIRST_USED ? "used" : "locked";
 }
 
 static const char *mtype_name(const lw_lock_snap *l)
@@ -325,7 +332,7 @@ static void write_text(workspace *w, const lw_cycle_snap *c)
                       (unsigned long)l->id, (void *)l->addr, t ? ", " : "", t ? t : "",
                       t ? " mutex" : "",
                       l->name ? ", \"" : "", l->name ? l->name : "", l->name ? "\"" : "",
-                      l->first_how == 1 ? "initialised" : "locked");
+                      first_seen_name(l->first_how));
         text_stack(w, site_stack(l->first_pc), "<unknown>");
     }
     for (unsigned i = 0; i < w->nthreads; i++) {
@@ -408,7 +415,7 @@ static void write_json(workspace *w, const lw_cycle_snap *c)
         else
             lw_buf_puts(b, "null");
         lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":",
-                      l->first_how == 1 ? "initialised" : "locked");
+                      first_seen_name(l->first_how));
         json_stack_ref(b, stack_index(w, site_stack(l->first_pc)));
         lw_buf_puts(b, "}");
     }
@@ -566,7 +573,7 @@ static void issue_text(workspace *w, const lw_issue *r)
             text_stack(w, r->locks[i].stack, "<no backtrace>");
         } else {
             lw_buf_printf(b, " first %s at:\n",
-                          r->locks[i].lock.first_how == 1 ? "initialised" : "locked");
+                          first_seen_name(r->locks[i].lock.first_how));
             text_stack(w, site_stack(r->locks[i].lock.first_pc), "<unknown>");
         }
     }
@@ -610,7 +617,7 @@ static void json_lock(workspace *w, const lw_lock_snap *l, bool first, const cha
     else
         lw_buf_puts(b, "null");
     lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":",
-                  l->first_how == 1 ? "initialised" : "locked");
+                  first_seen_name(l->first_how));
     json_stack_ref(b, stack_index(w, site_stack(l->first_pc)));
     if (role) {
         lw_buf_puts(b, ",\"role\":");

@@ -298,12 +298,20 @@ static const char *kind_word(unsigned kind)
     return "mutex";
 }
 
-/* A lock snapshot for a lock lockwatch may never have seen. */
-static void snap_or_addr(const lw_lock *l, uintptr_t addr, unsigned kind, lw_lock_snap *s)
+/* A lock snapshot for a lock lockwatch may never have seen: such a lock
+ * gets its node now, so that it has an id, first seen here (pc) being
+ * used without having been locked. */
+static void snap_or_addr(const lw_lock *l, uintptr_t addr, unsigned kind, lw_lock_snap *s,
+                         uintptr_t pc)
 {
-    /* A lock lockwatch never saw gets its node now, so it has an id. */
     if (!l)
-        l = lw_lock_lookup(addr, kind, 0, 0);
+        l = lw_registry_find(addr);
+    if (!l) {
+        lw_lock *n = lw_lock_lookup(addr, kind, 0, pc);
+        if (n && n->first_how == LW_FIRST_LOCKED && n->first_pc == pc)
+            n->first_how = LW_FIRST_USED;
+        l = n;
+    }
     if (l) {
         lw_snap_lock(l, s);
         return;
@@ -387,7 +395,12 @@ bool lw_rule_relock(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, const
         return true;
     lw_lock_snap s;
     lw_snap_lock(l, &s);
-    r->threads[0].waits_lock = lw_issue_add_lock(r, &s, NULL, 0);
+    int li = lw_issue_add_lock(r, &s, NULL, 0);
+    /* Only a relock that really blocks waits for the lock; errorcheck
+     * mutexes and rwlocks written twice fail with EDEADLK instead. */
+    bool blocks = upgrade || (l->kind != LW_KIND_RWLOCK && l->mtype != LW_MTYPE_ERRORCHECK);
+    if (blocks)
+        r->threads[0].waits_lock = li;
     set_what(r, "called %s() on %s M%lu here", call, kind_word(l->kind), (unsigned long)l->id);
     if (upgrade)
         set_message(r, "thread T%u asks for the write lock of rwlock M%lu while it holds it for "
@@ -415,13 +428,13 @@ void lw_rule_use_after_destroy(lw_thread *t, uintptr_t addr, unsigned kind, cons
     if (!r)
         return;
     lw_lock_snap s;
-    snap_or_addr(NULL, addr, kind, &s);
+    snap_or_addr(NULL, addr, kind, &s, pc);
     uintptr_t dpc = destroyed_pc(addr);
-    int li = lw_issue_add_lock(r, &s, "was destroyed here", dpc ? lw_depot_put(&dpc, 1) : 0);
-    r->threads[0].waits_lock = li;
+    lw_issue_add_lock(r, &s, "was destroyed here", dpc ? lw_depot_put(&dpc, 1) : 0);
     set_what(r, "called %s() here", call);
-    set_message(r, "thread T%u calls %s() on %s %p after it was destroyed (and not initialised "
-                   "again)", t->num, call, kind_word(kind), (void *)addr);
+    set_message(r, "thread T%u calls %s() on %s M%lu (%p) after it was destroyed (and not "
+                   "initialised again)", t->num, call, kind_word(kind), (unsigned long)s.id,
+                (void *)addr);
     lw_report_issue(r);
 }
 
@@ -436,16 +449,13 @@ void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned
     if (!r)
         return;
     lw_lock_snap s;
-    snap_or_addr(l, addr, kind, &s);
+    snap_or_addr(l, addr, kind, &s, pc);
     lw_issue_add_lock(r, &s, NULL, 0);
     set_what(r, "called %s() here", call);
     char lock_name[48];
     lw_buf b;
     lw_buf_init(&b, lock_name, sizeof(lock_name));
-    if (l)
-        lw_buf_printf(&b, "%s M%lu", kind_word(kind), (unsigned long)l->id);
-    else
-        lw_buf_printf(&b, "%s %p", kind_word(kind), (void *)addr);
+    lw_buf_printf(&b, "%s M%lu", kind_word(kind), (unsigned long)s.id);
     if (owner_tid > 0)
         set_message(r, "thread T%u unlocks %s, which is held by another thread (tid %d)", t->num,
                     lock_name, owner_tid);
@@ -472,22 +482,32 @@ void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned k
     if (!r)
         return;
     lw_lock_snap s;
-    snap_or_addr(l, addr, kind, &s);
+    snap_or_addr(l, addr, kind, &s, pc);
     lw_issue_add_lock(r, &s, NULL, 0);
     set_what(r, "called %s() here", call);
+    unsigned long id = (unsigned long)s.id;
     if (kind == LW_KIND_COND)
-        set_message(r, "thread T%u destroys condition variable %p while %u thread%s wait%s on it",
-                    t->num, (void *)addr, waiters, waiters == 1 ? "" : "s",
-                    waiters == 1 ? "s" : "");
+        set_message(r, "thread T%u destroys condition variable M%lu while %u thread%s wait%s on "
+                       "it", t->num, id, waiters, waiters == 1 ? "" : "s", waiters == 1 ? "s" : "");
     else if (self_holds)
-        set_message(r, "thread T%u destroys %s %p while it holds it", t->num, kind_word(kind),
-                    (void *)addr);
+        set_message(r, "thread T%u destroys %s M%lu while it holds it", t->num, kind_word(kind), id);
     else if (holder_tid > 0)
-        set_message(r, "thread T%u destroys %s %p while thread tid %d holds it", t->num,
-                    kind_word(kind), (void *)addr, holder_tid);
+        set_message(r, "thread T%u destroys %s M%lu while another thread (tid %d) holds it",
+                    t->num, kind_word(kind), id, holder_tid);
     else
-        set_message(r, "thread T%u destroys %s %p while it is locked", t->num, kind_word(kind),
-                    (void *)addr);
+        set_message(r, "thread T%u destroys %s M%lu while it is locked", t->num, kind_word(kind),
+                    id);
+    lw_buf b;
+    lw_buf_init(&b, r->extra_json, sizeof(r->extra_json));
+    lw_buf_puts(&b, ",\"holder_tid\":");
+    if (self_holds)
+        lw_buf_printf(&b, "%d", t->tid);
+    else if (holder_tid > 0)
+        lw_buf_printf(&b, "%d", holder_tid);
+    else
+        lw_buf_puts(&b, "null");
+    if (kind == LW_KIND_COND)
+        lw_buf_printf(&b, ",\"waiters\":%u", waiters);
     lw_report_issue(r);
 }
 
@@ -523,12 +543,12 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         if (r) {
             lw_lock_snap s;
             lw_lock *ml = lw_registry_find(mutex);
-            snap_or_addr(ml, mutex, LW_KIND_MUTEX, &s);
+            snap_or_addr(ml, mutex, LW_KIND_MUTEX, &s, pc);
             lw_issue_add_lock(r, &s, NULL, 0);
             set_what(r, "called %s() here", call);
-            set_message(r, "thread T%u waits on condition variable %p with mutex %p, which it "
-                           "does not hold: the wait's unlock and the wakeup race",
-                        t->num, (void *)cond, (void *)mutex);
+            set_message(r, "thread T%u waits on condition variable M%lu with mutex M%lu, which "
+                           "it does not hold: the wait's unlock and the wakeup race",
+                        t->num, (unsigned long)c->id, (unsigned long)s.id);
             lw_report_issue(r);
         }
     }
@@ -549,18 +569,18 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         lw_issue *r = begin_issue(t, "cond-multiple-mutexes",
                                   "condition variable used with two mutexes at once");
         if (r) {
-            lw_lock_snap s;
+            lw_lock_snap s, o;
             lw_lock *ml = lw_registry_find(mutex);
-            snap_or_addr(ml, mutex, LW_KIND_MUTEX, &s);
+            snap_or_addr(ml, mutex, LW_KIND_MUTEX, &s, pc);
             lw_issue_add_lock(r, &s, "is the mutex of this wait", 0);
             ml = lw_registry_find(other);
-            snap_or_addr(ml, other, LW_KIND_MUTEX, &s);
-            lw_issue_add_lock(r, &s, "is the mutex other waiters use, paired here",
+            snap_or_addr(ml, other, LW_KIND_MUTEX, &o, other_pc);
+            lw_issue_add_lock(r, &o, "is the mutex other waiters use, paired here",
                               other_pc ? lw_depot_put(&other_pc, 1) : 0);
             set_what(r, "called %s() here", call);
-            set_message(r, "thread T%u waits on condition variable %p with mutex %p while other "
-                           "threads wait on it with mutex %p",
-                        t->num, (void *)cond, (void *)mutex, (void *)other);
+            set_message(r, "thread T%u waits on condition variable M%lu with mutex M%lu while "
+                           "other threads wait on it with mutex M%lu",
+                        t->num, (unsigned long)c->id, (unsigned long)s.id, (unsigned long)o.id);
             lw_report_issue(r);
         }
     }
@@ -597,21 +617,37 @@ void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintpt
 
 /* ---- threads ---- */
 
-void lw_rule_thread_exit(lw_thread *t, const char *how)
+void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine)
 {
     if (t->num == 0 || t->exit_checked)
         return;
     t->exit_checked = true;
     unsigned n = 0;
-    for (unsigned i = 0; i < t->nheld; i++)
-        n += !t->held[i].lock->robust;
+    uintptr_t first_pc = 0;
+    for (unsigned i = 0; i < t->nheld; i++) {
+        if (!t->held[i].lock->robust) {
+            if (!n)
+                first_pc = t->held[i].pc;
+            n++;
+        }
+    }
     if (n == 0)
+        return;
+    /* Once per site: where the thread ends (pthread_exit call, start
+     * routine), or else where it took its first lock still held. */
+    if (!lw_first_time(site_sig("exit-holding-lock", site ? site : first_pc)))
         return;
     lw_issue *r = begin_issue(t, "exit-holding-lock", "thread exit while holding locks");
     if (!r)
         return;
-    /* Robust mutexes are meant to be left behind by a dying owner. */
     lw_thread_snap *ts = &r->threads[0];
+    if (site_is_routine) {
+        /* The stack below a returning start routine is only libc's: name
+         * the routine instead (its address + 1, as a return address). */
+        uintptr_t pc = site + 1;
+        ts->stack = lw_depot_put(&pc, 1);
+    }
+    /* Robust mutexes are meant to be left behind by a dying owner. */
     unsigned k = 0;
     for (unsigned i = 0; i < ts->nholds; i++) {
         lw_lock *l = lw_registry_find(ts->holds[i].lock.addr);

@@ -80,8 +80,10 @@ void lw_rule_cond_wait_end(lw_lock *c);
 void lw_rule_cond_init(uintptr_t cond, uintptr_t pc);
 void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintptr_t pc);
 /* A thread other than the main one ends; how: "returned from its start
- * routine", "called pthread_exit", "ended" (cancelled, or unseen). */
-void lw_rule_thread_exit(lw_thread *t, const char *how);
+ * routine", "called pthread_exit", "ended" (cancelled, or unseen).  site:
+ * the pthread_exit call site or (site_is_routine) the start routine, 0 if
+ * unknown; it makes the report once per site. */
+void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine);
 
 /* True the first time `sig` is offered: the caller then reports. */
 bool lw_first_time(uint64_t sig);

@@ -31,6 +31,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 
 EXIT_PASS = 0
@@ -50,7 +51,7 @@ REPORT_KINDS = {
     "unlock-not-owned", "destroy-locked", "cond-wait-unlocked", "cond-multiple-mutexes",
     "exit-holding-lock", "rwlock-upgrade",
 }
-LOCK_KINDS = {"mutex", "rwlock", "spinlock", "c11-mutex"}
+LOCK_KINDS = {"mutex", "rwlock", "spinlock", "c11-mutex", "condvar"}
 MUTEX_TYPES = {"normal", "recursive", "errorcheck", "adaptive"}
 MODES = {"read", "write"}
 
@@ -406,8 +407,8 @@ def validate_report(rep, pid=None):
             p.append(where + ".type of a c11-mutex is %r" % (ty,))
         if "name" not in lk or not (lk["name"] is None or isinstance(lk["name"], str)):
             p.append(where + ".name missing or not a string/null")
-        if not isinstance(lk.get("first_seen"), str) or not lk.get("first_seen"):
-            p.append(where + ".first_seen missing or empty")
+        if lk.get("first_seen") not in ("initialised", "locked", "used"):
+            p.append(where + ".first_seen is %r" % (lk.get("first_seen"),))
         if "first_stack" not in lk:
             p.append(where + ".first_stack missing")
         else:
@@ -581,3 +582,203 @@ def detector_is_live(t):
     t.require(res.returncode == DEFAULT_EXITCODE and len(res.reports) == 1,
               "sanity check: lockwatch did not report examples/inversion as expected, so "
               "a 'no report' result would mean nothing\n" + res.describe())
+
+
+# --------------------------------------------------------------------------
+# programs that hang (real deadlocks): background runs, timed runs, and the
+# reports other than lock-order inversions
+
+
+def preload_env(fmt="json", log_path=None, extra_env=None):
+    """The environment of a run under lockwatch, as run_preload builds it:
+    base_env() with LD_PRELOAD, LOCKWATCH_FORMAT=fmt (None: unset) and
+    LOCKWATCH_LOG=log_path (None: unset), then extra_env."""
+    env = base_env()
+    env["LD_PRELOAD"] = lib()
+    if fmt is not None:
+        env["LOCKWATCH_FORMAT"] = fmt
+    if log_path:
+        env["LOCKWATCH_LOG"] = log_path
+    env.update(extra_env or {})
+    return env
+
+
+def _no_core_dumps():
+    """preexec_fn: a run that aborts (LOCKWATCH_ON_DEADLOCK=abort) leaves no core file."""
+    import resource
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class Spawned:
+    """A program started under lockwatch in the background, for programs that
+    hang without lockwatch: the test decides how long to wait, can read the
+    reports while the program still runs, and the program is killed (SIGKILL)
+    if it is still running at the end.  Reports go to a fresh LOCKWATCH_LOG
+    file.  Core dumps are disabled.
+
+        with lw.Spawned(lw.example("deadlock_2threads"), extra_env=env) as sp:
+            rc = sp.wait(5.0)       # exit status, or None: still running after 5 s
+            so_far = sp.reports()   # json mode: reports written so far
+        res = sp.result             # Result (reports parsed in json mode), killed if need be
+        res.elapsed                 # seconds from the start to the exit (None if killed)
+
+    The program's stdout and stderr are collected only at the end, so it must
+    not write more than a pipe holds (64 KiB) before it exits or is killed."""
+
+    def __init__(self, argv, fmt="json", extra_env=None):
+        if isinstance(argv, str):
+            argv = [argv]
+        self.argv = argv
+        self.fmt = fmt
+        self._tmp = tempfile.TemporaryDirectory(prefix="lwtest.")
+        self.log_path = os.path.join(self._tmp.name, "lockwatch.log")
+        env = preload_env(fmt, self.log_path, extra_env)
+        self.elapsed = None
+        self.killed = False
+        self.result = None
+        self.start = time.monotonic()
+        try:
+            self.proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                         preexec_fn=_no_core_dumps)
+        except OSError as e:
+            self._tmp.cleanup()
+            raise Failure("cannot run %s: %s" % (" ".join(argv), e))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.finish()
+        return False
+
+    def wait(self, timeout):
+        """Wait up to timeout seconds for the program to exit: its exit status
+        (negative: killed by that signal), or None if it is still running."""
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        if self.elapsed is None:
+            self.elapsed = time.monotonic() - self.start
+        return rc
+
+    def log_text(self):
+        """What lockwatch has written to the report file so far ("" if nothing)."""
+        if not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def reports(self):
+        """The JSON reports written so far (json mode)."""
+        return parse_json_lines(self.log_text(), "LOCKWATCH_LOG file of " + " ".join(self.argv))
+
+    def finish(self):
+        """Kill the program if it still runs, collect everything: a Result with
+        .elapsed and .killed; in json mode .reports holds the parsed reports."""
+        if self.result is not None:
+            return self.result
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.killed = True
+        out, err = self.proc.communicate()
+        if self.elapsed is None and not self.killed:
+            self.elapsed = time.monotonic() - self.start
+        log = self.log_text() if os.path.exists(self.log_path) else None
+        res = Result(self.argv, self.proc.returncode, out.decode("utf-8", "replace"),
+                     err.decode("utf-8", "replace"), self.proc.pid, log, self.log_path)
+        res.elapsed = self.elapsed
+        res.killed = self.killed
+        self._tmp.cleanup()
+        self.result = res
+        check_no_loader_error(res)
+        if self.fmt == "json":
+            res.reports = parse_json_lines(log or "", "LOCKWATCH_LOG file of " + " ".join(self.argv))
+        return res
+
+
+def run_preload_timed(argv, fmt="json", extra_env=None, timeout=None):
+    """Like run_preload (reports in a LOCKWATCH_LOG file), for a program that
+    may hang without lockwatch: the result has .elapsed, the wall time in
+    seconds from the start to the exit.  A run still going after timeout
+    seconds is killed and fails the test."""
+    timeout = TIMEOUT if timeout is None else timeout
+    sp = Spawned(argv, fmt=fmt, extra_env=extra_env)
+    rc = sp.wait(timeout)
+    res = sp.finish()
+    if rc is None:
+        raise Failure("%s did not finish within %g s under lockwatch (the deadlock was not "
+                      "acted on?)\n%s" % (" ".join(res.argv), timeout, res.describe()))
+    return res
+
+
+# Kinds of report the library emits besides CONTRACT.md's fixed list.
+EXTRA_REPORT_KINDS = {"use-after-destroy"}
+
+
+def validate_issue(rep, pid=None):
+    """Check a report other than a lock-order inversion (deadlock, misuse,
+    blocking call): the common schema (validate_report) and the members of
+    such reports: every thread has "action", "stack" (non-empty), "waits_for"
+    (null, a lock of `locks` or a thread id) and "holds" (locks of `locks`,
+    read/write, stack index); a lock with a "role" has a "stack".  Returns a
+    list of problems."""
+    p = [x for x in validate_report(rep, pid)
+         if not (rep.get("kind") in EXTRA_REPORT_KINDS and x == "unknown kind %r" % rep.get("kind"))]
+    if not isinstance(rep, dict):
+        return p
+    stacks = rep.get("stacks") if isinstance(rep.get("stacks"), list) else []
+    lids = {lk.get("id") for lk in rep.get("locks") or [] if isinstance(lk, dict)}
+    for i, th in enumerate(rep.get("threads") or []):
+        if not isinstance(th, dict):
+            continue
+        where = "threads[%d]" % i
+        if not isinstance(th.get("action"), str) or not th.get("action"):
+            p.append(where + ".action missing or empty")
+        st = th.get("stack", "missing")
+        if not _is_index(st, len(stacks)):
+            p.append(where + ".stack is not an index into stacks: %r" % (st,))
+        elif not stacks[st]:
+            p.append(where + ".stack is an empty backtrace")
+        wf = th.get("waits_for", "missing")
+        if wf is not None and not (wf in lids or (isinstance(wf, str) and _THREAD_ID.match(wf))):
+            p.append(where + ".waits_for is not null, a lock of `locks` or a thread id: %r" % (wf,))
+        holds = th.get("holds")
+        if not isinstance(holds, list):
+            p.append(where + ".holds missing or not a list")
+            continue
+        for j, h in enumerate(holds):
+            hw = "%s.holds[%d]" % (where, j)
+            if not isinstance(h, dict):
+                p.append(hw + " is not an object")
+                continue
+            if h.get("lock") not in lids:
+                p.append("%s.lock = %r is not listed in `locks`" % (hw, h.get("lock")))
+            if h.get("mode") not in MODES:
+                p.append("%s.mode is %r" % (hw, h.get("mode")))
+            if "stack" not in h or not (h["stack"] is None or _is_index(h["stack"], len(stacks))):
+                p.append("%s.stack is not null or an index into stacks: %r" % (hw, h.get("stack")))
+    for i, lk in enumerate(rep.get("locks") or []):
+        if isinstance(lk, dict) and "role" in lk:
+            if not isinstance(lk["role"], str) or not lk["role"]:
+                p.append("locks[%d].role is not a non-empty string" % i)
+            if "stack" not in lk or not (lk["stack"] is None or _is_index(lk["stack"], len(stacks))):
+                p.append("locks[%d].stack is not null or an index into stacks" % i)
+    return p
+
+
+def kinds_count(reports):
+    """{kind: number of reports of that kind}."""
+    n = {}
+    for r in reports:
+        n[r.get("kind")] = n.get(r.get("kind"), 0) + 1
+    return n
+
+
+def lock_named(rep, name):
+    """The lock of rep["locks"] named `name` (lockwatch_name_lock), or None."""
+    for lk in rep.get("locks") or []:
+        if lk.get("name") == name:
+            return lk
+    return None

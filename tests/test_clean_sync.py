@@ -1,0 +1,45 @@
+"""Correct uses of the primitives that the deadlock and misuse rules watch
+produce no report: producer_consumer (condition variables), timedlock_backoff
+(opposite orders, but the second lock is a timed lock with back-off: the
+threads are blocked on each other for a while, and recover), recursive_ok
+(a recursive mutex relocked by its owner), cancel_cond_ok (a thread cancelled
+in pthread_cond_wait whose cleanup handler unlocks), robust_ok (owner dies
+holding a robust mutex; EOWNERDEAD and pthread_mutex_consistent) and
+fork_child_ok (fork while threads lock; the child locks and exits 0).
+
+Each must, under lockwatch as natively: exit 0, print the same, write
+nothing on stderr, and make no report (JSON and text), also with a short
+LOCKWATCH_DEADLOCK_MS."""
+import lwtest as lw
+
+PROGRAMS = ["producer_consumer", "timedlock_backoff", "recursive_ok", "cancel_cond_ok",
+            "robust_ok", "fork_child_ok"]
+
+# timedlock_backoff keeps both threads blocked on each other in timed locks
+# for 200 ms: with 50 ms a deadlock detector that counted timed waits would
+# report it.
+SHORT_DEADLOCK_MS = "50"
+
+
+def main(t):
+    lw.detector_is_live(t)
+    for name in PROGRAMS:
+        prog = lw.example(name)
+        native = lw.native_ok(t, prog, name)
+        runs = [("json", None), (None, None), ("json", {"LOCKWATCH_DEADLOCK_MS": SHORT_DEADLOCK_MS})]
+        for fmt, env in runs:
+            run = lw.run_preload(prog, fmt=fmt, log=(fmt == "json"), extra_env=env)
+            what = "%s (%s%s)" % (name, fmt or "text",
+                                  ", LOCKWATCH_DEADLOCK_MS=" + SHORT_DEADLOCK_MS if env else "")
+            t.expect(run.returncode == 0, "%s: exit status %d, expected 0\n%s"
+                     % (what, run.returncode, run.describe()))
+            lw.expect_same_stdout(t, native, run, what)
+            if fmt == "json":
+                # In fork_child_ok the children append to the same LOCKWATCH_LOG.
+                t.expect(len(run.reports) == 0, "%s: expected no report, got %d:\n%s"
+                         % (what, len(run.reports), lw.describe_reports(run.reports)))
+            t.expect(run.stderr == "", "%s: expected nothing on stderr, got:\n%s"
+                     % (what, run.stderr))
+
+
+lw.main(main)

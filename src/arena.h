@@ -17,6 +17,7 @@
 #define LW_ARENA_H
 
 #include "lw_base.h"
+#include "lw_atomic.h"
 
 typedef struct { int state; } lw_mutex;   /* 0 free, 1 locked, 2 contended */
 #define LW_MUTEX_INIT { 0 }
@@ -24,6 +25,24 @@ typedef struct { int state; } lw_mutex;   /* 0 free, 1 locked, 2 contended */
 void lw_mutex_lock(lw_mutex *m);
 void lw_mutex_unlock(lw_mutex *m);
 void lw_mutex_reset(lw_mutex *m);   /* in a fork child only */
+
+/* A spinlock for a few instructions of work (hash stripes, condvar state);
+ * holders never block or call out.  0 free, 1 held. */
+static inline void lw_spin_lock(int *s)
+{
+    for (;;) {
+        int z = 0;
+        if (lw_cas_acquire(s, &z, 1))
+            return;
+        while (lw_load_relaxed(s))
+            lw_cpu_relax();
+    }
+}
+
+static inline void lw_spin_unlock(int *s)
+{
+    lw_store_release(s, 0);
+}
 
 /* Zeroed memory, 16-byte aligned; NULL only when mmap fails. */
 void *lw_arena_alloc(size_t size);

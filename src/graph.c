@@ -236,20 +236,46 @@ static bool reorder(void)
 
 /* After a search from e->to reached e->from: the cycle is e followed by the
  * tree path from e->to to e->from. */
+static bool edges_valid(lw_edge *const *edge, unsigned n);
+
+/* Long cycles: the whole path, to judge the cycle before a report cuts it. */
+static lw_edge **long_path;
+static size_t long_path_cap;
+
 static void build_cycle(lw_edge *e, lw_cycle *c)
 {
+    size_t len = 0;
+    for (lw_lock *n = e->from; n != e->to && n->parent; n = n->parent->from)
+        len++;
+    if (len + 1 > long_path_cap) {
+        size_t cap = long_path_cap ? long_path_cap : 256;
+        while (cap < len + 1)
+            cap *= 2;
+        lw_edge **p = lw_arena_alloc(cap * sizeof(*p));
+        if (p) {
+            long_path = p;
+            long_path_cap = cap;
+        }
+    }
+    bool full = len + 1 <= long_path_cap;
+    if (full) {
+        /* The cycle in order: e, then the tree path from e->to to e->from. */
+        size_t i = len;
+        long_path[0] = e;
+        for (lw_lock *n = e->from; n != e->to && n->parent; n = n->parent->from)
+            long_path[i--] = n->parent;
+    }
+    /* A report shows at most LW_MAX_CYCLE edges: e and the path's tail. */
     lw_edge *path[LW_MAX_CYCLE];
     unsigned np = 0;
-    for (lw_lock *n = e->from; n != e->to && n->parent; n = n->parent->from) {
-        if (np == LW_MAX_CYCLE - 1)
-            break;   /* longer than a report can show: keep the tail */
+    for (lw_lock *n = e->from; n != e->to && n->parent && np < LW_MAX_CYCLE - 1;
+         n = n->parent->from)
         path[np++] = n->parent;
-    }
     c->n = 0;
     c->edge[c->n++] = e;
     while (np > 0)
         c->edge[c->n++] = path[--np];
-    c->valid = lw_cycle_valid(c);
+    c->valid = full ? edges_valid(long_path, (unsigned)(len + 1)) : lw_cycle_valid(c);
 }
 
 /* Is there a path to -> ... -> from?  Fills *c if so. */
@@ -426,18 +452,18 @@ void lw_graph_remove_node(lw_lock *l)
 
 /* ---- cycles ---- */
 
-bool lw_cycle_valid(const lw_cycle *c)
+static bool edges_valid(lw_edge *const *edge, unsigned n)
 {
-    if (c->n == 0)
+    if (n == 0)
         return false;
     /* A gate common to every edge serialises them all: no deadlock. */
-    const lw_edge *e0 = c->edge[0];
+    const lw_edge *e0 = edge[0];
     unsigned ng0 = lw_load_relaxed(&e0->ngates);
     for (unsigned g = 0; g < ng0; g++) {
         uint64_t gate = lw_load_relaxed(&e0->gates[g]);
         bool everywhere = true;
-        for (unsigned i = 1; i < c->n && everywhere; i++) {
-            const lw_edge *e = c->edge[i];
+        for (unsigned i = 1; i < n && everywhere; i++) {
+            const lw_edge *e = edge[i];
             everywhere = gate_in(gate, e->gates, lw_load_relaxed(&e->ngates));
         }
         if (everywhere)
@@ -446,8 +472,8 @@ bool lw_cycle_valid(const lw_cycle *c)
     /* An rwlock that is only ever read-acquired where the cycle enters it
      * and only read-held where it leaves cannot block there (glibc rwlocks
      * prefer readers by default). */
-    for (unsigned i = 0; i < c->n; i++) {
-        const lw_edge *in = c->edge[i], *out = c->edge[(i + 1) % c->n];
+    for (unsigned i = 0; i < n; i++) {
+        const lw_edge *in = edge[i], *out = edge[(i + 1) % n];
         if (in->to->kind != LW_KIND_RWLOCK)
             continue;
         if (!(lw_load_relaxed(&in->modes) & LW_EM_TO_WRITE) &&
@@ -455,6 +481,11 @@ bool lw_cycle_valid(const lw_cycle *c)
             return false;
     }
     return true;
+}
+
+bool lw_cycle_valid(const lw_cycle *c)
+{
+    return edges_valid(c->edge, c->n);
 }
 
 uint64_t lw_cycle_signature(const lw_cycle *c)

@@ -21,69 +21,52 @@ bool lw_hash_init(lw_hash *h, uint32_t nbuckets, size_t rec_size)
     return h->buckets && h->stripes;
 }
 
-static void stripe_lock(int *s)
-{
-    for (;;) {
-        int z = 0;
-        if (lw_cas_acquire(s, &z, 1))
-            return;
-        while (lw_load_relaxed(s))
-            lw_cpu_relax();
-    }
-}
-
-static void stripe_unlock(int *s)
-{
-    lw_store_release(s, 0);
-}
-
 lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
                         void (*init)(lw_hent *rec, void *ctx), void *ctx,
                         bool *created)
 {
     uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
     int *s = &h->stripes[b & (LW_STRIPES - 1)];
-    lw_hent *tomb = NULL;
 
     *created = false;
-    stripe_lock(s);
+    lw_spin_lock(s);
     for (lw_hent *e = h->buckets[b]; e; e = e->next) {
-        uint64_t ek = lw_load_relaxed(&e->k1);
-        if (ek == k1 && lw_load_relaxed(&e->k2) == k2) {
-            stripe_unlock(s);
+        if (lw_load_relaxed(&e->k1) == k1 && lw_load_relaxed(&e->k2) == k2) {
+            lw_spin_unlock(s);
             return e;
         }
-        if (ek == 0 && !tomb)
-            tomb = e;
     }
-    lw_hent *e = tomb;
+    /* A removed record first (memory stays at the high-water mark of live
+     * records), else fresh memory. */
+    lw_spin_lock(&h->free_lock);
+    lw_hent *e = h->free;
+    if (e)
+        h->free = e->free_next;
+    lw_spin_unlock(&h->free_lock);
     if (!e) {
         e = lw_arena_alloc(h->rec_size);
         if (!e) {
-            stripe_unlock(s);
+            lw_spin_unlock(s);
             return NULL;
         }
         lw_fetch_add_relaxed(&h->allocated, 1);
     } else {
-        /* Keep the chain link; clear the payload.  A reader that matched
-         * the old key before it was cleared may still read the payload: the
-         * record type tolerates that (see registry.h). */
+        /* A reader that matched the old key before removal may still read
+         * the payload: the record types tolerate that (registry.h). */
         memset((char *)e + sizeof(lw_hent), 0, h->rec_size - sizeof(lw_hent));
     }
     if (init)
         init(e, ctx);
     lw_store_relaxed(&e->k2, k2);
-    if (!tomb) {
-        lw_store_relaxed(&e->k1, k1);
-        e->next = h->buckets[b];
-        /* release: the entry's fields are complete before it is reachable */
-        lw_store_release(&h->buckets[b], e);
-    } else {
-        /* release: fields complete before a reader can match the key */
-        lw_store_release(&e->k1, k1);
-    }
+    lw_store_relaxed(&e->k1, k1);
+    /* A reader still standing on this record from its old chain follows
+     * this link into the new chain: at worst it misses, and misses go to
+     * the slow path, which looks again under the stripe. */
+    lw_store_release(&e->next, h->buckets[b]);
+    /* release: the entry's fields are complete before it is reachable */
+    lw_store_release(&h->buckets[b], e);
     lw_fetch_add_relaxed(&h->live, 1);
-    stripe_unlock(s);
+    lw_spin_unlock(s);
     *created = true;
     return e;
 }
@@ -94,13 +77,24 @@ bool lw_hash_remove(lw_hash *h, lw_hent *e, uint64_t k1, uint64_t k2)
     int *s = &h->stripes[b & (LW_STRIPES - 1)];
     bool ok = false;
 
-    stripe_lock(s);
+    lw_spin_lock(s);
     if (lw_load_relaxed(&e->k1) == k1 && lw_load_relaxed(&e->k2) == k2) {
         lw_store_release(&e->k1, 0);
+        /* Unlink; e->next stays, so a reader standing on e goes on along
+         * the rest of this chain. */
+        lw_hent **pp = &h->buckets[b];
+        while (*pp && *pp != e)
+            pp = &(*pp)->next;
+        if (*pp)
+            lw_store_release(pp, e->next);
+        lw_spin_lock(&h->free_lock);
+        e->free_next = h->free;
+        h->free = e;
+        lw_spin_unlock(&h->free_lock);
         lw_fetch_add_relaxed(&h->live, -1);
         ok = true;
     }
-    stripe_unlock(s);
+    lw_spin_unlock(s);
     return ok;
 }
 
@@ -110,6 +104,7 @@ void lw_hash_atfork_child(lw_hash *h)
      * never be released. */
     if (h->stripes)
         memset(h->stripes, 0, LW_STRIPES * sizeof(int));
+    h->free_lock = 0;
 }
 
 /* ---- registry ---- */

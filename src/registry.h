@@ -7,11 +7,13 @@
  *    walk; they never write shared memory.
  *  - Inserts and removals take a per-stripe spinlock; many writers, each
  *    serialised per stripe.
- *  - Entries are never unlinked or unmapped: removal turns an entry into a
- *    tombstone (k1 == 0) which a later insert into the same bucket reuses.
+ *  - Entries are never unmapped: removal clears k1, unlinks the entry from
+ *    its chain (keeping its own link, so a reader standing on it goes on)
+ *    and puts it on a free list that later inserts take from first.
  *    Memory therefore stays at the high-water mark of live entries, and a
  *    reader racing with a removal reads a live or a recycled record of the
- *    same type, never freed memory.
+ *    same type, never freed memory; a recycled record may lead it into
+ *    another chain, so it can miss, never crash.
  *  - A reader may miss an entry that is being inserted concurrently; callers
  *    treat a miss as "take the slow path", which re-checks under the stripe.
  *  - k1 must never be 0 for a live entry.
@@ -22,7 +24,8 @@
 #include "lw_base.h"
 
 typedef struct lw_hent {
-    struct lw_hent *next;   /* written once before publication, then constant */
+    struct lw_hent *next;   /* written under the stripe, read acquire */
+    struct lw_hent *free_next;  /* free-list link, under free_lock */
     uint64_t k1;            /* 0 = tombstone; written under stripe, read acquire */
     uint64_t k2;            /* written before k1 is published */
 } lw_hent;
@@ -32,6 +35,8 @@ typedef struct {
     int *stripes;
     uint32_t mask;
     size_t rec_size;        /* size of the records this table holds */
+    lw_hent *free;          /* removed records, for reuse; free_lock */
+    int free_lock;          /* nests inside a stripe lock */
     uint64_t live;          /* statistics, relaxed */
     uint64_t allocated;
 } lw_hash;
@@ -123,7 +128,8 @@ static inline lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2)
     uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
     /* acquire: pairs with the release publishing a new chain head, so the
      * new entry's next and keys are visible. */
-    for (lw_hent *e = __atomic_load_n(&h->buckets[b], __ATOMIC_ACQUIRE); e; e = e->next) {
+    for (lw_hent *e = __atomic_load_n(&h->buckets[b], __ATOMIC_ACQUIRE); e;
+         e = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE)) {
         if (__atomic_load_n(&e->k1, __ATOMIC_ACQUIRE) == k1 &&
             __atomic_load_n(&e->k2, __ATOMIC_RELAXED) == k2)
             return e;

@@ -358,6 +358,8 @@ static void write_text(workspace *w, const lw_cycle_snap *c)
 }
 
 static void json_stacks(workspace *w);
+static void json_lock(workspace *w, const lw_lock_snap *l, bool first, const char *role,
+                      int stack_idx);
 
 static void json_stack_ref(lw_buf *b, int idx)
 {
@@ -370,8 +372,6 @@ static void json_stack_ref(lw_buf *b, int idx)
 static void write_json(workspace *w, const lw_cycle_snap *c)
 {
     lw_buf *b = &w->b;
-    char tmp[64];
-    lw_buf tb;
 
     /* message */
     char msg[2048];
@@ -398,27 +398,8 @@ static void write_json(workspace *w, const lw_cycle_snap *c)
         }
     }
     lw_buf_puts(b, "],\"locks\":[");
-    for (unsigned i = 0; i < w->nlocks; i++) {
-        const lw_lock_snap *l = w->locks[i];
-        const char *t = mtype_name(l);
-        lw_buf_init(&tb, tmp, sizeof(tmp));
-        lw_buf_printf(&tb, "%p", (void *)l->addr);
-        lw_buf_printf(b, "%s{\"id\":\"M%lu\",\"address\":\"%s\",\"kind\":\"%s\",\"type\":",
-                      i ? "," : "", (unsigned long)l->id, tmp, kind_name(l->kind));
-        if (t)
-            lw_buf_json_str(b, t);
-        else
-            lw_buf_puts(b, "null");
-        lw_buf_puts(b, ",\"name\":");
-        if (l->name)
-            lw_buf_json_str(b, l->name);
-        else
-            lw_buf_puts(b, "null");
-        lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":",
-                      first_seen_name(l->first_how));
-        json_stack_ref(b, stack_index(w, site_stack(l->first_pc)));
-        lw_buf_puts(b, "}");
-    }
+    for (unsigned i = 0; i < w->nlocks; i++)
+        json_lock(w, w->locks[i], i == 0, NULL, -1);
     lw_buf_puts(b, "],\"cycle\":[");
     for (unsigned i = 0; i < c->n; i++) {
         const lw_edge_snap *e = &c->e[i];

@@ -513,22 +513,6 @@ void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned k
 
 /* ---- condition variables ---- */
 
-static void cond_spin_lock(int *s)
-{
-    for (;;) {
-        int z = 0;
-        if (lw_cas_acquire(s, &z, 1))
-            return;
-        while (lw_load_relaxed(s))
-            lw_cpu_relax();
-    }
-}
-
-static void cond_spin_unlock(int *s)
-{
-    lw_store_release(s, 0);
-}
-
 lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, bool held,
                                  const char *call, uintptr_t pc)
 {
@@ -553,7 +537,7 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         }
     }
     uintptr_t other = 0, other_pc = 0;
-    cond_spin_lock(&c->cond_lock);
+    lw_spin_lock(&c->cond_lock);
     if (lw_load_relaxed(&c->cond_waiters) > 0 && c->cond_mutex != mutex) {
         other = c->cond_mutex;
         other_pc = c->cond_pair_pc;
@@ -563,7 +547,7 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         c->cond_pair_thread = t->num;
     }
     lw_fetch_add_acq_rel(&c->cond_waiters, 1);
-    cond_spin_unlock(&c->cond_lock);
+    lw_spin_unlock(&c->cond_lock);
 
     if (other && lw_first_time(site_sig("cond-multiple-mutexes", pc) ^ lw_hash_mix(cond, 7))) {
         lw_issue *r = begin_issue(t, "cond-multiple-mutexes",

@@ -51,14 +51,18 @@ lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
         }
         lw_fetch_add_relaxed(&h->allocated, 1);
     } else {
+        /* Readers standing on it must notice before its link changes. */
+        lw_store_release(&e->reuse, e->reuse + 1);
         /* A reader that matched the old key before removal may still read
          * the payload: the record types tolerate that (registry.h). */
         memset((char *)e + sizeof(lw_hent), 0, h->rec_size - sizeof(lw_hent));
     }
     if (init)
         init(e, ctx);
-    lw_store_relaxed(&e->k2, k2);
-    lw_store_relaxed(&e->k1, k1);
+    lw_store_release(&e->k2, k2);
+    lw_store_release(&e->k1, k1);
+    /* release order: bucket before the link (see lw_hash_find). */
+    lw_store_release(&e->bucket, b);
     /* A reader still standing on this record from its old chain follows
      * this link into the new chain: at worst it misses, and misses go to
      * the slow path, which looks again under the stripe. */
@@ -69,6 +73,19 @@ lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
     lw_spin_unlock(s);
     *created = true;
     return e;
+}
+
+lw_hent *lw_hash_find_locked(lw_hash *h, uint64_t k1, uint64_t k2)
+{
+    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    int *s = &h->stripes[b & (LW_STRIPES - 1)];
+    lw_hent *r = NULL;
+    lw_spin_lock(s);
+    for (lw_hent *e = h->buckets[b]; e && !r; e = e->next)
+        if (lw_load_relaxed(&e->k1) == k1 && lw_load_relaxed(&e->k2) == k2)
+            r = e;
+    lw_spin_unlock(s);
+    return r;
 }
 
 bool lw_hash_remove(lw_hash *h, lw_hent *e, uint64_t k1, uint64_t k2)

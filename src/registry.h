@@ -16,6 +16,9 @@
  *    another chain, so it can miss, never crash.
  *  - A reader may miss an entry that is being inserted concurrently; callers
  *    treat a miss as "take the slow path", which re-checks under the stripe.
+ *    It never misses an entry that was there all along: a reader led off
+ *    its chain by a recycled record notices (the record's bucket changed)
+ *    and starts again, finally under the stripe lock.
  *  - k1 must never be 0 for a live entry.
  */
 #ifndef LW_REGISTRY_H
@@ -26,6 +29,8 @@
 typedef struct lw_hent {
     struct lw_hent *next;   /* written under the stripe, read acquire */
     struct lw_hent *free_next;  /* free-list link, under free_lock */
+    uint32_t bucket;        /* the chain it is in; written before next */
+    uint32_t reuse;         /* bumped (release) each time it is recycled */
     uint64_t k1;            /* 0 = tombstone; written under stripe, read acquire */
     uint64_t k2;            /* written before k1 is published */
 } lw_hent;
@@ -123,18 +128,37 @@ static inline uint64_t lw_hash_mix(uint64_t k1, uint64_t k2)
     return x ^ (x >> 32);
 }
 
+lw_hent *lw_hash_find_locked(lw_hash *h, uint64_t k1, uint64_t k2);
+
 static inline lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2)
 {
     uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
-    /* acquire: pairs with the release publishing a new chain head, so the
-     * new entry's next and keys are visible. */
-    for (lw_hent *e = __atomic_load_n(&h->buckets[b], __ATOMIC_ACQUIRE); e;
-         e = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE)) {
-        if (__atomic_load_n(&e->k1, __ATOMIC_ACQUIRE) == k1 &&
-            __atomic_load_n(&e->k2, __ATOMIC_RELAXED) == k2)
-            return e;
+    for (unsigned tries = 0; tries < 4; tries++) {
+        /* acquire: pairs with the release publishing a chain link, so the
+         * entry's keys and bucket are visible. */
+        lw_hent *e = __atomic_load_n(&h->buckets[b], __ATOMIC_ACQUIRE);
+        bool jumped = false;
+        while (e) {
+            uint32_t r1 = __atomic_load_n(&e->reuse, __ATOMIC_ACQUIRE);
+            uint64_t ek1 = __atomic_load_n(&e->k1, __ATOMIC_ACQUIRE);
+            uint64_t ek2 = __atomic_load_n(&e->k2, __ATOMIC_ACQUIRE);
+            lw_hent *next = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
+            /* A record recycled while we stood on it (its reuse count moved,
+             * or it now lives in another chain): its link may lead
+             * anywhere, even to the end of an empty chain.  Start again. */
+            if (__atomic_load_n(&e->reuse, __ATOMIC_ACQUIRE) != r1 ||
+                __atomic_load_n(&e->bucket, __ATOMIC_ACQUIRE) != b) {
+                jumped = true;
+                break;
+            }
+            if (ek1 == k1 && ek2 == k2 && __atomic_load_n(&e->k1, __ATOMIC_ACQUIRE) == k1)
+                return e;
+            e = next;
+        }
+        if (!jumped)
+            return NULL;
     }
-    return NULL;
+    return lw_hash_find_locked(h, k1, k2);
 }
 
 static inline lw_lock *lw_registry_find(uintptr_t addr)

@@ -16,27 +16,27 @@
 #include <string.h>
 #include <unistd.h>
 
-#define GUARD     16
+#define GUARD 16
 #define GUARD_VAL 0xA5
 
 /* Formats into a roomy buffer and checks text, length and no truncation. */
-#define EXPECT(expect, ...)                                                                  \
-    do {                                                                                     \
-        char mem_[512];                                                                      \
-        lw_buf b_;                                                                           \
-        lw_buf_init(&b_, mem_, sizeof(mem_));                                                \
-        lw_buf_printf(&b_, __VA_ARGS__);                                                     \
-        ck_assert_str_eq(mem_, (expect));                                                    \
-        ck_assert_uint_eq(b_.len, strlen(expect));                                           \
-        ck_assert(!b_.truncated);                                                            \
+#define EXPECT(expect, ...)                                                                        \
+    do {                                                                                           \
+        char mem_[512];                                                                            \
+        lw_buf b_;                                                                                 \
+        lw_buf_init(&b_, mem_, sizeof(mem_));                                                      \
+        lw_buf_printf(&b_, __VA_ARGS__);                                                           \
+        ck_assert_str_eq(mem_, (expect));                                                          \
+        ck_assert_uint_eq(b_.len, strlen(expect));                                                 \
+        ck_assert(!b_.truncated);                                                                  \
     } while (0)
 
 /* lw_buf_printf and snprintf agree. */
-#define SAME_AS_LIBC(...)                                                                    \
-    do {                                                                                     \
-        char libc_[512];                                                                     \
-        snprintf(libc_, sizeof(libc_), __VA_ARGS__);                                         \
-        EXPECT(libc_, __VA_ARGS__);                                                          \
+#define SAME_AS_LIBC(...)                                                                          \
+    do {                                                                                           \
+        char libc_[512];                                                                           \
+        snprintf(libc_, sizeof(libc_), __VA_ARGS__);                                               \
+        EXPECT(libc_, __VA_ARGS__);                                                                \
     } while (0)
 
 START_TEST(test_conversions)
@@ -44,7 +44,7 @@ START_TEST(test_conversions)
     EXPECT("", "%s", "");
     EXPECT("plain text", "plain text");
     EXPECT("hello", "%s", "hello");
-    const char *volatile null_str = NULL;   /* volatile: keeps -Wformat-overflow quiet */
+    const char *volatile null_str = NULL; /* volatile: keeps -Wformat-overflow quiet */
     EXPECT("(null)", "%s", null_str);
     EXPECT("x", "%c", 'x');
     EXPECT("100%", "%d%%", 100);
@@ -124,15 +124,15 @@ static uint64_t rnd(void)
 /* The format is built at run time on purpose: widths and lengths vary. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-#define COMPARE_RUNTIME(fmt, value)                                                          \
-    do {                                                                                     \
-        char libc_[96], mem_[96];                                                            \
-        lw_buf b_;                                                                           \
-        snprintf(libc_, sizeof(libc_), (fmt), (value));                                      \
-        lw_buf_init(&b_, mem_, sizeof(mem_));                                                \
-        lw_buf_printf(&b_, (fmt), (value));                                                  \
-        ck_assert_msg(strcmp(mem_, libc_) == 0, "format \"%s\": lw \"%s\", libc \"%s\"", \
-                      (fmt), mem_, libc_);                                                   \
+#define COMPARE_RUNTIME(fmt, value)                                                                \
+    do {                                                                                           \
+        char libc_[96], mem_[96];                                                                  \
+        lw_buf b_;                                                                                 \
+        snprintf(libc_, sizeof(libc_), (fmt), (value));                                            \
+        lw_buf_init(&b_, mem_, sizeof(mem_));                                                      \
+        lw_buf_printf(&b_, (fmt), (value));                                                        \
+        ck_assert_msg(strcmp(mem_, libc_) == 0, "format \"%s\": lw \"%s\", libc \"%s\"", (fmt),    \
+                      mem_, libc_);                                                                \
     } while (0)
 
 START_TEST(test_random_against_libc)
@@ -140,8 +140,7 @@ START_TEST(test_random_against_libc)
     /* Random values, widths and zero padding for every integer conversion.
      * Negative numbers get no width: fmt.h does not promise where the sign
      * goes relative to the padding. */
-    static const char *const conv[] = { "d", "ld", "lld", "u", "lu", "llu", "zu",
-                                        "x", "lx", "llx" };
+    static const char *const conv[] = {"d", "ld", "lld", "u", "lu", "llu", "zu", "x", "lx", "llx"};
     for (int i = 0; i < 20000; i++) {
         uint64_t v = rnd() >> (rnd() % 64);
         unsigned c = (unsigned)(rnd() % LW_ARRAY_SIZE(conv));
@@ -157,13 +156,30 @@ START_TEST(test_random_against_libc)
                 v = -v;
         }
         switch (c) {
-        case 0: COMPARE_RUNTIME(f, (int)v); break;
-        case 1: COMPARE_RUNTIME(f, (long)v); break;
-        case 2: COMPARE_RUNTIME(f, (long long)v); break;
-        case 3: case 7: COMPARE_RUNTIME(f, (unsigned)v); break;
-        case 4: case 8: COMPARE_RUNTIME(f, (unsigned long)v); break;
-        case 5: case 9: COMPARE_RUNTIME(f, (unsigned long long)v); break;
-        default: COMPARE_RUNTIME(f, (size_t)v); break;
+        case 0:
+            COMPARE_RUNTIME(f, (int)v);
+            break;
+        case 1:
+            COMPARE_RUNTIME(f, (long)v);
+            break;
+        case 2:
+            COMPARE_RUNTIME(f, (long long)v);
+            break;
+        case 3:
+        case 7:
+            COMPARE_RUNTIME(f, (unsigned)v);
+            break;
+        case 4:
+        case 8:
+            COMPARE_RUNTIME(f, (unsigned long)v);
+            break;
+        case 5:
+        case 9:
+            COMPARE_RUNTIME(f, (unsigned long long)v);
+            break;
+        default:
+            COMPARE_RUNTIME(f, (size_t)v);
+            break;
         }
     }
 }
@@ -285,11 +301,11 @@ static void json(const char *in, char *out, size_t outsz)
     ck_assert(!b.truncated);
 }
 
-#define EXPECT_JSON(in, expect)                                                              \
-    do {                                                                                     \
-        char out_[256];                                                                      \
-        json((in), out_, sizeof(out_));                                                      \
-        ck_assert_str_eq(out_, (expect));                                                    \
+#define EXPECT_JSON(in, expect)                                                                    \
+    do {                                                                                           \
+        char out_[256];                                                                            \
+        json((in), out_, sizeof(out_));                                                            \
+        ck_assert_str_eq(out_, (expect));                                                          \
     } while (0)
 
 START_TEST(test_json_escaping)
@@ -338,14 +354,30 @@ START_TEST(test_json_every_byte_round_trips)
         }
         char e = out[++i];
         switch (e) {
-        case '"': dec[n++] = '"'; break;
-        case '\\': dec[n++] = '\\'; break;
-        case '/': dec[n++] = '/'; break;
-        case 'b': dec[n++] = '\b'; break;
-        case 'f': dec[n++] = '\f'; break;
-        case 'n': dec[n++] = '\n'; break;
-        case 'r': dec[n++] = '\r'; break;
-        case 't': dec[n++] = '\t'; break;
+        case '"':
+            dec[n++] = '"';
+            break;
+        case '\\':
+            dec[n++] = '\\';
+            break;
+        case '/':
+            dec[n++] = '/';
+            break;
+        case 'b':
+            dec[n++] = '\b';
+            break;
+        case 'f':
+            dec[n++] = '\f';
+            break;
+        case 'n':
+            dec[n++] = '\n';
+            break;
+        case 'r':
+            dec[n++] = '\r';
+            break;
+        case 't':
+            dec[n++] = '\t';
+            break;
         case 'u': {
             ck_assert_uint_le(i + 4, len - 2);
             int v = 0;
@@ -415,7 +447,7 @@ START_TEST(test_write)
     errno = 1234;
     ck_assert(!lw_buf_write(&b, -1));
     ck_assert_int_eq(errno, 1234);
-    ck_assert(!lw_buf_write(&b, fd));   /* closed */
+    ck_assert(!lw_buf_write(&b, fd)); /* closed */
     ck_assert_int_eq(errno, 1234);
 
     /* Nothing to write is success. */

@@ -6,9 +6,9 @@
  * to close the same cycle.  lw_graph_check_invariants() must hold after each.
  * Also built with ThreadSanitizer over the core sources.
  */
-#include "registry.h"
 #include "graph.h"
 #include "lw_atomic.h"
+#include "registry.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -18,15 +18,28 @@
 
 #ifdef LW_TEST_SMALL
 #define DEDUP_ROUNDS 20000
-#define RACE_PAIRS   1000
+#define RACE_PAIRS 1000
 #else
 #define DEDUP_ROUNDS 100000
-#define RACE_PAIRS   5000
+#define RACE_PAIRS 5000
 #endif
-#define NTHREADS     4
+#define NTHREADS 4
 #define TEST_TIMEOUT 60
 
-#define ADDR(i) ((uintptr_t)0x20000000u + (uintptr_t)(i) * 64u)
+/* Every ck_assert records a checkpoint in Check's log (a write per call);
+ * hot loops use these, which reach Check only when they fail. */
+#define REQUIRE(e)                                                                                 \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            ck_assert(e);                                                                          \
+    } while (0)
+#define REQUIRE_MSG(e, ...)                                                                        \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            ck_assert_msg(e, __VA_ARGS__);                                                         \
+    } while (0)
+
+#define ADDR(i) ((uintptr_t)0x20000000u + (uintptr_t)(i)*64u)
 
 /* Both ends held/acquired exclusively: the mutex case. */
 #define WW (LW_EM_FROM_WRITE | LW_EM_TO_WRITE)
@@ -81,19 +94,24 @@ static enum lw_graph_result add_full(lw_lock *from, lw_lock *to, uint32_t modes,
                                      lw_edge **edge)
 {
     static const lw_edge_origin origin = {
-        .stack_to = 11, .stack_from = 12, .thread = 3, .thread_stack = 14,
-        .tid = 4242, .parent = 1, .thread_name = "worker",
+        .stack_to = 11,
+        .stack_from = 12,
+        .thread = 3,
+        .thread_stack = 14,
+        .tid = 4242,
+        .parent = 1,
+        .thread_name = "worker",
     };
     lw_edge *e = NULL;
     cy->n = 0;
     lw_graph_lock();
     enum lw_graph_result r = lw_graph_add_edge(from, to, modes, gates, ngates, &origin, &e, cy);
     lw_graph_unlock();
-    ck_assert_int_ne(r, LW_EDGE_NOMEM);
-    ck_assert_ptr_nonnull(e);
-    ck_assert(e->from == from && e->to == to);
-    ck_assert_ptr_eq(lw_graph_find_edge(from->id, to->id), e);
-    ck_assert_uint_eq(e->modes & modes, modes);
+    REQUIRE(r != LW_EDGE_NOMEM);
+    REQUIRE(e != NULL);
+    REQUIRE(e->from == from && e->to == to);
+    REQUIRE(lw_graph_find_edge(from->id, to->id) == e);
+    REQUIRE((e->modes & modes) == modes);
     if (edge)
         *edge = e;
     return r;
@@ -176,6 +194,60 @@ START_TEST(test_cycle_lengths)
 }
 END_TEST
 
+/* The longest cycle a report can describe: complete and chained. */
+START_TEST(test_cycle_at_limit)
+{
+    lw_lock *l[LW_MAX_CYCLE];
+    lw_cycle cy;
+    for (unsigned i = 0; i < LW_MAX_CYCLE; i++)
+        l[i] = mutex(i);
+    for (unsigned i = 0; i + 1 < LW_MAX_CYCLE; i++)
+        ck_assert_int_eq(add(l[i], l[i + 1], &cy), LW_EDGE_ADDED);
+    assert_closes(l[LW_MAX_CYCLE - 1], l[0], LW_MAX_CYCLE, true);
+}
+END_TEST
+
+#ifndef LW_TEST_SMALL /* single-threaded: the sanitizer build skips it */
+/* Longer than LW_MAX_CYCLE (100 dining philosophers make one): still
+ * reported, what is returned is a path of real edges (one break at most,
+ * where it was cut), and validity is a property of the whole cycle.
+ * _i 0..2: length 65, 70, 100 with no gate at all; 3..5: the same lengths
+ * with one gate on every edge but the first two, so no gate is common. */
+START_TEST(test_cycle_over_limit)
+{
+    static const unsigned lens[] = {LW_MAX_CYCLE + 1, 70, 100};
+    unsigned len = lens[_i % 3];
+    bool gated = _i >= 3;
+    lw_lock *l[100], *g = mutex(1000);
+    uint64_t gate = g->id;
+    lw_cycle cy;
+    lw_edge *e = NULL;
+    enum lw_graph_result r = LW_EDGE_ADDED;
+    for (unsigned i = 0; i < len; i++)
+        l[i] = mutex(i);
+    for (unsigned i = 0; i < len; i++) {
+        bool with_gate = gated && i >= 2;
+        r = add_full(l[i], l[(i + 1) % len], WW, with_gate ? &gate : NULL, with_gate, &cy, &e);
+        if (i + 1 < len)
+            ck_assert_int_eq(r, LW_EDGE_ADDED);
+    }
+    ck_assert_int_eq(r, LW_EDGE_CYCLE);
+    ck_assert_uint_ge(cy.n, 2);
+    ck_assert_uint_le(cy.n, LW_MAX_CYCLE);
+    unsigned breaks = 0;
+    bool seen = false;
+    for (unsigned i = 0; i < cy.n; i++) {
+        ck_assert_ptr_eq(lw_graph_find_edge(cy.edge[i]->from->id, cy.edge[i]->to->id), cy.edge[i]);
+        breaks += cy.edge[i]->to != cy.edge[(i + 1) % cy.n]->from;
+        seen |= cy.edge[i] == e;
+    }
+    ck_assert(seen);
+    ck_assert_uint_le(breaks, 1);
+    ck_assert_msg(cy.valid, "a %u-lock cycle with no common gate was judged not a deadlock", len);
+}
+END_TEST
+#endif
+
 START_TEST(test_no_false_cycles)
 {
     /* Diamonds, crossing edges, long edges, edges added against the
@@ -204,7 +276,7 @@ START_TEST(test_shortest_cycle)
     assert_added(b, c);
     assert_added(c, d);
     assert_added(d, e);
-    assert_added(b, d);   /* shortcut */
+    assert_added(b, d); /* shortcut */
     /* e->a closes a->b->c->d->e->a and a->b->d->e->a: the shorter one. */
     assert_closes(e, a, 4, true);
 }
@@ -219,7 +291,7 @@ START_TEST(test_known_edges_dedup)
     assert_added(b, c);
     assert_closes(c, a, 3, true);
 
-    lw_lock *ends[3][2] = { { a, b }, { b, c }, { c, a } };
+    lw_lock *ends[3][2] = {{a, b}, {b, c}, {c, a}};
     unsigned cycles = 0, other = 0;
     for (unsigned i = 0; i < DEDUP_ROUNDS; i++) {
         enum lw_graph_result r = add(ends[i % 3][0], ends[i % 3][1], &cy);
@@ -270,7 +342,7 @@ START_TEST(test_cycle_signature)
     assert_cycle(&other, 3, e);
     ck_assert_uint_ne(lw_cycle_signature(&other), lw_cycle_signature(&cy));
 
-    lw_cycle empty = { .n = 0 };
+    lw_cycle empty = {.n = 0};
     ck_assert(!lw_cycle_valid(&empty));
 }
 END_TEST
@@ -280,7 +352,7 @@ END_TEST
 START_TEST(test_gate_common)
 {
     lw_lock *a = mutex(1), *b = mutex(2), *g = mutex(3);
-    uint64_t gates[] = { g->id };
+    uint64_t gates[] = {g->id};
     lw_cycle cy;
     ck_assert_int_eq(add_gated(a, b, gates, 1, &cy), LW_EDGE_ADDED);
     ck_assert_int_eq(add_gated(b, a, gates, 1, &cy), LW_EDGE_CYCLE);
@@ -293,7 +365,7 @@ END_TEST
 START_TEST(test_gate_not_common)
 {
     lw_lock *a = mutex(1), *b = mutex(2), *g1 = mutex(3), *g2 = mutex(4);
-    uint64_t ga[] = { g1->id }, gb[] = { g2->id };
+    uint64_t ga[] = {g1->id}, gb[] = {g2->id};
     lw_cycle cy;
     ck_assert_int_eq(add_gated(a, b, ga, 1, &cy), LW_EDGE_ADDED);
     ck_assert_int_eq(add_gated(b, a, gb, 1, &cy), LW_EDGE_CYCLE);
@@ -305,7 +377,7 @@ END_TEST
 START_TEST(test_gate_on_one_edge_only)
 {
     lw_lock *a = mutex(1), *b = mutex(2), *g = mutex(3);
-    uint64_t gates[] = { g->id };
+    uint64_t gates[] = {g->id};
     lw_cycle cy;
     ck_assert_int_eq(add_gated(a, b, gates, 1, &cy), LW_EDGE_ADDED);
     ck_assert_int_eq(add_gated(b, a, NULL, 0, &cy), LW_EDGE_CYCLE);
@@ -318,7 +390,7 @@ START_TEST(test_gate_three_cycle)
     /* Common to all three edges: suppressed.  Common to two: real. */
     lw_lock *a = mutex(1), *b = mutex(2), *c = mutex(3), *g = mutex(4), *h = mutex(5);
     lw_lock *x = mutex(6), *y = mutex(7), *z = mutex(8);
-    uint64_t gh[] = { h->id, g->id }, g_[] = { g->id }, hg[] = { g->id, h->id };
+    uint64_t gh[] = {h->id, g->id}, g_[] = {g->id}, hg[] = {g->id, h->id};
     lw_cycle cy;
     ck_assert_int_eq(add_gated(a, b, gh, 2, &cy), LW_EDGE_ADDED);
     ck_assert_int_eq(add_gated(b, c, g_, 1, &cy), LW_EDGE_ADDED);
@@ -328,7 +400,7 @@ START_TEST(test_gate_three_cycle)
 
     ck_assert_int_eq(add_gated(x, y, gh, 2, &cy), LW_EDGE_ADDED);
     ck_assert_int_eq(add_gated(y, z, g_, 1, &cy), LW_EDGE_ADDED);
-    uint64_t h_[] = { h->id };
+    uint64_t h_[] = {h->id};
     ck_assert_int_eq(add_gated(z, x, h_, 1, &cy), LW_EDGE_CYCLE);
     ck_assert_uint_eq(cy.n, 3);
     ck_assert(cy.valid);
@@ -338,14 +410,14 @@ END_TEST
 START_TEST(test_gates_only_shrink)
 {
     lw_lock *a = mutex(1), *b = mutex(2), *g = mutex(3), *h = mutex(4), *k = mutex(5);
-    uint64_t gh[] = { g->id, h->id }, g_[] = { g->id }, h_[] = { h->id }, ghk[] = { k->id, h->id, g->id };
+    uint64_t gh[] = {g->id, h->id}, g_[] = {g->id}, h_[] = {h->id}, ghk[] = {k->id, h->id, g->id};
     lw_cycle cy;
     lw_edge *ab, *ba;
 
     ck_assert_int_eq(add_full(a, b, WW, gh, 2, &cy, &ab), LW_EDGE_ADDED);
     ck_assert_uint_eq(ab->ngates, 2);
     ck_assert_int_eq(add_full(b, a, WW, g_, 1, &cy, &ba), LW_EDGE_CYCLE);
-    ck_assert(!cy.valid);   /* g common */
+    ck_assert(!cy.valid); /* g common */
 
     /* Same or larger gate sets add nothing: known, and no gate is added. */
     ck_assert_int_eq(add_gated(b, a, g_, 1, &cy), LW_EDGE_KNOWN);
@@ -378,10 +450,10 @@ END_TEST
 START_TEST(test_gate_weakening_without_cycle)
 {
     lw_lock *a = mutex(1), *b = mutex(2), *c = mutex(3), *d = mutex(4), *g = mutex(5);
-    uint64_t g_[] = { g->id };
+    uint64_t g_[] = {g->id};
     lw_cycle cy;
     ck_assert_int_eq(add_gated(a, b, g_, 1, &cy), LW_EDGE_ADDED);
-    ck_assert_int_eq(add_gated(a, b, NULL, 0, &cy), LW_EDGE_ADDED);   /* weaker, no cycle */
+    ck_assert_int_eq(add_gated(a, b, NULL, 0, &cy), LW_EDGE_ADDED); /* weaker, no cycle */
     ck_assert_int_eq(add_gated(a, b, NULL, 0, &cy), LW_EDGE_KNOWN);
     /* Same with a cyclic edge elsewhere in the graph. */
     ck_assert_int_eq(add_gated(c, d, NULL, 0, &cy), LW_EDGE_ADDED);
@@ -423,11 +495,11 @@ START_TEST(test_read_read)
         enum lw_lock_kind kind;
         bool valid;
     } v[] = {
-        { LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_WRITE, LW_KIND_RWLOCK, false },
-        { LW_EM_FROM_WRITE | LW_EM_TO_WRITE, LW_EM_FROM_READ | LW_EM_TO_WRITE, LW_KIND_RWLOCK, true },
-        { LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_WRITE | LW_EM_TO_WRITE, LW_KIND_RWLOCK, true },
-        { LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_WRITE, LW_KIND_MUTEX, true },
-        { LW_EM_FROM_READ | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_READ, LW_KIND_RWLOCK, false },
+        {LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_WRITE, LW_KIND_RWLOCK, false},
+        {LW_EM_FROM_WRITE | LW_EM_TO_WRITE, LW_EM_FROM_READ | LW_EM_TO_WRITE, LW_KIND_RWLOCK, true},
+        {LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_WRITE | LW_EM_TO_WRITE, LW_KIND_RWLOCK, true},
+        {LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_WRITE, LW_KIND_MUTEX, true},
+        {LW_EM_FROM_READ | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_READ, LW_KIND_RWLOCK, false},
     };
     lw_lock *a = mk(1, _i == 4 ? LW_KIND_RWLOCK : LW_KIND_MUTEX), *r = mk(2, v[_i].kind);
     lw_cycle cy;
@@ -525,9 +597,9 @@ START_TEST(test_destroy_breaks_cycle)
     lw_cycle cy;
     ck_assert_int_eq(add(b2, a, &cy), LW_EDGE_ADDED);
     ck_assert_int_eq(add(b2, c2, &cy), LW_EDGE_ADDED);
-    ck_assert_int_eq(add(a, b2, &cy), LW_EDGE_CYCLE);   /* a->b2->a */
+    ck_assert_int_eq(add(a, b2, &cy), LW_EDGE_CYCLE); /* a->b2->a */
     ck_assert_uint_eq(cy.n, 2);
-    assert_closes(a, c2, 2, true);                      /* a->c2->a */
+    assert_closes(a, c2, 2, true); /* a->c2->a */
 }
 END_TEST
 
@@ -606,7 +678,7 @@ START_TEST(test_concurrent_cycle_race)
     }
     ck_assert_int_eq(pthread_barrier_init(&start, NULL, NTHREADS), 0);
     for (int t = 0; t < NTHREADS; t++) {
-        r[t] = (racer){ .idx = t, .start = &start, .a = a, .b = b };
+        r[t] = (racer){.idx = t, .start = &start, .a = a, .b = b};
         ck_assert_int_eq(pthread_create(&tid[t], NULL, racer_main, &r[t]), 0);
     }
     for (int t = 0; t < NTHREADS; t++)
@@ -623,7 +695,7 @@ START_TEST(test_concurrent_cycle_race)
             known += r[t].res[i] == LW_EDGE_KNOWN;
         }
         ck_assert_msg(cycles == 1, "pair %u: %u cycles reported", i, cycles);
-        ck_assert_uint_eq(known, 2);   /* each edge added by two threads */
+        ck_assert_uint_eq(known, 2); /* each edge added by two threads */
     }
     ck_assert_uint_eq(lw_graph_edges(), 2 * RACE_PAIRS);
     ck_assert_uint_eq(lw_graph_cyclic_edges(), RACE_PAIRS);
@@ -675,7 +747,7 @@ START_TEST(test_concurrent_destroy_adjacent)
     ck_assert_uint_eq(lw_graph_edges(), RACE_PAIRS);
     ck_assert_int_eq(pthread_barrier_init(&start, NULL, 3), 0);
     for (int t = 0; t < 3; t++) {
-        d[t] = (destroyer){ .role = t, .start = &start, .l = l, .x = x, .fresh = fresh };
+        d[t] = (destroyer){.role = t, .start = &start, .l = l, .x = x, .fresh = fresh};
         ck_assert_int_eq(pthread_create(&tid[t], NULL, destroyer_main, &d[t]), 0);
     }
     for (int t = 0; t < 3; t++)
@@ -700,6 +772,10 @@ static Suite *graph_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown_light);
     tcase_set_timeout(tc, TEST_TIMEOUT);
     tcase_add_loop_test(tc, test_cycle_lengths, 0, 8);
+    tcase_add_test(tc, test_cycle_at_limit);
+#ifndef LW_TEST_SMALL
+    tcase_add_loop_test(tc, test_cycle_over_limit, 0, 6);
+#endif
     tcase_add_test(tc, test_no_false_cycles);
     tcase_add_test(tc, test_shortest_cycle);
     tcase_add_test(tc, test_known_edges_dedup);

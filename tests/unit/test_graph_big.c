@@ -9,8 +9,8 @@
  * Random choices come from LW_TEST_SEED (printed; fixed by default, so a
  * failure reproduces).  LW_TEST_SMALL (the ASan build) shrinks the big test.
  */
-#include "registry.h"
 #include "graph.h"
+#include "registry.h"
 
 #include <check.h>
 #include <inttypes.h>
@@ -19,26 +19,39 @@
 #include <string.h>
 
 #ifdef LW_TEST_SMALL
-#define BIG_LOCKS   10000u
-#define BIG_EDGES   100000u
+#define BIG_LOCKS 10000u
+#define BIG_EDGES 100000u
 #define DENSE_LOCKS 3000u
 #define DENSE_EDGES 30000u
-#define DIFF_STEPS  3000u
+#define DIFF_STEPS 3000u
 #else
-#define BIG_LOCKS   100000u
-#define BIG_EDGES   1000000u
+#define BIG_LOCKS 100000u
+#define BIG_EDGES 1000000u
 #define DENSE_LOCKS 10000u
 #define DENSE_EDGES 100000u
-#define DIFF_STEPS  5000u
+#define DIFF_STEPS 5000u
 #endif
-#define DIFF_NODES   60u
-#define DIFF_RUNS    6
+#define DIFF_NODES 60u
+#define DIFF_RUNS 6
 #define DIFF_CHECK_EVERY 50u
 #define DIFF_RESET_EVERY 250u
 #define DEFAULT_SEED 20240611u
 #define TEST_TIMEOUT 120
 
-#define ADDR(i) ((uintptr_t)0x30000000u + (uintptr_t)(i) * 64u)
+/* Every ck_assert records a checkpoint in Check's log (a write per call);
+ * hot loops use these, which reach Check only when they fail. */
+#define REQUIRE(e)                                                                                 \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            ck_assert(e);                                                                          \
+    } while (0)
+#define REQUIRE_MSG(e, ...)                                                                        \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            ck_assert_msg(e, __VA_ARGS__);                                                         \
+    } while (0)
+
+#define ADDR(i) ((uintptr_t)0x30000000u + (uintptr_t)(i)*64u)
 #define WW (LW_EM_FROM_WRITE | LW_EM_TO_WRITE)
 
 /* ---- seeded randomness (splitmix64) ---- */
@@ -90,8 +103,7 @@ static lw_lock *mutex(uint32_t i)
 {
     bool created = false;
     lw_lock *l = lw_registry_get(ADDR(i), LW_KIND_MUTEX, 0, &created);
-    ck_assert_ptr_nonnull(l);
-    ck_assert(created);
+    REQUIRE(l != NULL && created);
     return l;
 }
 
@@ -103,8 +115,8 @@ static enum lw_graph_result add(lw_lock *from, lw_lock *to, lw_cycle *cy, lw_edg
     lw_graph_lock();
     enum lw_graph_result r = lw_graph_add_edge(from, to, WW, NULL, 0, &origin, &e, cy);
     lw_graph_unlock();
-    ck_assert_int_ne(r, LW_EDGE_NOMEM);
-    ck_assert(e && e->from == from && e->to == to);
+    REQUIRE(r != LW_EDGE_NOMEM);
+    REQUIRE(e && e->from == from && e->to == to);
     if (edge)
         *edge = e;
     return r;
@@ -118,10 +130,10 @@ static void assert_cycle_shape(const lw_cycle *cy, const lw_edge *closing)
     ck_assert_uint_le(cy->n, LW_MAX_CYCLE);
     for (unsigned i = 0; i < cy->n; i++) {
         const lw_edge *e = cy->edge[i];
-        ck_assert_ptr_nonnull(e);
-        ck_assert_msg(e->to == cy->edge[(i + 1) % cy->n]->from,
-                      "cycle of %u edges broken after edge %u", cy->n, i);
-        ck_assert_ptr_eq(lw_graph_find_edge(e->from->id, e->to->id), e);
+        REQUIRE(e != NULL);
+        REQUIRE_MSG(e->to == cy->edge[(i + 1) % cy->n]->from,
+                    "cycle of %u edges broken after edge %u", cy->n, i);
+        REQUIRE(lw_graph_find_edge(e->from->id, e->to->id) == e);
         seen |= e == closing;
     }
     ck_assert_msg(seen, "cycle does not contain the edge that closed it");
@@ -130,7 +142,7 @@ static void assert_cycle_shape(const lw_cycle *cy, const lw_edge *closing)
 /* ---- big: a DAG in a hidden order ---- */
 
 typedef struct {
-    uint32_t from, to;   /* hidden positions, from < to */
+    uint32_t from, to; /* hidden positions, from < to */
 } pos_edge;
 
 /* n locks, m edges that all go forwards in a hidden random order: a
@@ -142,8 +154,8 @@ typedef struct {
 static void run_dag(const char *name, uint32_t n, uint32_t m, bool path_first)
 {
     uint64_t seed = seed_for(name, 0);
-    lw_lock **at = malloc(n * sizeof(*at));       /* lock at hidden position */
-    uint32_t *pos = malloc(n * sizeof(*pos));     /* hidden position of lock i */
+    lw_lock **at = malloc(n * sizeof(*at));   /* lock at hidden position */
+    uint32_t *pos = malloc(n * sizeof(*pos)); /* hidden position of lock i */
     pos_edge *edges = malloc(m * sizeof(*edges));
     uint32_t *order = malloc(m * sizeof(*order));
     ck_assert(at && pos && edges && order);
@@ -152,11 +164,11 @@ static void run_dag(const char *name, uint32_t n, uint32_t m, bool path_first)
         pos[i] = i;
     shuffle_u32(pos, n);
     for (uint32_t i = 0; i < n; i++)
-        at[pos[i]] = mutex(i);   /* registered in address order, ranked at random */
+        at[pos[i]] = mutex(i); /* registered in address order, ranked at random */
 
     uint32_t k = 0;
     for (uint32_t p = 0; p + 1 < n; p++)
-        edges[k++] = (pos_edge){ p, p + 1 };
+        edges[k++] = (pos_edge){p, p + 1};
     while (k < m) {
         uint32_t p = below(n), q;
         if (k % 4)
@@ -165,7 +177,7 @@ static void run_dag(const char *name, uint32_t n, uint32_t m, bool path_first)
             q = below(n);
         if (q >= n || q == p)
             continue;
-        edges[k++] = p < q ? (pos_edge){ p, q } : (pos_edge){ q, p };
+        edges[k++] = p < q ? (pos_edge){p, q} : (pos_edge){q, p};
     }
     for (uint32_t i = 0; i < m; i++)
         order[i] = i;
@@ -183,7 +195,8 @@ static void run_dag(const char *name, uint32_t n, uint32_t m, bool path_first)
         enum lw_graph_result r = add(at[pe->from], at[pe->to], &cy, NULL);
         if (r == LW_EDGE_CYCLE)
             ck_abort_msg("seed %" PRIu64 ": edge %u (positions %u->%u) reported a cycle of %u "
-                         "in a DAG", seed, i, pe->from, pe->to, cy.n);
+                         "in a DAG",
+                         seed, i, pe->from, pe->to, cy.n);
         added += r == LW_EDGE_ADDED;
         known += r == LW_EDGE_KNOWN;
     }
@@ -203,7 +216,7 @@ static void run_dag(const char *name, uint32_t n, uint32_t m, bool path_first)
             continue;
         /* Every other edge is one of ours, so it goes forwards. */
         uint32_t pf = pos[(e->from->h.k1 - ADDR(0)) / 64], pt = pos[(e->to->h.k1 - ADDR(0)) / 64];
-        ck_assert_uint_lt(pf, pt);
+        REQUIRE(pf < pt);
     }
     ck_assert_uint_eq(lw_graph_cyclic_edges(), 1);
     ck_assert_int_eq(lw_graph_check_invariants(), 0);
@@ -214,7 +227,7 @@ static void run_dag(const char *name, uint32_t n, uint32_t m, bool path_first)
         lw_edge *rev;
         enum lw_graph_result r = add(at[pe->to], at[pe->from], &cy, &rev);
         if (r == LW_EDGE_KNOWN)
-            continue;   /* picked the same edge twice */
+            continue; /* picked the same edge twice */
         ck_assert_int_eq(r, LW_EDGE_CYCLE);
         assert_cycle_shape(&cy, rev);
         ck_assert_uint_eq(cy.n, 2);
@@ -286,9 +299,9 @@ static void compare_with_model(lw_lock *const *nodes, uint64_t nedges, unsigned 
     ck_assert_uint_eq(lw_graph_edges(), nedges);
     for (unsigned i = 0; i < DIFF_NODES; i++)
         for (unsigned j = 0; j < DIFF_NODES; j++)
-            ck_assert_msg((lw_graph_find_edge(nodes[i]->id, nodes[j]->id) != NULL) == adj[i][j],
-                          "step %u: edge %u->%u graph %d model %d", step, i, j,
-                          lw_graph_find_edge(nodes[i]->id, nodes[j]->id) != NULL, adj[i][j]);
+            REQUIRE_MSG((lw_graph_find_edge(nodes[i]->id, nodes[j]->id) != NULL) == adj[i][j],
+                        "step %u: edge %u->%u graph %d model %d", step, i, j,
+                        lw_graph_find_edge(nodes[i]->id, nodes[j]->id) != NULL, adj[i][j]);
 }
 
 /* Destroys lock x; a new one takes its address (new id, no edges). */
@@ -311,7 +324,7 @@ static void destroy(lw_lock **nodes, unsigned x, uint64_t *nedges)
 START_TEST(test_differential)
 {
     uint64_t seed = seed_for("differential", (unsigned)_i);
-    static const unsigned wild[] = { 2, 8, 20 };
+    static const unsigned wild[] = {2, 8, 20};
     unsigned kill_pct = _i % 2 ? 1 : 6, wild_pct = wild[_i % 3];
     lw_lock *nodes[DIFF_NODES];
     uint32_t hidden[DIFF_NODES], gen = 0;
@@ -330,8 +343,8 @@ START_TEST(test_differential)
             /* Every lock dies: a fresh, acyclic graph. */
             for (unsigned x = 0; x < DIFF_NODES; x++)
                 destroy(nodes, x, &nedges);
-            ck_assert_uint_eq(lw_graph_edges(), 0);
-            ck_assert_uint_eq(lw_graph_cyclic_edges(), 0);
+            REQUIRE(lw_graph_edges() == 0);
+            REQUIRE(lw_graph_cyclic_edges() == 0);
             gen += DIFF_NODES;
             continue;
         }
@@ -344,7 +357,7 @@ START_TEST(test_differential)
         if (b >= a)
             b++;
         if (dice >= kill_pct + wild_pct && hidden[a] > hidden[b]) {
-            unsigned t = a;   /* follow the hidden order */
+            unsigned t = a; /* follow the hidden order */
             a = b;
             b = t;
         }
@@ -355,39 +368,39 @@ START_TEST(test_differential)
         lw_edge *e;
         enum lw_graph_result r = add(nodes[a], nodes[b], &cy, &e);
         if (had) {
-            ck_assert_msg(r == LW_EDGE_KNOWN, "seed %" PRIu64 " step %u: known edge %u->%u: %d",
-                          seed, step, a, b, r);
+            REQUIRE_MSG(r == LW_EDGE_KNOWN, "seed %" PRIu64 " step %u: known edge %u->%u: %d", seed,
+                        step, a, b, r);
             nknown++;
             continue;
         }
         adj[a][b] = true;
         nedges++;
         if (dist < 0) {
-            ck_assert_msg(r == LW_EDGE_ADDED,
-                          "seed %" PRIu64 " step %u: %u->%u closes no cycle, got %d", seed, step,
-                          a, b, r);
+            REQUIRE_MSG(r == LW_EDGE_ADDED,
+                        "seed %" PRIu64 " step %u: %u->%u closes no cycle, got %d", seed, step, a,
+                        b, r);
             nadded++;
         } else {
-            ck_assert_msg(r == LW_EDGE_CYCLE,
-                          "seed %" PRIu64 " step %u: %u->%u closes a cycle of %d, got %d", seed,
-                          step, a, b, dist + 1, r);
+            REQUIRE_MSG(r == LW_EDGE_CYCLE,
+                        "seed %" PRIu64 " step %u: %u->%u closes a cycle of %d, got %d", seed, step,
+                        a, b, dist + 1, r);
             assert_cycle_shape(&cy, e);
-            ck_assert(cy.valid);
+            REQUIRE(cy.valid);
             for (unsigned i = 0; i < cy.n; i++) {
                 unsigned f = node_index(nodes, cy.edge[i]->from);
                 unsigned t = node_index(nodes, cy.edge[i]->to);
-                ck_assert_msg(adj[f][t], "step %u: cycle edge %u->%u not in the model", step, f, t);
+                REQUIRE_MSG(adj[f][t], "step %u: cycle edge %u->%u not in the model", step, f, t);
             }
             /* With every edge in the order, the search is a plain BFS. */
             if (acyclic_before) {
-                ck_assert_msg(cy.n == (unsigned)dist + 1,
-                              "seed %" PRIu64 " step %u: cycle of %u, shortest is %d", seed,
-                              step, cy.n, dist + 1);
+                REQUIRE_MSG(cy.n == (unsigned)dist + 1,
+                            "seed %" PRIu64 " step %u: cycle of %u, shortest is %d", seed, step,
+                            cy.n, dist + 1);
                 nshortest++;
             }
             ncycles++;
         }
-        ck_assert_uint_eq(lw_graph_edges(), nedges);
+        REQUIRE(lw_graph_edges() == nedges);
         if (step % DIFF_CHECK_EVERY == 0)
             compare_with_model(nodes, nedges, step);
     }

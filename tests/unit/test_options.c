@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DEFAULT_EXITCODE    66
+#define DEFAULT_EXITCODE 66
 #define DEFAULT_STACK_DEPTH 24
 
 /* ---- capturing fd 2 ---- */
@@ -84,12 +84,12 @@ static void scribble(void)
 
 START_TEST(test_defaults)
 {
-    char *env[] = { NULL };
+    char *env[] = {NULL};
     scribble();
     ck_assert_str_eq(parse(env), "");
     assert_defaults();
 
-    char *unrelated[] = { "PATH=/usr/bin", "LOCKWATCH=1", "LOCKWATCH_UNKNOWN=3", NULL };
+    char *unrelated[] = {"PATH=/usr/bin", "LOCKWATCH=1", "LOCKWATCH_UNKNOWN=3", NULL};
     scribble();
     ck_assert_str_eq(parse(unrelated), "");
     assert_defaults();
@@ -98,16 +98,16 @@ END_TEST
 
 START_TEST(test_valid_values)
 {
-    char *env[] = { "LOCKWATCH_FORMAT=json", "LOCKWATCH_LOG=/tmp/lw-%p.log",
-                    "LOCKWATCH_EXITCODE=0", "LOCKWATCH_STACK_DEPTH=64", NULL };
+    char *env[] = {"LOCKWATCH_FORMAT=json", "LOCKWATCH_LOG=/tmp/lw-%p.log", "LOCKWATCH_EXITCODE=0",
+                   "LOCKWATCH_STACK_DEPTH=64", NULL};
     ck_assert_str_eq(parse(env), "");
     ck_assert_int_eq(lw_opt.format, LW_FORMAT_JSON);
     ck_assert_str_eq(lw_opt.log, "/tmp/lw-%p.log");
     ck_assert_int_eq(lw_opt.exitcode, 0);
     ck_assert_int_eq(lw_opt.stack_depth, 64);
 
-    char *env2[] = { "LOCKWATCH_FORMAT=text", "LOCKWATCH_EXITCODE=255",
-                     "LOCKWATCH_STACK_DEPTH=1", "LOCKWATCH_LOG=", NULL };
+    char *env2[] = {"LOCKWATCH_FORMAT=text", "LOCKWATCH_EXITCODE=255", "LOCKWATCH_STACK_DEPTH=1",
+                    "LOCKWATCH_LOG=", NULL};
     scribble();
     ck_assert_str_eq(parse(env2), "");
     ck_assert_int_eq(lw_opt.format, LW_FORMAT_TEXT);
@@ -115,7 +115,7 @@ START_TEST(test_valid_values)
     ck_assert_int_eq(lw_opt.exitcode, 255);
     ck_assert_int_eq(lw_opt.stack_depth, 1);
 
-    char *env3[] = { "LOCKWATCH_EXITCODE=1", "LOCKWATCH_STACK_DEPTH=32", NULL };
+    char *env3[] = {"LOCKWATCH_EXITCODE=1", "LOCKWATCH_STACK_DEPTH=32", NULL};
     ck_assert_str_eq(parse(env3), "");
     ck_assert_int_eq(lw_opt.exitcode, 1);
     ck_assert_int_eq(lw_opt.stack_depth, 32);
@@ -130,12 +130,12 @@ START_TEST(test_log_length_limit)
     strcpy(too_long, "LOCKWATCH_LOG=");
     memset(too_long + strlen(too_long), 'T', 512);
 
-    char *ok[] = { longest, NULL };
+    char *ok[] = {longest, NULL};
     ck_assert_str_eq(parse(ok), "");
     ck_assert_uint_eq(strlen(lw_opt.log), 511);
     ck_assert_str_eq(lw_opt.log, longest + strlen("LOCKWATCH_LOG="));
 
-    char *bad[] = { too_long, NULL };
+    char *bad[] = {too_long, NULL};
     const char *w = parse(bad);
     ck_assert_uint_eq(count_lines(w), 1);
     ck_assert_ptr_nonnull(strstr(w, "lockwatch: warning: LOCKWATCH_LOG="));
@@ -147,41 +147,42 @@ END_TEST
 static const struct {
     const char *name, *value;
 } invalid[] = {
-    { "LOCKWATCH_FORMAT", "xml" },
-    { "LOCKWATCH_FORMAT", "JSON" },
-    { "LOCKWATCH_FORMAT", "" },
-    { "LOCKWATCH_FORMAT", "json " },
-    { "LOCKWATCH_FORMAT", "tex" },
-    { "LOCKWATCH_FORMAT", "jsonx" },
-    { "LOCKWATCH_FORMAT", "text|json" },
-    { "LOCKWATCH_EXITCODE", "256" },
-    { "LOCKWATCH_EXITCODE", "-1" },
-    { "LOCKWATCH_EXITCODE", "abc" },
-    { "LOCKWATCH_EXITCODE", "" },
-    { "LOCKWATCH_EXITCODE", "-" },
-    { "LOCKWATCH_EXITCODE", "12x" },
-    { "LOCKWATCH_EXITCODE", " 5" },
-    { "LOCKWATCH_EXITCODE", "0x10" },
-    { "LOCKWATCH_EXITCODE", "99999999999999999999" },
-    { "LOCKWATCH_EXITCODE", "4294967362" },   /* 66 + 2^32 */
-    { "LOCKWATCH_STACK_DEPTH", "0" },
-    { "LOCKWATCH_STACK_DEPTH", "65" },
-    { "LOCKWATCH_STACK_DEPTH", "1.5" },
-    { "LOCKWATCH_STACK_DEPTH", "-24" },
+    {"LOCKWATCH_FORMAT", "xml"},
+    {"LOCKWATCH_FORMAT", "JSON"},
+    {"LOCKWATCH_FORMAT", ""},
+    {"LOCKWATCH_FORMAT", "json "},
+    {"LOCKWATCH_FORMAT", "tex"},
+    {"LOCKWATCH_FORMAT", "jsonx"},
+    {"LOCKWATCH_FORMAT", "text|json"},
+    {"LOCKWATCH_EXITCODE", "256"},
+    {"LOCKWATCH_EXITCODE", "-1"},
+    {"LOCKWATCH_EXITCODE", "abc"},
+    {"LOCKWATCH_EXITCODE", ""},
+    {"LOCKWATCH_EXITCODE", "-"},
+    {"LOCKWATCH_EXITCODE", "12x"},
+    {"LOCKWATCH_EXITCODE", " 5"},
+    {"LOCKWATCH_EXITCODE", "0x10"},
+    {"LOCKWATCH_EXITCODE", "99999999999999999999"},
+    {"LOCKWATCH_EXITCODE", "4294967362"}, /* 66 + 2^32 */
+    {"LOCKWATCH_STACK_DEPTH", "0"},
+    {"LOCKWATCH_STACK_DEPTH", "65"},
+    {"LOCKWATCH_STACK_DEPTH", "1.5"},
+    {"LOCKWATCH_STACK_DEPTH", "-24"},
 };
 
 START_TEST(test_invalid_value)
 {
     char var[128];
     snprintf(var, sizeof(var), "%s=%s", invalid[_i].name, invalid[_i].value);
-    char *env[] = { "LOCKWATCH_OTHER=1", var, NULL };
+    char *env[] = {"LOCKWATCH_OTHER=1", var, NULL};
     scribble();
     const char *w = parse(env);
     assert_defaults();
 
     char prefix[160];
-    snprintf(prefix, sizeof(prefix), "lockwatch: warning: %s=\"%s\" is not valid (accepted: ",
-             invalid[_i].name, invalid[_i].value);
+    snprintf(prefix, sizeof(prefix),
+             "lockwatch: warning: %s=\"%s\" is not valid (accepted: ", invalid[_i].name,
+             invalid[_i].value);
     ck_assert_msg(strncmp(w, prefix, strlen(prefix)) == 0, "warning was: %s", w);
     ck_assert_uint_eq(count_lines(w), 1);
     ck_assert_int_eq(w[strlen(w) - 1], '\n');
@@ -192,10 +193,10 @@ END_TEST
 START_TEST(test_warning_text)
 {
     /* The exact lines the contract shows for an enum and an integer. */
-    char *env[] = { "LOCKWATCH_FORMAT=xml", NULL };
+    char *env[] = {"LOCKWATCH_FORMAT=xml", NULL};
     ck_assert_str_eq(parse(env), "lockwatch: warning: LOCKWATCH_FORMAT=\"xml\" is not valid "
                                  "(accepted: text|json); using text\n");
-    char *env2[] = { "LOCKWATCH_EXITCODE=300", NULL };
+    char *env2[] = {"LOCKWATCH_EXITCODE=300", NULL};
     ck_assert_str_eq(parse(env2), "lockwatch: warning: LOCKWATCH_EXITCODE=\"300\" is not valid "
                                   "(accepted: an integer from 0 to 255); using the default 66\n");
 }
@@ -203,8 +204,8 @@ END_TEST
 
 START_TEST(test_mixed_valid_and_invalid)
 {
-    char *env[] = { "LOCKWATCH_FORMAT=json", "LOCKWATCH_EXITCODE=1000",
-                    "LOCKWATCH_STACK_DEPTH=8", "LOCKWATCH_LOG=out.txt", NULL };
+    char *env[] = {"LOCKWATCH_FORMAT=json", "LOCKWATCH_EXITCODE=1000", "LOCKWATCH_STACK_DEPTH=8",
+                   "LOCKWATCH_LOG=out.txt", NULL};
     const char *w = parse(env);
     ck_assert_uint_eq(count_lines(w), 1);
     ck_assert_ptr_nonnull(strstr(w, "LOCKWATCH_EXITCODE=\"1000\""));
@@ -213,8 +214,8 @@ START_TEST(test_mixed_valid_and_invalid)
     ck_assert_int_eq(lw_opt.stack_depth, 8);
     ck_assert_str_eq(lw_opt.log, "out.txt");
 
-    char *all_bad[] = { "LOCKWATCH_FORMAT=yaml", "LOCKWATCH_EXITCODE=x",
-                        "LOCKWATCH_STACK_DEPTH=99", NULL };
+    char *all_bad[] = {"LOCKWATCH_FORMAT=yaml", "LOCKWATCH_EXITCODE=x", "LOCKWATCH_STACK_DEPTH=99",
+                       NULL};
     w = parse(all_bad);
     ck_assert_uint_eq(count_lines(w), 3);
     assert_defaults();
@@ -224,21 +225,21 @@ END_TEST
 START_TEST(test_name_matching)
 {
     /* Only NAME=value counts: no prefix or suffix matches. */
-    char *env[] = { "LOCKWATCH_FORMATX=json", "XLOCKWATCH_FORMAT=json", "LOCKWATCH_FORMAT",
-                    "LOCKWATCH_EXITCODE_=3", "lockwatch_exitcode=3", NULL };
+    char *env[] = {"LOCKWATCH_FORMATX=json", "XLOCKWATCH_FORMAT=json", "LOCKWATCH_FORMAT",
+                   "LOCKWATCH_EXITCODE_=3",  "lockwatch_exitcode=3",   NULL};
     scribble();
     ck_assert_str_eq(parse(env), "");
     assert_defaults();
 
     /* The first definition wins, as with getenv. */
-    char *twice[] = { "LOCKWATCH_EXITCODE=3", "LOCKWATCH_EXITCODE=4", NULL };
+    char *twice[] = {"LOCKWATCH_EXITCODE=3", "LOCKWATCH_EXITCODE=4", NULL};
     ck_assert_str_eq(parse(twice), "");
     ck_assert_int_eq(lw_opt.exitcode, 3);
 
     ck_assert_str_eq(lw_env(twice, "LOCKWATCH_EXITCODE"), "3");
     ck_assert_ptr_null(lw_env(twice, "LOCKWATCH_EXIT"));
     ck_assert_ptr_null(lw_env(env, "LOCKWATCH_FORMAT"));
-    char *empty[] = { NULL };
+    char *empty[] = {NULL};
     ck_assert_ptr_null(lw_env(empty, "PATH"));
 }
 END_TEST

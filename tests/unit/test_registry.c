@@ -6,10 +6,10 @@
  * compiler has it) with ThreadSanitizer over the core sources, where the
  * concurrent test is the point.  LW_TEST_SMALL shrinks the loops for that build.
  */
-#define _GNU_SOURCE   /* pthread_setaffinity_np */
-#include "registry.h"
-#include "graph.h"
+#define _GNU_SOURCE /* pthread_setaffinity_np */
 #include "arena.h"
+#include "graph.h"
+#include "registry.h"
 
 #include <check.h>
 #include <pthread.h>
@@ -19,24 +19,40 @@
 #include <string.h>
 
 #ifdef LW_TEST_SMALL
-#define CHURN_ROUNDS   100     /* x CHURN_ADDRS insert/forget cycles */
-#define MANY_LOCKS     20000
-#define SHARED_ROUNDS  10
-#define OWN_ADDRS      500
+#define CHURN_ROUNDS 100 /* x CHURN_ADDRS insert/forget cycles */
+#define MANY_LOCKS 20000
+#define SHARED_ROUNDS 10
+#define OWN_ADDRS 500
+#define FIND_CHURN 40000
 #else
-#define CHURN_ROUNDS   1000
-#define MANY_LOCKS     100000
-#define SHARED_ROUNDS  40
-#define OWN_ADDRS      2000
+#define CHURN_ROUNDS 1000
+#define MANY_LOCKS 100000
+#define SHARED_ROUNDS 40
+#define OWN_ADDRS 2000
+#define FIND_CHURN 1000000
 #endif
-#define CHURN_ADDRS    1000
-#define NTHREADS       4
-#define SHARED_ADDRS   1000
-#define SHARED_BATCH   50
-#define TEST_TIMEOUT   60
+#define CHURN_ADDRS 1000
+#define VARYING_STEPS 200000
+#define NTHREADS 4
+#define SHARED_ADDRS 1000
+#define SHARED_BATCH 50
+#define TEST_TIMEOUT 60
+
+/* Every ck_assert records a checkpoint in Check's log (a write per call);
+ * hot loops use these, which reach Check only when they fail. */
+#define REQUIRE(e)                                                                                 \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            ck_assert(e);                                                                          \
+    } while (0)
+#define REQUIRE_MSG(e, ...)                                                                        \
+    do {                                                                                           \
+        if (!(e))                                                                                  \
+            ck_assert_msg(e, __VA_ARGS__);                                                         \
+    } while (0)
 
 /* Fake, never dereferenced lock addresses, spaced like real mutexes. */
-#define ADDR(i) ((uintptr_t)0x10000000u + (uintptr_t)(i) * 64u)
+#define ADDR(i) ((uintptr_t)0x10000000u + (uintptr_t)(i)*64u)
 
 static void setup(void)
 {
@@ -55,10 +71,10 @@ static void assert_ids_unique(uint64_t *ids, size_t n)
 {
     qsort(ids, n, sizeof(*ids), cmp_u64);
     for (size_t i = 0; i < n; i++) {
-        ck_assert_msg(ids[i] != 0, "lock id 0 handed out");
+        REQUIRE_MSG(ids[i] != 0, "lock id 0 handed out");
         if (i > 0)
-            ck_assert_msg(ids[i] != ids[i - 1], "lock id %llu handed out twice",
-                          (unsigned long long)ids[i]);
+            REQUIRE_MSG(ids[i] != ids[i - 1], "lock id %llu handed out twice",
+                        (unsigned long long)ids[i]);
     }
 }
 
@@ -66,8 +82,8 @@ static lw_lock *get_new(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype)
 {
     bool created = false;
     lw_lock *l = lw_registry_get(addr, kind, mtype, &created);
-    ck_assert_ptr_nonnull(l);
-    ck_assert_msg(created, "address %#lx was already registered", (unsigned long)addr);
+    REQUIRE(l != NULL);
+    REQUIRE_MSG(created, "address %#lx was already registered", (unsigned long)addr);
     return l;
 }
 
@@ -81,8 +97,8 @@ typedef struct {
 struct init_ctx {
     uint64_t value;
     int calls;
-    bool saw_dirty;   /* payload was not zero when init ran */
-    bool saw_key;     /* the key was already visible when init ran */
+    bool saw_dirty; /* payload was not zero when init ran */
+    bool saw_key;   /* the key was already visible when init ran */
     lw_hash *h;
     uint64_t k1, k2;
 };
@@ -103,7 +119,7 @@ static void rec_init(lw_hent *rec, void *vctx)
 
 static test_rec *hins(lw_hash *h, uint64_t k1, uint64_t k2, uint64_t value, bool *created)
 {
-    struct init_ctx c = { value, 0, false, false, h, k1, k2 };
+    struct init_ctx c = {value, 0, false, false, h, k1, k2};
     test_rec *r = (test_rec *)lw_hash_insert(h, k1, k2, rec_init, &c, created);
     ck_assert_ptr_nonnull(r);
     ck_assert_int_eq(c.calls, *created ? 1 : 0);
@@ -300,18 +316,18 @@ START_TEST(test_new_incarnation_new_id)
     for (int i = 1; i <= N; i++) {
         lw_lock *l = get_new(a, i & 1 ? LW_KIND_RWLOCK : LW_KIND_SPIN, 0);
         /* The tombstone in this bucket is reused... */
-        ck_assert_ptr_eq(l, first);
+        REQUIRE(l == first);
         /* ...but as a new lock: new id, nothing left of the old one. */
-        ck_assert_uint_eq(l->kind, i & 1 ? LW_KIND_RWLOCK : LW_KIND_SPIN);
-        ck_assert_uint_eq(l->mtype, 0);
-        ck_assert_uint_eq(l->first_pc, 0);
-        ck_assert_uint_eq(l->first_thread, 0);
-        ck_assert_uint_eq(l->first_how, 0);
-        ck_assert_int_eq(l->rank, 0);
+        REQUIRE(l->kind == (i & 1 ? LW_KIND_RWLOCK : LW_KIND_SPIN));
+        REQUIRE(l->mtype == 0);
+        REQUIRE(l->first_pc == 0);
+        REQUIRE(l->first_thread == 0);
+        REQUIRE(l->first_how == 0);
+        REQUIRE(l->rank == 0);
         ids[i] = l->id;
-        ck_assert_uint_ne(ids[i], ids[i - 1]);
+        REQUIRE(ids[i] != ids[i - 1]);
         lw_registry_forget(l);
-        ck_assert_ptr_null(lw_registry_find(a));
+        REQUIRE(lw_registry_find(a) == NULL);
     }
     ck_assert_uint_eq(lw_registry.allocated, allocated);
     assert_ids_unique(ids, N + 1);
@@ -329,7 +345,7 @@ START_TEST(test_tombstones_keep_memory_flat)
         ck_assert_uint_eq(lw_registry_live(), CHURN_ADDRS);
         for (unsigned i = 0; i < CHURN_ADDRS; i++) {
             lw_lock *l = lw_registry_find(ADDR(i));
-            ck_assert_ptr_nonnull(l);
+            REQUIRE(l != NULL);
             lw_registry_forget(l);
         }
         ck_assert_uint_eq(lw_registry_live(), 0);
@@ -339,13 +355,41 @@ START_TEST(test_tombstones_keep_memory_flat)
             ck_assert_uint_eq(allocated, CHURN_ADDRS);
         } else if (lw_registry.allocated != allocated || lw_arena_bytes() != arena) {
             ck_abort_msg("round %d: %llu nodes allocated (%zu arena bytes), "
-                         "after round 0: %llu (%zu)", round,
-                         (unsigned long long)lw_registry.allocated, lw_arena_bytes(),
+                         "after round 0: %llu (%zu)",
+                         round, (unsigned long long)lw_registry.allocated, lw_arena_bytes(),
                          (unsigned long long)allocated, arena);
         }
     }
 }
 END_TEST
+
+#ifndef LW_TEST_SMALL /* single-threaded: the sanitizer build skips it */
+START_TEST(test_tombstones_varying_addresses)
+{
+    /* registry.h: "Memory therefore stays at the high-water mark of live
+     * entries".  Churn as a program that destroys locks and creates new
+     * ones elsewhere (heap objects with embedded mutexes): never more than
+     * CHURN_ADDRS live, every new lock at an address not used before. */
+    lw_lock *live[CHURN_ADDRS];
+    uint64_t rng = 88172645463325252ull;
+    unsigned next = 0;
+    for (unsigned i = 0; i < CHURN_ADDRS; i++)
+        live[i] = get_new(ADDR(next++), LW_KIND_MUTEX, 0);
+    for (unsigned step = 0; step < VARYING_STEPS; step++) {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        unsigned i = (unsigned)(rng % CHURN_ADDRS);
+        lw_registry_forget(live[i]);
+        live[i] = get_new(ADDR(next++), LW_KIND_MUTEX, 0);
+    }
+    ck_assert_uint_eq(lw_registry_live(), CHURN_ADDRS);
+    ck_assert_msg(lw_registry.allocated <= 2 * CHURN_ADDRS,
+                  "%llu lock nodes (%zu arena bytes) allocated for at most %u live locks",
+                  (unsigned long long)lw_registry.allocated, lw_arena_bytes(), CHURN_ADDRS);
+}
+END_TEST
+#endif
 
 START_TEST(test_many_locks)
 {
@@ -361,13 +405,13 @@ START_TEST(test_many_locks)
     ck_assert_uint_eq(lw_registry.allocated, MANY_LOCKS);
     for (unsigned i = 0; i < MANY_LOCKS; i++) {
         lw_lock *l = lw_registry_find(ADDR(i));
-        ck_assert_ptr_eq(l, nodes[i]);
-        ck_assert_uint_eq(l->h.k1, ADDR(i));
-        ck_assert_uint_eq(l->mtype, i % 4);
+        REQUIRE(l == nodes[i]);
+        REQUIRE(l->h.k1 == ADDR(i));
+        REQUIRE(l->mtype == i % 4);
     }
     /* Neighbouring addresses that were never registered are not found. */
     for (unsigned i = 0; i < 1000; i++)
-        ck_assert_ptr_null(lw_registry_find(ADDR(i) + 8));
+        REQUIRE(lw_registry_find(ADDR(i) + 8) == NULL);
     ck_assert_ptr_null(lw_registry_find(ADDR(MANY_LOCKS)));
 
     /* Forget every other lock; the rest are untouched. */
@@ -377,9 +421,9 @@ START_TEST(test_many_locks)
     for (unsigned i = 0; i < MANY_LOCKS; i++) {
         lw_lock *l = lw_registry_find(ADDR(i));
         if (i % 2 == 0)
-            ck_assert_ptr_null(l);
+            REQUIRE(l == NULL);
         else
-            ck_assert(l == nodes[i] && l->id == ids[i]);
+            REQUIRE(l == nodes[i] && l->id == ids[i]);
     }
     assert_ids_unique(ids, MANY_LOCKS);
     free(nodes);
@@ -389,8 +433,8 @@ END_TEST
 
 /* ---- concurrency ---- */
 
-#define OWN_BASE(t)        (1000000u + (t) * 100000u)
-#define SHARED_BASE(round) (2000000u + (round) * SHARED_ADDRS)
+#define OWN_BASE(t) (1000000u + (t)*100000u)
+#define SHARED_BASE(round) (2000000u + (round)*SHARED_ADDRS)
 
 /* A spinning barrier: waiters that are running leave it within a few
  * cycles of each other, so they really do hit the same address at once
@@ -409,7 +453,7 @@ static void spin_barrier_wait(spin_barrier *b)
     }
     for (unsigned spins = 0; __atomic_load_n(&b->gen, __ATOMIC_ACQUIRE) == gen; spins++)
         if (spins > 64)
-            sched_yield();   /* fewer cores than threads: let the others arrive */
+            sched_yield(); /* fewer cores than threads: let the others arrive */
 }
 
 typedef struct {
@@ -417,8 +461,8 @@ typedef struct {
     spin_barrier *start;
     lw_lock *shared[SHARED_ROUNDS][SHARED_ADDRS];
     unsigned created_shared;
-    unsigned lost_races;      /* find missed, get found it: a real collision */
-    uint64_t *ids;            /* every id of an own-range node */
+    unsigned lost_races; /* find missed, get found it: a real collision */
+    uint64_t *ids;       /* every id of an own-range node */
     size_t nids;
     unsigned errors;
     const char *first_error;
@@ -521,9 +565,9 @@ static void *worker_main(void *arg)
 
 START_TEST(test_concurrent)
 {
-    static worker w[NTHREADS];   /* large: keep off the stack */
+    static worker w[NTHREADS]; /* large: keep off the stack */
     pthread_t tid[NTHREADS];
-    spin_barrier start = { NTHREADS, 0, 0 };
+    spin_barrier start = {NTHREADS, 0, 0};
     size_t own_ids = (size_t)SHARED_ROUNDS * OWN_ADDRS;
 
     for (int t = 0; t < NTHREADS; t++) {
@@ -556,10 +600,9 @@ START_TEST(test_concurrent)
         for (unsigned i = 0; i < SHARED_ADDRS; i++) {
             lw_lock *l = w[0].shared[r][i];
             for (int t = 1; t < NTHREADS; t++)
-                ck_assert_msg(w[t].shared[r][i] == l,
-                              "round %d address %u: threads 0 and %d got different nodes", r,
-                              i, t);
-            ck_assert_ptr_eq(lw_registry_find(ADDR(SHARED_BASE(r) + i)), l);
+                REQUIRE_MSG(w[t].shared[r][i] == l,
+                            "round %d address %u: threads 0 and %d got different nodes", r, i, t);
+            REQUIRE(lw_registry_find(ADDR(SHARED_BASE(r) + i)) == l);
             ids[n++] = l->id;
         }
     }
@@ -571,6 +614,84 @@ START_TEST(test_concurrent)
     }
     assert_ids_unique(ids, n);
     free(ids);
+}
+END_TEST
+
+/* registry.h: lw_registry_find returns "NULL when the address is not
+ * registered" - so never for one that is registered and stays so, however
+ * other locks come and go around it.  Readers look up such a lock without
+ * pause while the main thread registers and forgets locks that share its
+ * bucket (and so stand before it in the chain) and locks in other buckets
+ * (which may recycle the memory of the first).  More threads than CPUs, not
+ * pinned: a reader preempted in the middle of a chain is the interesting
+ * case. */
+#define FIND_READERS (NTHREADS - 1)
+
+typedef struct {
+    uintptr_t addr;
+    int *stop;
+    unsigned long finds, misses;
+} find_reader;
+
+static void *find_reader_main(void *arg)
+{
+    find_reader *r = arg;
+    while (!__atomic_load_n(r->stop, __ATOMIC_ACQUIRE)) {
+        for (int k = 0; k < 1000; k++) {
+            r->misses += lw_registry_find(r->addr) == NULL;
+            r->finds++;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_find_during_churn)
+{
+    enum { NEIGHBOURS = 8 };
+    uintptr_t stable_addr = ADDR(0), same[NEIGHBOURS], other[NEIGHBOURS];
+    uint32_t b = (uint32_t)lw_hash_mix(stable_addr, 0) & lw_registry.mask;
+    unsigned ns = 0, no = 0;
+    for (unsigned i = 1; ns < NEIGHBOURS || no < NEIGHBOURS; i++) {
+        uintptr_t a = ADDR(i);
+        if (((uint32_t)lw_hash_mix(a, 0) & lw_registry.mask) == b) {
+            if (ns < NEIGHBOURS)
+                same[ns++] = a;
+        } else if (no < NEIGHBOURS) {
+            other[no++] = a;
+        }
+    }
+    lw_lock *stable = get_new(stable_addr, LW_KIND_MUTEX, 0);
+
+    int stop = 0;
+    find_reader r[FIND_READERS];
+    pthread_t tid[FIND_READERS];
+    for (int t = 0; t < FIND_READERS; t++) {
+        r[t] = (find_reader){.addr = stable_addr, .stop = &stop};
+        ck_assert_int_eq(pthread_create(&tid[t], NULL, find_reader_main, &r[t]), 0);
+    }
+    /* A chain of NEIGHBOURS locks in front of the stable one, gone again;
+     * then as many elsewhere, taking their memory if it is recycled. */
+    lw_lock *tmp[NEIGHBOURS];
+    for (unsigned it = 0; it < FIND_CHURN / NEIGHBOURS; it++) {
+        for (unsigned k = 0; k < NEIGHBOURS; k++)
+            tmp[k] = get_new(same[k], LW_KIND_MUTEX, 0);
+        for (unsigned k = 0; k < NEIGHBOURS; k++)
+            lw_registry_forget(tmp[k]);
+        for (unsigned k = 0; k < NEIGHBOURS; k++)
+            tmp[k] = get_new(other[k], LW_KIND_MUTEX, 0);
+        for (unsigned k = 0; k < NEIGHBOURS; k++)
+            lw_registry_forget(tmp[k]);
+    }
+    __atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
+    unsigned long finds = 0, misses = 0;
+    for (int t = 0; t < FIND_READERS; t++) {
+        ck_assert_int_eq(pthread_join(tid[t], NULL), 0);
+        finds += r[t].finds;
+        misses += r[t].misses;
+    }
+    ck_assert_uint_gt(finds, 0);
+    ck_assert_msg(misses == 0, "registered lock not found %lu times in %lu lookups", misses, finds);
+    ck_assert_ptr_eq(lw_registry_find(stable_addr), stable);
 }
 END_TEST
 
@@ -590,6 +711,9 @@ static Suite *registry_suite(void)
     tcase_add_test(tc, test_insert_find_forget);
     tcase_add_test(tc, test_new_incarnation_new_id);
     tcase_add_test(tc, test_tombstones_keep_memory_flat);
+#ifndef LW_TEST_SMALL
+    tcase_add_test(tc, test_tombstones_varying_addresses);
+#endif
     tcase_add_test(tc, test_many_locks);
     suite_add_tcase(s, tc);
 
@@ -597,6 +721,7 @@ static Suite *registry_suite(void)
     tcase_add_checked_fixture(tc, setup, NULL);
     tcase_set_timeout(tc, TEST_TIMEOUT);
     tcase_add_test(tc, test_concurrent);
+    tcase_add_test(tc, test_find_during_churn);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -25,7 +25,7 @@ lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
                         void (*init)(lw_hent *rec, void *ctx), void *ctx,
                         bool *created)
 {
-    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    uint32_t b = lw_hash_bucket(h, k1, k2);
     int *s = &h->stripes[b & (LW_STRIPES - 1)];
 
     *created = false;
@@ -77,7 +77,7 @@ lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
 
 lw_hent *lw_hash_find_locked(lw_hash *h, uint64_t k1, uint64_t k2)
 {
-    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    uint32_t b = lw_hash_bucket(h, k1, k2);
     int *s = &h->stripes[b & (LW_STRIPES - 1)];
     lw_hent *r = NULL;
     lw_spin_lock(s);
@@ -90,7 +90,7 @@ lw_hent *lw_hash_find_locked(lw_hash *h, uint64_t k1, uint64_t k2)
 
 bool lw_hash_remove(lw_hash *h, lw_hent *e, uint64_t k1, uint64_t k2)
 {
-    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    uint32_t b = lw_hash_bucket(h, k1, k2);
     int *s = &h->stripes[b & (LW_STRIPES - 1)];
     bool ok = false;
 
@@ -146,6 +146,7 @@ static void lock_init(lw_hent *rec, void *vctx)
 
 bool lw_registry_init(void)
 {
+    lw_registry.by_address = true;
     return lw_hash_init(&lw_registry, LW_REG_BUCKETS, sizeof(lw_lock));
 }
 

@@ -40,6 +40,7 @@ typedef struct {
     int *stripes;
     uint32_t mask;
     size_t rec_size;        /* size of the records this table holds */
+    bool by_address;        /* k1 is an address, k2 is 0: see lw_hash_bucket */
     lw_hent *free;          /* removed records, for reuse; free_lock */
     int free_lock;          /* nests inside a stripe lock */
     uint64_t live;          /* statistics, relaxed */
@@ -130,9 +131,22 @@ static inline uint64_t lw_hash_mix(uint64_t k1, uint64_t k2)
 
 lw_hent *lw_hash_find_locked(lw_hash *h, uint64_t k1, uint64_t k2);
 
+/* The bucket of a key.  Addresses keep their locality: locks allocated
+ * side by side (arrays, structs from one allocator) land in neighbouring
+ * buckets, so a program walking a million fresh mutexes walks the bucket
+ * array too instead of missing the cache on each lock.  High bits are
+ * folded in so that locks at the same offset of large aligned blocks do
+ * not all share a bucket. */
+static inline uint32_t lw_hash_bucket(const lw_hash *h, uint64_t k1, uint64_t k2)
+{
+    if (h->by_address)
+        return (uint32_t)((k1 >> 4) ^ (k1 >> 24) ^ (k1 >> 44)) & h->mask;
+    return (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+}
+
 static inline lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2)
 {
-    uint32_t b = (uint32_t)lw_hash_mix(k1, k2) & h->mask;
+    uint32_t b = lw_hash_bucket(h, k1, k2);
     for (unsigned tries = 0; tries < 4; tries++) {
         /* acquire: pairs with the release publishing a chain link, so the
          * entry's keys and bucket are visible. */

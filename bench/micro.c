@@ -1,0 +1,593 @@
+/*
+ * micro.c: lockwatch's microbenchmarks (bench/run.py runs them natively,
+ * under the null interposer and under lockwatch, side by side).
+ *
+ *     micro MODE [SCALE]
+ *
+ * Each mode times its own loop (set-up such as creating the locks or the
+ * worker threads is outside the timed part), checks its own result, and
+ * prints one line
+ *
+ *     RESULT mode=MODE ns_per_op=N ops=N [key=value ...]
+ *
+ * then exits 0, or prints "CHECK FAILED: ..." and exits 1.  SCALE (default
+ * 1) multiplies the iteration counts (bench-quick uses less than 1).
+ * "op" is, per mode: uncontended, nested*: one lock+unlock pair;
+ * contended*, rwlock: one lock+unlock by any thread; fresh*: one mutex's
+ * whole life (malloc, init, lock, unlock, destroy, free); prodcons: one item
+ * through the queue; churn: one thread created, run and joined (the first
+ * 10,000 are timed; 20,000 more measure memory); write: one
+ * write(2); graph: one lock+unlock pair of the nested4 loop, timed after a
+ * 100,000-lock / 1,000,000-edge order graph was built.
+ *
+ * Memory figures (kB, from /proc/self/status) are printed where a mode's
+ * target is about memory: the driver subtracts the native run's figures.
+ *
+ * All programs here are correct: a lockwatch report about any of them is a
+ * benchmark failure.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lockwatch.h"
+
+/* Exported by the null interposer (bench/nullpreload.c) when it is loaded:
+ * the main thread's count of interposed calls, proof that it is active. */
+unsigned long null_interposer_calls(void) __attribute__((weak));
+
+static double scale = 1.0;
+
+static long scaled(long n)
+{
+    long v = (long)((double)n * scale);
+    return v < 1 ? 1 : v;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* A field of /proc/self/status in kB (VmRSS, VmHWM), -1 if unreadable. */
+static long status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long v = -1;
+    size_t n = strlen(field);
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, field, n) == 0 && line[n] == ':') {
+            v = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("CHECK FAILED: ", stdout);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+    fflush(stdout);
+    exit(1);
+}
+
+static void check0(int r, const char *what)
+{
+    if (r != 0)
+        fail("%s returned %d (%s)", what, r, strerror(r));
+}
+
+#define CHECK0(call) check0((call), #call)
+
+/* Prints the RESULT line: mode, ns per op, ops, then "key=value" pairs. */
+static void result(const char *mode, uint64_t ns, long ops, const char *extra_fmt, ...)
+{
+    printf("RESULT mode=%s ns_per_op=%.3f ops=%ld", mode, (double)ns / (double)ops, ops);
+    if (extra_fmt) {
+        va_list ap;
+        va_start(ap, extra_fmt);
+        putchar(' ');
+        vprintf(extra_fmt, ap);
+        va_end(ap);
+    }
+    printf(" hwm_kb=%ld", status_kb("VmHWM"));
+    if (lockwatch_report_count)
+        printf(" lw_reports=%lu", lockwatch_report_count());
+    if (null_interposer_calls)
+        printf(" null_calls=%lu", null_interposer_calls());
+    putchar('\n');
+    fflush(stdout);
+}
+
+/* Runs fn(i, arg) on n threads, started together after creation; returns
+ * the nanoseconds from the start signal to the last join. */
+typedef struct {
+    void (*fn)(int, void *);
+    void *arg;
+    int idx;
+} worker;
+
+static atomic_int go;
+static atomic_int ready_count;
+
+static void *worker_main(void *p)
+{
+    worker *w = p;
+    atomic_fetch_add(&ready_count, 1);
+    while (!atomic_load_explicit(&go, memory_order_acquire))
+        ;
+    w->fn(w->idx, w->arg);
+    return NULL;
+}
+
+static uint64_t run_threads(int n, void (*fn)(int, void *), void *arg)
+{
+    pthread_t th[16];
+    worker w[16];
+    atomic_store(&go, 0);
+    atomic_store(&ready_count, 0);
+    for (int i = 0; i < n; i++) {
+        w[i] = (worker){ fn, arg, i };
+        CHECK0(pthread_create(&th[i], NULL, worker_main, &w[i]));
+    }
+    while (atomic_load(&ready_count) < n)
+        sched_yield();
+    uint64_t t0 = now_ns();
+    atomic_store_explicit(&go, 1, memory_order_release);
+    for (int i = 0; i < n; i++)
+        CHECK0(pthread_join(th[i], NULL));
+    return now_ns() - t0;
+}
+
+/* ---- uncontended, nested ---- */
+
+static pthread_mutex_t locks[4] = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER,
+                                    PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER };
+static volatile long counter;
+
+static void nest_loop(pthread_mutex_t *m, int depth, long n)
+{
+    for (long i = 0; i < n; i++) {
+        for (int d = 0; d < depth; d++)
+            pthread_mutex_lock(&m[d]);
+        counter++;
+        for (int d = depth; d-- > 0;)
+            pthread_mutex_unlock(&m[d]);
+    }
+}
+
+/* ns per lock+unlock pair of a depth-deep nest (depth 1: uncontended). */
+static uint64_t time_nested(pthread_mutex_t *m, int depth, long n)
+{
+    nest_loop(m, depth, 1000);   /* warm-up: every edge known */
+    counter = 0;
+    uint64_t t0 = now_ns();
+    nest_loop(m, depth, n);
+    uint64_t ns = now_ns() - t0;
+    if (counter != n)
+        fail("counter %ld, expected %ld", counter, n);
+    return ns;
+}
+
+static int mode_nested(const char *mode, int depth)
+{
+    long n = scaled(depth == 1 ? 20000000 : 20000000 / depth);
+    uint64_t ns = time_nested(locks, depth, n);
+    result(mode, ns, n * depth, "depth=%d", depth);
+    return 0;
+}
+
+/* ---- contended ---- */
+
+static long contended_per_thread;
+
+static void contended_fn(int idx, void *arg)
+{
+    (void)idx;
+    pthread_mutex_t *m = arg;
+    for (long i = 0; i < contended_per_thread; i++) {
+        pthread_mutex_lock(m);
+        counter++;
+        pthread_mutex_unlock(m);
+    }
+}
+
+static int mode_contended(const char *mode, int nthreads)
+{
+    contended_per_thread = scaled(8000000) / nthreads;
+    counter = 0;
+    uint64_t ns = run_threads(nthreads, contended_fn, &locks[0]);
+    long total = contended_per_thread * nthreads;
+    if (counter != total)
+        fail("counter %ld, expected %ld", counter, total);
+    result(mode, ns, total, "threads=%d", nthreads);
+    return 0;
+}
+
+/* ---- one million fresh mutexes ---- */
+
+/* destroy: destroy each mutex before freeing it ("fresh"), or free it
+ * still initialised, never destroyed ("fresh-free"). */
+static int mode_fresh(const char *mode, bool destroy)
+{
+    long n = scaled(1000000);
+    const int rounds = 3;
+    pthread_mutex_t **p = malloc((size_t)n * sizeof(*p));
+    if (!p)
+        fail("out of memory");
+    memset(p, 0, (size_t)n * sizeof(*p));
+    counter = 0;
+    long rss_base = status_kb("VmRSS");
+    long rss_live = 0, rss_after[3];
+    uint64_t ns = 0;
+    for (int r = 0; r < rounds; r++) {
+        uint64_t t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            p[i] = malloc(sizeof(pthread_mutex_t));
+            if (!p[i])
+                fail("out of memory");
+            CHECK0(pthread_mutex_init(p[i], NULL));
+        }
+        for (long i = 0; i < n; i++) {
+            CHECK0(pthread_mutex_lock(p[i]));
+            counter++;
+            CHECK0(pthread_mutex_unlock(p[i]));
+        }
+        ns += now_ns() - t0;
+        long live = status_kb("VmRSS");   /* n locks live */
+        if (live > rss_live)
+            rss_live = live;
+        t0 = now_ns();
+        for (long i = 0; i < n; i++) {
+            if (destroy)
+                CHECK0(pthread_mutex_destroy(p[i]));
+            free(p[i]);
+        }
+        ns += now_ns() - t0;
+        rss_after[r] = status_kb("VmRSS");
+    }
+    if (counter != n * rounds)
+        fail("counter %ld, expected %ld", counter, n * rounds);
+    free(p);
+    result(mode, ns, n * rounds,
+           "live_locks=%ld rss_base_kb=%ld rss_live_kb=%ld rss_after1_kb=%ld rss_after3_kb=%ld",
+           n, rss_base, rss_live, rss_after[0], rss_after[rounds - 1]);
+    return 0;
+}
+
+/* ---- rwlock, read-mostly ---- */
+
+static pthread_rwlock_t rw = PTHREAD_RWLOCK_INITIALIZER;
+static long rw_per_thread;
+static volatile long rw_a, rw_b;
+static atomic_long rw_bad;
+
+static void rwlock_fn(int idx, void *arg)
+{
+    (void)idx;
+    (void)arg;
+    long bad = 0;
+    for (long i = 0; i < rw_per_thread; i++) {
+        if (i % 100 == 0) {
+            pthread_rwlock_wrlock(&rw);
+            rw_a++;
+            rw_b++;
+            pthread_rwlock_unlock(&rw);
+        } else {
+            pthread_rwlock_rdlock(&rw);
+            if (rw_a != rw_b)
+                bad++;
+            pthread_rwlock_unlock(&rw);
+        }
+    }
+    atomic_fetch_add(&rw_bad, bad);
+}
+
+static int mode_rwlock(const char *mode)
+{
+    const int nthreads = 2;
+    rw_per_thread = scaled(10000000) / nthreads;
+    uint64_t ns = run_threads(nthreads, rwlock_fn, NULL);
+    long writes = nthreads * ((rw_per_thread + 99) / 100);
+    if (rw_bad != 0 || rw_a != writes || rw_b != writes)
+        fail("rwlock: %ld torn reads, %ld/%ld writes, expected %ld", (long)rw_bad, rw_a, rw_b,
+             writes);
+    result(mode, ns, rw_per_thread * nthreads, "threads=%d reads_pct=99", nthreads);
+    return 0;
+}
+
+/* ---- producer / consumer ---- */
+
+#define QCAP 64
+static struct {
+    pthread_mutex_t m;
+    pthread_cond_t not_full, not_empty;
+    long buf[QCAP];
+    unsigned head, count;
+} q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER, { 0 }, 0,
+        0 };
+static long pc_items;
+static long pc_sum;
+
+static void prodcons_fn(int idx, void *arg)
+{
+    (void)arg;
+    if (idx == 0) {   /* producer */
+        for (long i = 1; i <= pc_items; i++) {
+            pthread_mutex_lock(&q.m);
+            while (q.count == QCAP)
+                pthread_cond_wait(&q.not_full, &q.m);
+            q.buf[(q.head + q.count) % QCAP] = i;
+            q.count++;
+            pthread_cond_signal(&q.not_empty);
+            pthread_mutex_unlock(&q.m);
+        }
+    } else {          /* consumer */
+        long sum = 0;
+        for (long i = 0; i < pc_items; i++) {
+            pthread_mutex_lock(&q.m);
+            while (q.count == 0)
+                pthread_cond_wait(&q.not_empty, &q.m);
+            sum += q.buf[q.head];
+            q.head = (q.head + 1) % QCAP;
+            q.count--;
+            pthread_cond_signal(&q.not_full);
+            pthread_mutex_unlock(&q.m);
+        }
+        pc_sum = sum;
+    }
+}
+
+static int mode_prodcons(const char *mode)
+{
+    pc_items = scaled(1000000);
+    uint64_t ns = run_threads(2, prodcons_fn, NULL);
+    long expect = pc_items * (pc_items + 1) / 2;
+    if (pc_sum != expect)
+        fail("consumer sum %ld, expected %ld", pc_sum, expect);
+    result(mode, ns, pc_items, "queue=%d", QCAP);
+    return 0;
+}
+
+/* ---- thread churn ---- */
+
+static pthread_mutex_t churn_a = PTHREAD_MUTEX_INITIALIZER, churn_b = PTHREAD_MUTEX_INITIALIZER,
+                       churn_c = PTHREAD_MUTEX_INITIALIZER;
+static long churn_ab, churn_c_count;   /* under churn_b, under churn_c */
+static atomic_long churn_done;
+
+/* Each thread: a nest of two global locks, and a lock of its own (on its
+ * stack: a new lock every time) taken before a third global one. */
+static void *churn_thread(void *arg)
+{
+    (void)arg;
+    pthread_mutex_t own;
+    CHECK0(pthread_mutex_init(&own, NULL));
+    for (int i = 0; i < 4; i++) {
+        pthread_mutex_lock(&churn_a);
+        pthread_mutex_lock(&churn_b);
+        churn_ab++;
+        pthread_mutex_unlock(&churn_b);
+        pthread_mutex_unlock(&churn_a);
+        pthread_mutex_lock(&own);
+        pthread_mutex_lock(&churn_c);
+        churn_c_count++;
+        pthread_mutex_unlock(&churn_c);
+        pthread_mutex_unlock(&own);
+    }
+    CHECK0(pthread_mutex_destroy(&own));
+    atomic_fetch_add(&churn_done, 1);
+    return NULL;
+}
+
+static int mode_churn(const char *mode)
+{
+    long n = scaled(10000);
+    const int batch = 4;
+    if (n < 2000)
+        n = 2000;
+    n -= n % batch;
+    /* The first n threads are timed.  Memory: 2n more threads follow
+     * (untimed), and the growth per ended thread is taken over the second
+     * half of all 3n, past any one-time warm-up such as the first touches
+     * of fixed-size tables; the figures after 1000 threads and at half show
+     * that warm-up. */
+    long total = 3 * n;
+    long half = total / 2 - (total / 2) % batch;
+    long rss_1000 = 0, rss_half = 0;
+    uint64_t ns = 0;
+    for (long done = 0; done < total; done += batch) {
+        pthread_t th[batch];
+        uint64_t t0 = now_ns();
+        for (int i = 0; i < batch; i++)
+            CHECK0(pthread_create(&th[i], NULL, churn_thread, NULL));
+        for (int i = 0; i < batch; i++)
+            CHECK0(pthread_join(th[i], NULL));
+        if (done < n)
+            ns += now_ns() - t0;
+        if (done + batch == 1000)
+            rss_1000 = status_kb("VmRSS");
+        if (done + batch == half)
+            rss_half = status_kb("VmRSS");
+    }
+    if (churn_done != total || churn_ab != total * 4 || churn_c_count != total * 4)
+        fail("churn: %ld threads done, counters %ld, %ld; expected %ld, %ld", (long)churn_done,
+             churn_ab, churn_c_count, total, total * 4);
+    long rss_end = status_kb("VmRSS");
+    result(mode, ns, n,
+           "threads=%ld threads_total=%ld rss_at_1000_kb=%ld rss_at_half_kb=%ld rss_end_kb=%ld "
+           "growth_b_per_thread=%.1f",
+           n, total, rss_1000, rss_half, rss_end,
+           (double)(rss_end - rss_half) * 1024.0 / (double)(total - half));
+    return 0;
+}
+
+/* ---- write(2) with no lock held ---- */
+
+static long write_n;
+static long write_ok;
+static int write_fd;
+
+static void write_fn(int idx, void *arg)
+{
+    (void)idx;
+    (void)arg;
+    long ok = 0;
+    char c = 'x';
+    for (long i = 0; i < write_n; i++)
+        ok += write(write_fd, &c, 1) == 1;
+    write_ok = ok;
+}
+
+static int mode_write(const char *mode)
+{
+    write_n = scaled(1000000);
+    write_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (write_fd < 0)
+        fail("open /dev/null: %s", strerror(errno));
+    uint64_t ns = run_threads(1, write_fn, NULL);
+    close(write_fd);
+    if (write_ok != write_n)
+        fail("%ld of %ld writes succeeded", write_ok, write_n);
+    result(mode, ns, write_n, NULL);
+    return 0;
+}
+
+/* ---- a large order graph, then known-edge acquisitions ---- */
+
+/* Edges L[i] -> L[i+k], k = 1..fan: one consistent order, no cycle. */
+static uint64_t build_graph(pthread_mutex_t *L, long nlocks, int fan)
+{
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < nlocks; i++) {
+        pthread_mutex_lock(&L[i]);
+        for (int k = 1; k <= fan && i + k < nlocks; k++) {
+            pthread_mutex_lock(&L[i + k]);
+            pthread_mutex_unlock(&L[i + k]);
+        }
+        pthread_mutex_unlock(&L[i]);
+    }
+    return now_ns() - t0;
+}
+
+/* New edges: `fresh` locks never seen before, each taken once before
+ * `into` (an edge from the newest lock into an old one: under a dynamic
+ * topological order this is the case that needs a search). */
+static uint64_t time_new_edges(pthread_mutex_t *fresh, int n, pthread_mutex_t *into)
+{
+    uint64_t t0 = now_ns();
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&fresh[i]);
+        pthread_mutex_lock(into);
+        pthread_mutex_unlock(into);
+        pthread_mutex_unlock(&fresh[i]);
+    }
+    return now_ns() - t0;
+}
+
+static int mode_graph(const char *mode)
+{
+    long nlocks = scaled(100000);
+    const int fan = 10;
+    const int nfresh = 20;
+    long n = scaled(20000000 / 4);
+    pthread_mutex_t *L = malloc((size_t)nlocks * sizeof(*L));
+    pthread_mutex_t *fresh = malloc(2 * nfresh * sizeof(*fresh));
+    if (!L || !fresh)
+        fail("out of memory");
+    for (long i = 0; i < nlocks; i++)
+        CHECK0(pthread_mutex_init(&L[i], NULL));
+    for (int i = 0; i < 2 * nfresh; i++)
+        CHECK0(pthread_mutex_init(&fresh[i], NULL));
+    pthread_mutex_t small[4];
+    for (int i = 0; i < 4; i++)
+        CHECK0(pthread_mutex_init(&small[i], NULL));
+
+    /* Before the graph: known-edge nest, and new edges into L[0] (which
+     * has no outgoing edge yet). */
+    uint64_t before = time_nested(small, 4, n);
+    uint64_t new_before = time_new_edges(fresh, nfresh, &L[0]);
+    long edges = 0;
+    for (long i = 0; i < nlocks; i++)
+        edges += (nlocks - 1 - i) < fan ? (nlocks - 1 - i) : fan;
+    uint64_t build = build_graph(L, nlocks, fan);
+    /* After: the same known-edge nest (its edges were made before the
+     * graph, so they are still known), and new edges into L[0], from which
+     * the whole graph is reachable. */
+    uint64_t after = time_nested(small, 4, n);
+    uint64_t new_after = time_new_edges(fresh + nfresh, nfresh, &L[1]);
+    result(mode, after, n * 4,
+           "locks=%ld edges=%ld build_ns_per_edge=%.1f nested4_before_ns=%.3f "
+           "nested4_after_ns=%.3f new_edge_before_ns=%.1f new_edge_after_ns=%.1f",
+           nlocks, edges, (double)build / (double)edges, (double)before / (double)(n * 4),
+           (double)after / (double)(n * 4), (double)new_before / nfresh,
+           (double)new_after / nfresh);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || argc > 3) {
+        fprintf(stderr,
+                "usage: %s MODE [SCALE]\n"
+                "modes: uncontended nested2 nested3 nested4 contended2 contended4 fresh\n"
+                "       fresh-free rwlock prodcons churn write graph\n",
+                argv[0]);
+        return 2;
+    }
+    if (argc == 3) {
+        scale = strtod(argv[2], NULL);
+        if (!(scale > 0))
+            scale = 1;
+    }
+    const char *m = argv[1];
+    if (!strcmp(m, "uncontended"))
+        return mode_nested(m, 1);
+    if (!strcmp(m, "nested2"))
+        return mode_nested(m, 2);
+    if (!strcmp(m, "nested3"))
+        return mode_nested(m, 3);
+    if (!strcmp(m, "nested4"))
+        return mode_nested(m, 4);
+    if (!strcmp(m, "contended2"))
+        return mode_contended(m, 2);
+    if (!strcmp(m, "contended4"))
+        return mode_contended(m, 4);
+    if (!strcmp(m, "fresh"))
+        return mode_fresh(m, true);
+    if (!strcmp(m, "fresh-free"))
+        return mode_fresh(m, false);
+    if (!strcmp(m, "rwlock"))
+        return mode_rwlock(m);
+    if (!strcmp(m, "prodcons"))
+        return mode_prodcons(m);
+    if (!strcmp(m, "churn"))
+        return mode_churn(m);
+    if (!strcmp(m, "write"))
+        return mode_write(m);
+    if (!strcmp(m, "graph"))
+        return mode_graph(m);
+    fprintf(stderr, "%s: unknown mode %s\n", argv[0], m);
+    return 2;
+}

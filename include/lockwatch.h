@@ -22,6 +22,9 @@ extern "C" {
 int lockwatch_active(void) __attribute__((weak));
 /* Number of reports this process has written so far. */
 unsigned long lockwatch_report_count(void) __attribute__((weak));
+/* Bytes of memory lockwatch has taken for itself (its arena: lock nodes,
+ * order graph, stacks).  It never shrinks: records are reused. */
+unsigned long lockwatch_memory_bytes(void) __attribute__((weak));
 /* Version string of the loaded liblockwatch. */
 const char *lockwatch_version(void) __attribute__((weak));
 /* Give the lock at `lock` (mutex, rwlock, spinlock) a name shown in

@@ -18,6 +18,11 @@ LW_EXPORT unsigned long lockwatch_report_count(void)
     return (unsigned long)lw_report_count();
 }
 
+LW_EXPORT unsigned long lockwatch_memory_bytes(void)
+{
+    return (unsigned long)lw_arena_bytes();
+}
+
 LW_EXPORT const char *lockwatch_version(void)
 {
     return PACKAGE_VERSION;

@@ -8,6 +8,8 @@
 #include "fmt.h"
 
 #include <check.h>
+
+#include "unit.h"
 #include <errno.h>
 #include <limits.h>
 #include <stdint.h>
@@ -486,11 +488,4 @@ static Suite *fmt_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(fmt_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+LW_UNIT_MAIN(fmt_suite)

@@ -11,6 +11,8 @@
 #include "registry.h"
 
 #include <check.h>
+
+#include "unit.h"
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
@@ -26,18 +28,6 @@
 #define NTHREADS 4
 #define TEST_TIMEOUT 60
 
-/* Every ck_assert records a checkpoint in Check's log (a write per call);
- * hot loops use these, which reach Check only when they fail. */
-#define REQUIRE(e)                                                                                 \
-    do {                                                                                           \
-        if (!(e))                                                                                  \
-            ck_assert(e);                                                                          \
-    } while (0)
-#define REQUIRE_MSG(e, ...)                                                                        \
-    do {                                                                                           \
-        if (!(e))                                                                                  \
-            ck_assert_msg(e, __VA_ARGS__);                                                         \
-    } while (0)
 
 #define ADDR(i) ((uintptr_t)0x20000000u + (uintptr_t)(i)*64u)
 
@@ -816,11 +806,4 @@ static Suite *graph_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(graph_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+LW_UNIT_MAIN(graph_suite)

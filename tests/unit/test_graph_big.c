@@ -13,6 +13,8 @@
 #include "registry.h"
 
 #include <check.h>
+
+#include "unit.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,18 +40,6 @@
 #define DEFAULT_SEED 20240611u
 #define TEST_TIMEOUT 120
 
-/* Every ck_assert records a checkpoint in Check's log (a write per call);
- * hot loops use these, which reach Check only when they fail. */
-#define REQUIRE(e)                                                                                 \
-    do {                                                                                           \
-        if (!(e))                                                                                  \
-            ck_assert(e);                                                                          \
-    } while (0)
-#define REQUIRE_MSG(e, ...)                                                                        \
-    do {                                                                                           \
-        if (!(e))                                                                                  \
-            ck_assert_msg(e, __VA_ARGS__);                                                         \
-    } while (0)
 
 #define ADDR(i) ((uintptr_t)0x30000000u + (uintptr_t)(i)*64u)
 #define WW (LW_EM_FROM_WRITE | LW_EM_TO_WRITE)
@@ -433,11 +423,4 @@ static Suite *graph_big_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(graph_big_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+LW_UNIT_MAIN(graph_big_suite)

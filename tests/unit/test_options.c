@@ -7,6 +7,8 @@
 #include "options.h"
 
 #include <check.h>
+
+#include "unit.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -275,11 +277,4 @@ static Suite *options_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(options_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+LW_UNIT_MAIN(options_suite)

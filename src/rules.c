@@ -334,6 +334,16 @@ static lw_issue *begin_issue(lw_thread *t, const char *kind, const char *title)
     return r;
 }
 
+static uint64_t site_sig(const char *kind, uintptr_t pc);
+
+/* The same, once per call site of this kind: NULL when already reported. */
+static lw_issue *site_issue(lw_thread *t, const char *kind, const char *title, uintptr_t pc)
+{
+    if (!lw_first_time(site_sig(kind, pc)))
+        return NULL;
+    return begin_issue(t, kind, title);
+}
+
 static void set_what(lw_issue *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void set_what(lw_issue *r, const char *fmt, ...)
 {
@@ -422,9 +432,7 @@ bool lw_rule_relock(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, const
 void lw_rule_use_after_destroy(lw_thread *t, uintptr_t addr, unsigned kind, const char *call,
                                uintptr_t pc)
 {
-    if (!lw_first_time(site_sig("use-after-destroy", pc)))
-        return;
-    lw_issue *r = begin_issue(t, "use-after-destroy", "use of a destroyed lock");
+    lw_issue *r = site_issue(t, "use-after-destroy", "use of a destroyed lock", pc);
     if (!r)
         return;
     lw_lock_snap s;
@@ -443,9 +451,7 @@ void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned
 {
     if (t->overflow)
         return;   /* the held stack overflowed: it may simply not show it */
-    if (!lw_first_time(site_sig("unlock-not-owned", pc)))
-        return;
-    lw_issue *r = begin_issue(t, "unlock-not-owned", "unlock of a lock the thread does not hold");
+    lw_issue *r = site_issue(t, "unlock-not-owned", "unlock of a lock the thread does not hold", pc);
     if (!r)
         return;
     lw_lock_snap s;
@@ -476,9 +482,7 @@ void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned k
                             int holder_tid, bool self_holds, unsigned waiters, const char *call,
                             uintptr_t pc)
 {
-    if (!lw_first_time(site_sig("destroy-locked", pc)))
-        return;
-    lw_issue *r = begin_issue(t, "destroy-locked", "destroying a lock that is in use");
+    lw_issue *r = site_issue(t, "destroy-locked", "destroying a lock that is in use", pc);
     if (!r)
         return;
     lw_lock_snap s;

@@ -782,3 +782,52 @@ def lock_named(rep, name):
         if lk.get("name") == name:
             return lk
     return None
+
+
+# ---- shared checks of whole runs ----
+
+def expect_clean_run(t, native, run, what, json_reports=True):
+    """A correct program under lockwatch: exit 0, the native stdout, nothing
+    on stderr and (when reports were collected as JSON) no report."""
+    t.expect(run.returncode == 0, "%s: exit status %d, expected 0\n%s"
+             % (what, run.returncode, run.describe()))
+    expect_same_stdout(t, native, run, what)
+    if json_reports:
+        t.expect(len(run.reports) == 0, "%s: expected no report, got %d:\n%s"
+                 % (what, len(run.reports), describe_reports(run.reports)))
+    t.expect(run.stderr == "", "%s: expected nothing on stderr, got:\n%s" % (what, run.stderr))
+
+
+def check_quiet_example(t, name, runs=(("json", None), (None, None))):
+    """Run example `name` natively, then under lockwatch once per (format,
+    extra environment) in runs: every run must be clean."""
+    prog = example(name)
+    native = native_ok(t, prog, name)
+    for fmt, env in runs:
+        run = run_preload(prog, fmt=fmt, log=(fmt == "json"), extra_env=env)
+        extra = ", ".join("%s=%s" % kv for kv in sorted((env or {}).items()))
+        what = "%s (%s%s)" % (name, fmt or "text", ", " + extra if extra else "")
+        expect_clean_run(t, native, run, what, json_reports=(fmt == "json"))
+
+
+def check_two_lock_inversion(t, name, lock_kind):
+    """examples/<name>: take_a_then_b and take_b_then_a in two threads give
+    one inversion over two locks of lock_kind, exit status 66, same stdout."""
+    prog = example(name)
+    native = native_ok(t, prog)
+    run = run_preload(prog)
+    what = name
+    t.expect(run.returncode == DEFAULT_EXITCODE, "%s: exit status %d, expected %d"
+             % (what, run.returncode, DEFAULT_EXITCODE))
+    expect_same_stdout(t, native, run, what)
+    expect_quiet_stderr(t, run, what)
+    rep = require_single_inversion(t, run, what, 2)
+    for lk in rep["locks"]:
+        t.expect(lk["kind"] == lock_kind, "%s: lock %s kind is %r, expected %s"
+                 % (what, lk["id"], lk["kind"], lock_kind))
+    ab = edge_with_function(t, rep, "take_a_then_b", what)
+    ba = edge_with_function(t, rep, "take_b_then_a", what)
+    t.expect(ab["from"] == ba["to"] and ab["to"] == ba["from"],
+             "%s: the two edges are not opposite: %r" % (what, rep["cycle"]))
+    t.expect(ab["thread"] != ba["thread"], "%s: both edges attributed to %s"
+             % (what, ab["thread"]))

@@ -23,23 +23,10 @@ SHORT_DEADLOCK_MS = "50"
 
 def main(t):
     lw.detector_is_live(t)
+    # In fork_child_ok the children append to the same LOCKWATCH_LOG.
+    runs = (("json", None), (None, None), ("json", {"LOCKWATCH_DEADLOCK_MS": SHORT_DEADLOCK_MS}))
     for name in PROGRAMS:
-        prog = lw.example(name)
-        native = lw.native_ok(t, prog, name)
-        runs = [("json", None), (None, None), ("json", {"LOCKWATCH_DEADLOCK_MS": SHORT_DEADLOCK_MS})]
-        for fmt, env in runs:
-            run = lw.run_preload(prog, fmt=fmt, log=(fmt == "json"), extra_env=env)
-            what = "%s (%s%s)" % (name, fmt or "text",
-                                  ", LOCKWATCH_DEADLOCK_MS=" + SHORT_DEADLOCK_MS if env else "")
-            t.expect(run.returncode == 0, "%s: exit status %d, expected 0\n%s"
-                     % (what, run.returncode, run.describe()))
-            lw.expect_same_stdout(t, native, run, what)
-            if fmt == "json":
-                # In fork_child_ok the children append to the same LOCKWATCH_LOG.
-                t.expect(len(run.reports) == 0, "%s: expected no report, got %d:\n%s"
-                         % (what, len(run.reports), lw.describe_reports(run.reports)))
-            t.expect(run.stderr == "", "%s: expected nothing on stderr, got:\n%s"
-                     % (what, run.stderr))
+        lw.check_quiet_example(t, name, runs)
 
 
 lw.main(main)

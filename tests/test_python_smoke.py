@@ -74,14 +74,6 @@ def main(t):
     native = lw.run_native(argv)
     t.require(native.returncode == 0 and "(ok)" in native.stdout,
               "python workload fails natively\n" + native.describe())
-    run = lw.run_preload(argv)
-    what = "python3 threading workload"
-    t.expect(run.returncode == 0, "%s: exit status %d, expected 0\n%s"
-             % (what, run.returncode, run.describe()))
-    lw.expect_same_stdout(t, native, run, what)
-    lw.expect_quiet_stderr(t, run, what)
-    t.expect(len(run.reports) == 0, "%s: expected no report, got %d:\n%s"
-             % (what, len(run.reports), lw.describe_reports(run.reports)))
-
+    lw.expect_clean_run(t, native, lw.run_preload(argv), "python3 threading workload")
 
 lw.main(main)

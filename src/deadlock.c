@@ -233,6 +233,69 @@ static void act(void)
     }
 }
 
+/* ---- waits of the fast path ----
+ * A thread that holds nothing blocks in glibc's lock directly and publishes
+ * no record, only what it waits for (lw_thread.fast_wait).  It can be on a
+ * cycle only through a thread joining it, so each check builds records for
+ * the targets of published joins that have none, from those two words, for
+ * the length of the search: the thread snapshot has no held locks (there
+ * are none) and the call site as its stack. */
+#define LW_MAX_FAST_WAITS 8
+
+static bool has_record(pthread_t pt)
+{
+    for (lw_waitrec *q = waiters; q; q = q->next)
+        if (pthread_equal(q->self, pt))
+            return true;
+    return false;
+}
+
+/* Under wait_lock: the join targets without a record (at most max). */
+static unsigned silent_targets(pthread_t *out, unsigned max)
+{
+    unsigned n = 0;
+    for (lw_waitrec *q = waiters; q && n < max; q = q->next) {
+        if (!q->is_join || has_record(q->target))
+            continue;
+        bool dup = false;
+        for (unsigned i = 0; i < n; i++)
+            dup |= pthread_equal(out[i], q->target);
+        if (!dup)
+            out[n++] = q->target;
+    }
+    return n;
+}
+
+/* Not under wait_lock (the depot has its own lock). */
+static lw_waitrec *fast_record(pthread_t pt)
+{
+    const lw_thread *a = lw_thread_of(pt);
+    uintptr_t addr = __atomic_load_n(&a->fast_wait, __ATOMIC_RELAXED);
+    uintptr_t pc = __atomic_load_n(&a->fast_wait_pc, __ATOMIC_RELAXED);
+    lw_lock *l = addr ? lw_registry_find(addr) : NULL;
+    if (!l)
+        return NULL;
+    lw_waitrec *w = lw_pool_get(&wait_pool);
+    if (!w)
+        return NULL;
+    memset((char *)w + sizeof(void *), 0, sizeof(*w) - sizeof(void *));
+    w->self = pt;
+    w->who.num = a->num;
+    w->who.parent = a->parent;
+    w->who.tid = a->tid;
+    memcpy(w->who.name, a->name, sizeof(w->who.name));
+    w->who.name[sizeof(w->who.name) - 1] = '\0';
+    w->who.created_seen = a->created_seen;
+    w->who.create_stack = a->create_stack;
+    w->who.stack = lw_depot_put(&pc, 1);
+    lw_snap_lock(l, &w->lock);
+    w->mode = LW_MODE_WRITE;
+    /* Stable while the thread stays in this wait: what it waits for is
+     * held by a blocked member of the cycle, so it cannot have moved on. */
+    w->seq = lw_hash_mix((uint64_t)a->num + 1, w->lock.id) | (1ull << 63);
+    return w;
+}
+
 void lw_wait_check(lw_thread *t, lw_waitrec *w)
 {
     (void)t;
@@ -242,7 +305,25 @@ void lw_wait_check(lw_thread *t, lw_waitrec *w)
     lw_issue *r = lw_issue_new("deadlock", "deadlock (threads blocked in a wait-for cycle)");
     bool report = false, fire = false;
 
+    pthread_t silent[LW_MAX_FAST_WAITS];
+    lw_waitrec *fast[LW_MAX_FAST_WAITS];
+    unsigned nfast = 0;
     lw_mutex_lock(&wait_lock);
+    unsigned nsilent = silent_targets(silent, LW_MAX_FAST_WAITS);
+    lw_mutex_unlock(&wait_lock);
+    for (unsigned i = 0; i < nsilent; i++)
+        if ((fast[nfast] = fast_record(silent[i])) != NULL)
+            nfast++;
+
+    lw_mutex_lock(&wait_lock);
+    /* Linked in for this search only: unlinked before wait_lock is let go. */
+    for (unsigned i = 0; i < nfast; i++) {
+        fast[i]->next = waiters;
+        fast[i]->prev = NULL;
+        if (waiters)
+            waiters->prev = fast[i];
+        waiters = fast[i];
+    }
     unsigned n = find_cycle(w, m);
     if (n == 0) {
         w->cycle_sig = 0;
@@ -267,7 +348,18 @@ void lw_wait_check(lw_thread *t, lw_waitrec *w)
             }
         }
     }
+    for (unsigned i = 0; i < nfast; i++) {
+        lw_waitrec *f = fast[i];
+        if (f->prev)
+            f->prev->next = f->next;
+        else
+            waiters = f->next;
+        if (f->next)
+            f->next->prev = f->prev;
+    }
     lw_mutex_unlock(&wait_lock);
+    for (unsigned i = 0; i < nfast; i++)
+        lw_pool_put(&wait_pool, fast[i]);
 
     if (report) {
         lw_report_issue(r);

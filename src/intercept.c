@@ -154,6 +154,20 @@ static bool intercept_init_once(char **envp)
     return lw_load_relaxed(&lw_core_ready);
 }
 
+lw_thread *lw_enter_slow(void)
+{
+    if (LW_UNLIKELY(!lw_load_relaxed(&lw_core_ready)) && !lw_intercept_init())
+        return NULL;
+    lw_thread *t = &lw_self;
+    if (t->guard)
+        return NULL;
+    t->guard = 1;
+    lw_compiler_barrier();
+    if (!t->ready)
+        lw_thread_first_use(t);
+    return t;
+}
+
 bool lw_intercept_init(void)
 {
     return intercept_init(NULL);

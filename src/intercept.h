@@ -105,18 +105,27 @@ void lw_thread_first_use(lw_thread *t);
 /* This thread's state must be checked when it ends (exit-holding-lock). */
 void lw_thread_watch_exit(void);
 
+/* Enter lockwatch from a wrapper: the thread's state with the guard set,
+ * or NULL when the call must pass through (inside lockwatch already, or
+ * lockwatch is not running).  The usual case is one word compared. */
+lw_thread *lw_enter_slow(void);
 static inline lw_thread *lw_enter(void)
 {
-    if (LW_UNLIKELY(!lw_load_relaxed(&lw_core_ready)) && !lw_intercept_init())
-        return NULL;
     lw_thread *t = &lw_self;
-    if (LW_UNLIKELY(t->guard))
-        return NULL;
-    t->guard = 1;
-    lw_compiler_barrier();
-    if (LW_UNLIKELY(!t->ready))
-        lw_thread_first_use(t);
-    return t;
+    if (LW_LIKELY(t->gate == LW_GATE_OPEN)) {
+        t->guard = 1;
+        lw_compiler_barrier();
+        return t;
+    }
+    return lw_enter_slow();
+}
+
+/* The same test without entering: fast paths that make no call and leave
+ * the thread's state consistent at every instruction need no guard. */
+static inline lw_thread *lw_fast(void)
+{
+    lw_thread *t = &lw_self;
+    return LW_LIKELY(t->gate == LW_GATE_OPEN) ? t : NULL;
 }
 
 static inline void lw_reenter(lw_thread *t)
@@ -150,6 +159,50 @@ static inline bool lw_mutex_is_destroyed(const pthread_mutex_t *m)
     return m->__data.__kind == LW_GLIBC_MUTEX_DESTROYED;
 }
 
+/* The node hint.  glibc uses a mutex's __list field only for robust
+ * mutexes (the robust list); pthread_mutex_init and the static initialisers
+ * zero it.  For any other process-private mutex lockwatch keeps there the
+ * node's slot (registry.h), tagged so that a zeroed or foreign value is no
+ * slot: the next call finds the node without the hash.  The hint is only
+ * trusted when the slot's record is registered at this very address, so a
+ * copied, freed-and-reused or stale mutex at worst misses the hint. */
+#define LW_MUTEX_NOHINT_KINDS 0xf0   /* robust 16, PI 32, PP 64, pshared 128 */
+#define LW_SLOT_TAG 0x4c57a11eull    /* high half: never a user-space pointer */
+static inline uintptr_t *lw_mutex_hint_word(const pthread_mutex_t *m)
+{
+    return (uintptr_t *)(void *)&((pthread_mutex_t *)m)->__data.__list.__prev;
+}
+
+static inline lw_lock *lw_mutex_cached(const pthread_mutex_t *m)
+{
+
+    /* Also excludes a destroyed mutex (__kind -1). */
+    if (LW_UNLIKELY(m->__data.__kind & LW_MUTEX_NOHINT_KINDS))
+        return NULL;
+    uintptr_t w = __atomic_load_n(lw_mutex_hint_word(m), __ATOMIC_RELAXED);
+    if (LW_UNLIKELY((w >> 32) != LW_SLOT_TAG))
+        return NULL;
+    return lw_slot_lookup((uint32_t)w, (uintptr_t)m);
+}
+
+static inline void lw_mutex_remember(pthread_mutex_t *m, const lw_lock *l)
+{
+    if (l && l->slot && !(m->__data.__kind & LW_MUTEX_NOHINT_KINDS))
+        __atomic_store_n(lw_mutex_hint_word(m), (uintptr_t)(LW_SLOT_TAG << 32 | l->slot),
+                         __ATOMIC_RELAXED);
+}
+
+/* A mutex's node if it has one (cond waits, C11): the hint, else the hash. */
+static inline lw_lock *lw_mutex_find(pthread_mutex_t *m)
+{
+    lw_lock *l = lw_mutex_cached(m);
+    if (LW_LIKELY(l != NULL))
+        return l;
+    l = lw_registry_find((uintptr_t)m);
+    lw_mutex_remember(m, l);
+    return l;
+}
+
 /* glibc's pthread_rwlock_destroy leaves the object unchanged, so lockwatch
  * marks a destroyed rwlock in a padding word that pthread_rwlock_init and
  * PTHREAD_RWLOCK_INITIALIZER both set to zero. */
@@ -163,8 +216,8 @@ static inline bool lw_rwlock_is_destroyed(const pthread_rwlock_t *rw)
 void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
 void lw_note_destroy(uintptr_t addr);
 
-/* Shared by the pthread and C11 mutex wrappers. */
-lw_lock *lw_mutex_node(void *m, enum lw_lock_kind kind, uintptr_t pc);
+/* Post-event of a successful mutex init (pthread and C11). */
+void lw_note_mutex_init(pthread_mutex_t *m, enum lw_lock_kind kind, uintptr_t pc);
 void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved);
 void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t pc,
                        uintptr_t cfa);
@@ -199,6 +252,21 @@ static inline lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock
     return l;
 }
 
+/* lw_acquire_pre for a mutex (pthread and C11 kinds): the node hint first. */
+lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
+                           unsigned how, const char *call, uintptr_t pc, bool *relocked);
+static inline lw_lock *lw_mutex_pre(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
+                                    unsigned how, const char *call, uintptr_t pc,
+                                    bool *relocked)
+{
+    lw_lock *l = lw_mutex_cached(m);
+    if (LW_UNLIKELY(l == NULL))
+        return lw_mutex_pre_slow(t, m, kind, how, call, pc, relocked);
+    *relocked = lw_before_acquire(t, l, LW_MODE_WRITE, how, pc, call);
+    lw_leave(t);
+    return l;
+}
+
 /* A blocking acquisition: try, then (lw_wait_blocked) wait in slices,
  * publishing the wait for deadlock detection once it lasted a slice. */
 int lw_wait_blocked(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw_waitops *ops,
@@ -210,6 +278,19 @@ static inline int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void 
     if (LW_LIKELY(r != ops->busy))
         return r;
     return lw_wait_blocked(t, l, mode, obj, ops, relocked);
+}
+
+/* The fast path's blocking mutex acquisition: the thread holds nothing,
+ * so it can only be on a deadlock through a thread that joins it; it says
+ * what it waits for in two words that joiner reads (deadlock.c) instead of
+ * waiting in slices, and calls glibc's lock directly. */
+static inline int lw_mutex_lock_fast(lw_thread *t, pthread_mutex_t *m, uintptr_t pc)
+{
+    __atomic_store_n(&t->fast_wait_pc, pc, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->fast_wait, (uintptr_t)m, __ATOMIC_RELAXED);
+    int r = LW_REAL(pthread_mutex_lock)(m);
+    __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
+    return r;
 }
 
 /* The same for a mutex, with the try called directly (the hottest path). */
@@ -236,6 +317,43 @@ static inline void lw_release_pre(lw_thread *t, uintptr_t addr, unsigned kind, b
     else
         lw_unlock_slow(t, addr, kind, destroyed, owner_tid, call, pc);
     lw_leave(t);
+}
+
+/* Post-event of a fast-path mutex acquisition (nothing was held): the
+ * node hint is read only now that the call has the lock's cache line.
+ * Anything unusual (no hint yet, a destroyed mutex) goes to `slow`. */
+int lw_mutex_post_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind, int r,
+                       const char *call, uintptr_t pc, uintptr_t cfa);
+static inline __attribute__((always_inline)) int lw_mutex_post_fast(lw_thread *t, pthread_mutex_t *m, int r, const char *call,
+                                     uintptr_t pc, uintptr_t cfa)
+{
+    if (LW_LIKELY(r == 0)) {
+        lw_lock *l = lw_mutex_cached(m);
+        if (LW_LIKELY(l != NULL)) {
+            /* The guard keeps a signal handler's locks off the half-pushed
+             * entry. */
+            lw_reenter(t);
+            lw_held_push(t, l, LW_MODE_WRITE, pc, cfa);
+            lw_leave(t);
+            return r;
+        }
+    } else if (r == EBUSY || r == ETIMEDOUT) {
+        return r;
+    }
+    return lw_mutex_post_slow(t, m, LW_KIND_MUTEX, r, call, pc, cfa);
+}
+
+/* Unlock fast path: pops the innermost entry if it is addr, held once.
+ * No guard needed: one store, and a signal handler that runs before it
+ * sees the entry still held, as it is. */
+static inline bool lw_pop_fast(lw_thread *t, uintptr_t addr)
+{
+    unsigned n = t->nheld;
+    if (n != 0 && t->held[n - 1].addr == addr && t->held[n - 1].count == 1) {
+        t->nheld = n - 1;
+        return true;
+    }
+    return false;
 }
 
 /* Post-event of any acquisition: r is the real call's result. */

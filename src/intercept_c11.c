@@ -31,9 +31,7 @@ static int c11_result(int r)
     uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                   \
     pthread_mutex_t *pm = as_pthread(m);                                                      \
     bool relocked;                                                                            \
-    lw_lock *l = lw_acquire_pre(t, (uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_type(pm),       \
-                                lw_mutex_is_destroyed(pm), LW_MODE_WRITE, (how), call_name,   \
-                                pc, &relocked);                                               \
+    lw_lock *l = lw_mutex_pre(t, pm, LW_KIND_C11_MUTEX, (how), call_name, pc, &relocked);    \
     int r = l ? (blocking_call) : real_call;                                                  \
     return lw_lock_common(t, l, LW_MODE_WRITE, (how), r, pc, cfa)
 
@@ -41,7 +39,7 @@ LW_EXPORT int mtx_init(mtx_t *m, int type)
 {
     int r = LW_REAL(mtx_init)(m, type);
     if (r == thrd_success)
-        lw_note_init((uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_type(as_pthread(m)), LW_PC());
+        lw_note_mutex_init(as_pthread(m), LW_KIND_C11_MUTEX, LW_PC());
     return r;
 }
 
@@ -97,7 +95,7 @@ static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc,
         return ts ? LW_REAL(cnd_timedwait)(c, m, ts) : LW_REAL(cnd_wait)(c, m);
     int e = errno;
     lw_held saved = { 0 };
-    lw_lock *l = lw_registry_find((uintptr_t)m);
+    lw_lock *l = lw_mutex_find(as_pthread(m));
     lw_held *h = l ? lw_held_find(t, l) : NULL;
     lw_lock *cn = lw_rule_cond_wait_begin(t, (uintptr_t)c, (uintptr_t)m, h != NULL, call, pc);
     if (h)

@@ -91,7 +91,7 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
     int e = errno;
     const char *call = wait_name(kind);
     struct wait_ctx w = { t, NULL, NULL, { 0 }, pc, cfa };
-    w.l = lw_registry_find((uintptr_t)m);
+    w.l = lw_mutex_find(m);
     lw_held *h = w.l ? lw_held_find(t, w.l) : NULL;
     if (lw_mutex_is_destroyed(m))
         lw_rule_use_after_destroy(t, (uintptr_t)m, LW_KIND_MUTEX, call, pc);

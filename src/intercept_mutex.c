@@ -88,10 +88,26 @@ void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintpt
     }
 }
 
-lw_lock *lw_mutex_node(void *m, enum lw_lock_kind kind, uintptr_t pc)
+void lw_note_mutex_init(pthread_mutex_t *m, enum lw_lock_kind kind, uintptr_t pc)
 {
-    unsigned mtype = kind == LW_KIND_SPIN ? 0 : lw_mutex_type((pthread_mutex_t *)m);
-    return lw_lock_lookup((uintptr_t)m, kind, mtype, pc);
+    lw_thread *t = lw_enter();
+    if (t) {
+        int e = errno;
+        lw_mutex_remember(m, lw_lock_initialised((uintptr_t)m, kind, lw_mutex_type(m), pc));
+        errno = e;
+        lw_leave(t);
+    }
+}
+
+lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
+                           unsigned how, const char *call, uintptr_t pc, bool *relocked)
+{
+    lw_lock *l = lw_acquire_pre(t, (uintptr_t)m, kind, lw_mutex_type(m),
+                                lw_mutex_is_destroyed(m), LW_MODE_WRITE,
+                                how, call, pc, relocked);
+    if (l)
+        lw_mutex_remember(m, l);
+    return l;
 }
 
 /* ---- mutexes ---- */
@@ -123,7 +139,7 @@ LW_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *
 {
     int r = LW_REAL(pthread_mutex_init)(m, a);
     if (r == 0)
-        lw_note_init((uintptr_t)m, LW_KIND_MUTEX, lw_mutex_type(m), LW_PC());
+        lw_note_mutex_init(m, LW_KIND_MUTEX, LW_PC());
     return r;
 }
 
@@ -141,50 +157,131 @@ LW_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
     return r;
 }
 
-#define LW_MUTEX_ACQUIRE(m, how, call_name, real_call, blocking_call)                       \
-    lw_thread *t = lw_enter();                                                              \
-    if (!t)                                                                                 \
-        return real_call;                                                                   \
-    uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                 \
-    bool relocked, gone = lw_mutex_is_destroyed(m);                                         \
-    lw_lock *l = lw_acquire_pre(t, (uintptr_t)(m), LW_KIND_MUTEX, lw_mutex_type(m), gone,  \
-                                LW_MODE_WRITE, (how), call_name, pc, &relocked);            \
-    int r = l ? (blocking_call) : real_call;                                                \
-    return lw_lock_common(t, l, LW_MODE_WRITE, (how), r, pc, cfa)
+/* The acquisition calls, for the one slow path they share. */
+enum mutex_call { MC_LOCK, MC_TRY, MC_TIMED, MC_CLOCK };
+static const char *const mutex_call_name[] = { "pthread_mutex_lock", "pthread_mutex_trylock",
+                                               "pthread_mutex_timedlock",
+                                               "pthread_mutex_clocklock" };
+static const unsigned mutex_call_how[] = { LW_ACQ_BLOCKING, LW_ACQ_TRY, LW_ACQ_TIMED,
+                                           LW_ACQ_TIMED };
+
+static int mutex_real(enum mutex_call c, pthread_mutex_t *m, clockid_t clk,
+                      const struct timespec *ts)
+{
+    switch (c) {
+    case MC_LOCK:
+        return LW_REAL(pthread_mutex_lock)(m);
+    case MC_TRY:
+        return LW_REAL(pthread_mutex_trylock)(m);
+    case MC_TIMED:
+        return LW_REAL(pthread_mutex_timedlock)(m, ts);
+    default:
+        return LW_REAL(pthread_mutex_clocklock)(m, clk, ts);
+    }
+}
+
+int lw_mutex_post_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind, int r,
+                       const char *call, uintptr_t pc, uintptr_t cfa)
+{
+    lw_reenter(t);
+    int e = errno;
+    if (r == EINVAL && lw_mutex_is_destroyed(m)) {
+        lw_rule_use_after_destroy(t, (uintptr_t)m, kind, call, pc);
+    } else if (r == 0 || r == EOWNERDEAD) {
+        /* The first call on this mutex (or its hint is gone). */
+        lw_lock *l = lw_lock_lookup((uintptr_t)m, kind, lw_mutex_type(m), pc);
+        if (l) {
+            lw_mutex_remember(m, l);
+            lw_after_acquire(t, l, LW_MODE_WRITE, LW_ACQ_BLOCKING, pc, cfa);
+        }
+    }
+    errno = e;
+    lw_leave(t);
+    return r;
+}
+
+/* Everything but the fast path: something held (edges, relock), no valid
+ * node hint yet, first call of the thread, or called from inside. */
+static LW_NOINLINE int mutex_acquire_slow(enum mutex_call c, pthread_mutex_t *m, clockid_t clk,
+                                          const struct timespec *ts, uintptr_t pc, uintptr_t cfa)
+{
+    lw_thread *t = lw_enter();
+    if (!t)
+        return mutex_real(c, m, clk, ts);
+    bool relocked;
+    unsigned how = mutex_call_how[c];
+    lw_lock *l = lw_mutex_pre(t, m, LW_KIND_MUTEX, how, mutex_call_name[c], pc, &relocked);
+    int r;
+    if (l && c == MC_LOCK)
+        r = lw_mutex_acquire(t, l, m, relocked);
+    else
+        r = mutex_real(c, m, clk, ts);
+    return lw_lock_common(t, l, LW_MODE_WRITE, how, r, pc, cfa);
+}
+
+/* The fast path: nothing held, so no edge and no relock rule; glibc's call
+ * first, then the node hint and the held-stack push. */
+#define LW_MUTEX_ACQUIRE(c, m, clk, ts, fast_call)                                          \
+    lw_thread *t = lw_fast();                                                               \
+    if (LW_LIKELY(t != NULL) && LW_LIKELY(t->nheld == 0))                                   \
+        return lw_mutex_post_fast(t, (m), (fast_call), mutex_call_name[c], LW_PC(),          \
+                                  LW_CFA());                                                \
+    return mutex_acquire_slow((c), (m), (clk), (ts), LW_PC(), LW_CFA())
 
 LW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    LW_MUTEX_ACQUIRE(m, LW_ACQ_BLOCKING, "pthread_mutex_lock", LW_REAL(pthread_mutex_lock)(m),
-                     lw_mutex_acquire(t, l, m, relocked));
+    LW_MUTEX_ACQUIRE(MC_LOCK, m, 0, NULL, lw_mutex_lock_fast(t, m, LW_PC()));
 }
 
 LW_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)
 {
-    LW_MUTEX_ACQUIRE(m, LW_ACQ_TRY, "pthread_mutex_trylock", LW_REAL(pthread_mutex_trylock)(m),
-                     LW_REAL(pthread_mutex_trylock)(m));
+    LW_MUTEX_ACQUIRE(MC_TRY, m, 0, NULL, LW_REAL(pthread_mutex_trylock)(m));
 }
 
 LW_EXPORT int pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *ts)
 {
-    LW_MUTEX_ACQUIRE(m, LW_ACQ_TIMED, "pthread_mutex_timedlock",
-                     LW_REAL(pthread_mutex_timedlock)(m, ts), LW_REAL(pthread_mutex_timedlock)(m, ts));
+    LW_MUTEX_ACQUIRE(MC_TIMED, m, 0, ts, LW_REAL(pthread_mutex_timedlock)(m, ts));
 }
 
 LW_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clk, const struct timespec *ts)
 {
-    LW_MUTEX_ACQUIRE(m, LW_ACQ_TIMED, "pthread_mutex_clocklock",
-                     LW_REAL(pthread_mutex_clocklock)(m, clk, ts),
-                     LW_REAL(pthread_mutex_clocklock)(m, clk, ts));
+    LW_MUTEX_ACQUIRE(MC_CLOCK, m, clk, ts, LW_REAL(pthread_mutex_clocklock)(m, clk, ts));
 }
 
-LW_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+static LW_NOINLINE int mutex_unlock_slow(pthread_mutex_t *m, uintptr_t pc)
 {
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_mutex_unlock)(m);
     lw_release_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m), mutex_owner(m),
-                   "pthread_mutex_unlock", LW_PC());
+                   "pthread_mutex_unlock", pc);
     return LW_REAL(pthread_mutex_unlock)(m);
+}
+
+/* A destroyed mutex whose unlock the fast path let through (glibc refuses
+ * it with EINVAL): the use-after-destroy report. */
+static LW_NOINLINE void mutex_unlock_refused(lw_thread *t, pthread_mutex_t *m, uintptr_t pc)
+{
+    int e = errno;
+    lw_reenter(t);
+    if (lw_mutex_is_destroyed(m))
+        lw_rule_use_after_destroy(t, (uintptr_t)m, LW_KIND_MUTEX, "pthread_mutex_unlock", pc);
+    lw_leave(t);
+    errno = e;
+}
+
+LW_EXPORT int pthread_mutex_unlock(pthread_mutex_t *m)
+{
+    /* The fast path does not read the mutex before glibc does: a contended
+     * lock's cache line would be fetched twice. */
+    lw_thread *t = lw_fast();
+    if (LW_LIKELY(t != NULL) && LW_LIKELY(lw_pop_fast(t, (uintptr_t)m))) {
+        int r = LW_REAL(pthread_mutex_unlock)(m);
+        if (LW_UNLIKELY(r == EINVAL))
+            mutex_unlock_refused(t, m, LW_PC());
+        return r;
+    }
+    return mutex_unlock_slow(m, LW_PC());
 }
 
 /* ---- spinlocks ---- */

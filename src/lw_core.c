@@ -61,7 +61,7 @@ lw_lock *lw_lock_create(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, 
     return l;
 }
 
-void lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
+lw_lock *lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
 {
     bool created;
     lw_lock *old = lw_registry_find(addr);
@@ -73,6 +73,7 @@ void lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
         l->first_pc = pc;
         l->first_thread = lw_self.num;
     }
+    return l;
 }
 
 void lw_lock_destroyed(uintptr_t addr)

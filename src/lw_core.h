@@ -39,7 +39,8 @@ static inline lw_lock *lw_lock_lookup(uintptr_t addr, enum lw_lock_kind kind, un
     lw_lock *l = lw_registry_find(addr);
     return LW_LIKELY(l != NULL) ? l : lw_lock_create(addr, kind, mtype, pc);
 }
-void lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
+/* Returns the new node (NULL: out of memory). */
+lw_lock *lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
 void lw_lock_destroyed(uintptr_t addr);
 /* Names given with lockwatch_name_lock(); name must stay valid. */
 void lw_lock_set_name(uintptr_t addr, const char *name);

@@ -55,7 +55,8 @@ lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
         lw_store_release(&e->reuse, e->reuse + 1);
         /* A reader that matched the old key before removal may still read
          * the payload: the record types tolerate that (registry.h). */
-        memset((char *)e + sizeof(lw_hent), 0, h->rec_size - sizeof(lw_hent));
+        size_t skip = sizeof(lw_hent) + h->keep;
+        memset((char *)e + skip, 0, h->rec_size - skip);
     }
     if (init)
         init(e, ctx);
@@ -129,6 +130,29 @@ void lw_hash_atfork_child(lw_hash *h)
 lw_hash lw_registry;
 static uint64_t next_lock_id = 1;   /* fetch_add, relaxed: uniqueness only */
 
+lw_lock **lw_slot_chunks[LW_SLOT_CHUNKS];
+static uint32_t next_slot = 1;      /* slot_lock */
+static int slot_lock;               /* nests inside a registry stripe */
+
+/* Gives a fresh record its slot (it keeps it through recycling).  A record
+ * without one (table full, no memory) is simply found through the hash. */
+static void slot_assign(lw_lock *l)
+{
+    lw_spin_lock(&slot_lock);
+    uint32_t s = next_slot;
+    if (s != 0) {
+        lw_lock ***cp = &lw_slot_chunks[s >> LW_SLOT_CHUNK_BITS];
+        if (!*cp)
+            lw_store_release(cp, lw_arena_map(sizeof(lw_lock *) << LW_SLOT_CHUNK_BITS));
+        if (*cp) {
+            lw_store_release(&(*cp)[s & ((1u << LW_SLOT_CHUNK_BITS) - 1)], l);
+            l->slot = s;
+            next_slot = s + 1;   /* wraps to 0 after the last: then no more */
+        }
+    }
+    lw_spin_unlock(&slot_lock);
+}
+
 struct reg_ctx {
     enum lw_lock_kind kind;
     unsigned mtype;
@@ -138,6 +162,8 @@ static void lock_init(lw_hent *rec, void *vctx)
 {
     struct reg_ctx *c = vctx;
     lw_lock *l = (lw_lock *)rec;
+    if (l->slot == 0)
+        slot_assign(l);
     l->id = lw_fetch_add_relaxed(&next_lock_id, 1);
     l->kind = (uint16_t)c->kind;
     l->mtype = (uint16_t)(c->mtype & LW_MTYPE_MASK);
@@ -147,6 +173,7 @@ static void lock_init(lw_hent *rec, void *vctx)
 bool lw_registry_init(void)
 {
     lw_registry.by_address = true;
+    lw_registry.keep = offsetof(lw_lock, kind) - sizeof(lw_hent);   /* the slot */
     return lw_hash_init(&lw_registry, LW_REG_BUCKETS, sizeof(lw_lock));
 }
 
@@ -177,5 +204,6 @@ uint64_t lw_registry_live(void)
 
 void lw_registry_atfork_child(void)
 {
+    slot_lock = 0;
     lw_hash_atfork_child(&lw_registry);
 }

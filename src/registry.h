@@ -41,6 +41,7 @@ typedef struct {
     uint32_t mask;
     size_t rec_size;        /* size of the records this table holds */
     bool by_address;        /* k1 is an address, k2 is 0: see lw_hash_bucket */
+    size_t keep;            /* bytes after the header a recycled record keeps */
     lw_hent *free;          /* removed records, for reuse; free_lock */
     int free_lock;          /* nests inside a stripe lock */
     uint64_t live;          /* statistics, relaxed */
@@ -86,9 +87,10 @@ struct lw_edge;
 
 typedef struct lw_lock {
     lw_hent h;                /* k1 = lock address */
-    uint64_t id;              /* unique per incarnation, never 0 or reused */
+    uint32_t slot;            /* index in the slot table (0: none); kept on reuse */
     uint16_t kind;            /* enum lw_lock_kind */
     uint16_t mtype;           /* LW_MTYPE_* for mutexes */
+    uint64_t id;              /* unique per incarnation, never 0 or reused */
     uintptr_t first_pc;       /* call site: init call or first lock */
     uint32_t first_thread;    /* lockwatch thread number seen first */
     uint32_t first_how;       /* LW_FIRST_*: how the lock was first seen */
@@ -120,6 +122,36 @@ uint64_t lw_registry_live(void);
 void lw_registry_atfork_child(void);
 
 extern lw_hash lw_registry;
+
+/* ---- the slot table ----
+ * Every lock record gets, when it is first allocated, a slot number that it
+ * keeps through recycling, and the table maps slots back to records.  A
+ * slot is small enough to be stored in a lock object's spare field (see
+ * intercept.h, lw_mutex_cached): a later call then finds the node without
+ * the hash.  A slot read from program memory is only a hint: the record it
+ * names is the lock's node only if its key is the lock's address (records
+ * are never unmapped, so reading one is always safe). */
+#define LW_SLOT_CHUNK_BITS 16
+#define LW_SLOT_CHUNKS     (1u << (32 - LW_SLOT_CHUNK_BITS))
+extern lw_lock **lw_slot_chunks[LW_SLOT_CHUNKS];
+
+static inline lw_lock *lw_slot_node(uint32_t slot)
+{
+    /* acquire: pairs with the release publishing a chunk and an entry */
+    lw_lock **c = __atomic_load_n(&lw_slot_chunks[slot >> LW_SLOT_CHUNK_BITS], __ATOMIC_ACQUIRE);
+    if (LW_UNLIKELY(c == NULL))
+        return NULL;
+    return __atomic_load_n(&c[slot & ((1u << LW_SLOT_CHUNK_BITS) - 1)], __ATOMIC_ACQUIRE);
+}
+
+/* The node of the lock at addr named by a slot hint, or NULL. */
+static inline lw_lock *lw_slot_lookup(uint32_t slot, uintptr_t addr)
+{
+    lw_lock *l = lw_slot_node(slot);
+    if (LW_LIKELY(l != NULL) && __atomic_load_n(&l->h.k1, __ATOMIC_ACQUIRE) == addr)
+        return l;
+    return NULL;
+}
 
 static inline uint64_t lw_hash_mix(uint64_t k1, uint64_t k2)
 {

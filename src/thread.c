@@ -4,6 +4,7 @@
  */
 #include "thread.h"
 #include "lw_atomic.h"
+#include "lw_core.h"
 
 #include <errno.h>
 #include <sys/prctl.h>
@@ -27,7 +28,7 @@ void lw_thread_setup(lw_thread *t)
     } else {
         t->num = lw_thread_new_number();
     }
-    t->ready = true;
+    t->ready = lw_load_relaxed(&lw_core_ready) != 0;
 }
 
 void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack)
@@ -37,7 +38,7 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
     t->parent = parent;
     t->create_stack = create_stack;
     t->created_seen = true;
-    t->ready = true;
+    t->ready = lw_load_relaxed(&lw_core_ready) != 0;
 }
 
 void lw_thread_atfork_child(void)
@@ -48,6 +49,14 @@ void lw_thread_atfork_child(void)
     lw_thread *t = &lw_self;
     if (t->ready)
         t->tid = (int)syscall(SYS_gettid);
+}
+
+lw_thread *lw_thread_of(pthread_t pt)
+{
+    /* The same in every thread: initial-exec TLS lies at a constant
+     * distance from the thread pointer, and so from pthread_self(). */
+    intptr_t off = (intptr_t)(uintptr_t)&lw_self - (intptr_t)(uintptr_t)pthread_self();
+    return (lw_thread *)(uintptr_t)((intptr_t)(uintptr_t)pt + off);
 }
 
 void lw_thread_refresh_name(lw_thread *t)

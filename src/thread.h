@@ -10,6 +10,8 @@
 #include "registry.h"
 #include "graph.h"
 
+#include <pthread.h>
+
 #define LW_MODE_WRITE 1u   /* mutex, spinlock, rwlock write */
 #define LW_MODE_READ  2u   /* rwlock read */
 
@@ -30,8 +32,14 @@ typedef struct {
 } lw_edge_cache_ent;
 
 typedef struct lw_thread {
-    int guard;             /* > 0: inside lockwatch, wrappers pass through */
-    bool ready;
+    union {
+        struct {
+            int guard;     /* > 0: inside lockwatch, wrappers pass through */
+            bool ready;    /* set up (implies the core is ready) */
+            uint8_t pad_[3];   /* never written: part of gate */
+        };
+        uint64_t gate;     /* == LW_GATE_OPEN: ready and not inside */
+    };
     uint32_t num;          /* lockwatch thread number; 0 = main thread */
     uint32_t parent;       /* creator's number */
     uint32_t create_stack; /* depot id of the pthread_create call */
@@ -40,12 +48,23 @@ typedef struct lw_thread {
     int tid;               /* OS thread id */
     char name[16];
     unsigned nheld;
+    /* A fast-path blocking acquisition in progress (nothing held): the lock
+     * and its call site.  Read by other threads' deadlock checks, relaxed:
+     * a thread holding nothing can only be on a wait-for cycle through a
+     * thread joining it, and that joiner's check reads these (deadlock.c).
+     * The address, not the node: the fast path touches the lock object only
+     * once glibc's call has it (a contended lock's cache line is then ours). */
+    uintptr_t fast_wait;       /* the lock's address */
+    uintptr_t fast_wait_pc;
     const lw_lock *not_held;  /* set by the pre-event: l is not in held[] */
     uint64_t overflow;     /* acquisitions not tracked: held stack full */
     lw_held held[LW_MAX_HELD];
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */
 } lw_thread;
+
+/* guard 0 and ready 1, read as one word (x86-64 is little-endian). */
+#define LW_GATE_OPEN ((uint64_t)1 << 32)
 
 extern LW_TLS lw_thread lw_self;
 
@@ -57,6 +76,9 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
 uint32_t lw_thread_new_number(void);
 /* Reads the calling thread's name into t->name (slow paths only). */
 void lw_thread_refresh_name(lw_thread *t);
+/* Another live thread's state from its pthread_t (glibc keeps static TLS at
+ * a fixed offset from the thread descriptor). */
+lw_thread *lw_thread_of(pthread_t pt);
 /* In a fork child: the calling thread is the only one left. */
 void lw_thread_atfork_child(void);
 

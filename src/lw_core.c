@@ -280,8 +280,10 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
     }
 }
 
-static inline void add_edges(lw_thread *t, lw_lock *to, unsigned mode)
+/* Returns true when every edge was known already (no slow path taken). */
+static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode)
 {
+    bool known = true;
     unsigned n = t->nheld;
     for (unsigned i = 0; i < n; i++) {
         const lw_held *h = &t->held[i];
@@ -297,6 +299,7 @@ static inline void add_edges(lw_thread *t, lw_lock *to, unsigned mode)
             e = lw_graph_find_edge(h->id, to->id);
             if (!e || (lw_load_relaxed(&e->modes) & m) != m) {
                 slow_edge(t, i, to, m, key);
+                known = false;
                 continue;
             }
             c->from = h->id;
@@ -305,21 +308,57 @@ static inline void add_edges(lw_thread *t, lw_lock *to, unsigned mode)
         }
         /* acquire: pairs with the release that shrank the gate set */
         unsigned ng = lw_load_acquire(&e->ngates);
-        if (ng != 0 && !gates_held(t, e, ng, i))
+        if (ng != 0 && !gates_held(t, e, ng, i)) {
             slow_edge(t, i, to, m, key);
+            known = false;
+        }
     }
+    return known;
+}
+
+/* ---- the held-set cache ----
+ * An acquisition of `to` while holding exactly the set S (locks and modes)
+ * that was checked before needs nothing: its edges exist, and their gate
+ * sets, which only ever shrink, were within S then and are now.  So one
+ * probe keyed by (signature of S, to, mode) stands for the per-edge work.
+ * Lock ids are never reused, so a hit also says `to` is not in S. */
+static inline uint64_t sig_key(uint64_t id, unsigned mode)
+{
+    return id << 2 | mode;
+}
+
+static inline unsigned sig_slot(uint64_t sig, uint64_t key)
+{
+    return (unsigned)(lw_hash_mix(sig, key) >> 20) & (LW_SIG_CACHE - 1);
 }
 
 bool lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
                             uintptr_t pc, const char *call)
 {
-    /* Re-acquiring a lock this thread holds cannot wait on anybody else:
-     * no edges; whether it is legal is the relock rule's business. */
-    if (lw_held_find(t, l))
-        return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call);
+    /* One pass: is l held, and the held set's signature (an order-free
+     * combination of (id, mode) of every entry). */
+    uint64_t sig = 0;
+    for (unsigned i = 0; i < t->nheld; i++) {
+        const lw_held *h = &t->held[i];
+        if (LW_UNLIKELY(h->lock == l && h->id == l->id)) {
+            /* Re-acquiring a lock this thread holds cannot wait on anybody
+             * else: no edges; whether it is legal is the relock rule's
+             * business. */
+            return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call);
+        }
+        sig += (sig_key(h->id, h->mode) + 1) * 0x9e3779b97f4a7c15ull;
+    }
     t->not_held = l;   /* lets the post-event skip the same search */
-    if (how == LW_ACQ_BLOCKING)
-        add_edges(t, l, mode);
+    if (how != LW_ACQ_BLOCKING)
+        return false;
+    uint64_t key = sig_key(l->id, mode);
+    lw_sig_cache_ent *c = &t->sig_cache[sig_slot(sig, key)];
+    if (LW_LIKELY(c->sig == sig && c->key == key))
+        return false;
+    if (add_edges(t, l, mode)) {
+        c->sig = sig;
+        c->key = key;
+    }
     return false;
 }
 

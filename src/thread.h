@@ -31,6 +31,11 @@ typedef struct {
     lw_edge *e;
 } lw_edge_cache_ent;
 
+typedef struct {
+    uint64_t sig;          /* held-set signature (lw_core.c) */
+    uint64_t key;          /* acquired lock id << 2 | mode; 0 = empty */
+} lw_sig_cache_ent;
+
 typedef struct lw_thread {
     union {
         struct {
@@ -60,6 +65,7 @@ typedef struct lw_thread {
     uint64_t overflow;     /* acquisitions not tracked: held stack full */
     lw_held held[LW_MAX_HELD];
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
+    lw_sig_cache_ent sig_cache[LW_SIG_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */
 } lw_thread;
 

@@ -98,6 +98,7 @@ static void returned(uintptr_t routine)
 {
     lw_thread *t = &lw_self;
     t->guard++;
+    lw_store_release(&t->routine_done, 1);
     lw_rule_thread_exit(t, "returned from its start routine", routine, true);
     t->guard--;
 }
@@ -122,6 +123,7 @@ LW_EXPORT void pthread_exit(void *ret)
 {
     lw_thread *t = lw_enter();
     if (t) {
+        lw_store_release(&t->routine_done, 1);
         lw_rule_thread_exit(t, "called pthread_exit", LW_PC(), false);
         lw_leave(t);
     }
@@ -150,7 +152,13 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
     uintptr_t pc = LW_PC(), cfa = LW_CFA();
     lw_block_ctx bc;
     bc.active = false;
-    if (LW_UNLIKELY(lw_blocking_watch()))
+    /* A thread that has finished its work (returned from its start routine
+     * or called pthread_exit) is only exiting: joining it is not a wait
+     * for the program's own code, so not a blocking call under a lock.
+     * (A joinable thread's descriptor, and so its TLS, lives until it is
+     * joined.) */
+    if (LW_UNLIKELY(lw_blocking_watch()) &&
+        !lw_load_acquire(&lw_thread_of(th)->routine_done))
         lw_blocking_before(&bc, "pthread_join", LW_FAM_WAIT, pc, cfa);
     int r = LW_REAL(pthread_tryjoin_np)(th, ret);
     if (r == EBUSY) {

@@ -60,6 +60,9 @@ typedef struct lw_thread {
      * The address, not the node: the fast path touches the lock object only
      * once glibc's call has it (a contended lock's cache line is then ours). */
     uintptr_t fast_wait;       /* the lock's address */
+    /* Set (release) when the thread has returned from its start routine or
+     * called pthread_exit: a join of it only waits for the exit itself. */
+    int routine_done;
     uintptr_t fast_wait_pc;
     const lw_lock *not_held;  /* set by the pre-event: l is not in held[] */
     uint64_t overflow;     /* acquisitions not tracked: held stack full */

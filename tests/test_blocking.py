@@ -24,7 +24,7 @@ EXPECTED = {
                         ("nanosleep", "sleep", "flush_all", 2)],
 }
 
-QUIET = ["io_no_lock", "nonblocking_under_lock"]
+QUIET = ["io_no_lock", "nonblocking_under_lock", "join_finished_ok"]
 
 
 def blocking_reports(t, run, what):

@@ -152,19 +152,20 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
     uintptr_t pc = LW_PC(), cfa = LW_CFA();
     lw_block_ctx bc;
     bc.active = false;
-    /* A thread that has finished its work (returned from its start routine
-     * or called pthread_exit) is only exiting: joining it is not a wait
-     * for the program's own code, so not a blocking call under a lock.
-     * (A joinable thread's descriptor, and so its TLS, lives until it is
-     * joined.) */
-    if (LW_UNLIKELY(lw_blocking_watch()) &&
-        !lw_load_acquire(&lw_thread_of(th)->routine_done))
-        lw_blocking_before(&bc, "pthread_join", LW_FAM_WAIT, pc, cfa);
     int r = LW_REAL(pthread_tryjoin_np)(th, ret);
     if (r == EBUSY) {
+        /* A join is a blocking call under a lock when it waits for the
+         * program's own code: not when the thread ends within a wait slice
+         * (it was finishing: a pool joining workers that said they are
+         * done), nor when it has returned from its start routine or called
+         * pthread_exit (it is only exiting).  A joinable thread's
+         * descriptor, and so its TLS, lives until it is joined. */
+        bool watch = lw_blocking_watch() && !lw_load_acquire(&lw_thread_of(th)->routine_done);
         struct timespec ts;
         lw_wait_deadline(&ts);
         r = LW_REAL(pthread_clockjoin_np)(th, ret, CLOCK_MONOTONIC, &ts);
+        if (r == ETIMEDOUT && watch && !lw_load_acquire(&lw_thread_of(th)->routine_done))
+            lw_blocking_before(&bc, "pthread_join", LW_FAM_WAIT, pc, cfa);
         if (r == ETIMEDOUT) {
             lw_reenter(t);
             lw_waitrec *w = lw_wait_begin(t, NULL, 0, &th, false);

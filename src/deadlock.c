@@ -45,6 +45,26 @@ static uint64_t next_seq = 1;
 static uint64_t search_epoch;
 static lw_pool wait_pool = LW_POOL_INIT(sizeof(lw_waitrec));
 
+/* Under wait_lock. */
+static void link_wait(lw_waitrec *w)
+{
+    w->prev = NULL;
+    w->next = waiters;
+    if (waiters)
+        waiters->prev = w;
+    waiters = w;
+}
+
+static void unlink_wait(lw_waitrec *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+}
+
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -105,10 +125,7 @@ lw_waitrec *lw_wait_begin(lw_thread *t, lw_lock *l, unsigned mode, const pthread
 
     lw_mutex_lock(&wait_lock);
     w->seq = next_seq++;
-    w->next = waiters;
-    if (waiters)
-        waiters->prev = w;
-    waiters = w;
+    link_wait(w);
     lw_mutex_unlock(&wait_lock);
     return w;
 }
@@ -119,12 +136,7 @@ void lw_wait_end(lw_thread *t, lw_waitrec *w)
     if (!w)
         return;
     lw_mutex_lock(&wait_lock);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        waiters = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
+    unlink_wait(w);
     lw_mutex_unlock(&wait_lock);
     lw_pool_put(&wait_pool, w);
 }
@@ -317,13 +329,8 @@ void lw_wait_check(lw_thread *t, lw_waitrec *w)
 
     lw_mutex_lock(&wait_lock);
     /* Linked in for this search only: unlinked before wait_lock is let go. */
-    for (unsigned i = 0; i < nfast; i++) {
-        fast[i]->next = waiters;
-        fast[i]->prev = NULL;
-        if (waiters)
-            waiters->prev = fast[i];
-        waiters = fast[i];
-    }
+    for (unsigned i = 0; i < nfast; i++)
+        link_wait(fast[i]);
     unsigned n = find_cycle(w, m);
     if (n == 0) {
         w->cycle_sig = 0;
@@ -348,15 +355,8 @@ void lw_wait_check(lw_thread *t, lw_waitrec *w)
             }
         }
     }
-    for (unsigned i = 0; i < nfast; i++) {
-        lw_waitrec *f = fast[i];
-        if (f->prev)
-            f->prev->next = f->next;
-        else
-            waiters = f->next;
-        if (f->next)
-            f->next->prev = f->prev;
-    }
+    for (unsigned i = 0; i < nfast; i++)
+        unlink_wait(fast[i]);
     lw_mutex_unlock(&wait_lock);
     for (unsigned i = 0; i < nfast; i++)
         lw_pool_put(&wait_pool, fast[i]);

@@ -175,7 +175,6 @@ static inline uintptr_t *lw_mutex_hint_word(const pthread_mutex_t *m)
 
 static inline lw_lock *lw_mutex_cached(const pthread_mutex_t *m)
 {
-
     /* Also excludes a destroyed mutex (__kind -1). */
     if (LW_UNLIKELY(m->__data.__kind & LW_MUTEX_NOHINT_KINDS))
         return NULL;
@@ -303,6 +302,19 @@ static inline int lw_mutex_acquire(lw_thread *t, lw_lock *l, pthread_mutex_t *m,
     return lw_wait_blocked(t, l, LW_MODE_WRITE, m, &lw_mutex_waitops, relocked);
 }
 
+/* Unlock fast path: pops the innermost entry if it is addr, held once.
+ * No guard needed: one store, and a signal handler that runs before it
+ * sees the entry still held, as it is. */
+static inline bool lw_pop_fast(lw_thread *t, uintptr_t addr)
+{
+    unsigned n = t->nheld;
+    if (n != 0 && t->held[n - 1].addr == addr && t->held[n - 1].count == 1) {
+        t->nheld = n - 1;
+        return true;
+    }
+    return false;
+}
+
 /* Unlock pre-event: releases the lock from the held stack, or reports
  * unlock-not-owned (owner_tid as lw_rule_unlock_not_owned wants it). */
 void lw_unlock_slow(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, int owner_tid,
@@ -310,22 +322,20 @@ void lw_unlock_slow(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed,
 static inline void lw_release_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed,
                                   int owner_tid, const char *call, uintptr_t pc)
 {
-    unsigned n = t->nheld;
-    if (LW_LIKELY(!destroyed && n != 0 && t->held[n - 1].addr == addr &&
-                  t->held[n - 1].count == 1))
-        t->nheld = n - 1;   /* the usual case: the innermost lock, once */
-    else
+    /* The usual case: the innermost lock, held once. */
+    if (LW_UNLIKELY(destroyed) || !lw_pop_fast(t, addr))
         lw_unlock_slow(t, addr, kind, destroyed, owner_tid, call, pc);
     lw_leave(t);
 }
 
 /* Post-event of a fast-path mutex acquisition (nothing was held): the
  * node hint is read only now that the call has the lock's cache line.
- * Anything unusual (no hint yet, a destroyed mutex) goes to `slow`. */
+ * Anything unusual (no hint yet, a destroyed mutex) goes to the slow one. */
 int lw_mutex_post_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind, int r,
                        const char *call, uintptr_t pc, uintptr_t cfa);
-static inline __attribute__((always_inline)) int lw_mutex_post_fast(lw_thread *t, pthread_mutex_t *m, int r, const char *call,
-                                     uintptr_t pc, uintptr_t cfa)
+static inline __attribute__((always_inline)) int
+lw_mutex_post_fast(lw_thread *t, pthread_mutex_t *m, int r, const char *call, uintptr_t pc,
+                   uintptr_t cfa)
 {
     if (LW_LIKELY(r == 0)) {
         lw_lock *l = lw_mutex_cached(m);
@@ -341,19 +351,6 @@ static inline __attribute__((always_inline)) int lw_mutex_post_fast(lw_thread *t
         return r;
     }
     return lw_mutex_post_slow(t, m, LW_KIND_MUTEX, r, call, pc, cfa);
-}
-
-/* Unlock fast path: pops the innermost entry if it is addr, held once.
- * No guard needed: one store, and a signal handler that runs before it
- * sees the entry still held, as it is. */
-static inline bool lw_pop_fast(lw_thread *t, uintptr_t addr)
-{
-    unsigned n = t->nheld;
-    if (n != 0 && t->held[n - 1].addr == addr && t->held[n - 1].count == 1) {
-        t->nheld = n - 1;
-        return true;
-    }
-    return false;
 }
 
 /* Post-event of any acquisition: r is the real call's result. */

@@ -105,8 +105,7 @@ lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind k
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)m, kind, lw_mutex_type(m),
                                 lw_mutex_is_destroyed(m), LW_MODE_WRITE,
                                 how, call, pc, relocked);
-    if (l)
-        lw_mutex_remember(m, l);
+    lw_mutex_remember(m, l);
     return l;
 }
 

@@ -160,11 +160,11 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
          * done), nor when it has returned from its start routine or called
          * pthread_exit (it is only exiting).  A joinable thread's
          * descriptor, and so its TLS, lives until it is joined. */
-        bool watch = lw_blocking_watch() && !lw_load_acquire(&lw_thread_of(th)->routine_done);
         struct timespec ts;
         lw_wait_deadline(&ts);
         r = LW_REAL(pthread_clockjoin_np)(th, ret, CLOCK_MONOTONIC, &ts);
-        if (r == ETIMEDOUT && watch && !lw_load_acquire(&lw_thread_of(th)->routine_done))
+        if (r == ETIMEDOUT && LW_UNLIKELY(lw_blocking_watch()) &&
+            !lw_load_acquire(&lw_thread_of(th)->routine_done))
             lw_blocking_before(&bc, "pthread_join", LW_FAM_WAIT, pc, cfa);
         if (r == ETIMEDOUT) {
             lw_reenter(t);

@@ -23,7 +23,7 @@
  * one warning, never a crash. */
 #define LW_MAX_HELD        128   /* held-lock stack entries per thread */
 #define LW_EDGE_CACHE      256   /* per-thread cache of known edges (power of 2) */
-#define LW_SIG_CACHE 256     /* per thread: known (held set, lock) acquisitions */
+#define LW_SIG_CACHE       256   /* per-thread cache of known (held set, lock) pairs */
 #define LW_MAX_GATES       4     /* gate locks remembered per edge */
 #define LW_BLOCK_CACHE     32    /* per-thread cache of reported blocking sites */
 #define LW_MAX_FRAMES      64    /* hard cap of LOCKWATCH_STACK_DEPTH */

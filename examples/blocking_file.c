@@ -9,9 +9,14 @@
  * record lock with fcntl(F_SETLKW): both wait for as long as another
  * process holds the file lock.
  *
- * Expected lockwatch result: exactly four `blocking-call-under-lock`
- * reports, all of family file with journal_lock held: write and fsync in
- * save_journal, flock and fcntl in lock_journal_file.
+ * An auditor thread reads the record count under journal_lock afterwards,
+ * so the lock is shared.
+ *
+ * Expected lockwatch result, by default: two `blocking-call-under-lock`
+ * reports of family wait (a file lock waits for another process) with
+ * journal_lock held: flock and fcntl in lock_journal_file.  Regular-file
+ * I/O and fsync are family file, checked only when LOCKWATCH_BLOCKING
+ * names it (or is all): then write and fsync in save_journal come first.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -54,11 +59,23 @@ __attribute__((noinline)) static int lock_journal_file(int fd)
     return ok;
 }
 
+static void *auditor(void *arg)
+{
+    long *seen = arg;
+
+    pthread_mutex_lock(&journal_lock);
+    *seen = records;
+    pthread_mutex_unlock(&journal_lock);
+    return NULL;
+}
+
 int main(void)
 {
     char path[] = "/tmp/lockwatch-journal-XXXXXX";
     int fd = mkstemp(path);
     int ok;
+    pthread_t t;
+    long seen = -1;
 
     if (fd < 0) {
         perror("mkstemp");
@@ -67,8 +84,8 @@ int main(void)
     unlink(path);
     ok = save_journal(fd, "record 1\n") && lock_journal_file(fd);
     close(fd);
-    if (!ok)
+    if (!ok || pthread_create(&t, NULL, auditor, &seen) != 0 || pthread_join(t, NULL) != 0)
         return 1;
-    printf("blocking_file: %ld record(s) written, synced and locked\n", records);
+    printf("blocking_file: %ld record(s) written, synced and locked\n", seen);
     return 0;
 }

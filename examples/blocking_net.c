@@ -18,6 +18,7 @@
 static pthread_mutex_t session_lock = PTHREAD_MUTEX_INITIALIZER;
 static char reply[64]; /* guarded by session_lock */
 static int sv[2];
+static int sent; /* guarded by session_lock */
 
 static void *server(void *arg)
 {
@@ -25,6 +26,9 @@ static void *server(void *arg)
     (void)arg;
     if (send(sv[1], msg, strlen(msg) + 1, 0) < 0)
         perror("send");
+    pthread_mutex_lock(&session_lock); /* waits until the client let go */
+    sent++;
+    pthread_mutex_unlock(&session_lock);
     return NULL;
 }
 
@@ -55,7 +59,7 @@ int main(void)
     pthread_join(t, NULL);
     close(sv[0]);
     close(sv[1]);
-    if (n <= 0)
+    if (n <= 0 || sent != 1)
         return 1;
     printf("blocking_net: got reply \"%s\"\n", reply);
     return 0;

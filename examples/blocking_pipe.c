@@ -18,6 +18,7 @@
 static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
 static char last_message[64]; /* guarded by queue_lock */
 static int fds[2];
+static int delivered; /* guarded by queue_lock */
 
 static void *writer(void *arg)
 {
@@ -25,6 +26,9 @@ static void *writer(void *arg)
     (void)arg;
     if (write(fds[1], msg, strlen(msg) + 1) < 0)
         perror("write");
+    pthread_mutex_lock(&queue_lock); /* waits until the reader let go */
+    delivered++;
+    pthread_mutex_unlock(&queue_lock);
     return NULL;
 }
 
@@ -53,7 +57,7 @@ int main(void)
     pthread_join(t, NULL);
     close(fds[0]);
     close(fds[1]);
-    if (n <= 0)
+    if (n <= 0 || delivered != 1)
         return 1;
     printf("blocking_pipe: received \"%s\"\n", last_message);
     return 0;

@@ -43,10 +43,27 @@ __attribute__((noinline)) static void flush_all(void)
     pthread_mutex_unlock(&config_lock);
 }
 
+/* Takes both locks, one at a time, before main polls: the locks are
+ * shared from the start, so each report is made at the call itself. */
+static void *monitor(void *arg)
+{
+    int *seen = arg;
+
+    pthread_mutex_lock(&device_lock);
+    *seen = polls;
+    pthread_mutex_unlock(&device_lock);
+    pthread_mutex_lock(&config_lock);
+    pthread_mutex_unlock(&config_lock);
+    return NULL;
+}
+
 int main(void)
 {
-    int i;
+    pthread_t t;
+    int i, seen = -1;
 
+    if (pthread_create(&t, NULL, monitor, &seen) != 0 || pthread_join(t, NULL) != 0 || seen != 0)
+        return 1;
     for (i = 0; i < POLLS; i++)
         poll_device();
     flush_all();

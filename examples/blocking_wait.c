@@ -40,8 +40,12 @@ __attribute__((noinline)) static int reap_child(pid_t child)
 
 static void *poster(void *arg)
 {
-    (void)arg;
+    int *jobs_seen = arg;
+
     sem_post(&tokens);
+    pthread_mutex_lock(&jobs_lock); /* after the post: main holds it in take_token */
+    *jobs_seen = finished_jobs;
+    pthread_mutex_unlock(&jobs_lock);
     return NULL;
 }
 
@@ -59,6 +63,7 @@ int main(void)
 {
     pthread_t t;
     pid_t child;
+    int jobs_seen = -1;
 
     if (sem_init(&tokens, 0, 0) != 0)
         return 1;
@@ -69,12 +74,12 @@ int main(void)
         _exit(7);
     if (!reap_child(child))
         return 1;
-    if (pthread_create(&t, NULL, poster, NULL) != 0)
+    if (pthread_create(&t, NULL, poster, &jobs_seen) != 0)
         return 1;
     if (!take_token())
         return 1;
     pthread_join(t, NULL);
     sem_destroy(&tokens);
     printf("blocking_wait: %d job(s) reaped, 1 token taken\n", finished_jobs);
-    return finished_jobs == 1 ? 0 : 1;
+    return finished_jobs == 1 && jobs_seen == 1 ? 0 : 1;
 }

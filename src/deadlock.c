@@ -287,6 +287,7 @@ static lw_waitrec *fast_record(pthread_t pt)
     lw_lock *l = addr ? lw_registry_find(addr) : NULL;
     if (!l)
         return NULL;
+    lw_lock_user_num(a->num, l);   /* it waits for l: one more user of it */
     lw_waitrec *w = lw_pool_get(&wait_pool);
     if (!w)
         return NULL;

@@ -283,8 +283,14 @@ static inline int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void 
  * so it can only be on a deadlock through a thread that joins it; it says
  * what it waits for in two words that joiner reads (deadlock.c) instead of
  * waiting in slices, and calls glibc's lock directly. */
+void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m);
 static inline int lw_mutex_lock_fast(lw_thread *t, pthread_mutex_t *m, uintptr_t pc)
 {
+    /* Owned by another thread (this one holds nothing): this thread is
+     * about to wait for it, so it is a user of the lock before it owns it
+     * (lw_lock_user).  A racy peek at the word glibc's lock reads next. */
+    if (LW_UNLIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0))
+        lw_mutex_busy(t, m);
     __atomic_store_n(&t->fast_wait_pc, pc, __ATOMIC_RELAXED);
     __atomic_store_n(&t->fast_wait, (uintptr_t)m, __ATOMIC_RELAXED);
     int r = LW_REAL(pthread_mutex_lock)(m);

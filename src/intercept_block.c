@@ -939,7 +939,8 @@ LW_WRAPPER(pid_t, wait4,
            (pid, st, opt, ru), "wait4",
            (opt & WNOHANG) ? 0 : LW_FAM_WAIT)
 
-/* ---- file locks: file family when the call waits for the lock ---- */
+/* ---- file locks: wait family when the call waits for the lock (it waits
+ * for another process, not for the device) ---- */
 
 static inline int call_flock(int fd, int op)
 {
@@ -949,7 +950,7 @@ static inline int call_flock(int fd, int op)
 
 /* LOCK_NB never waits, nor does LOCK_UN. */
 LW_WRAPPER(int, flock, (int fd, int op), (fd, op), "flock",
-           ((op & LOCK_NB) || (op & ~LOCK_NB) == LOCK_UN) ? 0 : LW_FAM_FILE)
+           ((op & LOCK_NB) || (op & ~LOCK_NB) == LOCK_UN) ? 0 : LW_FAM_WAIT)
 
 static inline bool lw_b_fcntl_waits(int cmd)
 {
@@ -964,7 +965,7 @@ static inline int call_fcntl(int fd, int cmd, void *arg)
 
 /* fcntl is variadic: the argument (int, pointer or none) is taken as a
  * pointer-sized value and passed on unchanged, as glibc itself does. */
-LW_SLOW(int, fcntl, (int fd, int cmd, void *arg), (fd, cmd, arg), "fcntl", LW_FAM_FILE)
+LW_SLOW(int, fcntl, (int fd, int cmd, void *arg), (fd, cmd, arg), "fcntl", LW_FAM_WAIT)
 
 LW_EXPORT int fcntl(int fd, int cmd, ...)
 {
@@ -983,7 +984,7 @@ static inline int call_fcntl64(int fd, int cmd, void *arg)
     return f ? f(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
 }
 
-LW_SLOW(int, fcntl64, (int fd, int cmd, void *arg), (fd, cmd, arg), "fcntl64", LW_FAM_FILE)
+LW_SLOW(int, fcntl64, (int fd, int cmd, void *arg), (fd, cmd, arg), "fcntl64", LW_FAM_WAIT)
 
 LW_EXPORT int fcntl64(int fd, int cmd, ...)
 {
@@ -1005,7 +1006,7 @@ static inline int call_lockf(int fd, int cmd, off_t len)
 }
 
 LW_WRAPPER(int, lockf, (int fd, int cmd, off_t len), (fd, cmd, len), "lockf",
-           cmd == F_LOCK ? LW_FAM_FILE : 0)
+           cmd == F_LOCK ? LW_FAM_WAIT : 0)
 
 static inline int call_lockf64(int fd, int cmd, off64_t len)
 {
@@ -1014,7 +1015,7 @@ static inline int call_lockf64(int fd, int cmd, off64_t len)
 }
 
 LW_WRAPPER(int, lockf64, (int fd, int cmd, off64_t len), (fd, cmd, len), "lockf64",
-           cmd == F_LOCK ? LW_FAM_FILE : 0)
+           cmd == F_LOCK ? LW_FAM_WAIT : 0)
 
 /* ---- semaphores and message queues: wait family ---- */
 

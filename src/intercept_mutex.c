@@ -24,6 +24,7 @@ int lw_wait_blocked(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw
     }
     /* Blocked for a whole slice: publish the wait and watch for a cycle. */
     lw_reenter(t);
+    lw_lock_user(t, l);   /* a waiter shares the lock before it gets it */
     lw_waitrec *w = lw_wait_begin(t, l, mode, NULL, relocked);
     lw_leave(t);
     for (;;) {
@@ -216,6 +217,15 @@ static LW_NOINLINE int mutex_acquire_slow(enum mutex_call c, pthread_mutex_t *m,
     else
         r = mutex_real(c, m, clk, ts);
     return lw_lock_common(t, l, LW_MODE_WRITE, how, r, pc, cfa);
+}
+
+void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m)
+{
+    lw_reenter(t);
+    lw_lock *l = lw_mutex_find(m);
+    if (l)
+        lw_lock_user(t, l);
+    lw_leave(t);
 }
 
 /* The fast path: nothing held, so no edge and no relock rule; glibc's call

@@ -60,6 +60,21 @@ static inline bool lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, un
     return lw_before_acquire_slow(t, l, mode, how, pc, call);
 }
 
+/* Thread number `num` acquires (or waits for) l: keeps l->users (rules.c).
+ * One relaxed load and two compares once the lock is shared or the thread
+ * is its only user.  Called with the guard set (it may write a report). */
+void lw_lock_user_slow(lw_lock *l, uint32_t me, uint32_t users);
+static inline void lw_lock_user_num(uint32_t num, lw_lock *l)
+{
+    uint32_t u = __atomic_load_n(&l->users, __ATOMIC_RELAXED);
+    if (LW_UNLIKELY(u != num + 1) && LW_UNLIKELY(u != LW_USERS_SHARED))
+        lw_lock_user_slow(l, num + 1, u);
+}
+static inline void lw_lock_user(const lw_thread *t, lw_lock *l)
+{
+    lw_lock_user_num(t->num, l);
+}
+
 void lw_held_overflow(lw_thread *t);
 static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc,
                                 uintptr_t cfa)
@@ -76,6 +91,7 @@ static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr
     h->count = 1;
     h->pc = pc;
     h->cfa = cfa;
+    lw_lock_user(t, l);
     /* Publish the entry after it is complete: a signal handler on this
      * thread may read the stack between the two stores. */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);

@@ -12,7 +12,7 @@
 extern char **environ;
 
 lw_options lw_opt;
-unsigned lw_blocking_families = LW_FAM_ALL;
+unsigned lw_blocking_families = LW_FAM_DEFAULT;
 
 /* "sleep,net" -> mask; false on any unknown word. */
 static bool parse_families(const char *v, unsigned *out)
@@ -155,11 +155,12 @@ void lw_options_parse(char **envp)
 #undef LW_OPT_INT
 #undef LW_OPT_ENUM
 #undef LW_OPT_STR
-    lw_blocking_families = LW_FAM_ALL;
+    lw_blocking_families = LW_FAM_DEFAULT;
     if (!parse_families(lw_opt.blocking, &lw_blocking_families)) {
         warn_bad("LOCKWATCH_BLOCKING", lw_opt.blocking,
-                 "a comma list of sleep, net, pipe, file, wait, all, none", "all");
-        lw_blocking_families = LW_FAM_ALL;
-        strcpy(lw_opt.blocking, "all");
+                 "a comma list of sleep, net, pipe, file, wait, all, none",
+                 "sleep,net,pipe,wait");
+        lw_blocking_families = LW_FAM_DEFAULT;
+        strcpy(lw_opt.blocking, "sleep,net,pipe,wait");
     }
 }

@@ -25,9 +25,12 @@ enum { LW_ON_DEADLOCK_EXIT = 0, LW_ON_DEADLOCK_ABORT = 1, LW_ON_DEADLOCK_WAIT = 
 #define LW_FAM_SLEEP 0x01u   /* sleep, usleep, nanosleep, clock_nanosleep */
 #define LW_FAM_NET   0x02u   /* sockets: send/recv/accept/connect, I/O on sockets */
 #define LW_FAM_PIPE  0x04u   /* pipes, FIFOs, terminals; poll/select/epoll */
-#define LW_FAM_FILE  0x08u   /* regular files, fsync, sync, flock, fcntl locks */
-#define LW_FAM_WAIT  0x10u   /* wait*, joins, semaphores, message queues, other condvars */
+#define LW_FAM_FILE  0x08u   /* regular files, block devices, fsync, sync: bounded by
+                                the device, never "blocking" to poll(); not by default */
+#define LW_FAM_WAIT  0x10u   /* wait*, joins, semaphores, message queues, other condvars,
+                                file locks (flock, F_SETLKW, lockf) */
 #define LW_FAM_ALL   0x1fu
+#define LW_FAM_DEFAULT (LW_FAM_ALL & ~LW_FAM_FILE)
 /* Parsed LOCKWATCH_BLOCKING (set by lw_options_parse). */
 extern unsigned lw_blocking_families;
 

@@ -85,16 +85,23 @@ struct lw_edge;
 #define LW_FIRST_LOCKED      2   /* a lock call (static initialiser) */
 #define LW_FIRST_USED        3   /* another call: unlock, wait, destroy */
 
+#define LW_USERS_SHARED UINT32_MAX   /* lw_lock.users: taken by two threads or more */
+
 typedef struct lw_lock {
     lw_hent h;                /* k1 = lock address */
     uint32_t slot;            /* index in the slot table (0: none); kept on reuse */
     uint16_t kind;            /* enum lw_lock_kind */
     uint16_t mtype;           /* LW_MTYPE_* for mutexes */
     uint64_t id;              /* unique per incarnation, never 0 or reused */
-    uintptr_t first_pc;       /* call site: init call or first lock */
+    /* Who acquires it (lw_lock_user): 0 nobody yet, a thread number + 1
+     * while one thread alone has, LW_USERS_SHARED once a second one did.
+     * Written at most twice per incarnation: read-mostly on the fast path. */
+    uint32_t users;
     uint32_t first_thread;    /* lockwatch thread number seen first */
+    uintptr_t first_pc;       /* call site: init call or first lock */
     uint32_t first_how;       /* LW_FIRST_*: how the lock was first seen */
     bool robust;              /* robust mutex: dying with it held is its use */
+    bool pending;             /* a deferred blocking-call report names it */
     /* Condition variables only (kind LW_KIND_COND). */
     bool destroyed;           /* destroyed and not re-initialised */
     uint32_t cond_waiters;    /* atomic: threads inside a wait on it */

@@ -66,9 +66,12 @@ out:
     return first;
 }
 
+static void pending_atfork_child(void);
+
 void lw_rules_atfork_child(void)
 {
     lw_mutex_reset(&seen_lock);
+    pending_atfork_child();
 }
 
 /* ---- blocking calls ---- */
@@ -163,6 +166,152 @@ static unsigned held_except(const lw_thread *t, uintptr_t except)
     return n;
 }
 
+/* ---- shared locks and deferred reports ----
+ * A lock held across a blocking call delays only the threads that want it.
+ * A lock that no other thread has taken (a per-connection mutex in a
+ * one-connection-per-thread program) delays nobody: its report waits in
+ * `pending` until a second thread acquires the lock or waits a slice for
+ * it (lw_lock_user), and is dropped with the lock or at exit.  With
+ * LOCKWATCH_BLOCKING_UNSHARED=1 every report is made at once.
+ *
+ * Race: the blocking thread adds its entry, sets l->pending, then re-reads
+ * l->users; a new user sets users to SHARED, then reads l->pending.  Both
+ * sequentially consistent, so one of the two sees the other and flushes;
+ * the entry is taken out under pending_lock, so it is reported once. */
+#define LW_BLOCK_PENDING 128
+
+typedef struct {
+    lw_issue *r;              /* NULL: free entry */
+    unsigned n;
+    struct {
+        lw_lock *l;
+        uint64_t id;          /* the incarnation: l->id != id once it is gone */
+    } locks[LW_REP_MAX_HOLDS];
+} pending_ent;
+
+/* protects: pending, pending_n */
+static lw_mutex pending_lock = LW_MUTEX_INIT;
+static pending_ent pending[LW_BLOCK_PENDING];
+static unsigned pending_n;
+
+static bool ent_names(const pending_ent *e, uint64_t id)
+{
+    for (unsigned i = 0; i < e->n; i++)
+        if (e->locks[i].id == id)
+            return true;
+    return false;
+}
+
+static bool ent_shared(const pending_ent *e)
+{
+    for (unsigned i = 0; i < e->n; i++)
+        if (__atomic_load_n(&e->locks[i].l->users, __ATOMIC_SEQ_CST) == LW_USERS_SHARED &&
+            __atomic_load_n(&e->locks[i].l->id, __ATOMIC_RELAXED) == e->locks[i].id)
+            return true;
+    return false;
+}
+
+/* All its locks are gone (destroyed, or recycled for another lock). */
+static bool ent_dead(const pending_ent *e)
+{
+    for (unsigned i = 0; i < e->n; i++)
+        if (__atomic_load_n(&e->locks[i].l->id, __ATOMIC_RELAXED) == e->locks[i].id &&
+            __atomic_load_n(&e->locks[i].l->h.k1, __ATOMIC_RELAXED) != 0)
+            return false;
+    return true;
+}
+
+/* Takes out the entries naming lock `id` (any entry that is shared when
+ * id is 0) and reports them, with pending_lock released. */
+static void pending_flush(uint64_t id)
+{
+    lw_issue *out[LW_BLOCK_PENDING];
+    unsigned nout = 0;
+    lw_mutex_lock(&pending_lock);
+    for (unsigned i = 0; i < LW_BLOCK_PENDING && pending_n; i++) {
+        pending_ent *e = &pending[i];
+        if (e->r && (id ? ent_names(e, id) : ent_shared(e))) {
+            out[nout++] = e->r;
+            e->r = NULL;
+            pending_n--;
+        }
+    }
+    lw_mutex_unlock(&pending_lock);
+    for (unsigned i = 0; i < nout; i++)
+        lw_report_issue(out[i]);
+}
+
+/* Defers r, a report naming t's held locks (but `except`); false when the
+ * table is full of live entries (the caller then reports at once). */
+static bool pending_add(lw_issue *r, const lw_thread *t, uintptr_t except)
+{
+    pending_ent *slot = NULL;
+    lw_mutex_lock(&pending_lock);
+    for (unsigned i = 0; i < LW_BLOCK_PENDING && !slot; i++) {
+        pending_ent *e = &pending[i];
+        if (e->r && ent_dead(e)) {
+            lw_issue_free(e->r);
+            e->r = NULL;
+            pending_n--;
+        }
+        if (!e->r)
+            slot = e;
+    }
+    if (slot) {
+        slot->n = 0;
+        for (unsigned i = 0; i < t->nheld && slot->n < LW_REP_MAX_HOLDS; i++) {
+            const lw_held *h = &t->held[i];
+            if (h->addr == except)
+                continue;
+            slot->locks[slot->n].l = h->lock;
+            slot->locks[slot->n].id = h->id;
+            slot->n++;
+            __atomic_store_n(&h->lock->pending, true, __ATOMIC_SEQ_CST);
+        }
+        slot->r = r;
+        pending_n++;
+    }
+    lw_mutex_unlock(&pending_lock);
+    if (slot && ent_shared(slot))
+        pending_flush(0);   /* a second user came meanwhile */
+    return slot != NULL;
+}
+
+static void pending_atfork_child(void)
+{
+    /* The calls were the parent's: the child's locks are its own story. */
+    lw_mutex_reset(&pending_lock);
+    for (unsigned i = 0; i < LW_BLOCK_PENDING; i++)
+        if (pending[i].r) {
+            lw_issue_free(pending[i].r);
+            pending[i].r = NULL;
+        }
+    pending_n = 0;
+}
+
+void lw_lock_user_slow(lw_lock *l, uint32_t me, uint32_t u)
+{
+    while (u != me && u != LW_USERS_SHARED) {
+        uint32_t want = u == 0 ? me : LW_USERS_SHARED;
+        if (__atomic_compare_exchange_n(&l->users, &u, want, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_RELAXED)) {
+            if (want == LW_USERS_SHARED && __atomic_load_n(&l->pending, __ATOMIC_SEQ_CST))
+                pending_flush(l->id);
+            return;
+        }
+    }
+}
+
+/* Does any lock t holds (but `except`) have a second user? */
+static bool holds_shared(const lw_thread *t, uintptr_t except)
+{
+    for (unsigned i = 0; i < t->nheld; i++)
+        if (t->held[i].addr != except &&
+            __atomic_load_n(&t->held[i].lock->users, __ATOMIC_SEQ_CST) == LW_USERS_SHARED)
+            return true;
+    return false;
+}
+
 static void blocking_report(lw_thread *t, const lw_block_ctx *c, uint64_t elapsed_us)
 {
     uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
@@ -200,7 +349,8 @@ static void blocking_report(lw_thread *t, const lw_block_ctx *c, uint64_t elapse
         lw_buf_printf(&b, "%lu}", (unsigned long)elapsed_us);
     else
         lw_buf_puts(&b, "null}");
-    lw_report_issue(r);
+    if (lw_opt.blocking_unshared || holds_shared(t, c->except) || !pending_add(r, t, c->except))
+        lw_report_issue(r);
 }
 
 static void blocking_begin(lw_block_ctx *c, const char *call, unsigned family, uintptr_t pc,

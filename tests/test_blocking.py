@@ -3,7 +3,14 @@
 the right call.function, call.family and held locks; io_no_lock and
 nonblocking_under_lock give no report; blocking_repeat (one site hit 1000
 times, one more site under two locks) gives exactly two; LOCKWATCH_BLOCKING
-and LOCKWATCH_BLOCKING_MIN_US filter as documented."""
+and LOCKWATCH_BLOCKING_MIN_US filter as documented; regular-file I/O (family
+file) is checked only when asked for.
+
+Shared locks: in every reporting example a second thread takes the lock,
+after the blocking call (the report is deferred until it does) or, in
+blocking_repeat, before it.  blocking_stuck checks that a deferred report
+is written as soon as another thread waits for the lock.  blocking_private_lock sleeps under locks no
+other thread takes: no report, but two with LOCKWATCH_BLOCKING_UNSHARED=1."""
 import lwtest as lw
 
 KIND = "blocking-call-under-lock"
@@ -14,17 +21,17 @@ EXPECTED = {
     "blocking_sleep": [("usleep", "sleep", "update_stats", 1)],
     "blocking_pipe": [("read", "pipe", "receive_message", 1)],
     "blocking_net": [("recv", "net", "wait_for_reply", 1)],
-    "blocking_file": [("write", "file", "save_journal", 1),
-                      ("fsync", "file", "save_journal", 1),
-                      ("flock", "file", "lock_journal_file", 1),
-                      ("fcntl", "file", "lock_journal_file", 1)],
+    "blocking_file": [("flock", "wait", "lock_journal_file", 1),
+                      ("fcntl", "wait", "lock_journal_file", 1)],
     "blocking_wait": [("waitpid", "wait", "reap_child", 1),
                       ("sem_wait", "wait", "take_token", 1)],
     "blocking_repeat": [("usleep", "sleep", "poll_device", 1),
                         ("nanosleep", "sleep", "flush_all", 2)],
 }
 
-QUIET = ["io_no_lock", "nonblocking_under_lock", "join_finished_ok"]
+QUIET = ["io_no_lock", "nonblocking_under_lock", "join_finished_ok", "blocking_private_lock"]
+
+FILE_ALL = ["write", "fsync", "flock", "fcntl"]
 
 
 def blocking_reports(t, run, what):
@@ -154,7 +161,7 @@ def check_family_filter(t):
         t.expect(got == [] and run.returncode == 0,
                  "%s with LOCKWATCH_BLOCKING=none: expected no report and exit 0, got %r, exit %d"
                  % (name, got, run.returncode))
-    # sleep: the sleep is reported, file I/O is not
+    # sleep: the sleep is reported, file I/O and file locks are not
     run, got, _ = functions_reported(t, "blocking_sleep", {"LOCKWATCH_BLOCKING": "sleep"})
     t.expect(got == ["usleep"], "blocking_sleep with LOCKWATCH_BLOCKING=sleep: expected the usleep "
              "report, got %r" % got)
@@ -162,9 +169,18 @@ def check_family_filter(t):
     t.expect(got == [] and run.returncode == 0, "blocking_file with LOCKWATCH_BLOCKING=sleep: "
              "expected no report and exit 0, got %r, exit %d" % (got, run.returncode))
     # a list: file and wait, not sleep
-    run, got, _ = functions_reported(t, "blocking_file", {"LOCKWATCH_BLOCKING": "file,wait"})
-    t.expect(got == ["write", "fsync", "flock", "fcntl"],
-             "blocking_file with LOCKWATCH_BLOCKING=file,wait: got %r" % got)
+    run, got, reps = functions_reported(t, "blocking_file", {"LOCKWATCH_BLOCKING": "file,wait"})
+    t.expect(got == FILE_ALL, "blocking_file with LOCKWATCH_BLOCKING=file,wait: got %r" % got)
+    if got == FILE_ALL:
+        for rep, fam in zip(reps, ("file", "file", "wait", "wait")):
+            t.expect(rep["call"].get("family") == fam, "blocking_file with file,wait: %s() "
+                     "family is %r, expected %r" % (rep["call"]["function"],
+                                                    rep["call"].get("family"), fam))
+    # all: the file family too; file alone: regular-file I/O, not the file locks
+    run, got, _ = functions_reported(t, "blocking_file", {"LOCKWATCH_BLOCKING": "all"})
+    t.expect(got == FILE_ALL, "blocking_file with LOCKWATCH_BLOCKING=all: got %r" % got)
+    run, got, _ = functions_reported(t, "blocking_file", {"LOCKWATCH_BLOCKING": "file"})
+    t.expect(got == ["write", "fsync"], "blocking_file with LOCKWATCH_BLOCKING=file: got %r" % got)
     run, got, _ = functions_reported(t, "blocking_wait", {"LOCKWATCH_BLOCKING": "file,wait"})
     t.expect(got == ["waitpid", "sem_wait"],
              "blocking_wait with LOCKWATCH_BLOCKING=file,wait: got %r" % got)
@@ -176,9 +192,9 @@ def check_family_filter(t):
     run, got, _ = functions_reported(t, "blocking_net", {"LOCKWATCH_BLOCKING": "net"})
     t.expect(got == ["recv"], "blocking_net with LOCKWATCH_BLOCKING=net: got %r" % got)
 
-    # a bad value: one warning line, then the default (all families)
+    # a bad value: one warning line, then the default (all families but file)
     for name, want in (("blocking_sleep", ["usleep"]),
-                       ("blocking_file", ["write", "fsync", "flock", "fcntl"])):
+                       ("blocking_file", ["flock", "fcntl"])):
         run, got, _ = functions_reported(t, name, {"LOCKWATCH_BLOCKING": "bogus"})
         what = 'LOCKWATCH_BLOCKING="bogus" (%s)' % name
         warnings = [l for l in run.stderr.splitlines() if l.startswith(lw.WARNING_PREFIX)]
@@ -188,7 +204,7 @@ def check_family_filter(t):
                  % (what, run.stderr))
         t.expect(len(run.stderr.splitlines()) == 1, "%s: stderr should hold the warning only:\n%s"
                  % (what, run.stderr))
-        t.expect(got == want, "%s: expected the default (all families): %r, got %r"
+        t.expect(got == want, "%s: expected the default (sleep,net,pipe,wait): %r, got %r"
                  % (what, want, got))
 
 
@@ -222,6 +238,57 @@ def check_min_us(t):
     t.expect(got == [], "blocking_repeat with LOCKWATCH_BLOCKING_MIN_US=10000000: got %r" % got)
 
 
+def check_unshared(t):
+    """Locks no other thread takes: quiet by default (checked in QUIET),
+    one report per worker lock with LOCKWATCH_BLOCKING_UNSHARED=1, made at
+    the call by the worker itself."""
+    name = "blocking_private_lock"
+    env = {"LOCKWATCH_BLOCKING_UNSHARED": "1"}
+    run, got, reps = functions_reported(t, name, env)
+    what = "%s with %r" % (name, env)
+    t.expect(got == ["usleep", "usleep"] and run.returncode == lw.DEFAULT_EXITCODE,
+             "%s: expected two usleep reports (one per worker lock), got %r, exit %d:\n%s"
+             % (what, got, run.returncode, run.describe()))
+    addrs = set()
+    for rep in reps:
+        th = (rep.get("threads") or [{}])[0]
+        t.expect(th.get("id") not in (None, "T0"), "%s: the report should name a worker thread, "
+                 "not %r" % (what, th.get("id")))
+        frames = lw.stack(rep, th.get("stack"))
+        t.expect(frames and base_name(frames[0].get("function")) == "do_step",
+                 "%s: the call stack should start in do_step: %r" % (what, lw.functions(frames)))
+        addrs.update(lk["address"] for lk in rep.get("locks") or [])
+    t.expect(len(addrs) == len(reps), "%s: each report should name its own worker's lock: %r"
+             % (what, sorted(addrs)))
+    # blocking_sleep: the report is the same whether deferred or made at once
+    run, got, _ = functions_reported(t, "blocking_sleep", env)
+    t.expect(got == ["usleep"], "blocking_sleep with %r: got %r" % (env, got))
+
+
+def check_stuck(t):
+    """blocking_stuck: the consumer reads a pipe under a lock only it has
+    taken; the producer, holding nothing, then waits for the lock before it
+    would write.  The report must come while they are stuck (before main's
+    rescue line on stderr), not only when the producer finally gets the
+    lock."""
+    prog = lw.example("blocking_stuck")
+    run = lw.run_preload(prog, fmt=None, log=False)
+    err = run.stderr
+    what = "blocking_stuck (text)"
+    banner = "WARNING: lockwatch: blocking call while holding a lock"
+    rescue = "blocking_stuck: rescuing the consumer"
+    t.expect(run.returncode == lw.DEFAULT_EXITCODE, "%s: exit status %d, expected %d\n%s"
+             % (what, run.returncode, lw.DEFAULT_EXITCODE, run.describe()))
+    t.require(err.count(banner) == 1 and err.count(rescue) == 1,
+              "%s: expected one blocking-call report and one rescue line:\n%s" % (what, err))
+    t.expect(err.index(banner) < err.index(rescue),
+             "%s: the report came only after the rescue, not while the threads were stuck:\n%s"
+             % (what, err))
+    t.expect("read() may block (pipe) while the thread holds 1 lock" in err and
+             "SUMMARY: lockwatch: blocking-call-under-lock in consume\n" in err,
+             "%s: the report does not name read() in consume:\n%s" % (what, err))
+
+
 def check_text(t):
     """The text report of blocking_sleep names the call, the family and the
     held lock."""
@@ -249,6 +316,8 @@ def main(t):
         check_quiet(t, name)
     check_family_filter(t)
     check_min_us(t)
+    check_unshared(t)
+    check_stuck(t)
     check_text(t)
 
 

@@ -221,8 +221,8 @@ static bool ent_dead(const pending_ent *e)
     return true;
 }
 
-/* Takes out the entries naming lock `id` (any entry that is shared when
- * id is 0) and reports them, with pending_lock released. */
+/* Takes out the entries naming lock `id` and reports them, with
+ * pending_lock released. */
 static void pending_flush(uint64_t id)
 {
     lw_issue *out[LW_BLOCK_PENDING];
@@ -230,7 +230,7 @@ static void pending_flush(uint64_t id)
     lw_mutex_lock(&pending_lock);
     for (unsigned i = 0; i < LW_BLOCK_PENDING && pending_n; i++) {
         pending_ent *e = &pending[i];
-        if (e->r && (id ? ent_names(e, id) : ent_shared(e))) {
+        if (e->r && ent_names(e, id)) {
             out[nout++] = e->r;
             e->r = NULL;
             pending_n--;
@@ -241,8 +241,9 @@ static void pending_flush(uint64_t id)
         lw_report_issue(out[i]);
 }
 
-/* Defers r, a report naming t's held locks (but `except`); false when the
- * table is full of live entries (the caller then reports at once). */
+/* Defers r, a report naming t's held locks (but `except`); false when one
+ * of them was shared meanwhile, or the table is full of live entries: the
+ * caller then reports at once. */
 static bool pending_add(lw_issue *r, const lw_thread *t, uintptr_t except)
 {
     pending_ent *slot = NULL;
@@ -257,6 +258,7 @@ static bool pending_add(lw_issue *r, const lw_thread *t, uintptr_t except)
         if (!e->r)
             slot = e;
     }
+    bool kept = false;
     if (slot) {
         slot->n = 0;
         for (unsigned i = 0; i < t->nheld && slot->n < LW_REP_MAX_HOLDS; i++) {
@@ -268,13 +270,17 @@ static bool pending_add(lw_issue *r, const lw_thread *t, uintptr_t except)
             slot->n++;
             __atomic_store_n(&h->lock->pending, true, __ATOMIC_SEQ_CST);
         }
-        slot->r = r;
-        pending_n++;
+        /* After the flags: a second user that came meanwhile either saw
+         * them (and flushes, under pending_lock, after this) or is seen
+         * here. */
+        if (!ent_shared(slot)) {
+            slot->r = r;
+            pending_n++;
+            kept = true;
+        }
     }
     lw_mutex_unlock(&pending_lock);
-    if (slot && ent_shared(slot))
-        pending_flush(0);   /* a second user came meanwhile */
-    return slot != NULL;
+    return kept;
 }
 
 static void pending_atfork_child(void)

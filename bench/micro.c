@@ -12,7 +12,10 @@
  *
  * then exits 0, or prints "CHECK FAILED: ..." and exits 1.  SCALE (default
  * 1) multiplies the iteration counts (bench-quick uses less than 1).
- * "op" is, per mode: uncontended, nested*: one lock+unlock pair;
+ * "op" is, per mode: uncontended, nested*: one lock+unlock pair (the *-mt
+ * forms first create and join one idle thread: glibc's lock and unlock
+ * skip their atomic instructions while a process has never had a second
+ * thread, which no program that needs lockwatch is);
  * contended*, rwlock: one lock+unlock by any thread; fresh*: one mutex's
  * whole life (malloc, init, lock, unlock, destroy, free); prodcons: one item
  * through the queue; churn: one thread created, run and joined (the first
@@ -190,9 +193,19 @@ static uint64_t time_nested(pthread_mutex_t *m, int depth, long n)
     return ns;
 }
 
+static void *idle_thread(void *arg)
+{
+    return arg;
+}
+
 static int mode_nested(const char *mode, int depth)
 {
     long n = scaled(depth == 1 ? 20000000 : 20000000 / depth);
+    if (strstr(mode, "-mt")) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, idle_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
+            fail("cannot create the idle thread");
+    }
     uint64_t ns = time_nested(locks, depth, n);
     result(mode, ns, n * depth, "depth=%d", depth);
     return 0;
@@ -551,7 +564,8 @@ int main(int argc, char **argv)
     if (argc < 2 || argc > 3) {
         fprintf(stderr,
                 "usage: %s MODE [SCALE]\n"
-                "modes: uncontended nested2 nested3 nested4 contended2 contended4 fresh\n"
+                "modes: uncontended nested2 nested3 nested4 uncontended-mt nested2-mt nested4-mt\n"
+                "       contended2 contended4 fresh\n"
                 "       fresh-free rwlock prodcons churn write graph\n",
                 argv[0]);
         return 2;
@@ -569,6 +583,12 @@ int main(int argc, char **argv)
     if (!strcmp(m, "nested3"))
         return mode_nested(m, 3);
     if (!strcmp(m, "nested4"))
+        return mode_nested(m, 4);
+    if (!strcmp(m, "uncontended-mt"))
+        return mode_nested(m, 1);
+    if (!strcmp(m, "nested2-mt"))
+        return mode_nested(m, 2);
+    if (!strcmp(m, "nested4-mt"))
         return mode_nested(m, 4);
     if (!strcmp(m, "contended2"))
         return mode_contended(m, 2);

@@ -88,6 +88,14 @@ def workloads(ctx):
         micro("nested2", ("null", 1.5), desc="2 mutexes nested in a fixed order (known edges)"),
         micro("nested3", ("null", 1.5), desc="3 mutexes nested"),
         micro("nested4", ("null", 1.5), desc="4 mutexes nested"),
+        # The same after one idle thread was created and joined: glibc's lock
+        # and unlock use plain stores instead of atomic instructions until a
+        # process has had a second thread, so the rows above measure a case
+        # no program that needs lockwatch is in (README, Performance).
+        micro("uncontended-mt", ("null", 1.3),
+              desc="uncontended, in a process that has had a second thread"),
+        micro("nested2-mt", ("null", 1.5), desc="nested2, in a process that has had a second thread"),
+        micro("nested4-mt", ("null", 1.5), desc="nested4, in a process that has had a second thread"),
         micro("contended2", ("native", 1.1), noisy=True, desc="one mutex, 2 threads"),
         micro("contended4", ("native", 1.1), noisy=True, desc="one mutex, 4 threads"),
         micro("fresh", ("native", 2.0),

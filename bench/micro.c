@@ -317,9 +317,8 @@ static void rwlock_fn(int idx, void *arg)
     atomic_fetch_add(&rw_bad, bad);
 }
 
-static int mode_rwlock(const char *mode)
+static int mode_rwlock(const char *mode, int nthreads)
 {
-    const int nthreads = 2;
     rw_per_thread = scaled(10000000) / nthreads;
     uint64_t ns = run_threads(nthreads, rwlock_fn, NULL);
     long writes = nthreads * ((rw_per_thread + 99) / 100);
@@ -559,6 +558,17 @@ static int mode_graph(const char *mode)
     return 0;
 }
 
+/* "contended8" with prefix "contended" -> 8; 0 if m is not prefix+N. */
+static int thread_suffix(const char *m, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    if (strncmp(m, prefix, len) != 0 || !m[len])
+        return 0;
+    char *end;
+    long n = strtol(m + len, &end, 10);
+    return (*end == '\0' && n >= 1 && n <= 256) ? (int)n : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 3) {
@@ -566,7 +576,8 @@ int main(int argc, char **argv)
                 "usage: %s MODE [SCALE]\n"
                 "modes: uncontended nested2 nested3 nested4 uncontended-mt nested2-mt nested4-mt\n"
                 "       contended2 contended4 fresh\n"
-                "       fresh-free rwlock prodcons churn write graph\n",
+                "       fresh-free rwlock prodcons churn write graph\n"
+                "       contendedN rwlockN (N threads, 1 to 256)\n",
                 argv[0]);
         return 2;
     }
@@ -599,7 +610,7 @@ int main(int argc, char **argv)
     if (!strcmp(m, "fresh-free"))
         return mode_fresh(m, false);
     if (!strcmp(m, "rwlock"))
-        return mode_rwlock(m);
+        return mode_rwlock(m, 2);
     if (!strcmp(m, "prodcons"))
         return mode_prodcons(m);
     if (!strcmp(m, "churn"))
@@ -608,6 +619,13 @@ int main(int argc, char **argv)
         return mode_write(m);
     if (!strcmp(m, "graph"))
         return mode_graph(m);
+    /* contendedN, rwlockN: N threads (the scaling runs: 1 to 16 and more) */
+    int n = thread_suffix(m, "contended");
+    if (n > 0)
+        return mode_contended(m, n);
+    n = thread_suffix(m, "rwlock");
+    if (n > 0)
+        return mode_rwlock(m, n);
     fprintf(stderr, "%s: unknown mode %s\n", argv[0], m);
     return 2;
 }

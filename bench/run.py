@@ -25,7 +25,7 @@ directory (default BUILDDIR/bench/results): TIMESTAMP-COMMIT[-quick].json,
 .csv and .md, plus latest[-quick].{json,csv,md}.
 
     python3 bench/run.py [--quick] [--builddir DIR] [--only REGEX] [--rounds N]
-                         [--perf NAME[,NAME]] [--no-install] [--no-programs]
+                         [--perf NAME[,NAME]] [--no-install] [--no-programs] [--scaling]
 """
 
 import argparse
@@ -134,7 +134,48 @@ def workloads(ctx):
                  needs=lambda ctx: None if ctx.sqlite_prog else ctx.sqlite_why,
                  desc="libsqlite3, WAL, one connection per thread, inserts and range selects"),
     ]
+    if ctx.scaling:
+        w += scaling_workloads()
     return w
+
+
+SCALING_THREADS = (1, 2, 4, 8, 16)
+SCALING_CPUS = 16
+
+
+def scaling_workloads():
+    """The contended and read-mostly modes at 1-16 threads (issue 5, part 3):
+    shared cache lines written on the fast path show up as a lw/native
+    ratio that grows with the thread count."""
+    w = []
+    for n in SCALING_THREADS:
+        w.append(micro("contended%d" % n, ("native", 1.1), noisy=True,
+                       desc="scaling: one mutex, %d threads" % n))
+        w.append(micro("rwlock%d" % n, ("native", 1.1), noisy=True,
+                       desc="scaling: rwlock, 99 %% reads, %d threads" % n))
+    return w
+
+
+def scaling_lines(ctx, table, nproc):
+    """The scaling summary, or why there is none."""
+    if not ctx.scaling:
+        return ["", "Scaling (contended and read-mostly rwlock at %s threads): not measured: "
+                "this machine has %d CPUs and the runs need %d; on such a machine "
+                "`make bench` includes them (or `make bench BENCH_FLAGS=--scaling`)."
+                % (", ".join(map(str, SCALING_THREADS)), nproc, SCALING_CPUS)]
+    ratio = {}
+    for _, row, cells in table:
+        m = re.match(r"(contended|rwlock)(\d+)$", row["workload"])
+        if m and cells.get("ratios_native"):
+            ratio[(m.group(1), int(m.group(2)))] = statistics.median(cells["ratios_native"])
+    lines = ["", "Scaling on %d CPUs%s: lockwatch/native, median of per-round ratios" % (
+        nproc, "" if nproc >= SCALING_CPUS else " (fewer than %d: threads beyond the CPU "
+        "count measure time-sharing, not cache lines)" % SCALING_CPUS), "",
+        "| threads | contended | rwlock 99 % reads |", "|---|---|---|"]
+    for n in SCALING_THREADS:
+        lines.append("| %d | %s | %s |" % (n, *("%.2f" % ratio[(k, n)] if (k, n) in ratio
+                                                else "-" for k in ("contended", "rwlock"))))
+    return lines
 
 
 def need_tool(name):
@@ -684,6 +725,7 @@ def markdown(ctx, table, meta):
         lines.append("")
         for name, n in notes:
             lines.append("- %s: %s" % (name, n))
+    lines += scaling_lines(ctx, table, meta["machine"]["nproc"])
     lines.append("")
     lines.append("native/null/lockwatch: median ns per operation (microbenchmarks, timed "
                  "inside the program) or wall seconds (programs); ratios are medians of "
@@ -740,10 +782,14 @@ def main():
                     "built in this tree (e.g. a clean clone of a commit), instead of "
                     "BUILDDIR/src/.libs/liblockwatch.so")
     ap.add_argument("--timeout", type=float, default=600, help="seconds per run before kill")
+    ap.add_argument("--scaling", action="store_true", help="also run the contended and rwlock "
+                    "modes at 1-16 threads (default: only on a machine with 16 CPUs or more)")
     args = ap.parse_args()
 
     ctx = Ctx()
     ctx.quick = args.quick
+    ctx.scaling = args.scaling or (not args.quick and
+                                   (os.cpu_count() or 1) >= SCALING_CPUS)
     ctx.no_install = args.no_install
     ctx.timeout = args.timeout
     ctx.rounds = args.rounds
@@ -802,6 +848,7 @@ def main():
         "library": ctx.lw_lib,
         "machine": machine_info(),
         "quick": ctx.quick,
+        "scaling_measured": ctx.scaling,
         "python": ctx.python,
     }
     meta["kernel_str"] = "Linux " + meta["machine"]["kernel"]

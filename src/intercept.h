@@ -284,6 +284,7 @@ static inline int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void 
  * what it waits for in two words that joiner reads (deadlock.c) instead of
  * waiting in slices, and calls glibc's lock directly. */
 void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m);
+void lw_mutex_busy_node(lw_thread *t, lw_lock *l);
 static inline int lw_mutex_lock_fast(lw_thread *t, pthread_mutex_t *m, uintptr_t pc)
 {
     /* Owned by another thread (this one holds nothing): this thread is
@@ -357,6 +358,43 @@ lw_mutex_post_fast(lw_thread *t, pthread_mutex_t *m, int r, const char *call, ui
         return r;
     }
     return lw_mutex_post_slow(t, m, LW_KIND_MUTEX, r, call, pc, cfa);
+}
+
+/* pthread_mutex_lock with nothing held and a node hint: the held entry is
+ * filled before glibc's lock, so that the critical section gains only the
+ * publishing store (nheld) and the fast_wait reset; contended, every
+ * nanosecond added inside it multiplies hand-offs and futex calls.
+ * Published first and checked after: a signal handler that ran before the
+ * publication and took a lock of its own reused held[0]; then the entry is
+ * filled again (a handler that took this same mutex leaves only its call
+ * site in the entry).  Anything else goes the way of lw_mutex_post_fast. */
+int lw_mutex_lock_nohint(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa);
+void lw_held_refill(lw_thread *t, lw_lock *l, uintptr_t pc, uintptr_t cfa);
+static inline __attribute__((always_inline)) int
+lw_mutex_lock_prepared(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa)
+{
+    lw_lock *l = lw_mutex_cached(m);
+    if (LW_UNLIKELY(l == NULL))
+        return lw_mutex_lock_nohint(t, m, pc, cfa);
+    if (LW_UNLIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0) ||
+        LW_UNLIKELY(__atomic_load_n(&l->users, __ATOMIC_RELAXED) != t->num + 1 &&
+                    __atomic_load_n(&l->users, __ATOMIC_RELAXED) != LW_USERS_SHARED))
+        lw_mutex_busy_node(t, l);   /* will wait, or a new user: lw_lock_user */
+    lw_held_fill(&t->held[0], l, LW_MODE_WRITE, pc, cfa);
+    __atomic_store_n(&t->fast_wait_pc, pc, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->fast_wait, (uintptr_t)m, __ATOMIC_RELAXED);
+    int r = LW_REAL(pthread_mutex_lock)(m);
+    if (LW_LIKELY(r == 0)) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        t->nheld = 1;
+        __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (LW_UNLIKELY(t->held[0].lock != l || t->held[0].addr != (uintptr_t)m))
+            lw_held_refill(t, l, pc, cfa);
+        return 0;
+    }
+    __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
+    return lw_mutex_post_slow(t, m, LW_KIND_MUTEX, r, "pthread_mutex_lock", pc, cfa);
 }
 
 /* Post-event of any acquisition: r is the real call's result. */

@@ -219,6 +219,25 @@ static LW_NOINLINE int mutex_acquire_slow(enum mutex_call c, pthread_mutex_t *m,
     return lw_lock_common(t, l, LW_MODE_WRITE, how, r, pc, cfa);
 }
 
+void lw_mutex_busy_node(lw_thread *t, lw_lock *l)
+{
+    lw_reenter(t);
+    lw_lock_user(t, l);
+    lw_leave(t);
+}
+
+int lw_mutex_lock_nohint(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa)
+{
+    return lw_mutex_post_fast(t, m, lw_mutex_lock_fast(t, m, pc), "pthread_mutex_lock", pc, cfa);
+}
+
+void lw_held_refill(lw_thread *t, lw_lock *l, uintptr_t pc, uintptr_t cfa)
+{
+    lw_reenter(t);
+    lw_held_fill(&t->held[0], l, LW_MODE_WRITE, pc, cfa);
+    lw_leave(t);
+}
+
 void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m)
 {
     lw_reenter(t);
@@ -239,7 +258,10 @@ void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m)
 
 LW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
-    LW_MUTEX_ACQUIRE(MC_LOCK, m, 0, NULL, lw_mutex_lock_fast(t, m, LW_PC()));
+    lw_thread *t = lw_fast();
+    if (LW_LIKELY(t != NULL) && LW_LIKELY(t->nheld == 0))
+        return lw_mutex_lock_prepared(t, m, LW_PC(), LW_CFA());
+    return mutex_acquire_slow(MC_LOCK, m, 0, NULL, LW_PC(), LW_CFA());
 }
 
 LW_EXPORT int pthread_mutex_trylock(pthread_mutex_t *m)

@@ -75,6 +75,19 @@ static inline void lw_lock_user(const lw_thread *t, lw_lock *l)
     lw_lock_user_num(t->num, l);
 }
 
+/* Fills a held-stack entry (not yet published: nheld unchanged). */
+static inline void lw_held_fill(lw_held *h, lw_lock *l, unsigned mode, uintptr_t pc,
+                                uintptr_t cfa)
+{
+    h->lock = l;
+    h->addr = (uintptr_t)__atomic_load_n(&l->h.k1, __ATOMIC_RELAXED);
+    h->id = l->id;
+    h->mode = mode;
+    h->count = 1;
+    h->pc = pc;
+    h->cfa = cfa;
+}
+
 void lw_held_overflow(lw_thread *t);
 static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc,
                                 uintptr_t cfa)
@@ -83,14 +96,7 @@ static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr
         lw_held_overflow(t);
         return;
     }
-    lw_held *h = &t->held[t->nheld];
-    h->lock = l;
-    h->addr = (uintptr_t)__atomic_load_n(&l->h.k1, __ATOMIC_RELAXED);
-    h->id = l->id;
-    h->mode = mode;
-    h->count = 1;
-    h->pc = pc;
-    h->cfa = cfa;
+    lw_held_fill(&t->held[t->nheld], l, mode, pc, cfa);
     lw_lock_user(t, l);
     /* Publish the entry after it is complete: a signal handler on this
      * thread may read the stack between the two stores. */

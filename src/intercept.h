@@ -369,7 +369,7 @@ lw_mutex_post_fast(lw_thread *t, pthread_mutex_t *m, int r, const char *call, ui
  * filled again (a handler that took this same mutex leaves only its call
  * site in the entry).  Anything else goes the way of lw_mutex_post_fast. */
 int lw_mutex_lock_nohint(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa);
-void lw_held_refill(lw_thread *t, lw_lock *l, uintptr_t pc, uintptr_t cfa);
+void lw_held_refill(lw_thread *t, unsigned i, lw_lock *l, uintptr_t pc, uintptr_t cfa);
 static inline __attribute__((always_inline)) int
 lw_mutex_lock_prepared(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa)
 {
@@ -390,11 +390,40 @@ lw_mutex_lock_prepared(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t
         __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         if (LW_UNLIKELY(t->held[0].lock != l || t->held[0].addr != (uintptr_t)m))
-            lw_held_refill(t, l, pc, cfa);
+            lw_held_refill(t, 0, l, pc, cfa);
         return 0;
     }
     __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
     return lw_mutex_post_slow(t, m, LW_KIND_MUTEX, r, "pthread_mutex_lock", pc, cfa);
+}
+
+/* pthread_mutex_lock with locks held, a node hint, l not held and the
+ * held set's edges to l known (lw_acquire_known): the same try-then-slices
+ * acquisition as the slow path, with the entry prepared before it and
+ * published after, as above.  False: take the slow path (nothing changed). */
+static inline __attribute__((always_inline)) bool
+lw_mutex_lock_nested(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, int *rp)
+{
+    unsigned n = t->nheld;
+    if (LW_UNLIKELY(n >= LW_MAX_HELD))
+        return false;
+    lw_lock *l = lw_mutex_cached(m);
+    if (LW_UNLIKELY(l == NULL) || !lw_acquire_known(t, l, LW_MODE_WRITE))
+        return false;
+    uint32_t u = __atomic_load_n(&l->users, __ATOMIC_RELAXED);
+    if (LW_UNLIKELY(u != t->num + 1 && u != LW_USERS_SHARED))
+        return false;
+    lw_held_fill(&t->held[n], l, LW_MODE_WRITE, pc, cfa);
+    int r = lw_mutex_acquire(t, l, m, false);
+    if (LW_LIKELY(r == 0)) {
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        t->nheld = n + 1;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
+        if (LW_UNLIKELY(t->held[n].lock != l || t->held[n].addr != (uintptr_t)m))
+            lw_held_refill(t, n, l, pc, cfa);
+    }
+    *rp = r;
+    return true;
 }
 
 /* Post-event of any acquisition: r is the real call's result. */

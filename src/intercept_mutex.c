@@ -231,10 +231,10 @@ int lw_mutex_lock_nohint(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr
     return lw_mutex_post_fast(t, m, lw_mutex_lock_fast(t, m, pc), "pthread_mutex_lock", pc, cfa);
 }
 
-void lw_held_refill(lw_thread *t, lw_lock *l, uintptr_t pc, uintptr_t cfa)
+void lw_held_refill(lw_thread *t, unsigned i, lw_lock *l, uintptr_t pc, uintptr_t cfa)
 {
     lw_reenter(t);
-    lw_held_fill(&t->held[0], l, LW_MODE_WRITE, pc, cfa);
+    lw_held_fill(&t->held[i], l, LW_MODE_WRITE, pc, cfa);
     lw_leave(t);
 }
 
@@ -259,8 +259,13 @@ void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m)
 LW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
 {
     lw_thread *t = lw_fast();
-    if (LW_LIKELY(t != NULL) && LW_LIKELY(t->nheld == 0))
-        return lw_mutex_lock_prepared(t, m, LW_PC(), LW_CFA());
+    if (LW_LIKELY(t != NULL)) {
+        if (LW_LIKELY(t->nheld == 0))
+            return lw_mutex_lock_prepared(t, m, LW_PC(), LW_CFA());
+        int r;
+        if (lw_mutex_lock_nested(t, m, LW_PC(), LW_CFA(), &r))
+            return r;
+    }
     return mutex_acquire_slow(MC_LOCK, m, 0, NULL, LW_PC(), LW_CFA());
 }
 

@@ -316,43 +316,23 @@ static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode)
     return known;
 }
 
-/* ---- the held-set cache ----
- * An acquisition of `to` while holding exactly the set S (locks and modes)
- * that was checked before needs nothing: its edges exist, and their gate
- * sets, which only ever shrink, were within S then and are now.  So one
- * probe keyed by (signature of S, to, mode) stands for the per-edge work.
- * Lock ids are never reused, so a hit also says `to` is not in S. */
-static inline uint64_t sig_key(uint64_t id, unsigned mode)
-{
-    return id << 2 | mode;
-}
-
-static inline unsigned sig_slot(uint64_t sig, uint64_t key)
-{
-    return (unsigned)(lw_hash_mix(sig, key) >> 20) & (LW_SIG_CACHE - 1);
-}
-
 bool lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
                             uintptr_t pc, const char *call)
 {
     /* One pass: is l held, and the held set's signature (an order-free
      * combination of (id, mode) of every entry). */
-    uint64_t sig = 0;
-    for (unsigned i = 0; i < t->nheld; i++) {
-        const lw_held *h = &t->held[i];
-        if (LW_UNLIKELY(h->lock == l && h->id == l->id)) {
-            /* Re-acquiring a lock this thread holds cannot wait on anybody
-             * else: no edges; whether it is legal is the relock rule's
-             * business. */
-            return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call);
-        }
-        sig += (sig_key(h->id, h->mode) + 1) * 0x9e3779b97f4a7c15ull;
+    uint64_t sig;
+    if (LW_UNLIKELY(lw_held_sig(t, l, &sig))) {
+        /* Re-acquiring a lock this thread holds cannot wait on anybody
+         * else: no edges; whether it is legal is the relock rule's
+         * business. */
+        return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call);
     }
     t->not_held = l;   /* lets the post-event skip the same search */
     if (how != LW_ACQ_BLOCKING)
         return false;
-    uint64_t key = sig_key(l->id, mode);
-    lw_sig_cache_ent *c = &t->sig_cache[sig_slot(sig, key)];
+    uint64_t key = lw_sig_key(l->id, mode);
+    lw_sig_cache_ent *c = &t->sig_cache[lw_sig_slot(sig, key)];
     if (LW_LIKELY(c->sig == sig && c->key == key))
         return false;
     if (add_edges(t, l, mode)) {

@@ -104,6 +104,49 @@ static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr
     t->nheld++;
 }
 
+/* ---- the held-set cache ----
+ * An acquisition of `to` while holding exactly the set S (locks and modes)
+ * that was checked before needs nothing: its edges exist, and their gate
+ * sets, which only ever shrink, were within S then and are now.  So one
+ * probe keyed by (signature of S, to, mode) stands for the per-edge work.
+ * Lock ids are never reused, so a hit also says `to` is not in S. */
+static inline uint64_t lw_sig_key(uint64_t id, unsigned mode)
+{
+    return id << 2 | mode;
+}
+
+static inline unsigned lw_sig_slot(uint64_t sig, uint64_t key)
+{
+    return (unsigned)(lw_hash_mix(sig, key) >> 20) & (LW_SIG_CACHE - 1);
+}
+
+/* One pass over the held stack: true if l is held (a relock), else the
+ * held set's signature (an order-free combination of every (id, mode)). */
+static inline bool lw_held_sig(const lw_thread *t, const lw_lock *l, uint64_t *sig)
+{
+    uint64_t s = 0;
+    for (unsigned i = 0; i < t->nheld; i++) {
+        const lw_held *h = &t->held[i];
+        if (LW_UNLIKELY(h->lock == l && h->id == l->id))
+            return true;
+        s += (lw_sig_key(h->id, h->mode) + 1) * 0x9e3779b97f4a7c15ull;
+    }
+    *sig = s;
+    return false;
+}
+
+/* A blocking acquisition of l in `mode` with the held set already checked
+ * (its edges known) and l not held: nothing to do before it. */
+static inline bool lw_acquire_known(const lw_thread *t, const lw_lock *l, unsigned mode)
+{
+    uint64_t sig;
+    if (LW_UNLIKELY(lw_held_sig(t, l, &sig)))
+        return false;
+    uint64_t key = lw_sig_key(l->id, mode);
+    const lw_sig_cache_ent *c = &t->sig_cache[lw_sig_slot(sig, key)];
+    return c->sig == sig && c->key == key;
+}
+
 /* Post-event of a successful acquisition (any `how`: once it succeeds a
  * lock is held alike). */
 void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa);

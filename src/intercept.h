@@ -370,6 +370,17 @@ lw_mutex_post_fast(lw_thread *t, pthread_mutex_t *m, int r, const char *call, ui
  * site in the entry).  Anything else goes the way of lw_mutex_post_fast. */
 int lw_mutex_lock_nohint(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa);
 void lw_held_refill(lw_thread *t, unsigned i, lw_lock *l, uintptr_t pc, uintptr_t cfa);
+static inline __attribute__((always_inline)) void
+lw_held_publish(lw_thread *t, unsigned n, lw_lock *l, pthread_mutex_t *m, uintptr_t pc,
+                uintptr_t cfa)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->nheld = n + 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if (LW_UNLIKELY(t->held[n].lock != l || t->held[n].addr != (uintptr_t)m))
+        lw_held_refill(t, n, l, pc, cfa);
+}
+
 static inline __attribute__((always_inline)) int
 lw_mutex_lock_prepared(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa)
 {
@@ -384,16 +395,11 @@ lw_mutex_lock_prepared(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t
     __atomic_store_n(&t->fast_wait_pc, pc, __ATOMIC_RELAXED);
     __atomic_store_n(&t->fast_wait, (uintptr_t)m, __ATOMIC_RELAXED);
     int r = LW_REAL(pthread_mutex_lock)(m);
+    __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
     if (LW_LIKELY(r == 0)) {
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        t->nheld = 1;
-        __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (LW_UNLIKELY(t->held[0].lock != l || t->held[0].addr != (uintptr_t)m))
-            lw_held_refill(t, 0, l, pc, cfa);
+        lw_held_publish(t, 0, l, m, pc, cfa);
         return 0;
     }
-    __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
     return lw_mutex_post_slow(t, m, LW_KIND_MUTEX, r, "pthread_mutex_lock", pc, cfa);
 }
 
@@ -415,13 +421,8 @@ lw_mutex_lock_nested(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t c
         return false;
     lw_held_fill(&t->held[n], l, LW_MODE_WRITE, pc, cfa);
     int r = lw_mutex_acquire(t, l, m, false);
-    if (LW_LIKELY(r == 0)) {
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        t->nheld = n + 1;
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        if (LW_UNLIKELY(t->held[n].lock != l || t->held[n].addr != (uintptr_t)m))
-            lw_held_refill(t, n, l, pc, cfa);
-    }
+    if (LW_LIKELY(r == 0))
+        lw_held_publish(t, n, l, m, pc, cfa);
     *rp = r;
     return true;
 }

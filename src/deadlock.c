@@ -283,7 +283,9 @@ static lw_waitrec *fast_record(pthread_t pt)
 {
     const lw_thread *a = lw_thread_of(pt);
     uintptr_t addr = __atomic_load_n(&a->fast_wait, __ATOMIC_RELAXED);
-    uintptr_t pc = __atomic_load_n(&a->fast_wait_pc, __ATOMIC_RELAXED);
+    /* The call site is in the entry the fast path fills before it waits
+     * (held[0]: it holds nothing). */
+    uintptr_t pc = __atomic_load_n(&a->held[0].pc, __ATOMIC_RELAXED);
     lw_lock *l = addr ? lw_registry_find(addr) : NULL;
     if (!l)
         return NULL;

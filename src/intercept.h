@@ -281,8 +281,9 @@ static inline int lw_wait_acquire(lw_thread *t, lw_lock *l, unsigned mode, void 
 
 /* The fast path's blocking mutex acquisition: the thread holds nothing,
  * so it can only be on a deadlock through a thread that joins it; it says
- * what it waits for in two words that joiner reads (deadlock.c) instead of
- * waiting in slices, and calls glibc's lock directly. */
+ * what it waits for in two words that joiner reads (deadlock.c: fast_wait,
+ * and the call site in the unused held[0].pc) instead of waiting in
+ * slices, and calls glibc's lock directly. */
 void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m);
 void lw_mutex_busy_node(lw_thread *t, lw_lock *l);
 static inline int lw_mutex_lock_fast(lw_thread *t, pthread_mutex_t *m, uintptr_t pc)
@@ -292,7 +293,7 @@ static inline int lw_mutex_lock_fast(lw_thread *t, pthread_mutex_t *m, uintptr_t
      * (lw_lock_user).  A racy peek at the word glibc's lock reads next. */
     if (LW_UNLIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0))
         lw_mutex_busy(t, m);
-    __atomic_store_n(&t->fast_wait_pc, pc, __ATOMIC_RELAXED);
+    __atomic_store_n(&t->held[0].pc, pc, __ATOMIC_RELAXED);   /* for deadlock.c */
     __atomic_store_n(&t->fast_wait, (uintptr_t)m, __ATOMIC_RELAXED);
     int r = LW_REAL(pthread_mutex_lock)(m);
     __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
@@ -391,8 +392,7 @@ lw_mutex_lock_prepared(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t
         LW_UNLIKELY(__atomic_load_n(&l->users, __ATOMIC_RELAXED) != t->num + 1 &&
                     __atomic_load_n(&l->users, __ATOMIC_RELAXED) != LW_USERS_SHARED))
         lw_mutex_busy_node(t, l);   /* will wait, or a new user: lw_lock_user */
-    lw_held_fill(&t->held[0], l, LW_MODE_WRITE, pc, cfa);
-    __atomic_store_n(&t->fast_wait_pc, pc, __ATOMIC_RELAXED);
+    lw_held_fill(&t->held[0], l, LW_MODE_WRITE, pc, cfa);   /* held[0].pc: for deadlock.c */
     __atomic_store_n(&t->fast_wait, (uintptr_t)m, __ATOMIC_RELAXED);
     int r = LW_REAL(pthread_mutex_lock)(m);
     __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);

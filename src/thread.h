@@ -57,13 +57,12 @@ typedef struct lw_thread {
      * and its call site.  Read by other threads' deadlock checks, relaxed:
      * a thread holding nothing can only be on a wait-for cycle through a
      * thread joining it, and that joiner's check reads these (deadlock.c).
-     * The address, not the node: the fast path touches the lock object only
-     * once glibc's call has it (a contended lock's cache line is then ours). */
+     * The address, not the node; the call site is held[0].pc (the entry
+     * the thread, holding nothing, fills before it waits). */
     uintptr_t fast_wait;       /* the lock's address */
     /* Set (release) when the thread has returned from its start routine or
      * called pthread_exit: a join of it only waits for the exit itself. */
     int routine_done;
-    uintptr_t fast_wait_pc;
     const lw_lock *not_held;  /* set by the pre-event: l is not in held[] */
     uint64_t overflow;     /* acquisitions not tracked: held stack full */
     lw_held held[LW_MAX_HELD];

@@ -211,6 +211,30 @@ static inline bool lw_rwlock_is_destroyed(const pthread_rwlock_t *rw)
     return rw->__data.__pad2 == LW_RWLOCK_POISON;
 }
 
+/* An rwlock's node hint lives in the same padding word (the poison is not
+ * a tagged slot), for process-private rwlocks: trusted as a mutex's is. */
+static inline uintptr_t *lw_rwlock_hint_word(const pthread_rwlock_t *rw)
+{
+    return (uintptr_t *)(void *)&((pthread_rwlock_t *)rw)->__data.__pad2;
+}
+
+static inline lw_lock *lw_rwlock_cached(const pthread_rwlock_t *rw)
+{
+    uintptr_t w = __atomic_load_n(lw_rwlock_hint_word(rw), __ATOMIC_RELAXED);
+    if (LW_UNLIKELY((w >> 32) != LW_SLOT_TAG) || LW_UNLIKELY(rw->__data.__shared != 0))
+        return NULL;
+    return lw_slot_lookup((uint32_t)w, (uintptr_t)rw);
+}
+
+static inline void lw_rwlock_remember(pthread_rwlock_t *rw, const lw_lock *l)
+{
+    if (l && l->slot && rw->__data.__shared == 0 && !lw_rwlock_is_destroyed(rw)) {
+        uintptr_t w = (uintptr_t)(LW_SLOT_TAG << 32 | l->slot);
+        if (__atomic_load_n(lw_rwlock_hint_word(rw), __ATOMIC_RELAXED) != w)
+            __atomic_store_n(lw_rwlock_hint_word(rw), w, __ATOMIC_RELAXED);
+    }
+}
+
 /* Post-events of a successful init / destroy call (any lock family). */
 void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
 void lw_note_destroy(uintptr_t addr);
@@ -370,16 +394,25 @@ lw_mutex_post_fast(lw_thread *t, pthread_mutex_t *m, int r, const char *call, ui
  * filled again (a handler that took this same mutex leaves only its call
  * site in the entry).  Anything else goes the way of lw_mutex_post_fast. */
 int lw_mutex_lock_nohint(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa);
-void lw_held_refill(lw_thread *t, unsigned i, lw_lock *l, uintptr_t pc, uintptr_t cfa);
+void lw_held_refill_mode(lw_thread *t, unsigned i, lw_lock *l, unsigned mode, uintptr_t pc,
+                        uintptr_t cfa);
 static inline __attribute__((always_inline)) void
-lw_held_publish(lw_thread *t, unsigned n, lw_lock *l, pthread_mutex_t *m, uintptr_t pc,
-                uintptr_t cfa)
+lw_held_publish_mode(lw_thread *t, unsigned n, lw_lock *l, uintptr_t addr, unsigned mode,
+                     uintptr_t pc, uintptr_t cfa)
 {
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     t->nheld = n + 1;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if (LW_UNLIKELY(t->held[n].lock != l || t->held[n].addr != (uintptr_t)m))
-        lw_held_refill(t, n, l, pc, cfa);
+    if (LW_UNLIKELY(t->held[n].lock != l || t->held[n].addr != addr ||
+                    t->held[n].mode != mode))
+        lw_held_refill_mode(t, n, l, mode, pc, cfa);
+}
+
+static inline __attribute__((always_inline)) void
+lw_held_publish(lw_thread *t, unsigned n, lw_lock *l, pthread_mutex_t *m, uintptr_t pc,
+                uintptr_t cfa)
+{
+    lw_held_publish_mode(t, n, l, (uintptr_t)m, LW_MODE_WRITE, pc, cfa);
 }
 
 static inline __attribute__((always_inline)) int

@@ -231,10 +231,11 @@ int lw_mutex_lock_nohint(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr
     return lw_mutex_post_fast(t, m, lw_mutex_lock_fast(t, m, pc), "pthread_mutex_lock", pc, cfa);
 }
 
-void lw_held_refill(lw_thread *t, unsigned i, lw_lock *l, uintptr_t pc, uintptr_t cfa)
+void lw_held_refill_mode(lw_thread *t, unsigned i, lw_lock *l, unsigned mode, uintptr_t pc,
+                        uintptr_t cfa)
 {
     lw_reenter(t);
-    lw_held_fill(&t->held[i], l, LW_MODE_WRITE, pc, cfa);
+    lw_held_fill(&t->held[i], l, mode, pc, cfa);
     lw_leave(t);
 }
 

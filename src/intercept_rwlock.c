@@ -56,8 +56,34 @@ static const lw_waitops wr_waitops = { wr_try, wr_until, EBUSY };
     bool relocked;                                                                              \
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, 0, lw_rwlock_is_destroyed(rw), \
                                 (mode), (how), call_name, pc, &relocked);                       \
+    lw_rwlock_remember(rw, l);                                                                  \
     int r = l ? (blocking_call) : real_call;                                                    \
     return lw_lock_common(t, l, (mode), (how), r, pc, cfa)
+
+/* A blocking rdlock or wrlock with nothing held, a node hint and a known
+ * user: the entry is prepared before the same try-then-slices acquisition
+ * and published after it (as for mutexes, intercept.h).  False: the slow
+ * path, nothing changed. */
+static inline __attribute__((always_inline)) bool
+rw_acquire_fast(pthread_rwlock_t *rw, unsigned mode, const lw_waitops *ops, uintptr_t pc,
+                uintptr_t cfa, int *rp)
+{
+    lw_thread *t = lw_fast();
+    if (LW_UNLIKELY(t == NULL) || t->nheld != 0)
+        return false;
+    lw_lock *l = lw_rwlock_cached(rw);
+    if (LW_UNLIKELY(l == NULL))
+        return false;
+    uint32_t u = __atomic_load_n(&l->users, __ATOMIC_RELAXED);
+    if (LW_UNLIKELY(u != t->num + 1 && u != LW_USERS_SHARED))
+        return false;
+    lw_held_fill(&t->held[0], l, mode, pc, cfa);
+    int r = lw_wait_acquire(t, l, mode, rw, ops, false);
+    if (LW_LIKELY(r == 0))
+        lw_held_publish_mode(t, 0, l, (uintptr_t)rw, mode, pc, cfa);
+    *rp = r;
+    return true;
+}
 
 LW_EXPORT int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr_t *a)
 {
@@ -85,6 +111,9 @@ LW_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *rw)
 
 LW_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
+    int fr;
+    if (rw_acquire_fast(rw, LW_MODE_READ, &rd_waitops, LW_PC(), LW_CFA(), &fr))
+        return fr;
     LW_RW_ACQUIRE(LW_MODE_READ, LW_ACQ_BLOCKING, "pthread_rwlock_rdlock",
                   LW_REAL(pthread_rwlock_rdlock)(rw),
                   lw_wait_acquire(t, l, LW_MODE_READ, rw, &rd_waitops, relocked));
@@ -113,6 +142,9 @@ LW_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
 
 LW_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
+    int fr;
+    if (rw_acquire_fast(rw, LW_MODE_WRITE, &wr_waitops, LW_PC(), LW_CFA(), &fr))
+        return fr;
     LW_RW_ACQUIRE(LW_MODE_WRITE, LW_ACQ_BLOCKING, "pthread_rwlock_wrlock",
                   LW_REAL(pthread_rwlock_wrlock)(rw),
                   lw_wait_acquire(t, l, LW_MODE_WRITE, rw, &wr_waitops, relocked));
@@ -141,6 +173,11 @@ LW_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk,
 
 LW_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
+    /* The innermost lock, held once, not destroyed: pop and unlock. */
+    lw_thread *ft = lw_fast();
+    if (LW_LIKELY(ft != NULL) && LW_LIKELY(!lw_rwlock_is_destroyed(rw)) &&
+        LW_LIKELY(lw_pop_fast(ft, (uintptr_t)rw)))
+        return LW_REAL(pthread_rwlock_unlock)(rw);
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_rwlock_unlock)(rw);

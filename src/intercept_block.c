@@ -159,6 +159,17 @@ static unsigned lw_b_fd_family(int fd)
     return f;
 }
 
+/* Positioned I/O (pread, pwrite, their vector and fortified forms) works
+ * only on seekable files: on a pipe, socket or terminal it fails at once
+ * with ESPIPE.  So it is family file or nothing, and needs no fstat unless
+ * file is checked (SQLite's pwrite64s under its mutexes paid one each). */
+static unsigned lw_b_pos_family(int fd)
+{
+    if (!(lw_blocking_families & LW_FAM_FILE))
+        return 0;
+    return lw_b_fd_family(fd) & LW_FAM_FILE;
+}
+
 /* Socket calls: net, unless fd is a non-blocking socket or not a socket. */
 static unsigned lw_b_net_family(int fd, int flags)
 {
@@ -234,7 +245,7 @@ static inline ssize_t call_pread(int fd, void *buf, size_t n, off_t off)
 }
 
 LW_WRAPPER(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off), "pread",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call_pread64(int fd, void *buf, size_t n, off64_t off)
 {
@@ -245,7 +256,7 @@ static inline ssize_t call_pread64(int fd, void *buf, size_t n, off64_t off)
 LW_WRAPPER(ssize_t, pread64,
            (int fd, void *buf, size_t n, off64_t off),
            (fd, buf, n, off), "pread64",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 /* preadv/pwritev take the offset as two longs (low, high). */
 #define LW_LO_HI(off) (long)(off), (long)((uint64_t)(off) >> 32)
@@ -259,7 +270,7 @@ static inline ssize_t call_preadv(int fd, const struct iovec *iov, int cnt, off_
 LW_WRAPPER(ssize_t, preadv,
            (int fd, const struct iovec *iov, int cnt, off_t off),
            (fd, iov, cnt, off), "preadv",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call_preadv64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
@@ -270,7 +281,7 @@ static inline ssize_t call_preadv64(int fd, const struct iovec *iov, int cnt, of
 LW_WRAPPER(ssize_t, preadv64,
            (int fd, const struct iovec *iov, int cnt, off64_t off),
            (fd, iov, cnt, off), "preadv64",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call_preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 {
@@ -281,7 +292,7 @@ static inline ssize_t call_preadv2(int fd, const struct iovec *iov, int cnt, off
 LW_WRAPPER(ssize_t, preadv2,
            (int fd, const struct iovec *iov, int cnt, off_t off, int fl),
            (fd, iov, cnt, off, fl), "preadv2",
-           (fl & RWF_NOWAIT) ? 0 : lw_b_fd_family(fd))
+           (fl & RWF_NOWAIT) ? 0 : lw_b_pos_family(fd))
 
 static inline ssize_t call_preadv64v2(int fd, const struct iovec *iov, int cnt, off64_t off,
                                       int fl)
@@ -293,7 +304,7 @@ static inline ssize_t call_preadv64v2(int fd, const struct iovec *iov, int cnt, 
 LW_WRAPPER(ssize_t, preadv64v2,
            (int fd, const struct iovec *iov, int cnt, off64_t off, int fl),
            (fd, iov, cnt, off, fl), "preadv64v2",
-           (fl & RWF_NOWAIT) ? 0 : lw_b_fd_family(fd))
+           (fl & RWF_NOWAIT) ? 0 : lw_b_pos_family(fd))
 
 static inline ssize_t call_write(int fd, const void *buf, size_t n)
 {
@@ -322,7 +333,7 @@ static inline ssize_t call_pwrite(int fd, const void *buf, size_t n, off_t off)
 LW_WRAPPER(ssize_t, pwrite,
            (int fd, const void *buf, size_t n, off_t off),
            (fd, buf, n, off), "pwrite",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call_pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
@@ -333,7 +344,7 @@ static inline ssize_t call_pwrite64(int fd, const void *buf, size_t n, off64_t o
 LW_WRAPPER(ssize_t, pwrite64,
            (int fd, const void *buf, size_t n, off64_t off),
            (fd, buf, n, off), "pwrite64",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
@@ -344,7 +355,7 @@ static inline ssize_t call_pwritev(int fd, const struct iovec *iov, int cnt, off
 LW_WRAPPER(ssize_t, pwritev,
            (int fd, const struct iovec *iov, int cnt, off_t off),
            (fd, iov, cnt, off), "pwritev",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call_pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
@@ -355,7 +366,7 @@ static inline ssize_t call_pwritev64(int fd, const struct iovec *iov, int cnt, o
 LW_WRAPPER(ssize_t, pwritev64,
            (int fd, const struct iovec *iov, int cnt, off64_t off),
            (fd, iov, cnt, off), "pwritev64",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call_pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 {
@@ -367,7 +378,7 @@ static inline ssize_t call_pwritev2(int fd, const struct iovec *iov, int cnt, of
 LW_WRAPPER(ssize_t, pwritev2,
            (int fd, const struct iovec *iov, int cnt, off_t off, int fl),
            (fd, iov, cnt, off, fl), "pwritev2",
-           (fl & RWF_NOWAIT) ? 0 : lw_b_fd_family(fd))
+           (fl & RWF_NOWAIT) ? 0 : lw_b_pos_family(fd))
 
 static inline ssize_t call_pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t off,
                                        int fl)
@@ -380,7 +391,7 @@ static inline ssize_t call_pwritev64v2(int fd, const struct iovec *iov, int cnt,
 LW_WRAPPER(ssize_t, pwritev64v2,
            (int fd, const struct iovec *iov, int cnt, off64_t off, int fl),
            (fd, iov, cnt, off, fl), "pwritev64v2",
-           (fl & RWF_NOWAIT) ? 0 : lw_b_fd_family(fd))
+           (fl & RWF_NOWAIT) ? 0 : lw_b_pos_family(fd))
 
 /* ---- _FORTIFY_SOURCE entry points: reported under the name the program
  * wrote (read, not __read_chk); the real _chk function does the check. ---- */
@@ -413,7 +424,7 @@ static inline ssize_t call___pread_chk(int fd, void *buf, size_t n, __off_t off,
 LW_WRAPPER(ssize_t, __pread_chk,
            (int fd, void *buf, size_t n, __off_t off, size_t buflen),
            (fd, buf, n, off, buflen), "pread",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call___pread64_chk(int fd, void *buf, size_t n, __off64_t off,
                                        size_t buflen)
@@ -429,7 +440,7 @@ static inline ssize_t call___pread64_chk(int fd, void *buf, size_t n, __off64_t 
 LW_WRAPPER(ssize_t, __pread64_chk,
            (int fd, void *buf, size_t n, __off64_t off, size_t buflen),
            (fd, buf, n, off, buflen), "pread64",
-           lw_b_fd_family(fd))
+           lw_b_pos_family(fd))
 
 static inline ssize_t call___recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {

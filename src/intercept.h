@@ -422,8 +422,7 @@ lw_mutex_lock_prepared(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t
     if (LW_UNLIKELY(l == NULL))
         return lw_mutex_lock_nohint(t, m, pc, cfa);
     if (LW_UNLIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0) ||
-        LW_UNLIKELY(__atomic_load_n(&l->users, __ATOMIC_RELAXED) != t->num + 1 &&
-                    __atomic_load_n(&l->users, __ATOMIC_RELAXED) != LW_USERS_SHARED))
+        LW_UNLIKELY(!lw_lock_user_known(t, l)))
         lw_mutex_busy_node(t, l);   /* will wait, or a new user: lw_lock_user */
     lw_held_fill(&t->held[0], l, LW_MODE_WRITE, pc, cfa);   /* held[0].pc: for deadlock.c */
     __atomic_store_n(&t->fast_wait, (uintptr_t)m, __ATOMIC_RELAXED);
@@ -449,8 +448,7 @@ lw_mutex_lock_nested(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t c
     lw_lock *l = lw_mutex_cached(m);
     if (LW_UNLIKELY(l == NULL) || !lw_acquire_known(t, l, LW_MODE_WRITE))
         return false;
-    uint32_t u = __atomic_load_n(&l->users, __ATOMIC_RELAXED);
-    if (LW_UNLIKELY(u != t->num + 1 && u != LW_USERS_SHARED))
+    if (LW_UNLIKELY(!lw_lock_user_known(t, l)))
         return false;
     lw_held_fill(&t->held[n], l, LW_MODE_WRITE, pc, cfa);
     int r = lw_mutex_acquire(t, l, m, false);

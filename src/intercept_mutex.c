@@ -243,9 +243,9 @@ void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m)
 {
     lw_reenter(t);
     lw_lock *l = lw_mutex_find(m);
-    if (l)
-        lw_lock_user(t, l);
     lw_leave(t);
+    if (l)
+        lw_mutex_busy_node(t, l);
 }
 
 /* The fast path: nothing held, so no edge and no relock rule; glibc's call

@@ -74,8 +74,7 @@ rw_acquire_fast(pthread_rwlock_t *rw, unsigned mode, const lw_waitops *ops, uint
     lw_lock *l = lw_rwlock_cached(rw);
     if (LW_UNLIKELY(l == NULL))
         return false;
-    uint32_t u = __atomic_load_n(&l->users, __ATOMIC_RELAXED);
-    if (LW_UNLIKELY(u != t->num + 1 && u != LW_USERS_SHARED))
+    if (LW_UNLIKELY(!lw_lock_user_known(t, l)))
         return false;
     lw_held_fill(&t->held[0], l, mode, pc, cfa);
     int r = lw_wait_acquire(t, l, mode, rw, ops, false);

@@ -74,6 +74,13 @@ static inline void lw_lock_user(const lw_thread *t, lw_lock *l)
 {
     lw_lock_user_num(t->num, l);
 }
+/* Would lw_lock_user(t, l) change nothing?  (The fast paths ask first and
+ * leave the change to a slow path, which runs with the guard set.) */
+static inline bool lw_lock_user_known(const lw_thread *t, const lw_lock *l)
+{
+    uint32_t u = __atomic_load_n(&l->users, __ATOMIC_RELAXED);
+    return u == t->num + 1 || u == LW_USERS_SHARED;
+}
 
 /* Fills a held-stack entry (not yet published: nheld unchanged). */
 static inline void lw_held_fill(lw_held *h, lw_lock *l, unsigned mode, uintptr_t pc,

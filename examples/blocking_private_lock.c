@@ -8,8 +8,9 @@
  * after pthread_join, so holding the lock across the sleep delays nobody.
  *
  * Expected lockwatch result: no report by default.  With
- * LOCKWATCH_BLOCKING_UNSHARED=1, one `blocking-call-under-lock` report per
- * worker lock (two): usleep in do_step.
+ * LOCKWATCH_BLOCKING_UNSHARED=1, one `blocking-call-under-lock` report:
+ * usleep in do_step (both workers' findings have one fingerprint: the same
+ * code path is one problem, reported once).
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * api.c: the public lockwatch_* functions (include/lockwatch.h).
  */
 #include "intercept.h"
-#include "report.h"
+#include "finding.h"
 #include "arena.h"
 
 #include <lockwatch.h>
@@ -15,7 +15,7 @@ LW_EXPORT int lockwatch_active(void)
 
 LW_EXPORT unsigned long lockwatch_report_count(void)
 {
-    return (unsigned long)lw_report_count();
+    return (unsigned long)lw_findings_count();
 }
 
 LW_EXPORT unsigned long lockwatch_memory_bytes(void)

@@ -10,7 +10,7 @@
 #include "lw_atomic.h"
 #include "lw_core.h"
 #include "options.h"
-#include "report.h"
+#include "finding.h"
 #include "stacks.h"
 
 #include <stdlib.h>
@@ -105,16 +105,9 @@ lw_waitrec *lw_wait_begin(lw_thread *t, lw_lock *l, unsigned mode, const pthread
         return NULL;
     memset((char *)w + sizeof(void *), 0, sizeof(*w) - sizeof(void *));
     w->self = pthread_self();
-    /* The thread section is built like a report's, with held-lock stacks
+    /* The thread section is built like a finding's, with held-lock stacks
      * reconstructed from this backtrace. */
-    lw_issue *tmp = lw_issue_new("deadlock", "");
-    if (tmp) {
-        lw_thread_snap *ts = lw_issue_self(tmp, t, stack, pcs, sps, n);
-        if (ts)
-            w->who = *ts;
-        lw_issue_free(tmp);
-    }
-    w->who.stack = stack;
+    lw_snap_thread(t, stack, pcs, sps, n, 0, &w->who);
     if (l)
         lw_snap_lock(l, &w->lock);
     w->mode = mode;
@@ -199,29 +192,30 @@ static uint64_t cycle_sig(lw_waitrec **m, unsigned n)
     return s;
 }
 
-static void describe(lw_issue *r, lw_waitrec **m, unsigned n)
+static void describe(lw_finding *f, lw_waitrec **m, unsigned n)
 {
     lw_buf b;
-    lw_buf_init(&b, r->message, sizeof(r->message));
+    lw_buf_init(&b, f->message, sizeof(f->message));
     lw_buf_printf(&b, "%u thread%s blocked in a wait-for cycle: ", n, n == 1 ? " is" : "s are");
-    for (unsigned i = 0; i < n && r->nthreads < LW_REP_MAX_THREADS; i++) {
+    /* The locks waited for first: they are what the finding is about. */
+    int waits[LW_MAX_WAIT_CHAIN];
+    for (unsigned i = 0; i < n; i++)
+        waits[i] = m[i]->is_join ? -1 : lw_finding_lock(f, &m[i]->lock, true, NULL, 0);
+    for (unsigned i = 0; i < n; i++) {
         const lw_waitrec *w = m[i];
-        lw_thread_snap *ts = &r->threads[r->nthreads++];
-        *ts = w->who;
-        ts->waits_lock = -1;
-        ts->waits_thread = -1;
-        lw_buf wb;
-        lw_buf_init(&wb, ts->what, sizeof(ts->what));
+        lw_fthread *ft = lw_finding_thread(f, &w->who);
+        if (!ft)
+            break;
         const lw_waitrec *next = m[(i + 1) % n];
         if (w->is_join) {
-            ts->waits_thread = (int)next->who.num;
-            lw_buf_printf(&wb, "is blocked joining thread T%u", next->who.num);
+            ft->waits_thread = (int)next->who.num;
+            lw_finding_what(ft, "is blocked joining thread T%u", next->who.num);
             lw_buf_printf(&b, "T%u joins T%u", w->who.num, next->who.num);
         } else {
-            ts->waits_lock = lw_issue_add_lock(r, &w->lock, NULL, 0);
-            lw_buf_printf(&wb, "is blocked %s M%lu, held by thread T%u",
-                          w->mode == LW_MODE_READ ? "read-locking" : "locking",
-                          (unsigned long)w->lock.id, next->who.num);
+            ft->waits_lock = waits[i];
+            lw_finding_what(ft, "is blocked %s M%lu, held by thread T%u",
+                            w->mode == LW_MODE_READ ? "read-locking" : "locking",
+                            (unsigned long)w->lock.id, next->who.num);
             lw_buf_printf(&b, "T%u waits for M%lu held by T%u", w->who.num,
                           (unsigned long)w->lock.id, next->who.num);
         }
@@ -317,8 +311,8 @@ void lw_wait_check(lw_thread *t, lw_waitrec *w)
     if (!w || w->reported)
         return;
     lw_waitrec *m[LW_MAX_WAIT_CHAIN];
-    lw_issue *r = lw_issue_new("deadlock", "deadlock (threads blocked in a wait-for cycle)");
-    bool report = false, fire = false;
+    lw_finding *r = NULL;
+    bool fire = false;
 
     pthread_t silent[LW_MAX_FAST_WAITS];
     lw_waitrec *fast[LW_MAX_FAST_WAITS];
@@ -352,8 +346,7 @@ void lw_wait_check(lw_thread *t, lw_waitrec *w)
                 fire = true;
                 /* A thread re-locking what it holds was reported as such
                  * already (double-lock, rwlock-upgrade): act only. */
-                report = !(n == 1 && w->relocked) && r != NULL;
-                if (report)
+                if (!(n == 1 && w->relocked) && (r = lw_finding_new(LW_F_DEADLOCK)) != NULL)
                     describe(r, m, n);
             }
         }
@@ -364,11 +357,7 @@ void lw_wait_check(lw_thread *t, lw_waitrec *w)
     for (unsigned i = 0; i < nfast; i++)
         lw_pool_put(&wait_pool, fast[i]);
 
-    if (report) {
-        lw_report_issue(r);
-        r = NULL;
-    }
-    lw_issue_free(r);
+    lw_finding_emit(r);
     if (fire)
         act();
 }

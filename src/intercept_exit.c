@@ -7,7 +7,7 @@
  */
 #include "intercept.h"
 #include "options.h"
-#include "report.h"
+#include "finding.h"
 #include "stacks.h"
 
 #include <stdio.h>
@@ -22,7 +22,7 @@ static int decide(int status)
 {
     if (!lw_load_relaxed(&lw_core_ready))
         return status;
-    decided_reports = lw_report_count();
+    decided_reports = lw_findings_count();
     decided_status = lw_exit_status(status);
     return decided_status;
 }
@@ -31,7 +31,7 @@ static void last_exit_handler(void)
 {
     /* Reports made by exit handlers that ran after the status was decided:
      * the status must still say so.  stdio is flushed as exit would. */
-    if (lw_report_count() > decided_reports && lw_opt.exitcode != 0 &&
+    if (lw_findings_count() > decided_reports && lw_opt.exitcode != 0 &&
         decided_status != (int)lw_opt.exitcode) {
         fflush(NULL);
         LW_REAL(_exit)((int)lw_opt.exitcode);

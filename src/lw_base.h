@@ -32,6 +32,46 @@
 #define LW_EDGE_BUCKETS    (1u << 20)  /* order-graph edge hash buckets */
 #define LW_DEPOT_BUCKETS   (1u << 16)  /* stack depot hash buckets */
 
+/* The vocabulary every layer shares: the kinds of lock, glibc's mutex
+ * types, how a lock was first seen and the modes it is held in.  The core
+ * keeps them in its records, findings carry them to the writers. */
+enum lw_lock_kind {
+    LW_KIND_MUTEX = 1,
+    LW_KIND_RWLOCK,
+    LW_KIND_SPIN,
+    LW_KIND_C11_MUTEX,
+    LW_KIND_COND,             /* condition variables: for the condvar rules */
+};
+
+/* Mutex type as glibc encodes it in pthread_mutex_t.__data.__kind. */
+#define LW_MTYPE_NORMAL     0
+#define LW_MTYPE_RECURSIVE  1
+#define LW_MTYPE_ERRORCHECK 2
+#define LW_MTYPE_ADAPTIVE   3
+#define LW_MTYPE_MASK       3
+#define LW_MTYPE_ROBUST     0x10   /* as glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit */
+
+/* How a lock was first seen (lw_lock.first_how). */
+#define LW_FIRST_INITIALISED 1   /* its init call */
+#define LW_FIRST_LOCKED      2   /* a lock call (static initialiser) */
+#define LW_FIRST_USED        3   /* another call: unlock, wait, destroy */
+
+#define LW_MODE_WRITE 1u   /* mutex, spinlock, rwlock write */
+#define LW_MODE_READ  2u   /* rwlock read */
+
+/* A strong 64-bit mix (splitmix64's finaliser): every input bit reaches
+ * every output bit.  For signatures whose terms are added up: a plain sum of
+ * linear terms makes {1,4} and {2,3} collide, a sum of mixed terms does not
+ * (beyond chance). */
+static inline uint64_t lw_mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
 #ifdef LW_DEBUG
 void lw_assert_fail(const char *expr, const char *file, int line);
 #define LW_ASSERT(e) ((e) ? (void)0 : lw_assert_fail(#e, __FILE__, __LINE__))

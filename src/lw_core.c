@@ -10,9 +10,13 @@
 #include "graph.h"
 #include "lw_atomic.h"
 #include "options.h"
+#include "finding.h"
+#include "log.h"
 #include "report.h"
 #include "rules.h"
 #include "stacks.h"
+
+#include "fmt.h"
 
 #include <string.h>
 
@@ -123,6 +127,59 @@ const char *lw_lock_name(uintptr_t addr)
     return r;
 }
 
+/* ---- snapshots for findings ---- */
+
+void lw_snap_lock(const lw_lock *l, lw_lock_snap *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->id = l->id;
+    s->addr = (uintptr_t)lw_load_relaxed(&l->h.k1);
+    s->kind = l->kind;
+    s->mtype = l->mtype;
+    s->first_how = l->first_how;
+    s->first_pc = l->first_pc;
+    s->name = lw_lock_name(s->addr);
+}
+
+void lw_snap_thread(lw_thread *t, uint32_t stack, const uintptr_t *pcs, const uintptr_t *sps,
+                    unsigned n, uintptr_t except, lw_thread_snap *ts)
+{
+    memset(ts, 0, sizeof(*ts));
+    ts->num = t->num;
+    ts->parent = t->parent;
+    ts->tid = t->tid;
+    lw_thread_refresh_name(t);
+    memcpy(ts->name, t->name, sizeof(ts->name));
+    ts->created_seen = t->created_seen;
+    ts->create_stack = t->create_stack;
+    ts->stack = stack;
+    for (unsigned i = 0; i < t->nheld && ts->nholds < LW_TSNAP_HOLDS; i++) {
+        const lw_held *h = &t->held[i];
+        if (except && h->addr == except)
+            continue;
+        lw_hold_snap *hs = &ts->holds[ts->nholds++];
+        lw_snap_lock(h->lock, &hs->lock);
+        hs->lock.id = h->id;
+        hs->mode = h->mode;
+        hs->stack = pcs ? lw_stack_of_held(h->pc, h->cfa, pcs, sps, n)
+                        : (h->pc ? lw_depot_put(&h->pc, 1) : 0);
+    }
+}
+
+lw_finding *lw_finding_about_self(lw_thread *t, enum lw_finding_kind kind, uintptr_t except)
+{
+    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
+    unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
+    unsigned depth = lw_stack_depth();
+    lw_finding *f = lw_finding_new(kind);
+    if (!f)
+        return NULL;
+    lw_thread_snap ts;
+    lw_snap_thread(t, lw_depot_put(pcs, n < depth ? n : depth), pcs, sps, n, except, &ts);
+    lw_finding_thread(f, &ts);
+    return f;
+}
+
 /* ---- held stack ---- */
 
 lw_held *lw_held_find(lw_thread *t, const lw_lock *l)
@@ -208,6 +265,58 @@ static bool gates_held(const lw_thread *t, const lw_edge *e, unsigned ng, unsign
     return true;
 }
 
+/* The finding of a cycle, under the graph lock (the edges are stable). */
+static lw_finding *cycle_finding(const lw_cycle *cyc)
+{
+    lw_finding *f = lw_finding_new(LW_F_INVERSION);
+    if (!f)
+        return NULL;
+    /* Start at the oldest lock: stable, easy to read. */
+    unsigned first = 0;
+    for (unsigned i = 1; i < cyc->n; i++)
+        if (cyc->edge[i]->from->id < cyc->edge[first]->from->id)
+            first = i;
+    lw_buf mb;
+    lw_buf_init(&mb, f->message, sizeof(f->message));
+    lw_buf_printf(&mb, "%s: ", lw_finding_kind_title(LW_F_INVERSION));
+    for (unsigned k = 0; k < cyc->n; k++) {
+        const lw_edge *ce = cyc->edge[(first + k) % cyc->n];
+        lw_lock_snap ls;
+        lw_snap_lock(ce->from, &ls);
+        int from = lw_finding_lock(f, &ls, true, NULL, 0);
+        lw_buf_printf(&mb, "M%lu => ", (unsigned long)ls.id);
+        lw_snap_lock(ce->to, &ls);
+        int to = lw_finding_lock(f, &ls, true, NULL, 0);
+        const lw_edge_origin *o = &ce->origin;
+        int ti = lw_finding_thread_index(f, o->thread);
+        if (ti < 0) {
+            lw_thread_snap ts;
+            memset(&ts, 0, sizeof(ts));
+            ts.num = o->thread;
+            ts.parent = o->parent;
+            ts.tid = o->tid;
+            memcpy(ts.name, o->thread_name, sizeof(ts.name));
+            ts.created_seen = o->created_seen;
+            ts.create_stack = o->thread_stack;
+            if (lw_finding_thread(f, &ts))
+                ti = (int)f->nthreads - 1;
+        }
+        if (from < 0 || to < 0 || ti < 0)
+            break;
+        uint32_t m = lw_load_relaxed(&ce->modes);
+        lw_fedge *fe = &f->edges[f->nedges++];
+        fe->from = (uint16_t)from;
+        fe->to = (uint16_t)to;
+        fe->thread = (uint16_t)ti;
+        fe->from_mode = (m & LW_EM_FROM_WRITE) ? LW_MODE_WRITE : LW_MODE_READ;
+        fe->to_mode = (m & LW_EM_TO_WRITE) ? LW_MODE_WRITE : LW_MODE_READ;
+        fe->stack = o->stack_to;
+        fe->held_stack = o->stack_from;
+    }
+    lw_buf_printf(&mb, "M%lu", (unsigned long)f->locks[0].lock.id);
+    return f;
+}
+
 static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
                                   uint64_t key)
 {
@@ -238,30 +347,13 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
 
     lw_cycle cyc;
     lw_edge *e = NULL;
-    bool report = false;
-    lw_cycle_snap *snap = NULL;
+    lw_finding *f = NULL;
 
     lw_graph_lock();
     enum lw_graph_result r = lw_graph_add_edge(h->lock, to, modes, gates, ng, &o, &e, &cyc);
-    if (r == LW_EDGE_CYCLE && cyc.valid && lw_first_time(lw_cycle_signature(&cyc))) {
-        snap = lw_arena_alloc(sizeof(*snap));
-        if (snap) {
-            /* Start the report at the oldest lock: stable, easy to read. */
-            unsigned first = 0;
-            for (unsigned i = 1; i < cyc.n; i++)
-                if (cyc.edge[i]->from->id < cyc.edge[first]->from->id)
-                    first = i;
-            snap->n = cyc.n;
-            for (unsigned k = 0; k < cyc.n; k++) {
-                const lw_edge *ce = cyc.edge[(first + k) % cyc.n];
-                lw_snap_lock(ce->from, &snap->e[k].from);
-                lw_snap_lock(ce->to, &snap->e[k].to);
-                snap->e[k].modes = lw_load_relaxed(&ce->modes);
-                snap->e[k].origin = ce->origin;
-            }
-            report = true;
-        }
-    } else if (r == LW_EDGE_NOMEM) {
+    if (r == LW_EDGE_CYCLE && cyc.valid && lw_first_time(lw_cycle_signature(&cyc)))
+        f = cycle_finding(&cyc);
+    else if (r == LW_EDGE_NOMEM) {
         static int once;
         lw_warn_once(&once, "lockwatch: warning: out of memory for the lock-order graph; "
                      "some orders are not tracked\n");
@@ -274,10 +366,7 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
         c->key = key;
         c->e = e;
     }
-    if (report) {
-        lw_report_inversion(snap);
-        /* Reports are rare; the snapshot's memory is simply not reused. */
-    }
+    lw_finding_emit(f);
 }
 
 /* Returns true when every edge was known already (no slow path taken). */
@@ -362,10 +451,12 @@ void lw_core_atfork_prepare(void)
     lw_graph_atfork_prepare();
     lw_stacks_atfork_prepare();
     lw_report_atfork_prepare();
+    lw_sink_atfork_prepare();
 }
 
 void lw_core_atfork_parent(void)
 {
+    lw_sink_atfork_parent();
     lw_report_atfork_parent();
     lw_stacks_atfork_parent();
     lw_graph_atfork_parent();
@@ -374,6 +465,7 @@ void lw_core_atfork_parent(void)
 void lw_core_atfork_child(void)
 {
     lw_report_atfork_child();
+    lw_sink_atfork_child();
     lw_rules_atfork_child();
     lw_stacks_atfork_child();
     lw_graph_atfork_child();

@@ -20,6 +20,7 @@
 #include "lw_base.h"
 #include "registry.h"
 #include "thread.h"
+#include "finding.h"
 
 #define LW_ACQ_BLOCKING 0u
 #define LW_ACQ_TIMED    1u
@@ -45,6 +46,17 @@ void lw_lock_destroyed(uintptr_t addr);
 /* Names given with lockwatch_name_lock(); name must stay valid. */
 void lw_lock_set_name(uintptr_t addr, const char *name);
 const char *lw_lock_name(uintptr_t addr);
+
+/* Snapshots of core state for findings.  lw_snap_thread: the thread's
+ * identity, `stack` as its stack, and its held locks but the one at
+ * `except` (0: none), each with the stack of its acquisition rebuilt from
+ * the current backtrace pcs/sps (NULL: the call site only). */
+void lw_snap_lock(const lw_lock *l, lw_lock_snap *s);
+void lw_snap_thread(lw_thread *t, uint32_t stack, const uintptr_t *pcs, const uintptr_t *sps,
+                    unsigned n, uintptr_t except, lw_thread_snap *ts);
+/* A new finding about the calling thread t at its current call (unwinds):
+ * its thread section first, holding all but `except`.  NULL: no memory. */
+lw_finding *lw_finding_about_self(lw_thread *t, enum lw_finding_kind kind, uintptr_t except);
 
 /* Pre-event of an acquisition (any `how`): adds the order edges of a
  * blocking one; when the thread already holds l, applies the relock rule

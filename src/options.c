@@ -4,6 +4,7 @@
  * call, possibly before libc is fully initialised).
  */
 #include "options.h"
+#include "log.h"
 #include "fmt.h"
 
 #include <string.h>
@@ -59,12 +60,8 @@ const char *lw_env(char **envp, const char *name)
 
 static void warn_bad(const char *name, const char *val, const char *accepted, const char *dflt)
 {
-    lw_buf b;
-    char mem[1024];
-    lw_buf_init(&b, mem, sizeof(mem));
-    lw_buf_printf(&b, "lockwatch: warning: %s=\"%s\" is not valid (accepted: %s); using %s\n",
-                  name, val, accepted, dflt);
-    lw_buf_write(&b, 2);
+    lw_warn("lockwatch: warning: %s=\"%s\" is not valid (accepted: %s); using %s\n",
+            name, val, accepted, dflt);
 }
 
 static bool parse_long(const char *s, long *out)

@@ -62,28 +62,9 @@ void lw_hash_atfork_child(lw_hash *h);
 
 /* ---- lock nodes ---- */
 
-enum lw_lock_kind {
-    LW_KIND_MUTEX = 1,
-    LW_KIND_RWLOCK,
-    LW_KIND_SPIN,
-    LW_KIND_C11_MUTEX,
-    LW_KIND_COND,             /* condition variables: for the condvar rules */
-};
-
-/* Mutex type as glibc encodes it in pthread_mutex_t.__data.__kind. */
-#define LW_MTYPE_NORMAL     0
-#define LW_MTYPE_RECURSIVE  1
-#define LW_MTYPE_ERRORCHECK 2
-#define LW_MTYPE_ADAPTIVE   3
-#define LW_MTYPE_MASK       3
-#define LW_MTYPE_ROBUST     0x10   /* as glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit */
 
 struct lw_edge;
 
-/* How a lock was first seen (lw_lock.first_how). */
-#define LW_FIRST_INITIALISED 1   /* its init call */
-#define LW_FIRST_LOCKED      2   /* a lock call (static initialiser) */
-#define LW_FIRST_USED        3   /* another call: unlock, wait, destroy */
 
 #define LW_USERS_SHARED UINT32_MAX   /* lw_lock.users: taken by two threads or more */
 

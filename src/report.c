@@ -1,38 +1,38 @@
 /*
- * report.c: text and JSON Lines reports, the report stream, the exit status.
- * Owns: the report file descriptor, the report count.
+ * report.c: the writer.  Formats a finding (finding.h) as a text report or
+ * a JSON line and writes it to the report stream (a private duplicate of
+ * stderr, or LOCKWATCH_LOG).  Owns: the report file descriptor.
+ * Knows of the core only the finding record: it sees stacks through the
+ * depot and the symboliser (stacks.h), never a lock node or a thread.
  * Must never: hold report_lock while symbolising or formatting (only while
  * writing), use stdio or malloc, or change errno seen by the program.
  */
 #include "report.h"
+#include "finding.h"
 #include "arena.h"
 #include "fmt.h"
+#include "log.h"
 #include "lw_atomic.h"
 #include "options.h"
 #include "stacks.h"
-#include "lw_core.h"
-#include "thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define LW_REPORT_BUF   (256u << 10)
-#define LW_REPORT_FD_MIN 500
-#define LW_MAX_STACKS   (4 * LW_MAX_CYCLE + 8)
+#define LW_MAX_STACKS   (4 * LW_MAX_CYCLE + LW_F_MAX_HOLDS + 8)
 
 /* protects: log_fd, log_opened; writes to the stream */
 static lw_mutex report_lock = LW_MUTEX_INIT;
-static int err_fd = -1;        /* our duplicate of stderr */
 static int log_fd = -1;
 static bool log_opened;
-static uint64_t nreports;      /* atomic */
 
 void lw_report_init(void)
 {
-    err_fd = fcntl(2, F_DUPFD_CLOEXEC, LW_REPORT_FD_MIN);
+    lw_log_init();
 }
 
 static void expand_log_path(char *out, size_t cap)
@@ -58,66 +58,40 @@ static int stream_fd(void)
         expand_log_path(path, sizeof(path));
         log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (log_fd < 0) {
-            lw_buf b;
-            char mem[1200];
-            lw_buf_init(&b, mem, sizeof(mem));
-            lw_buf_printf(&b, "lockwatch: warning: cannot open LOCKWATCH_LOG file \"%s\" (errno %d); "
-                          "reporting to stderr\n", path, errno);
-            lw_buf_write(&b, err_fd >= 0 ? err_fd : 2);
-        } else if (log_fd < LW_REPORT_FD_MIN) {
-            int hi = fcntl(log_fd, F_DUPFD_CLOEXEC, LW_REPORT_FD_MIN);
+            lw_warn("lockwatch: warning: cannot open LOCKWATCH_LOG file \"%s\" (errno %d); "
+                    "reporting to stderr\n", path, errno);
+        } else if (log_fd < LW_PRIVATE_FD_MIN) {
+            long hi = syscall(SYS_fcntl, log_fd, F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
             if (hi >= 0) {
                 close(log_fd);
-                log_fd = hi;
+                log_fd = (int)hi;
             }
         }
     }
     if (log_fd >= 0)
         return log_fd;
-    return err_fd >= 0 ? err_fd : 2;
+    return lw_log_fd();
 }
 
-void lw_report_write(const char *p, size_t len, bool counts)
+static void stream_write(const char *p, size_t len)
 {
     int saved = errno;
     lw_buf b = { (char *)p, len, len + 1, false };
     lw_mutex_lock(&report_lock);
     lw_buf_write(&b, stream_fd());
-    if (counts)
-        lw_fetch_add_acq_rel(&nreports, 1);
     lw_mutex_unlock(&report_lock);
     errno = saved;
 }
 
-uint64_t lw_report_count(void)
-{
-    return lw_load_acquire(&nreports);
-}
-
-int lw_exit_status(int status)
-{
-    if (lw_report_count() > 0 && lw_opt.exitcode != 0)
-        return (int)lw_opt.exitcode;
-    return status;
-}
-
-void lw_warn_once(int *once, const char *fmt, ...)
-{
-    if (lw_xchg_acq_rel(once, 1))
-        return;
-    char mem[1024];
+typedef struct {
+    void *pool_link;          /* first word: pool free list */
     lw_buf b;
-    va_list ap;
-    lw_buf_init(&b, mem, sizeof(mem));
-    va_start(ap, fmt);
-    lw_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-    int saved = errno;
-    lw_buf_write(&b, err_fd >= 0 ? err_fd : 2);
-    errno = saved;
-}
+    uint32_t stack_ids[LW_MAX_STACKS];   /* depot ids, index = report's stack index */
+    unsigned nstacks;
+    char mem[LW_REPORT_BUF];
+} workspace;
 
-static lw_pool ws_pool;
+static lw_pool ws_pool = LW_POOL_INIT(sizeof(workspace));
 
 void lw_report_atfork_prepare(void)
 {
@@ -135,9 +109,7 @@ void lw_report_atfork_child(void)
 {
     lw_mutex_reset(&ws_pool.lock);
     lw_mutex_reset(&report_lock);
-    /* The child is a process of its own: its own count, and its own file
-     * when the path names the pid. */
-    nreports = 0;
+    /* The child has its own file when the path names the pid. */
     if (strstr(lw_opt.log, "%p") && log_fd >= 0) {
         close(log_fd);
         log_fd = -1;
@@ -145,32 +117,7 @@ void lw_report_atfork_child(void)
     }
 }
 
-/* ---- building reports ---- */
-
-void lw_snap_lock(const lw_lock *l, lw_lock_snap *s)
-{
-    s->id = l->id;
-    s->addr = (uintptr_t)lw_load_relaxed(&l->h.k1);
-    s->kind = l->kind;
-    s->mtype = l->mtype;
-    s->first_how = l->first_how;
-    s->first_pc = l->first_pc;
-    s->name = lw_lock_name(s->addr);
-}
-
-typedef struct {
-    lw_buf b;
-    char mem[LW_REPORT_BUF];
-    uint32_t stack_ids[LW_MAX_STACKS];   /* depot ids, index = report's stack index */
-    unsigned nstacks;
-    const lw_lock_snap *locks[LW_MAX_CYCLE];
-    unsigned nlocks;
-    const lw_edge_origin *threads[LW_MAX_CYCLE];
-    unsigned nthreads;
-} workspace;
-
-static lw_pool ws_pool = LW_POOL_INIT(sizeof(workspace));
-
+/* ---- pieces ---- */
 
 /* Index of a depot stack in this report, or -1 for none. */
 static int stack_index(workspace *w, uint32_t id)
@@ -186,34 +133,6 @@ static int stack_index(workspace *w, uint32_t id)
     return (int)w->nstacks++;
 }
 
-static uint32_t site_stack(uintptr_t pc)
-{
-    return pc ? lw_depot_put(&pc, 1) : 0;
-}
-
-static const char *kind_name(unsigned kind)
-{
-    switch (kind) {
-    case LW_KIND_MUTEX: return "mutex";
-    case LW_KIND_RWLOCK: return "rwlock";
-    case LW_KIND_SPIN: return "spinlock";
-    case LW_KIND_C11_MUTEX: return "c11-mutex";
-    case LW_KIND_COND: return "condvar";
-    }
-    return "lock";
-}
-
-static const char *kind_title(unsigned kind)
-{
-    switch (kind) {
-    case LW_KIND_RWLOCK: return "RWLock";
-    case LW_KIND_SPIN: return "Spinlock";
-    case LW_KIND_C11_MUTEX: return "Mutex (C11)";
-    case LW_KIND_COND: return "Condvar";
-    }
-    return "Mutex";
-}
-
 static const char *first_seen_name(unsigned how)
 {
     return how == LW_FIRST_INITIALISED ? "initialised" : how == LW_FIRST_USED ? "used" : "locked";
@@ -223,7 +142,7 @@ static const char *mtype_name(const lw_lock_snap *l)
 {
     if (l->kind != LW_KIND_MUTEX && l->kind != LW_KIND_C11_MUTEX)
         return NULL;
-    switch (l->mtype) {
+    switch (l->mtype & LW_MTYPE_MASK) {
     case LW_MTYPE_RECURSIVE: return "recursive";
     case LW_MTYPE_ERRORCHECK: return "errorcheck";
     case LW_MTYPE_ADAPTIVE: return "adaptive";
@@ -231,11 +150,9 @@ static const char *mtype_name(const lw_lock_snap *l)
     return "normal";
 }
 
-static void thread_label(char *out, size_t cap, uint32_t num)
+static const char *mode_name(uint32_t mode)
 {
-    lw_buf b;
-    lw_buf_init(&b, out, cap);
-    lw_buf_printf(&b, "T%u", num);
+    return mode == LW_MODE_READ ? "read" : "write";
 }
 
 static void text_stack_at(workspace *w, uint32_t id, const char *none, const char *indent)
@@ -278,88 +195,139 @@ static void first_function(uint32_t id, char *out, size_t cap)
         lw_buf_printf(&b, "%s+0x%lx", fi.module, (unsigned long)fi.offset);
 }
 
-static void collect(workspace *w, const lw_cycle_snap *c)
+/* "Mutex M3 (0x..., recursive mutex, \"name\")" */
+static void lock_phrase(lw_buf *b, const lw_lock_snap *l)
 {
-    w->nlocks = w->nthreads = w->nstacks = 0;
-    for (unsigned i = 0; i < c->n; i++) {
-        w->locks[w->nlocks++] = &c->e[i].from;
-        bool seen = false;
-        for (unsigned j = 0; j < w->nthreads; j++)
-            seen |= w->threads[j]->thread == c->e[i].origin.thread;
-        if (!seen)
-            w->threads[w->nthreads++] = &c->e[i].origin;
-    }
-    /* Stack indices in the order a reader meets them. */
-    for (unsigned i = 0; i < c->n; i++) {
-        stack_index(w, c->e[i].origin.stack_to);
-        stack_index(w, c->e[i].origin.stack_from);
+    const char *t = mtype_name(l);
+    lw_buf_printf(b, "%s M%lu (%p%s%s%s%s%s%s)", lw_lock_kind_title(l->kind),
+                  (unsigned long)l->id, (void *)l->addr, t ? ", " : "", t ? t : "",
+                  t ? " mutex" : "", l->name ? ", \"" : "", l->name ? l->name : "",
+                  l->name ? "\"" : "");
+}
+
+/* Stack indices in the order a reader meets them: an inversion's edges
+ * first, then each section as it is written. */
+static void collect_stacks(workspace *w, const lw_finding *f)
+{
+    w->nstacks = 0;
+    for (unsigned i = 0; i < f->nedges; i++) {
+        stack_index(w, f->edges[i].stack);
+        stack_index(w, f->edges[i].held_stack);
     }
 }
 
-static void write_text(workspace *w, const lw_cycle_snap *c)
+/* ---- text ---- */
+
+static void text_cycle(workspace *w, const lw_finding *f)
 {
     lw_buf *b = &w->b;
-    lw_buf_printf(b, "==================\nWARNING: lockwatch: lock-order inversion "
-                  "(potential deadlock) (pid=%d)\n  Cycle in lock order graph: ", (int)getpid());
-    for (unsigned i = 0; i < c->n; i++)
-        lw_buf_printf(b, "M%lu (%p) => ", (unsigned long)c->e[i].from.id,
-                      (void *)c->e[i].from.addr);
-    lw_buf_printf(b, "M%lu\n", (unsigned long)c->e[0].from.id);
-
-    for (unsigned i = 0; i < c->n; i++) {
-        const lw_edge_snap *e = &c->e[i];
-        char tl[16];
-        thread_label(tl, sizeof(tl), e->origin.thread);
-        lw_buf_printf(b, "\n  %s M%lu %sacquired here while holding %s M%lu%s in thread %s (tid=%d):\n",
-                      kind_title(e->to.kind), (unsigned long)e->to.id,
-                      (e->modes & LW_EM_TO_WRITE) ? (e->to.kind == LW_KIND_RWLOCK ? "write-" : "")
-                                                  : "read-",
-                      e->from.kind == LW_KIND_RWLOCK ? "rwlock" : "mutex",
-                      (unsigned long)e->from.id,
-                      e->from.kind != LW_KIND_RWLOCK ? ""
-                      : (e->modes & LW_EM_FROM_WRITE) ? " (for writing)" : " (for reading)",
-                      tl, e->origin.tid);
-        text_stack(w, e->origin.stack_to, "<no backtrace>");
+    lw_buf_puts(b, "  Cycle in lock order graph: ");
+    for (unsigned i = 0; i < f->nedges; i++) {
+        const lw_lock_snap *l = &f->locks[f->edges[i].from].lock;
+        lw_buf_printf(b, "M%lu (%p) => ", (unsigned long)l->id, (void *)l->addr);
+    }
+    lw_buf_printf(b, "M%lu\n", (unsigned long)f->locks[f->edges[0].from].lock.id);
+    for (unsigned i = 0; i < f->nedges; i++) {
+        const lw_fedge *e = &f->edges[i];
+        const lw_lock_snap *from = &f->locks[e->from].lock, *to = &f->locks[e->to].lock;
+        const lw_fthread *t = &f->threads[e->thread];
+        lw_buf_printf(b, "\n  %s M%lu %sacquired here while holding %s M%lu%s in thread T%u "
+                      "(tid=%d):\n", lw_lock_kind_title(to->kind), (unsigned long)to->id,
+                      e->to_mode == LW_MODE_READ ? "read-"
+                      : to->kind == LW_KIND_RWLOCK ? "write-" : "",
+                      from->kind == LW_KIND_RWLOCK ? "rwlock" : "mutex", (unsigned long)from->id,
+                      from->kind != LW_KIND_RWLOCK ? ""
+                      : e->from_mode == LW_MODE_WRITE ? " (for writing)" : " (for reading)",
+                      t->num, t->tid);
+        text_stack(w, e->stack, "<no backtrace>");
         lw_buf_printf(b, "  %s M%lu previously acquired by the same thread here:\n",
-                      kind_title(e->from.kind), (unsigned long)e->from.id);
-        text_stack(w, e->origin.stack_from, "<no backtrace>");
+                      lw_lock_kind_title(from->kind), (unsigned long)from->id);
+        text_stack(w, e->held_stack, "<no backtrace>");
     }
-    lw_buf_puts(b, "\n");
-    for (unsigned i = 0; i < w->nlocks; i++) {
-        const lw_lock_snap *l = w->locks[i];
-        const char *t = mtype_name(l);
-        lw_buf_printf(b, "  %s M%lu (%p%s%s%s%s%s%s) first %s at:\n", kind_title(l->kind),
-                      (unsigned long)l->id, (void *)l->addr, t ? ", " : "", t ? t : "",
-                      t ? " mutex" : "",
-                      l->name ? ", \"" : "", l->name ? l->name : "", l->name ? "\"" : "",
-                      first_seen_name(l->first_how));
-        text_stack(w, site_stack(l->first_pc), "<unknown>");
-    }
-    for (unsigned i = 0; i < w->nthreads; i++) {
-        const lw_edge_origin *o = w->threads[i];
-        if (o->thread == 0) {
-            lw_buf_printf(b, "  Thread T0 (tid=%d) is the main thread\n", o->tid);
-            continue;
-        }
-        char pl[16];
-        thread_label(pl, sizeof(pl), o->parent);
-        if (o->created_seen) {
-            lw_buf_printf(b, "  Thread T%u (tid=%d) created by %s%s at:\n", o->thread, o->tid,
-                          o->parent == 0 ? "main thread" : "thread ", o->parent == 0 ? "" : pl);
-            text_stack(w, o->thread_stack, "<no backtrace>");
-        } else {
-            lw_buf_printf(b, "  Thread T%u (tid=%d) was not seen created\n", o->thread, o->tid);
-        }
-    }
-    char fn[160];
-    first_function(c->e[0].origin.stack_to, fn, sizeof(fn));
-    lw_buf_printf(b, "\nSUMMARY: lockwatch: lock-order inversion (potential deadlock)%s%s\n"
-                  "==================\n", fn[0] ? " in " : "", fn);
 }
 
-static void json_stacks(workspace *w);
-static void json_lock(workspace *w, const lw_lock_snap *l, bool first, const char *role,
-                      int stack_idx);
+static void text_threads(workspace *w, const lw_finding *f)
+{
+    lw_buf *b = &w->b;
+    for (unsigned i = 0; i < f->nthreads; i++) {
+        const lw_fthread *t = &f->threads[i];
+        lw_buf_printf(b, "\n  Thread T%u (tid=%d%s%s%s) %s:\n", t->num, t->tid,
+                      t->name[0] ? ", \"" : "", t->name, t->name[0] ? "\"" : "", t->what);
+        text_stack(w, t->stack, "<no backtrace>");
+        for (unsigned h = 0; h < t->nholds; h++) {
+            const lw_fhold *hd = &f->holds[t->first_hold + h];
+            const lw_lock_snap *l = &f->locks[hd->lock].lock;
+            lw_buf_puts(b, "    holding ");
+            lock_phrase(b, l);
+            lw_buf_printf(b, "%s, acquired here:\n",
+                          l->kind == LW_KIND_RWLOCK
+                              ? (hd->mode == LW_MODE_READ ? " for reading" : " for writing")
+                              : "");
+            text_stack_at(w, hd->stack, "<no backtrace>", "      ");
+        }
+        if (t->nholds == 0)
+            lw_buf_puts(b, "    holding no locks\n");
+    }
+}
+
+static void write_text(workspace *w, const lw_finding *f)
+{
+    lw_buf *b = &w->b;
+    bool cycle = f->nedges > 0;
+    lw_buf_printf(b, "==================\nWARNING: lockwatch: %s (pid=%d)\n",
+                  lw_finding_kind_title(f->kind), (int)getpid());
+    if (cycle)
+        text_cycle(w, f);
+    else {
+        lw_buf_printf(b, "  %s\n", f->message);
+        text_threads(w, f);
+    }
+    /* The locks the finding is about: a role, or where first seen. */
+    if (cycle)
+        lw_buf_puts(b, "\n");
+    for (unsigned i = 0; i < f->nlocks; i++) {
+        const lw_flock *fl = &f->locks[i];
+        if (!fl->own)
+            continue;
+        lw_buf_puts(b, cycle ? "  " : "\n  ");
+        lock_phrase(b, &fl->lock);
+        if (fl->role[0]) {
+            lw_buf_printf(b, " %s:\n", fl->role);
+            text_stack(w, fl->role_stack, "<no backtrace>");
+        } else {
+            lw_buf_printf(b, " first %s at:\n", first_seen_name(fl->lock.first_how));
+            text_stack(w, fl->lock.first_stack, "<unknown>");
+        }
+    }
+    if (!cycle)
+        lw_buf_puts(b, "\n");
+    for (unsigned i = 0; i < f->nthreads; i++) {
+        const lw_fthread *t = &f->threads[i];
+        if (t->num == 0) {
+            lw_buf_printf(b, "  Thread T0 (tid=%d) is the main thread\n", t->tid);
+        } else if (t->created_seen) {
+            char pl[16];
+            lw_buf pb;
+            lw_buf_init(&pb, pl, sizeof(pl));
+            lw_buf_printf(&pb, "T%u", t->parent);
+            lw_buf_printf(b, "  Thread T%u (tid=%d) created by %s%s at:\n", t->num, t->tid,
+                          t->parent == 0 ? "main thread" : "thread ", t->parent == 0 ? "" : pl);
+            text_stack(w, t->create_stack, "<no backtrace>");
+        } else {
+            lw_buf_printf(b, "  Thread T%u (tid=%d) was not seen created\n", t->num, t->tid);
+        }
+    }
+    char fn[160] = "";
+    if (cycle)
+        first_function(f->edges[0].stack, fn, sizeof(fn));
+    else if (f->nthreads)
+        first_function(f->threads[0].stack, fn, sizeof(fn));
+    lw_buf_printf(b, "\nSUMMARY: lockwatch: %s%s%s\n==================\n",
+                  cycle ? lw_finding_kind_title(f->kind) : lw_finding_kind_name(f->kind),
+                  fn[0] ? " in " : "", fn);
+}
+
+/* ---- JSON ---- */
 
 static void json_stack_ref(lw_buf *b, int idx)
 {
@@ -369,225 +337,14 @@ static void json_stack_ref(lw_buf *b, int idx)
         lw_buf_printf(b, "%d", idx);
 }
 
-static void write_json(workspace *w, const lw_cycle_snap *c)
+static void json_lock(workspace *w, const lw_flock *fl, bool first)
 {
     lw_buf *b = &w->b;
-
-    /* message */
-    char msg[2048];
-    lw_buf mb;
-    lw_buf_init(&mb, msg, sizeof(msg));
-    lw_buf_puts(&mb, "lock-order inversion (potential deadlock): ");
-    for (unsigned i = 0; i < c->n; i++)
-        lw_buf_printf(&mb, "M%lu => ", (unsigned long)c->e[i].from.id);
-    lw_buf_printf(&mb, "M%lu", (unsigned long)c->e[0].from.id);
-
-    lw_buf_puts(b, "{\"kind\":\"lock-order-inversion\",\"message\":");
-    lw_buf_json_str(b, msg);
-    lw_buf_printf(b, ",\"pid\":%d,\"threads\":[", (int)getpid());
-    for (unsigned i = 0; i < w->nthreads; i++) {
-        const lw_edge_origin *o = w->threads[i];
-        lw_buf_printf(b, "%s{\"id\":\"T%u\",\"tid\":%d,\"name\":", i ? "," : "", o->thread, o->tid);
-        lw_buf_json_str(b, o->thread_name);
-        if (o->thread == 0 || !o->created_seen) {
-            lw_buf_puts(b, ",\"created_by\":null,\"created_stack\":null}");
-        } else {
-            lw_buf_printf(b, ",\"created_by\":\"T%u\",\"created_stack\":", o->parent);
-            json_stack_ref(b, stack_index(w, o->thread_stack));
-            lw_buf_puts(b, "}");
-        }
-    }
-    lw_buf_puts(b, "],\"locks\":[");
-    for (unsigned i = 0; i < w->nlocks; i++)
-        json_lock(w, w->locks[i], i == 0, NULL, -1);
-    lw_buf_puts(b, "],\"cycle\":[");
-    for (unsigned i = 0; i < c->n; i++) {
-        const lw_edge_snap *e = &c->e[i];
-        lw_buf_printf(b, "%s{\"from\":\"M%lu\",\"to\":\"M%lu\",\"thread\":\"T%u\","
-                      "\"from_mode\":\"%s\",\"to_mode\":\"%s\",\"stack\":",
-                      i ? "," : "", (unsigned long)e->from.id, (unsigned long)e->to.id,
-                      e->origin.thread, (e->modes & LW_EM_FROM_WRITE) ? "write" : "read",
-                      (e->modes & LW_EM_TO_WRITE) ? "write" : "read");
-        json_stack_ref(b, stack_index(w, e->origin.stack_to));
-        lw_buf_puts(b, ",\"held_stack\":");
-        json_stack_ref(b, stack_index(w, e->origin.stack_from));
-        lw_buf_puts(b, "}");
-    }
-    lw_buf_puts(b, "]");
-    json_stacks(w);
-    lw_buf_puts(b, "}\n");
-    if (b->truncated) {
-        /* Never emit a broken JSON line: say so in a minimal valid one. */
-        lw_buf_init(b, w->mem, sizeof(w->mem));
-        lw_buf_puts(b, "{\"kind\":\"lock-order-inversion\",\"message\":");
-        lw_buf_json_str(b, msg);
-        lw_buf_printf(b, ",\"pid\":%d,\"threads\":[],\"locks\":[],\"stacks\":[],"
-                      "\"truncated\":true}\n", (int)getpid());
-    }
-}
-
-void lw_report_inversion(const lw_cycle_snap *c)
-{
-    workspace *w = lw_pool_get(&ws_pool);
-    if (!w)
-        return;
-    lw_buf_init(&w->b, w->mem, sizeof(w->mem));
-    collect(w, c);
-    if (lw_opt.format == LW_FORMAT_JSON)
-        write_json(w, c);
-    else
-        write_text(w, c);
-    lw_report_write(w->b.p, w->b.len, true);
-    lw_pool_put(&ws_pool, w);
-}
-
-/* ---- problem reports other than inversions ---- */
-
-static lw_pool issue_pool = LW_POOL_INIT(sizeof(lw_issue));
-
-lw_issue *lw_issue_new(const char *kind, const char *title)
-{
-    lw_issue *r = lw_pool_get(&issue_pool);
-    if (!r)
-        return NULL;
-    memset(r, 0, sizeof(*r));
-    r->kind = kind;
-    r->title = title;
-    return r;
-}
-
-void lw_issue_free(lw_issue *r)
-{
-    if (r)
-        lw_pool_put(&issue_pool, r);
-}
-
-lw_thread_snap *lw_issue_self(lw_issue *r, lw_thread *t, uint32_t stack, const uintptr_t *pcs,
-                              const uintptr_t *sps, unsigned n)
-{
-    if (r->nthreads == LW_REP_MAX_THREADS)
-        return NULL;
-    lw_thread_snap *ts = &r->threads[r->nthreads++];
-    ts->num = t->num;
-    ts->parent = t->parent;
-    ts->tid = t->tid;
-    lw_thread_refresh_name(t);
-    memcpy(ts->name, t->name, sizeof(ts->name));
-    ts->created_seen = t->created_seen;
-    ts->create_stack = t->create_stack;
-    ts->stack = stack;
-    ts->waits_lock = -1;
-    ts->waits_thread = -1;
-    for (unsigned i = 0; i < t->nheld && ts->nholds < LW_REP_MAX_HOLDS; i++) {
-        const lw_held *h = &t->held[i];
-        lw_hold_snap *hs = &ts->holds[ts->nholds++];
-        lw_snap_lock(h->lock, &hs->lock);
-        hs->lock.id = h->id;
-        hs->mode = h->mode;
-        hs->stack = pcs ? lw_stack_of_held(h->pc, h->cfa, pcs, sps, n)
-                        : site_stack(h->pc);
-    }
-    return ts;
-}
-
-int lw_issue_add_lock(lw_issue *r, const lw_lock_snap *l, const char *role, uint32_t stack)
-{
-    for (unsigned i = 0; i < r->nlocks; i++)
-        if (r->locks[i].lock.id == l->id && r->locks[i].lock.addr == l->addr)
-            return (int)i;
-    if (r->nlocks == LW_REP_MAX_LOCKS)
-        return -1;
-    unsigned i = r->nlocks++;
-    r->locks[i].lock = *l;
-    r->locks[i].stack = stack;
-    if (role) {
-        size_t len = strlen(role);
-        if (len >= sizeof(r->locks[i].role))
-            len = sizeof(r->locks[i].role) - 1;
-        memcpy(r->locks[i].role, role, len);
-        r->locks[i].role[len] = 0;
-    }
-    return (int)i;
-}
-
-static const char *mode_name(uint32_t mode)
-{
-    return mode == LW_MODE_READ ? "read" : "write";
-}
-
-static void lock_phrase(lw_buf *b, const lw_lock_snap *l)
-{
-    const char *t = mtype_name(l);
-    lw_buf_printf(b, "%s M%lu (%p%s%s%s%s%s%s)", kind_title(l->kind), (unsigned long)l->id,
-                  (void *)l->addr, t ? ", " : "", t ? t : "", t ? " mutex" : "",
-                  l->name ? ", \"" : "", l->name ? l->name : "", l->name ? "\"" : "");
-}
-
-static void issue_text(workspace *w, const lw_issue *r)
-{
-    lw_buf *b = &w->b;
-    lw_buf_printf(b, "==================\nWARNING: lockwatch: %s (pid=%d)\n  %s\n", r->title,
-                  (int)getpid(), r->message);
-    for (unsigned i = 0; i < r->nthreads; i++) {
-        const lw_thread_snap *ts = &r->threads[i];
-        lw_buf_printf(b, "\n  Thread T%u (tid=%d%s%s%s) %s:\n", ts->num, ts->tid,
-                      ts->name[0] ? ", \"" : "", ts->name, ts->name[0] ? "\"" : "", ts->what);
-        text_stack(w, ts->stack, "<no backtrace>");
-        for (unsigned h = 0; h < ts->nholds; h++) {
-            const lw_hold_snap *hs = &ts->holds[h];
-            lw_buf_puts(b, "    holding ");
-            lock_phrase(b, &hs->lock);
-            lw_buf_printf(b, "%s, acquired here:\n",
-                          hs->lock.kind == LW_KIND_RWLOCK
-                              ? (hs->mode == LW_MODE_READ ? " for reading" : " for writing")
-                              : "");
-            text_stack_at(w, hs->stack, "<no backtrace>", "      ");
-        }
-        if (ts->nholds == 0)
-            lw_buf_puts(b, "    holding no locks\n");
-    }
-    for (unsigned i = 0; i < r->nlocks; i++) {
-        lw_buf_puts(b, "\n  ");
-        lock_phrase(b, &r->locks[i].lock);
-        if (r->locks[i].role[0]) {
-            lw_buf_printf(b, " %s:\n", r->locks[i].role);
-            text_stack(w, r->locks[i].stack, "<no backtrace>");
-        } else {
-            lw_buf_printf(b, " first %s at:\n",
-                          first_seen_name(r->locks[i].lock.first_how));
-            text_stack(w, site_stack(r->locks[i].lock.first_pc), "<unknown>");
-        }
-    }
-    lw_buf_puts(b, "\n");
-    for (unsigned i = 0; i < r->nthreads; i++) {
-        const lw_thread_snap *ts = &r->threads[i];
-        if (ts->num == 0) {
-            lw_buf_printf(b, "  Thread T0 (tid=%d) is the main thread\n", ts->tid);
-        } else if (ts->created_seen) {
-            char pl[16];
-            thread_label(pl, sizeof(pl), ts->parent);
-            lw_buf_printf(b, "  Thread T%u (tid=%d) created by %s%s at:\n", ts->num, ts->tid,
-                          ts->parent == 0 ? "main thread" : "thread ", ts->parent == 0 ? "" : pl);
-            text_stack(w, ts->create_stack, "<no backtrace>");
-        } else {
-            lw_buf_printf(b, "  Thread T%u (tid=%d) was not seen created\n", ts->num, ts->tid);
-        }
-    }
-    char fn[160] = "";
-    if (r->nthreads)
-        first_function(r->threads[0].stack, fn, sizeof(fn));
-    lw_buf_printf(b, "\nSUMMARY: lockwatch: %s%s%s\n==================\n", r->kind,
-                  fn[0] ? " in " : "", fn);
-}
-
-static void json_lock(workspace *w, const lw_lock_snap *l, bool first, const char *role,
-                      int stack_idx)
-{
-    lw_buf *b = &w->b;
+    const lw_lock_snap *l = &fl->lock;
     const char *t = mtype_name(l);
     lw_buf_printf(b, "%s{\"id\":\"M%lu\",\"address\":\"0x%lx\",\"kind\":\"%s\",\"type\":",
                   first ? "" : ",", (unsigned long)l->id, (unsigned long)l->addr,
-                  kind_name(l->kind));
+                  lw_lock_kind_name(l->kind));
     if (t)
         lw_buf_json_str(b, t);
     else
@@ -597,14 +354,13 @@ static void json_lock(workspace *w, const lw_lock_snap *l, bool first, const cha
         lw_buf_json_str(b, l->name);
     else
         lw_buf_puts(b, "null");
-    lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":",
-                  first_seen_name(l->first_how));
-    json_stack_ref(b, stack_index(w, site_stack(l->first_pc)));
-    if (role) {
+    lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":", first_seen_name(l->first_how));
+    json_stack_ref(b, stack_index(w, l->first_stack));
+    if (fl->role[0]) {
         lw_buf_puts(b, ",\"role\":");
-        lw_buf_json_str(b, role);
+        lw_buf_json_str(b, fl->role);
         lw_buf_puts(b, ",\"stack\":");
-        json_stack_ref(b, stack_idx);
+        json_stack_ref(b, stack_index(w, fl->role_stack));
     }
     lw_buf_puts(b, "}");
 }
@@ -621,11 +377,11 @@ static void json_stacks(workspace *w)
             lw_symbolize(st->pc[i], &fi);
             lw_buf_printf(b, "%s{\"pc\":\"0x%lx\",\"module\":", i ? "," : "", (unsigned long)fi.pc);
             lw_buf_json_str(b, fi.module);
-            lw_buf_printf(b, ",\"offset\":\"0x%lx\"", (unsigned long)fi.offset);
-            if (fi.function[0]) {
-                lw_buf_puts(b, ",\"function\":");
+            lw_buf_printf(b, ",\"offset\":\"0x%lx\",\"function\":", (unsigned long)fi.offset);
+            if (fi.function[0])
                 lw_buf_json_str(b, fi.function);
-            }
+            else
+                lw_buf_puts(b, "null");
             lw_buf_puts(b, "}");
         }
         lw_buf_puts(b, "]");
@@ -633,96 +389,142 @@ static void json_stacks(workspace *w)
     lw_buf_puts(b, "]");
 }
 
-static void issue_json(workspace *w, const lw_issue *r)
+static void json_threads(workspace *w, const lw_finding *f, bool cycle)
 {
     lw_buf *b = &w->b;
-    lw_buf_puts(b, "{\"kind\":");
-    lw_buf_json_str(b, r->kind);
-    lw_buf_puts(b, ",\"message\":");
-    lw_buf_json_str(b, r->message);
-    lw_buf_printf(b, ",\"pid\":%d,\"threads\":[", (int)getpid());
-    for (unsigned i = 0; i < r->nthreads; i++) {
-        const lw_thread_snap *ts = &r->threads[i];
-        lw_buf_printf(b, "%s{\"id\":\"T%u\",\"tid\":%d,\"name\":", i ? "," : "", ts->num,
-                      ts->tid);
-        lw_buf_json_str(b, ts->name);
-        if (ts->num == 0 || !ts->created_seen) {
+    lw_buf_puts(b, ",\"threads\":[");
+    for (unsigned i = 0; i < f->nthreads; i++) {
+        const lw_fthread *t = &f->threads[i];
+        lw_buf_printf(b, "%s{\"id\":\"T%u\",\"tid\":%d,\"name\":", i ? "," : "", t->num, t->tid);
+        lw_buf_json_str(b, t->name);
+        if (t->num == 0 || !t->created_seen) {
             lw_buf_puts(b, ",\"created_by\":null,\"created_stack\":null");
         } else {
-            lw_buf_printf(b, ",\"created_by\":\"T%u\",\"created_stack\":", ts->parent);
-            json_stack_ref(b, stack_index(w, ts->create_stack));
+            lw_buf_printf(b, ",\"created_by\":\"T%u\",\"created_stack\":", t->parent);
+            json_stack_ref(b, stack_index(w, t->create_stack));
         }
-        lw_buf_puts(b, ",\"action\":");
-        lw_buf_json_str(b, ts->what);
-        lw_buf_puts(b, ",\"stack\":");
-        json_stack_ref(b, stack_index(w, ts->stack));
-        lw_buf_puts(b, ",\"waits_for\":");
-        if (ts->waits_lock >= 0)
-            lw_buf_printf(b, "\"M%lu\"", (unsigned long)r->locks[ts->waits_lock].lock.id);
-        else if (ts->waits_thread >= 0)
-            lw_buf_printf(b, "\"T%d\"", ts->waits_thread);
-        else
-            lw_buf_puts(b, "null");
-        lw_buf_puts(b, ",\"holds\":[");
-        for (unsigned h = 0; h < ts->nholds; h++) {
-            const lw_hold_snap *hs = &ts->holds[h];
-            lw_buf_printf(b, "%s{\"lock\":\"M%lu\",\"mode\":\"%s\",\"stack\":", h ? "," : "",
-                          (unsigned long)hs->lock.id, mode_name(hs->mode));
-            json_stack_ref(b, stack_index(w, hs->stack));
-            lw_buf_puts(b, "}");
-        }
-        lw_buf_puts(b, "]}");
-    }
-    lw_buf_puts(b, "],\"locks\":[");
-    /* Every lock the report names, once: the report's own, then held ones. */
-    bool first = true;
-    for (unsigned i = 0; i < r->nlocks; i++) {
-        json_lock(w, &r->locks[i].lock, first, r->locks[i].role[0] ? r->locks[i].role : NULL,
-                  stack_index(w, r->locks[i].stack));
-        first = false;
-    }
-    for (unsigned i = 0; i < r->nthreads; i++) {
-        for (unsigned h = 0; h < r->threads[i].nholds; h++) {
-            const lw_lock_snap *l = &r->threads[i].holds[h].lock;
-            bool dup = false;
-            for (unsigned k = 0; k < r->nlocks && !dup; k++)
-                dup = r->locks[k].lock.id == l->id;
-            for (unsigned j = 0; j <= i && !dup; j++)
-                for (unsigned k = 0; k < (j < i ? r->threads[j].nholds : h) && !dup; k++)
-                    dup = r->threads[j].holds[k].lock.id == l->id;
-            if (!dup) {
-                json_lock(w, l, first, NULL, -1);
-                first = false;
+        if (!cycle) {
+            lw_buf_puts(b, ",\"action\":");
+            lw_buf_json_str(b, t->what);
+            lw_buf_puts(b, ",\"stack\":");
+            json_stack_ref(b, stack_index(w, t->stack));
+            lw_buf_puts(b, ",\"waits_for\":");
+            if (t->waits_lock >= 0)
+                lw_buf_printf(b, "\"M%lu\"", (unsigned long)f->locks[t->waits_lock].lock.id);
+            else if (t->waits_thread >= 0)
+                lw_buf_printf(b, "\"T%d\"", t->waits_thread);
+            else
+                lw_buf_puts(b, "null");
+            lw_buf_puts(b, ",\"holds\":[");
+            for (unsigned h = 0; h < t->nholds; h++) {
+                const lw_fhold *hd = &f->holds[t->first_hold + h];
+                lw_buf_printf(b, "%s{\"lock\":\"M%lu\",\"mode\":\"%s\",\"stack\":", h ? "," : "",
+                              (unsigned long)f->locks[hd->lock].lock.id, mode_name(hd->mode));
+                json_stack_ref(b, stack_index(w, hd->stack));
+                lw_buf_puts(b, "}");
             }
+            lw_buf_puts(b, "]");
         }
+        lw_buf_puts(b, "}");
     }
     lw_buf_puts(b, "]");
-    lw_buf_puts(b, r->extra_json);
+}
+
+static void json_extras(lw_buf *b, const lw_finding *f)
+{
+    if (f->call.function) {
+        lw_buf_puts(b, ",\"call\":{\"function\":");
+        lw_buf_json_str(b, f->call.function);
+        lw_buf_puts(b, ",\"family\":");
+        lw_buf_json_str(b, f->call.family ? f->call.family : "");
+        lw_buf_puts(b, ",\"elapsed_us\":");
+        if (f->call.elapsed_us >= 0)
+            lw_buf_printf(b, "%lld}", (long long)f->call.elapsed_us);
+        else
+            lw_buf_puts(b, "null}");
+    }
+    if (f->has_owner) {
+        lw_buf_puts(b, ",\"owner_tid\":");
+        if (f->owner_tid > 0)
+            lw_buf_printf(b, "%d", f->owner_tid);
+        else
+            lw_buf_puts(b, "null");
+    }
+    if (f->has_holder) {
+        lw_buf_puts(b, ",\"holder_tid\":");
+        if (f->holder_tid > 0)
+            lw_buf_printf(b, "%d", f->holder_tid);
+        else
+            lw_buf_puts(b, "null");
+    }
+    if (f->waiters >= 0)
+        lw_buf_printf(b, ",\"waiters\":%d", f->waiters);
+}
+
+static void write_json(workspace *w, const lw_finding *f)
+{
+    lw_buf *b = &w->b;
+    bool cycle = f->nedges > 0;
+    lw_buf_puts(b, "{\"kind\":");
+    lw_buf_json_str(b, lw_finding_kind_name(f->kind));
+    lw_buf_puts(b, ",\"message\":");
+    lw_buf_json_str(b, f->message);
+    lw_buf_printf(b, ",\"pid\":%d,\"fingerprint\":\"%016llx\"", (int)getpid(),
+                  (unsigned long long)f->fingerprint);
+    json_threads(w, f, cycle);
+    /* Every lock the finding names, once: its own, then those only held. */
+    lw_buf_puts(b, ",\"locks\":[");
+    bool first = true;
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned i = 0; i < f->nlocks; i++)
+            if (f->locks[i].own == (pass == 0)) {
+                json_lock(w, &f->locks[i], first);
+                first = false;
+            }
+    lw_buf_puts(b, "]");
+    if (cycle) {
+        lw_buf_puts(b, ",\"cycle\":[");
+        for (unsigned i = 0; i < f->nedges; i++) {
+            const lw_fedge *e = &f->edges[i];
+            lw_buf_printf(b, "%s{\"from\":\"M%lu\",\"to\":\"M%lu\",\"thread\":\"T%u\","
+                          "\"from_mode\":\"%s\",\"to_mode\":\"%s\",\"stack\":",
+                          i ? "," : "", (unsigned long)f->locks[e->from].lock.id,
+                          (unsigned long)f->locks[e->to].lock.id, f->threads[e->thread].num,
+                          mode_name(e->from_mode), mode_name(e->to_mode));
+            json_stack_ref(b, stack_index(w, e->stack));
+            lw_buf_puts(b, ",\"held_stack\":");
+            json_stack_ref(b, stack_index(w, e->held_stack));
+            lw_buf_puts(b, "}");
+        }
+        lw_buf_puts(b, "]");
+    }
+    json_extras(b, f);
     json_stacks(w);
     lw_buf_puts(b, "}\n");
     if (b->truncated) {
+        /* Never emit a broken JSON line: say so in a minimal valid one. */
         lw_buf_init(b, w->mem, sizeof(w->mem));
         lw_buf_puts(b, "{\"kind\":");
-        lw_buf_json_str(b, r->kind);
+        lw_buf_json_str(b, lw_finding_kind_name(f->kind));
         lw_buf_puts(b, ",\"message\":");
-        lw_buf_json_str(b, r->message);
-        lw_buf_printf(b, ",\"pid\":%d,\"threads\":[],\"locks\":[],\"stacks\":[],"
-                      "\"truncated\":true}\n", (int)getpid());
+        lw_buf_json_str(b, f->message);
+        lw_buf_printf(b, ",\"pid\":%d,\"fingerprint\":\"%016llx\",\"threads\":[],\"locks\":[],"
+                      "\"stacks\":[],\"truncated\":true}\n", (int)getpid(),
+                      (unsigned long long)f->fingerprint);
     }
 }
 
-void lw_report_issue(lw_issue *r)
+void lw_report_finding(const lw_finding *f)
 {
     workspace *w = lw_pool_get(&ws_pool);
-    if (w) {
-        lw_buf_init(&w->b, w->mem, sizeof(w->mem));
-        w->nstacks = 0;
-        if (lw_opt.format == LW_FORMAT_JSON)
-            issue_json(w, r);
-        else
-            issue_text(w, r);
-        lw_report_write(w->b.p, w->b.len, true);
-        lw_pool_put(&ws_pool, w);
-    }
-    lw_issue_free(r);
+    if (!w)
+        return;
+    lw_buf_init(&w->b, w->mem, sizeof(w->mem));
+    collect_stacks(w, f);
+    if (lw_opt.format == LW_FORMAT_JSON)
+        write_json(w, f);
+    else
+        write_text(w, f);
+    stream_write(w->b.p, w->b.len);
+    lw_pool_put(&ws_pool, w);
 }

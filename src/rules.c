@@ -7,7 +7,7 @@
 #include "rules.h"
 #include "arena.h"
 #include "lw_atomic.h"
-#include "report.h"
+#include "finding.h"
 #include "stacks.h"
 #include "fmt.h"
 #include "lw_core.h"
@@ -21,56 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- once-only sets: 64-bit signatures, open addressing, arena ---- */
-
-/* protects: seen, seen_cap, seen_n */
-static lw_mutex seen_lock = LW_MUTEX_INIT;
-static uint64_t *seen;
-static size_t seen_cap, seen_n;
-
-/* True the first time sig is offered (the caller then reports). */
-bool lw_first_time(uint64_t sig)
-{
-    bool first = false;
-    if (sig == 0)
-        sig = 1;
-    lw_mutex_lock(&seen_lock);
-    if (seen_n * 2 >= seen_cap) {
-        size_t cap = seen_cap ? seen_cap * 2 : 256;
-        uint64_t *nv = lw_arena_alloc(cap * sizeof(*nv));
-        if (!nv)
-            goto out;   /* cannot remember: stay quiet rather than repeat */
-        for (size_t i = 0; i < seen_cap; i++) {
-            uint64_t v = seen[i];
-            if (!v)
-                continue;
-            size_t j = v & (cap - 1);
-            while (nv[j])
-                j = (j + 1) & (cap - 1);
-            nv[j] = v;
-        }
-        seen = nv;
-        seen_cap = cap;
-    }
-    size_t j = sig & (seen_cap - 1);
-    while (seen[j]) {
-        if (seen[j] == sig)
-            goto out;
-        j = (j + 1) & (seen_cap - 1);
-    }
-    seen[j] = sig;
-    seen_n++;
-    first = true;
-out:
-    lw_mutex_unlock(&seen_lock);
-    return first;
-}
-
 static void pending_atfork_child(void);
 
 void lw_rules_atfork_child(void)
 {
-    lw_mutex_reset(&seen_lock);
     pending_atfork_child();
 }
 
@@ -181,12 +135,12 @@ static unsigned held_except(const lw_thread *t, uintptr_t except)
 #define LW_BLOCK_PENDING 128
 
 typedef struct {
-    lw_issue *r;              /* NULL: free entry */
+    lw_finding *r;            /* NULL: free entry */
     unsigned n;
     struct {
         lw_lock *l;
         uint64_t id;          /* the incarnation: l->id != id once it is gone */
-    } locks[LW_REP_MAX_HOLDS];
+    } locks[LW_TSNAP_HOLDS];
 } pending_ent;
 
 /* protects: pending, pending_n */
@@ -225,7 +179,7 @@ static bool ent_dead(const pending_ent *e)
  * pending_lock released. */
 static void pending_flush(uint64_t id)
 {
-    lw_issue *out[LW_BLOCK_PENDING];
+    lw_finding *out[LW_BLOCK_PENDING];
     unsigned nout = 0;
     lw_mutex_lock(&pending_lock);
     for (unsigned i = 0; i < LW_BLOCK_PENDING && pending_n; i++) {
@@ -238,20 +192,20 @@ static void pending_flush(uint64_t id)
     }
     lw_mutex_unlock(&pending_lock);
     for (unsigned i = 0; i < nout; i++)
-        lw_report_issue(out[i]);
+        lw_finding_emit(out[i]);
 }
 
 /* Defers r, a report naming t's held locks (but `except`); false when one
  * of them was shared meanwhile, or the table is full of live entries: the
  * caller then reports at once. */
-static bool pending_add(lw_issue *r, const lw_thread *t, uintptr_t except)
+static bool pending_add(lw_finding *r, const lw_thread *t, uintptr_t except)
 {
     pending_ent *slot = NULL;
     lw_mutex_lock(&pending_lock);
     for (unsigned i = 0; i < LW_BLOCK_PENDING && !slot; i++) {
         pending_ent *e = &pending[i];
         if (e->r && ent_dead(e)) {
-            lw_issue_free(e->r);
+            lw_finding_free(e->r);
             e->r = NULL;
             pending_n--;
         }
@@ -261,7 +215,7 @@ static bool pending_add(lw_issue *r, const lw_thread *t, uintptr_t except)
     bool kept = false;
     if (slot) {
         slot->n = 0;
-        for (unsigned i = 0; i < t->nheld && slot->n < LW_REP_MAX_HOLDS; i++) {
+        for (unsigned i = 0; i < t->nheld && slot->n < LW_TSNAP_HOLDS; i++) {
             const lw_held *h = &t->held[i];
             if (h->addr == except)
                 continue;
@@ -289,7 +243,7 @@ static void pending_atfork_child(void)
     lw_mutex_reset(&pending_lock);
     for (unsigned i = 0; i < LW_BLOCK_PENDING; i++)
         if (pending[i].r) {
-            lw_issue_free(pending[i].r);
+            lw_finding_free(pending[i].r);
             pending[i].r = NULL;
         }
     pending_n = 0;
@@ -320,43 +274,26 @@ static bool holds_shared(const lw_thread *t, uintptr_t except)
 
 static void blocking_report(lw_thread *t, const lw_block_ctx *c, uint64_t elapsed_us)
 {
-    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
-    unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
-    unsigned depth = lw_stack_depth();
-    uint32_t stack = lw_depot_put(pcs, n < depth ? n : depth);
-    lw_issue *r = lw_issue_new("blocking-call-under-lock", "blocking call while holding a lock");
-    if (!r)
-        return;
-    lw_thread_snap *ts = lw_issue_self(r, t, stack, pcs, sps, n);
     /* The condvar's own mutex is released by the wait: not "held". */
-    if (ts && c->except) {
-        unsigned k = 0;
-        for (unsigned i = 0; i < ts->nholds; i++)
-            if (ts->holds[i].lock.addr != c->except)
-                ts->holds[k++] = ts->holds[i];
-        ts->nholds = k;
+    lw_finding *f = lw_finding_about_self(t, LW_F_BLOCKING, c->except);
+    if (!f)
+        return;
+    unsigned nh = f->threads[0].nholds;
+    lw_finding_what(&f->threads[0], "called %s() (%s) here", c->call, lw_family_name(c->family));
+    lw_finding_message(f, "%s() may block (%s) while the thread holds %u lock%s%s", c->call,
+                       lw_family_name(c->family), nh, nh == 1 ? "" : "s",
+                       elapsed_us != UINT64_MAX ? "; it took " : "");
+    if (elapsed_us != UINT64_MAX) {
+        lw_buf b;
+        lw_buf_init(&b, f->message + strlen(f->message),
+                    sizeof(f->message) - strlen(f->message));
+        lw_buf_printf(&b, "%lu us", (unsigned long)elapsed_us);
     }
-    unsigned nh = ts ? ts->nholds : 0;
-    lw_buf b;
-    if (ts) {
-        lw_buf_init(&b, ts->what, sizeof(ts->what));
-        lw_buf_printf(&b, "called %s() (%s) here", c->call, lw_family_name(c->family));
-    }
-    lw_buf_init(&b, r->message, sizeof(r->message));
-    lw_buf_printf(&b, "%s() may block (%s) while the thread holds %u lock%s", c->call,
-                  lw_family_name(c->family), nh, nh == 1 ? "" : "s");
-    if (elapsed_us != UINT64_MAX)
-        lw_buf_printf(&b, "; it took %lu us", (unsigned long)elapsed_us);
-    lw_buf_init(&b, r->extra_json, sizeof(r->extra_json));
-    lw_buf_puts(&b, ",\"call\":{\"function\":");
-    lw_buf_json_str(&b, c->call);
-    lw_buf_printf(&b, ",\"family\":\"%s\",\"elapsed_us\":", lw_family_name(c->family));
-    if (elapsed_us != UINT64_MAX)
-        lw_buf_printf(&b, "%lu}", (unsigned long)elapsed_us);
-    else
-        lw_buf_puts(&b, "null}");
-    if (lw_opt.blocking_unshared || holds_shared(t, c->except) || !pending_add(r, t, c->except))
-        lw_report_issue(r);
+    f->call.function = c->call;
+    f->call.family = lw_family_name(c->family);
+    f->call.elapsed_us = elapsed_us != UINT64_MAX ? (int64_t)elapsed_us : -1;
+    if (lw_opt.blocking_unshared || holds_shared(t, c->except) || !pending_add(f, t, c->except))
+        lw_finding_emit(f);
 }
 
 static void blocking_begin(lw_block_ctx *c, const char *call, unsigned family, uintptr_t pc,
@@ -443,17 +380,6 @@ static uintptr_t destroyed_pc(uintptr_t addr)
     return lw_load_relaxed(&destroyed_sites[s].addr) == addr ? pc : 0;
 }
 
-static const char *kind_word(unsigned kind)
-{
-    switch (kind) {
-    case LW_KIND_RWLOCK: return "rwlock";
-    case LW_KIND_SPIN: return "spinlock";
-    case LW_KIND_C11_MUTEX: return "C11 mutex";
-    case LW_KIND_COND: return "condition variable";
-    }
-    return "mutex";
-}
-
 /* A lock snapshot for a lock lockwatch may never have seen: such a lock
  * gets its node now, so that it has an id, first seen here (pc) being
  * used without having been locked. */
@@ -478,58 +404,18 @@ static void snap_or_addr(const lw_lock *l, uintptr_t addr, unsigned kind, lw_loc
     s->name = lw_lock_name(addr);
 }
 
-/* Starts a report about the calling thread at its current call. */
-static lw_issue *begin_issue(lw_thread *t, const char *kind, const char *title)
+static uint64_t site_sig(enum lw_finding_kind kind, uintptr_t pc)
 {
-    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
-    unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
-    unsigned depth = lw_stack_depth();
-    lw_issue *r = lw_issue_new(kind, title);
-    if (r)
-        lw_issue_self(r, t, lw_depot_put(pcs, n < depth ? n : depth), pcs, sps, n);
-    return r;
+    return lw_hash_mix(pc, lw_mix64((uint64_t)kind + 0x5173));
 }
 
-static uint64_t site_sig(const char *kind, uintptr_t pc);
-
-/* The same, once per call site of this kind: NULL when already reported. */
-static lw_issue *site_issue(lw_thread *t, const char *kind, const char *title, uintptr_t pc)
+/* A finding about the calling thread at its current call, once per call
+ * site of this kind: NULL when already reported. */
+static lw_finding *site_finding(lw_thread *t, enum lw_finding_kind kind, uintptr_t pc)
 {
     if (!lw_first_time(site_sig(kind, pc)))
         return NULL;
-    return begin_issue(t, kind, title);
-}
-
-static void set_what(lw_issue *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_what(lw_issue *r, const char *fmt, ...)
-{
-    va_list ap;
-    lw_buf b;
-    if (!r->nthreads)
-        return;
-    lw_buf_init(&b, r->threads[0].what, sizeof(r->threads[0].what));
-    va_start(ap, fmt);
-    lw_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-}
-
-static void set_message(lw_issue *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_message(lw_issue *r, const char *fmt, ...)
-{
-    va_list ap;
-    lw_buf b;
-    lw_buf_init(&b, r->message, sizeof(r->message));
-    va_start(ap, fmt);
-    lw_buf_vprintf(&b, fmt, ap);
-    va_end(ap);
-}
-
-static uint64_t site_sig(const char *kind, uintptr_t pc)
-{
-    uint64_t k = 0;
-    for (const char *p = kind; *p; p++)
-        k = k * 131 + (unsigned char)*p;
-    return lw_hash_mix(pc, k);
+    return lw_finding_about_self(t, kind, 0);
 }
 
 bool lw_rule_relock(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, const char *call)
@@ -552,54 +438,51 @@ bool lw_rule_relock(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, const
     default:
         break;
     }
-    const char *kind = upgrade ? "rwlock-upgrade" : "double-lock";
-    if (!lw_first_time(site_sig(kind, pc)))
-        return true;
-    lw_issue *r = begin_issue(t, kind, upgrade ? "rwlock upgrade (read lock held, write lock wanted)"
-                                               : "double lock of a lock the thread already holds");
+    enum lw_finding_kind kind = upgrade ? LW_F_RWLOCK_UPGRADE : LW_F_DOUBLE_LOCK;
+    lw_finding *r = site_finding(t, kind, pc);
     if (!r)
         return true;
     lw_lock_snap s;
     lw_snap_lock(l, &s);
-    int li = lw_issue_add_lock(r, &s, NULL, 0);
+    int li = lw_finding_lock(r, &s, true, NULL, 0);
     /* Only a relock that really blocks waits for the lock; errorcheck
      * mutexes and rwlocks written twice fail with EDEADLK instead. */
     bool blocks = upgrade || (l->kind != LW_KIND_RWLOCK && l->mtype != LW_MTYPE_ERRORCHECK);
     if (blocks)
         r->threads[0].waits_lock = li;
-    set_what(r, "called %s() on %s M%lu here", call, kind_word(l->kind), (unsigned long)l->id);
+    lw_finding_what(&r->threads[0], "called %s() on %s M%lu here", call, lw_lock_kind_word(l->kind), (unsigned long)l->id);
     if (upgrade)
-        set_message(r, "thread T%u asks for the write lock of rwlock M%lu while it holds it for "
+        lw_finding_message(r, "thread T%u asks for the write lock of rwlock M%lu while it holds it for "
                        "reading: that can never be granted, the thread blocks forever",
                     t->num, (unsigned long)l->id);
     else if (l->kind == LW_KIND_RWLOCK)
-        set_message(r, "thread T%u locks rwlock M%lu again while it holds it for writing "
+        lw_finding_message(r, "thread T%u locks rwlock M%lu again while it holds it for writing "
                        "(glibc returns EDEADLK)", t->num, (unsigned long)l->id);
     else if (l->mtype == LW_MTYPE_ERRORCHECK)
-        set_message(r, "thread T%u locks errorcheck mutex M%lu which it already holds "
+        lw_finding_message(r, "thread T%u locks errorcheck mutex M%lu which it already holds "
                        "(the call returns EDEADLK)", t->num, (unsigned long)l->id);
     else
-        set_message(r, "thread T%u locks %s M%lu which it already holds: it waits for itself "
-                       "forever", t->num, kind_word(l->kind), (unsigned long)l->id);
-    lw_report_issue(r);
+        lw_finding_message(r, "thread T%u locks %s M%lu which it already holds: it waits for itself "
+                       "forever", t->num, lw_lock_kind_word(l->kind), (unsigned long)l->id);
+    lw_finding_emit(r);
     return true;
 }
 
 void lw_rule_use_after_destroy(lw_thread *t, uintptr_t addr, unsigned kind, const char *call,
                                uintptr_t pc)
 {
-    lw_issue *r = site_issue(t, "use-after-destroy", "use of a destroyed lock", pc);
+    lw_finding *r = site_finding(t, LW_F_USE_AFTER_DESTROY, pc);
     if (!r)
         return;
     lw_lock_snap s;
     snap_or_addr(NULL, addr, kind, &s, pc);
     uintptr_t dpc = destroyed_pc(addr);
-    lw_issue_add_lock(r, &s, "was destroyed here", dpc ? lw_depot_put(&dpc, 1) : 0);
-    set_what(r, "called %s() here", call);
-    set_message(r, "thread T%u calls %s() on %s M%lu (%p) after it was destroyed (and not "
-                   "initialised again)", t->num, call, kind_word(kind), (unsigned long)s.id,
+    lw_finding_lock(r, &s, true, "was destroyed here", dpc ? lw_depot_put(&dpc, 1) : 0);
+    lw_finding_what(&r->threads[0], "called %s() here", call);
+    lw_finding_message(r, "thread T%u calls %s() on %s M%lu (%p) after it was destroyed (and not "
+                   "initialised again)", t->num, call, lw_lock_kind_word(kind), (unsigned long)s.id,
                 (void *)addr);
-    lw_report_issue(r);
+    lw_finding_emit(r);
 }
 
 void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
@@ -607,68 +490,57 @@ void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned
 {
     if (t->overflow)
         return;   /* the held stack overflowed: it may simply not show it */
-    lw_issue *r = site_issue(t, "unlock-not-owned", "unlock of a lock the thread does not hold", pc);
+    lw_finding *r = site_finding(t, LW_F_UNLOCK_NOT_OWNED, pc);
     if (!r)
         return;
     lw_lock_snap s;
     snap_or_addr(l, addr, kind, &s, pc);
-    lw_issue_add_lock(r, &s, NULL, 0);
-    set_what(r, "called %s() here", call);
+    lw_finding_lock(r, &s, true, NULL, 0);
+    lw_finding_what(&r->threads[0], "called %s() here", call);
     char lock_name[48];
     lw_buf b;
     lw_buf_init(&b, lock_name, sizeof(lock_name));
-    lw_buf_printf(&b, "%s M%lu", kind_word(kind), (unsigned long)s.id);
+    lw_buf_printf(&b, "%s M%lu", lw_lock_kind_word(kind), (unsigned long)s.id);
     if (owner_tid > 0)
-        set_message(r, "thread T%u unlocks %s, which is held by another thread (tid %d)", t->num,
+        lw_finding_message(r, "thread T%u unlocks %s, which is held by another thread (tid %d)", t->num,
                     lock_name, owner_tid);
     else if (owner_tid == 0)
-        set_message(r, "thread T%u unlocks %s, which is not locked", t->num, lock_name);
+        lw_finding_message(r, "thread T%u unlocks %s, which is not locked", t->num, lock_name);
     else
-        set_message(r, "thread T%u unlocks %s, which it does not hold", t->num, lock_name);
-    lw_buf_init(&b, r->extra_json, sizeof(r->extra_json));
-    lw_buf_puts(&b, ",\"owner_tid\":");
-    if (owner_tid > 0)
-        lw_buf_printf(&b, "%d", owner_tid);
-    else
-        lw_buf_puts(&b, "null");
-    lw_report_issue(r);
+        lw_finding_message(r, "thread T%u unlocks %s, which it does not hold", t->num, lock_name);
+    r->has_owner = true;
+    r->owner_tid = owner_tid > 0 ? owner_tid : 0;
+    lw_finding_emit(r);
 }
 
 void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
                             int holder_tid, bool self_holds, unsigned waiters, const char *call,
                             uintptr_t pc)
 {
-    lw_issue *r = site_issue(t, "destroy-locked", "destroying a lock that is in use", pc);
+    lw_finding *r = site_finding(t, LW_F_DESTROY_LOCKED, pc);
     if (!r)
         return;
     lw_lock_snap s;
     snap_or_addr(l, addr, kind, &s, pc);
-    lw_issue_add_lock(r, &s, NULL, 0);
-    set_what(r, "called %s() here", call);
+    lw_finding_lock(r, &s, true, NULL, 0);
+    lw_finding_what(&r->threads[0], "called %s() here", call);
     unsigned long id = (unsigned long)s.id;
     if (kind == LW_KIND_COND)
-        set_message(r, "thread T%u destroys condition variable M%lu while %u thread%s wait%s on "
+        lw_finding_message(r, "thread T%u destroys condition variable M%lu while %u thread%s wait%s on "
                        "it", t->num, id, waiters, waiters == 1 ? "" : "s", waiters == 1 ? "s" : "");
     else if (self_holds)
-        set_message(r, "thread T%u destroys %s M%lu while it holds it", t->num, kind_word(kind), id);
+        lw_finding_message(r, "thread T%u destroys %s M%lu while it holds it", t->num, lw_lock_kind_word(kind), id);
     else if (holder_tid > 0)
-        set_message(r, "thread T%u destroys %s M%lu while another thread (tid %d) holds it",
-                    t->num, kind_word(kind), id, holder_tid);
+        lw_finding_message(r, "thread T%u destroys %s M%lu while another thread (tid %d) holds it",
+                    t->num, lw_lock_kind_word(kind), id, holder_tid);
     else
-        set_message(r, "thread T%u destroys %s M%lu while it is locked", t->num, kind_word(kind),
+        lw_finding_message(r, "thread T%u destroys %s M%lu while it is locked", t->num, lw_lock_kind_word(kind),
                     id);
-    lw_buf b;
-    lw_buf_init(&b, r->extra_json, sizeof(r->extra_json));
-    lw_buf_puts(&b, ",\"holder_tid\":");
-    if (self_holds)
-        lw_buf_printf(&b, "%d", t->tid);
-    else if (holder_tid > 0)
-        lw_buf_printf(&b, "%d", holder_tid);
-    else
-        lw_buf_puts(&b, "null");
+    r->has_holder = true;
+    r->holder_tid = self_holds ? t->tid : holder_tid > 0 ? holder_tid : 0;
     if (kind == LW_KIND_COND)
-        lw_buf_printf(&b, ",\"waiters\":%u", waiters);
-    lw_report_issue(r);
+        r->waiters = (int)waiters;
+    lw_finding_emit(r);
 }
 
 /* ---- condition variables ---- */
@@ -681,19 +553,18 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         return NULL;
     if (c->destroyed)
         lw_rule_use_after_destroy(t, cond, LW_KIND_COND, call, pc);
-    if (!held && !t->overflow && lw_first_time(site_sig("cond-wait-unlocked", pc))) {
-        lw_issue *r = begin_issue(t, "cond-wait-unlocked",
-                                  "condition variable wait without holding its mutex");
+    if (!held && !t->overflow && lw_first_time(site_sig(LW_F_COND_WAIT_UNLOCKED, pc))) {
+        lw_finding *r = lw_finding_about_self(t, LW_F_COND_WAIT_UNLOCKED, 0);
         if (r) {
             lw_lock_snap s;
             lw_lock *ml = lw_registry_find(mutex);
             snap_or_addr(ml, mutex, LW_KIND_MUTEX, &s, pc);
-            lw_issue_add_lock(r, &s, NULL, 0);
-            set_what(r, "called %s() here", call);
-            set_message(r, "thread T%u waits on condition variable M%lu with mutex M%lu, which "
+            lw_finding_lock(r, &s, true, NULL, 0);
+            lw_finding_what(&r->threads[0], "called %s() here", call);
+            lw_finding_message(r, "thread T%u waits on condition variable M%lu with mutex M%lu, which "
                            "it does not hold: the wait's unlock and the wakeup race",
                         t->num, (unsigned long)c->id, (unsigned long)s.id);
-            lw_report_issue(r);
+            lw_finding_emit(r);
         }
     }
     uintptr_t other = 0, other_pc = 0;
@@ -709,23 +580,22 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
     lw_fetch_add_acq_rel(&c->cond_waiters, 1);
     lw_spin_unlock(&c->cond_lock);
 
-    if (other && lw_first_time(site_sig("cond-multiple-mutexes", pc) ^ lw_hash_mix(cond, 7))) {
-        lw_issue *r = begin_issue(t, "cond-multiple-mutexes",
-                                  "condition variable used with two mutexes at once");
+    if (other && lw_first_time(site_sig(LW_F_COND_MULTIPLE_MUTEXES, pc) ^ lw_hash_mix(cond, 7))) {
+        lw_finding *r = lw_finding_about_self(t, LW_F_COND_MULTIPLE_MUTEXES, 0);
         if (r) {
             lw_lock_snap s, o;
             lw_lock *ml = lw_registry_find(mutex);
             snap_or_addr(ml, mutex, LW_KIND_MUTEX, &s, pc);
-            lw_issue_add_lock(r, &s, "is the mutex of this wait", 0);
+            lw_finding_lock(r, &s, true, "is the mutex of this wait", 0);
             ml = lw_registry_find(other);
             snap_or_addr(ml, other, LW_KIND_MUTEX, &o, other_pc);
-            lw_issue_add_lock(r, &o, "is the mutex other waiters use, paired here",
+            lw_finding_lock(r, &o, true, "is the mutex other waiters use, paired here",
                               other_pc ? lw_depot_put(&other_pc, 1) : 0);
-            set_what(r, "called %s() here", call);
-            set_message(r, "thread T%u waits on condition variable M%lu with mutex M%lu while "
+            lw_finding_what(&r->threads[0], "called %s() here", call);
+            lw_finding_message(r, "thread T%u waits on condition variable M%lu with mutex M%lu while "
                            "other threads wait on it with mutex M%lu",
                         t->num, (unsigned long)c->id, (unsigned long)s.id, (unsigned long)o.id);
-            lw_report_issue(r);
+            lw_finding_emit(r);
         }
     }
     return c;
@@ -779,28 +649,34 @@ void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool sit
         return;
     /* Once per site: where the thread ends (pthread_exit call, start
      * routine), or else where it took its first lock still held. */
-    if (!lw_first_time(site_sig("exit-holding-lock", site ? site : first_pc)))
+    if (!lw_first_time(site_sig(LW_F_EXIT_HOLDING_LOCK, site ? site : first_pc)))
         return;
-    lw_issue *r = begin_issue(t, "exit-holding-lock", "thread exit while holding locks");
-    if (!r)
-        return;
-    lw_thread_snap *ts = &r->threads[0];
+    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
+    unsigned nf = lw_unwind(pcs, sps, LW_MAX_FRAMES);
+    unsigned depth = lw_stack_depth();
+    lw_thread_snap ts;
+    lw_snap_thread(t, lw_depot_put(pcs, nf < depth ? nf : depth), pcs, sps, nf, 0, &ts);
     if (site_is_routine) {
         /* The stack below a returning start routine is only libc's: name
          * the routine instead (its address + 1, as a return address). */
         uintptr_t pc = site + 1;
-        ts->stack = lw_depot_put(&pc, 1);
+        ts.stack = lw_depot_put(&pc, 1);
     }
     /* Robust mutexes are meant to be left behind by a dying owner. */
     unsigned k = 0;
-    for (unsigned i = 0; i < ts->nholds; i++) {
-        lw_lock *l = lw_registry_find(ts->holds[i].lock.addr);
+    for (unsigned i = 0; i < ts.nholds; i++) {
+        lw_lock *l = lw_registry_find(ts.holds[i].lock.addr);
         if (!(l && l->robust))
-            ts->holds[k++] = ts->holds[i];
+            ts.holds[k++] = ts.holds[i];
     }
-    ts->nholds = k;
-    set_what(r, "%s here", how);
-    set_message(r, "thread T%u %s while holding %u lock%s; threads that need %s will wait "
+    ts.nholds = k;
+    lw_finding *r = lw_finding_new(LW_F_EXIT_HOLDING_LOCK);
+    if (!r || !lw_finding_thread(r, &ts)) {
+        lw_finding_free(r);
+        return;
+    }
+    lw_finding_what(&r->threads[0], "%s here", how);
+    lw_finding_message(r, "thread T%u %s while holding %u lock%s; threads that need %s will wait "
                    "forever", t->num, how, n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
-    lw_report_issue(r);
+    lw_finding_emit(r);
 }

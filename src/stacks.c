@@ -8,7 +8,7 @@
 #include "arena.h"
 #include "lw_atomic.h"
 #include "options.h"
-#include "report.h"
+#include "log.h"
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -433,6 +433,35 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
         fi->module = exe_path;
     if (fi->module[0] == '/')
         lookup_symbol(fi->module, (uintptr_t)di.dli_fbase, q, fi);
+}
+
+uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames)
+{
+    const lw_stack *st = lw_depot_get(id);
+    uint64_t h = 0x5eed;
+    if (!st)
+        return h;
+    for (unsigned i = 0; i < st->n && i < frames; i++) {
+        Dl_info di;
+        uintptr_t pc = st->pc[i];
+        uint64_t where = pc;   /* outside any module: the address itself */
+        int e = errno;
+        if (pc && dladdr((void *)(pc - 1), &di) && di.dli_fname) {
+            /* The module's file name (not its directory: the same binary
+             * built or installed elsewhere) and the offset in it. */
+            const char *name = di.dli_fname[0] ? di.dli_fname : exe_path, *base = name;
+            for (const char *p = name; *p; p++)
+                if (*p == '/')
+                    base = p + 1;
+            uint64_t mh = 0xcbf29ce484222325ull;
+            for (const char *p = base; *p; p++)
+                mh = (mh ^ (unsigned char)*p) * 0x100000001b3ull;
+            where = mh ^ lw_mix64(pc - (uintptr_t)di.dli_fbase);
+        }
+        errno = e;
+        h = lw_mix64(h + where);
+    }
+    return h;
 }
 
 void lw_stacks_atfork_prepare(void)

@@ -49,6 +49,10 @@ typedef struct {
 } lw_frame_info;
 void lw_symbolize(uintptr_t pc, lw_frame_info *fi);
 
+/* A hash of the innermost `frames` frames of stack id as (module file
+ * name, offset): the same code path gives the same value in every run. */
+uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames);
+
 unsigned lw_stack_depth(void);   /* configured depth */
 void lw_stacks_atfork_prepare(void);
 void lw_stacks_atfork_parent(void);

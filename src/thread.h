@@ -12,8 +12,6 @@
 
 #include <pthread.h>
 
-#define LW_MODE_WRITE 1u   /* mutex, spinlock, rwlock write */
-#define LW_MODE_READ  2u   /* rwlock read */
 
 typedef struct lw_held {
     lw_lock *lock;

@@ -176,9 +176,10 @@ int lw_exit_status(int status);
 /* True the first time `sig` is offered (rules use it to decide, before
  * they unwind, whether a finding can be new). */
 bool lw_first_time(uint64_t sig);
-/* Tests: every emitted finding goes to hook (before it is freed); with
- * write == false it is not written.  NULL restores the writer only. */
-typedef void (*lw_finding_hook)(const lw_finding *f, void *ctx);
+/* Tests: every emitted finding goes to hook (before it is freed), repeats
+ * too (first == false); with write == false none is written.  NULL
+ * restores the writer only. */
+typedef void (*lw_finding_hook)(const lw_finding *f, bool first, void *ctx);
 void lw_sink_set_hook(lw_finding_hook hook, void *ctx, bool write);
 /* Forgets which fingerprints were seen and the count (tests, fork child). */
 void lw_sink_reset(void);

@@ -24,6 +24,7 @@
 #define LW_MAX_HELD        128   /* held-lock stack entries per thread */
 #define LW_EDGE_CACHE      256   /* per-thread cache of known edges (power of 2) */
 #define LW_SIG_CACHE       256   /* per-thread cache of known (held set, lock) pairs */
+#define LW_SIG_SET         4     /* largest held set that cache stores */
 #define LW_MAX_GATES       4     /* gate locks remembered per edge */
 #define LW_BLOCK_CACHE     32    /* per-thread cache of reported blocking sites */
 #define LW_MAX_FRAMES      64    /* hard cap of LOCKWATCH_STACK_DEPTH */

@@ -422,12 +422,10 @@ bool lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned ho
         return false;
     uint64_t key = lw_sig_key(l->id, mode);
     lw_sig_cache_ent *c = &t->sig_cache[lw_sig_slot(sig, key)];
-    if (LW_LIKELY(c->sig == sig && c->key == key))
+    if (LW_LIKELY(lw_sig_hit(c, t, key)))
         return false;
-    if (add_edges(t, l, mode)) {
-        c->sig = sig;
-        c->key = key;
-    }
+    if (add_edges(t, l, mode))
+        lw_sig_fill(c, t, key);
     return false;
 }
 

@@ -124,11 +124,14 @@ static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr
 }
 
 /* ---- the held-set cache ----
- * An acquisition of `to` while holding exactly the set S (locks and modes)
- * that was checked before needs nothing: its edges exist, and their gate
- * sets, which only ever shrink, were within S then and are now.  So one
- * probe keyed by (signature of S, to, mode) stands for the per-edge work.
- * Lock ids are never reused, so a hit also says `to` is not in S. */
+ * An acquisition of `to` while holding exactly the held stack S (locks and
+ * modes, in order) that was checked before needs nothing: its edges exist,
+ * and their gate sets, which only ever shrink, were within S then and are
+ * now.  So one probe stands for the per-edge work.  The entry stores S
+ * itself (held sets of up to LW_SIG_SET locks; larger ones are not cached)
+ * and a hit compares it entry by entry: the signature only picks the slot,
+ * so a collision of signatures costs a miss, never a lost edge.  Lock ids
+ * are never reused, so a hit also says `to` is not in S. */
 static inline uint64_t lw_sig_key(uint64_t id, unsigned mode)
 {
     return id << 2 | mode;
@@ -140,7 +143,8 @@ static inline unsigned lw_sig_slot(uint64_t sig, uint64_t key)
 }
 
 /* One pass over the held stack: true if l is held (a relock), else the
- * held set's signature (an order-free combination of every (id, mode)). */
+ * held set's signature (each term mixed before it is added: a sum of
+ * linear terms would send {1,4} and {2,3} to one slot). */
 static inline bool lw_held_sig(const lw_thread *t, const lw_lock *l, uint64_t *sig)
 {
     uint64_t s = 0;
@@ -148,10 +152,36 @@ static inline bool lw_held_sig(const lw_thread *t, const lw_lock *l, uint64_t *s
         const lw_held *h = &t->held[i];
         if (LW_UNLIKELY(h->lock == l && h->id == l->id))
             return true;
-        s += (lw_sig_key(h->id, h->mode) + 1) * 0x9e3779b97f4a7c15ull;
+        uint64_t k = lw_sig_key(h->id, h->mode) * 0x9e3779b97f4a7c15ull;
+        s += k ^ (k >> 29);
     }
     *sig = s;
     return false;
+}
+
+/* Does entry c hold exactly t's held stack and the acquisition `key`? */
+static inline bool lw_sig_hit(const lw_sig_cache_ent *c, const lw_thread *t, uint64_t key)
+{
+    if (c->key != key || c->n != t->nheld)
+        return false;
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->set[i] != lw_sig_key(t->held[i].id, t->held[i].mode))
+            return false;
+    return true;
+}
+
+/* Remembers that t's held stack's edges to `key` are all known. */
+static inline void lw_sig_fill(lw_sig_cache_ent *c, const lw_thread *t, uint64_t key)
+{
+    if (t->nheld > LW_SIG_SET)
+        return;
+    c->key = 0;   /* a signal handler reading it half-written must miss */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    c->n = t->nheld;
+    for (unsigned i = 0; i < t->nheld; i++)
+        c->set[i] = lw_sig_key(t->held[i].id, t->held[i].mode);
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    c->key = key;
 }
 
 /* A blocking acquisition of l in `mode` with the held set already checked
@@ -162,8 +192,7 @@ static inline bool lw_acquire_known(const lw_thread *t, const lw_lock *l, unsign
     if (LW_UNLIKELY(lw_held_sig(t, l, &sig)))
         return false;
     uint64_t key = lw_sig_key(l->id, mode);
-    const lw_sig_cache_ent *c = &t->sig_cache[lw_sig_slot(sig, key)];
-    return c->sig == sig && c->key == key;
+    return lw_sig_hit(&t->sig_cache[lw_sig_slot(sig, key)], t, key);
 }
 
 /* Post-event of a successful acquisition (any `how`: once it succeeds a

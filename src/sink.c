@@ -303,10 +303,11 @@ void lw_finding_emit(lw_finding *f)
     f->fingerprint = lw_finding_fingerprint(f);
     /* Fingerprints live in the same set as the rules' signatures: mixing
      * in a constant keeps the two apart. */
-    if (lw_first_time(lw_mix64(f->fingerprint ^ 0xf1d1f1d1f1d1ull))) {
+    bool first = lw_first_time(lw_mix64(f->fingerprint ^ 0xf1d1f1d1f1d1ull));
+    if (hook)
+        hook(f, first, hook_ctx);
+    if (first) {
         lw_fetch_add_acq_rel(&nfindings, 1);
-        if (hook)
-            hook(f, hook_ctx);
         if (hook_writes)
             lw_report_finding(f);
     }

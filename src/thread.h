@@ -30,8 +30,9 @@ typedef struct {
 } lw_edge_cache_ent;
 
 typedef struct {
-    uint64_t sig;          /* held-set signature (lw_core.c) */
     uint64_t key;          /* acquired lock id << 2 | mode; 0 = empty */
+    uint32_t n;            /* entries of the held set */
+    uint64_t set[LW_SIG_SET];   /* their (id << 2 | mode), in held-stack order */
 } lw_sig_cache_ent;
 
 typedef struct lw_thread {

@@ -176,6 +176,8 @@ int lw_exit_status(int status);
 /* True the first time `sig` is offered (rules use it to decide, before
  * they unwind, whether a finding can be new). */
 bool lw_first_time(uint64_t sig);
+/* Was sig offered to lw_first_time before?  (Does not record it.) */
+bool lw_seen_before(uint64_t sig);
 /* Tests: every emitted finding goes to hook (before it is freed), repeats
  * too (first == false); with write == false none is written.  NULL
  * restores the writer only. */

@@ -348,6 +348,77 @@ static bool gate_in(uint64_t g, const uint64_t *gates, unsigned n)
     return false;
 }
 
+/* The search that closed a cycle through e returns the first path it
+ * met; when that cycle cannot deadlock (a common gate, an rwlock only read
+ * on both sides) another path may still give one that can.  Depth-first
+ * over simple paths e->to ~> e->from (explicit stack), pruning a passage
+ * through an rwlock that enters and leaves it only reading, and taking the
+ * first cycle edges_valid() accepts.  At most LW_VALID_SEARCH edge visits:
+ * past that the cycle stays unreported (a graph dense enough to need more
+ * is rare; the budget keeps a pathological one from stalling the program).
+ * Under the graph lock; replaces *c when it finds one. */
+#define LW_VALID_SEARCH 20000
+
+static bool read_only_passage(const lw_edge *in, const lw_edge *out)
+{
+    return in->to->kind == LW_KIND_RWLOCK && !(lw_load_relaxed(&in->modes) & LW_EM_TO_WRITE) &&
+           !(lw_load_relaxed(&out->modes) & LW_EM_FROM_WRITE);
+}
+
+static bool (*cycle_filter)(lw_edge *const *edge, unsigned n);
+
+void lw_graph_set_cycle_filter(bool (*fresh)(lw_edge *const *edge, unsigned n))
+{
+    cycle_filter = fresh;
+}
+
+static bool wanted(lw_edge *const *edge, unsigned n)
+{
+    return edges_valid(edge, n) && (!cycle_filter || cycle_filter(edge, n));
+}
+
+static bool find_valid_cycle(lw_edge *e, lw_cycle *c)
+{
+    lw_edge *path[LW_MAX_CYCLE];
+    lw_edge *iter[LW_MAX_CYCLE];   /* next out-edge to try at each depth */
+    unsigned n = 1, budget = LW_VALID_SEARCH;
+    epoch += 2;
+    const uint64_t on_path = epoch;
+    path[0] = e;
+    iter[0] = e->to->out;
+    e->to->mark = on_path;
+    while (n > 0) {
+        if (budget-- == 0)
+            return false;
+        lw_edge *x = iter[n - 1];
+        if (!x) {
+            path[n - 1]->to->mark = on_path - 1;   /* off the path */
+            n--;
+            continue;
+        }
+        iter[n - 1] = x->next_out;
+        if (read_only_passage(path[n - 1], x))
+            continue;
+        if (x->to == e->from) {
+            path[n] = x;
+            if (!read_only_passage(x, e) && wanted(path, n + 1)) {
+                c->n = n + 1;
+                memcpy(c->edge, path, (n + 1) * sizeof(*path));
+                c->valid = true;
+                return true;
+            }
+            continue;
+        }
+        if (x->to->mark == on_path || n + 1 >= LW_MAX_CYCLE)
+            continue;
+        x->to->mark = on_path;
+        path[n] = x;
+        iter[n] = x->to->out;
+        n++;
+    }
+    return false;
+}
+
 enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t modes,
                                        const uint64_t *gates, unsigned ngates,
                                        const lw_edge_origin *origin,
@@ -382,6 +453,8 @@ enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t mode
             epoch += 2;
             if (search_forward(to, from, false, 0, &nomem)) {
                 build_cycle(e, cycle);
+                if (!cycle->valid || !wanted(cycle->edge, cycle->n))
+                    find_valid_cycle(e, cycle);
                 return LW_EDGE_CYCLE;
             }
         }
@@ -414,6 +487,8 @@ enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t mode
         e->cyclic = true;
         cyclic_edges++;
         build_cycle(e, cycle);
+        if (!cycle->valid || !wanted(cycle->edge, cycle->n))
+            find_valid_cycle(e, cycle);
         return LW_EDGE_CYCLE;
     }
     return nomem ? LW_EDGE_NOMEM : LW_EDGE_ADDED;
@@ -501,12 +576,17 @@ bool lw_cycle_valid(const lw_cycle *c)
     return edges_valid(c->edge, c->n);
 }
 
+uint64_t lw_cycle_signature_edges(lw_edge *const *edge, unsigned n)
+{
+    uint64_t s = n;
+    for (unsigned i = 0; i < n; i++)
+        s += lw_mix64(lw_hash_mix(edge[i]->from->id, edge[i]->to->id));
+    return s;
+}
+
 uint64_t lw_cycle_signature(const lw_cycle *c)
 {
-    uint64_t s = c->n;
-    for (unsigned i = 0; i < c->n; i++)
-        s += lw_hash_mix(c->edge[i]->from->id, c->edge[i]->to->id);
-    return s;
+    return lw_cycle_signature_edges(c->edge, c->n);
 }
 
 /* ---- tests and fork ---- */

@@ -87,6 +87,12 @@ void lw_graph_remove_node(lw_lock *l);
 bool lw_cycle_valid(const lw_cycle *c);
 /* Order-independent signature of a cycle's edges, for report dedup. */
 uint64_t lw_cycle_signature(const lw_cycle *c);
+uint64_t lw_cycle_signature_edges(struct lw_edge *const *edge, unsigned n);
+/* A cycle the graph returns must also pass fresh() (called under the graph
+ * lock; the core passes "not reported yet"): when the first cycle found
+ * through a new or weakened edge is invalid or stale, the graph looks for
+ * another one through that edge (bounded search). */
+void lw_graph_set_cycle_filter(bool (*fresh)(struct lw_edge *const *edge, unsigned n));
 
 uint64_t lw_graph_edges(void);
 uint64_t lw_graph_cyclic_edges(void);

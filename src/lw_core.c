@@ -26,7 +26,13 @@
 
 int lw_core_ready;
 
-static int init_state;   /* 0 none, 1 running, 2 done, 3 failed */
+static int init_state;
+
+/* The graph's filter: a cycle reported before is no news. */
+static bool cycle_not_reported(lw_edge *const *edge, unsigned n)
+{
+    return !lw_seen_before(lw_cycle_signature_edges(edge, n));
+}   /* 0 none, 1 running, 2 done, 3 failed */
 
 bool lw_core_init(char **envp, const void *self_addr)
 {
@@ -44,6 +50,7 @@ bool lw_core_init(char **envp, const void *self_addr)
         lw_store_release(&init_state, 3);
         return false;
     }
+    lw_graph_set_cycle_filter(cycle_not_reported);
     if (self_addr)
         lw_stacks_hide_module_of(self_addr);
     lw_store_release(&init_state, 2);

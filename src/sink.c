@@ -276,6 +276,23 @@ out:
     return first;
 }
 
+bool lw_seen_before(uint64_t sig)
+{
+    bool found = false;
+    if (sig == 0)
+        sig = 1;
+    lw_mutex_lock(&seen_lock);
+    if (seen_cap) {
+        size_t j = sig & (seen_cap - 1);
+        while (seen[j] && !found) {
+            found = seen[j] == sig;
+            j = (j + 1) & (seen_cap - 1);
+        }
+    }
+    lw_mutex_unlock(&seen_lock);
+    return found;
+}
+
 /* ---- the sink ---- */
 
 static uint64_t nfindings;      /* atomic */

@@ -38,7 +38,7 @@ static h_finding h_findings[H_MAX_FINDINGS];
 static unsigned h_nfindings;
 static lw_thread *h_threads;   /* H_MAX_THREADS of them */
 
-static void h_hook(const lw_finding *f, bool first, void *ctx)
+static inline void h_hook(const lw_finding *f, bool first, void *ctx)
 {
     (void)ctx;
     if (h_nfindings == H_MAX_FINDINGS)
@@ -59,7 +59,7 @@ static void h_hook(const lw_finding *f, bool first, void *ctx)
 
 /* Once per process (Check forks each test; the core's state is the
  * parent's copy, fresh for every test since setup runs in the child). */
-static void h_setup(void)
+static inline void h_setup(void)
 {
     static char *envp[] = { "LOCKWATCH_STACK_DEPTH=4", NULL };
     ck_assert(lw_core_init(envp, NULL));
@@ -74,26 +74,26 @@ static void h_setup(void)
     lw_sink_set_hook(h_hook, NULL, false);
 }
 
-static lw_thread *h_thread(unsigned i)
+static inline lw_thread *h_thread(unsigned i)
 {
     return &h_threads[i];
 }
 
-static lw_lock *h_lock_kind(unsigned i, enum lw_lock_kind kind)
+static inline lw_lock *h_lock_kind(unsigned i, enum lw_lock_kind kind)
 {
     lw_lock *l = lw_lock_lookup(H_ADDR(i), kind, 0, H_PC(i));
     ck_assert(l != NULL);
     return l;
 }
 
-static lw_lock *h_lock(unsigned i)
+static inline lw_lock *h_lock(unsigned i)
 {
     return h_lock_kind(i, LW_KIND_MUTEX);
 }
 
 /* An acquisition as the interposers make it: pre-event, (the real call
  * succeeds), post-event.  Returns false when the pre-event refused it. */
-static bool h_acquire_at(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, uintptr_t pc)
+static inline bool h_acquire_at(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, uintptr_t pc)
 {
     if (lw_before_acquire(t, l, mode, how, pc, "h_acquire"))
         return false;
@@ -107,13 +107,13 @@ static bool h_acquire_at(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, 
 #define h_acquire(t, l, mode, how) h_acquire_at((t), (l), (mode), (how), H_HERE())
 #define h_lock_m(t, l) h_acquire_at((t), (l), LW_MODE_WRITE, LW_ACQ_BLOCKING, H_HERE())
 
-static void h_unlock(lw_thread *t, lw_lock *l)
+static inline void h_unlock(lw_thread *t, lw_lock *l)
 {
     lw_release(t, l);
 }
 
 /* Inversions (first or not) so far. */
-static unsigned h_count(enum lw_finding_kind kind, bool first_only)
+static inline unsigned h_count(enum lw_finding_kind kind, bool first_only)
 {
     unsigned n = 0;
     for (unsigned i = 0; i < h_nfindings; i++)

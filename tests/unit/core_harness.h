@@ -59,9 +59,8 @@ static inline void h_hook(const lw_finding *f, bool first, void *ctx)
 
 /* Once per process (Check forks each test; the core's state is the
  * parent's copy, fresh for every test since setup runs in the child). */
-static inline void h_setup(void)
+static inline void h_setup_env(char **envp)
 {
-    static char *envp[] = { "LOCKWATCH_STACK_DEPTH=4", NULL };
     ck_assert(lw_core_init(envp, NULL));
     h_threads = calloc(H_MAX_THREADS, sizeof(lw_thread));
     ck_assert(h_threads != NULL);
@@ -72,6 +71,12 @@ static inline void h_setup(void)
     }
     h_nfindings = 0;
     lw_sink_set_hook(h_hook, NULL, false);
+}
+
+static inline void h_setup(void)
+{
+    static char *envp[] = { "LOCKWATCH_STACK_DEPTH=4", NULL };
+    h_setup_env(envp);
 }
 
 static inline lw_thread *h_thread(unsigned i)

@@ -6,7 +6,10 @@
  * rules, and the sink's fingerprints and deduplication.
  */
 #include "core_harness.h"
+#include "deadlock.h"
 #include "rules.h"
+
+#include <time.h>
 
 #include "unit.h"
 
@@ -227,6 +230,75 @@ START_TEST(fingerprint_ignores_data)
 }
 END_TEST
 
+/* ---- deadlocks that happen (deadlock.c) ---- */
+
+static void deadlock_setup(void)
+{
+    static char *envp[] = { "LOCKWATCH_DEADLOCK_MS=1", "LOCKWATCH_ON_DEADLOCK=wait", NULL };
+    h_setup_env(envp);
+}
+
+static void pause_ms(unsigned ms)
+{
+    struct timespec ts = { 0, (long)ms * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+START_TEST(deadlock_two_threads)
+{
+    lw_thread *a = h_thread(0), *b = h_thread(1);
+    lw_lock *m1 = h_lock(1), *m2 = h_lock(2), *m3 = h_lock(3);
+    h_lock_m(a, m1);
+    h_lock_m(b, m2);
+    /* b waits for m3, which nobody holds: no cycle however long. */
+    lw_waitrec *wb = lw_wait_begin(b, m3, LW_MODE_WRITE, NULL, false);
+    lw_waitrec *wa = lw_wait_begin(a, m2, LW_MODE_WRITE, NULL, false);
+    for (int i = 0; i < 3; i++) {
+        lw_wait_check(a, wa);
+        lw_wait_check(b, wb);
+        pause_ms(2);
+    }
+    ck_assert_uint_eq(h_nfindings, 0);
+    lw_wait_end(b, wb);
+    /* Now b waits for m1, held by a, which waits for m2, held by b. */
+    wb = lw_wait_begin(b, m1, LW_MODE_WRITE, NULL, false);
+    lw_wait_check(b, wb);   /* seen: the cycle must persist DEADLOCK_MS */
+    ck_assert_uint_eq(h_nfindings, 0);
+    pause_ms(3);
+    lw_wait_check(b, wb);
+    ck_assert_uint_eq(h_count(LW_F_DEADLOCK, false), 1);
+    const h_finding *f = &h_findings[0];
+    ck_assert_uint_eq(f->nthreads, 2);
+    /* Reported once: the other member's check finds it reported. */
+    pause_ms(3);
+    lw_wait_check(a, wa);
+    lw_wait_check(a, wa);
+    ck_assert_uint_eq(h_count(LW_F_DEADLOCK, false), 1);
+    lw_wait_end(a, wa);
+    lw_wait_end(b, wb);
+}
+END_TEST
+
+/* Readers do not block readers: a cycle through read holds only is none. */
+START_TEST(deadlock_readers_do_not_block)
+{
+    lw_thread *a = h_thread(0), *b = h_thread(1);
+    lw_lock *rw = h_lock_kind(1, LW_KIND_RWLOCK), *m = h_lock(2);
+    h_acquire(a, rw, LW_MODE_READ, LW_ACQ_BLOCKING);
+    h_lock_m(b, m);
+    lw_waitrec *wa = lw_wait_begin(a, m, LW_MODE_WRITE, NULL, false);
+    lw_waitrec *wb = lw_wait_begin(b, rw, LW_MODE_READ, NULL, false);
+    for (int i = 0; i < 4; i++) {
+        lw_wait_check(a, wa);
+        lw_wait_check(b, wb);
+        pause_ms(2);
+    }
+    ck_assert_uint_eq(h_nfindings, 0);
+    lw_wait_end(a, wa);
+    lw_wait_end(b, wb);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -242,6 +314,11 @@ static Suite *core_suite(void)
     tcase_add_test(tc, unlock_not_owned);
     tcase_add_test(tc, fingerprint_ignores_data);
     suite_add_tcase(s, tc);
+    TCase *dl = tcase_create("deadlock");
+    tcase_add_checked_fixture(dl, deadlock_setup, NULL);
+    tcase_add_test(dl, deadlock_two_threads);
+    tcase_add_test(dl, deadlock_readers_do_not_block);
+    suite_add_tcase(s, dl);
     return s;
 }
 

@@ -311,6 +311,10 @@ def validate_report(rep, pid=None):
     elif pid is not None and rep["pid"] != pid:
         p.append("pid is %r, the process was %d" % (rep["pid"], pid))
 
+    fp = rep.get("fingerprint")
+    if not (isinstance(fp, str) and re.match(r"^[0-9a-f]{16}$", fp)):
+        p.append("fingerprint is not 16 hex digits: %r" % (fp,))
+
     stacks = rep.get("stacks")
     if not isinstance(stacks, list):
         p.append("stacks missing or not a list")
@@ -331,8 +335,10 @@ def validate_report(rep, pid=None):
             if "offset" not in fr or not (fr["offset"] is None or
                                           (isinstance(fr["offset"], str) and _HEX.match(fr["offset"]))):
                 p.append(where + ".offset missing or not a hex string/null: %r" % (fr.get("offset"),))
-            # "function" may be left out (or null) for a frame without a symbol
-            if not (fr.get("function") is None or isinstance(fr["function"], str)):
+            # every frame has "function": null for a frame without a symbol
+            if "function" not in fr:
+                p.append(where + ".function is missing (null when unknown)")
+            elif not (fr["function"] is None or isinstance(fr["function"], str)):
                 p.append(where + ".function is not a string/null")
     nst = len(stacks)
 

@@ -8,6 +8,7 @@
 #include "arena.h"
 #include "fmt.h"
 #include "lw_atomic.h"
+#include "lw_clock.h"
 #include "lw_core.h"
 #include "options.h"
 #include "finding.h"
@@ -65,13 +66,6 @@ static void unlink_wait(lw_waitrec *w)
         w->next->prev = w->prev;
 }
 
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 uint64_t lw_wait_slice_ns(void)
 {
     /* An eighth of the persistence time, within [5 ms, 200 ms]: a cycle is
@@ -87,7 +81,7 @@ uint64_t lw_wait_slice_ns(void)
 
 void lw_wait_deadline(struct timespec *ts)
 {
-    uint64_t t = mono_ns() + lw_wait_slice_ns();
+    uint64_t t = lw_mono_ns() + lw_wait_slice_ns();
     ts->tv_sec = (time_t)(t / 1000000000ull);
     ts->tv_nsec = (long)(t % 1000000000ull);
 }
@@ -123,9 +117,8 @@ lw_waitrec *lw_wait_begin(lw_thread *t, lw_lock *l, unsigned mode, const pthread
     return w;
 }
 
-void lw_wait_end(lw_thread *t, lw_waitrec *w)
+void lw_wait_end(lw_waitrec *w)
 {
-    (void)t;
     if (!w)
         return;
     lw_mutex_lock(&wait_lock);
@@ -305,9 +298,8 @@ static lw_waitrec *fast_record(pthread_t pt)
     return w;
 }
 
-void lw_wait_check(lw_thread *t, lw_waitrec *w)
+void lw_wait_check(lw_waitrec *w)
 {
-    (void)t;
     if (!w || w->reported)
         return;
     lw_waitrec *m[LW_MAX_WAIT_CHAIN];
@@ -332,7 +324,7 @@ void lw_wait_check(lw_thread *t, lw_waitrec *w)
     if (n == 0) {
         w->cycle_sig = 0;
     } else {
-        uint64_t sig = cycle_sig(m, n), now = mono_ns();
+        uint64_t sig = cycle_sig(m, n), now = lw_mono_ns();
         if (w->cycle_sig != sig) {
             w->cycle_sig = sig;
             w->cycle_since_ns = now;

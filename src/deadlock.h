@@ -32,9 +32,9 @@ void lw_wait_deadline(struct timespec *ts);
 lw_waitrec *lw_wait_begin(lw_thread *t, lw_lock *l, unsigned mode, const pthread_t *target,
                           bool relocked);
 /* A slice expired: look for a cycle, report and act when it persists. */
-void lw_wait_check(lw_thread *t, lw_waitrec *w);
+void lw_wait_check(lw_waitrec *w);
 /* The wait is over (acquired, failed, or cancelled). */
-void lw_wait_end(lw_thread *t, lw_waitrec *w);
+void lw_wait_end(lw_waitrec *w);
 
 /* Thread identity for joins: every thread that waits records pthread_self. */
 void lw_deadlock_atfork_child(void);

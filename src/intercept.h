@@ -237,7 +237,6 @@ static inline void lw_rwlock_remember(pthread_rwlock_t *rw, const lw_lock *l)
 
 /* Post-events of a successful init / destroy call (any lock family). */
 void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
-void lw_note_destroy(uintptr_t addr);
 
 /* Post-event of a successful mutex init (pthread and C11). */
 void lw_note_mutex_init(pthread_mutex_t *m, enum lw_lock_kind kind, uintptr_t pc);
@@ -289,6 +288,15 @@ static inline lw_lock *lw_mutex_pre(lw_thread *t, pthread_mutex_t *m, enum lw_lo
     lw_leave(t);
     return l;
 }
+
+/* The wait engine, for lock waits and joins whose first slice expired:
+ * publishes the wait (for lock l in `mode`, or with l NULL a join of
+ * *target), waits slice after slice with until() (absolute CLOCK_MONOTONIC
+ * deadlines), checking for a wait-for cycle after each, and retracts the
+ * wait however it ends (cancellation included).  Returns until()'s result. */
+int lw_wait_published(lw_thread *t, lw_lock *l, unsigned mode, const pthread_t *target,
+                      bool relocked, int (*until)(void *obj, const struct timespec *deadline),
+                      void *obj);
 
 /* A blocking acquisition: try, then (lw_wait_blocked) wait in slices,
  * publishing the wait for deadlock detection once it lasted a slice. */

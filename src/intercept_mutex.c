@@ -11,6 +11,38 @@
 
 /* ---- shared steps ---- */
 
+static void wait_cancelled(void *w)
+{
+    lw_thread *t = &lw_self;
+    t->guard++;
+    lw_wait_end(w);
+    t->guard--;
+}
+
+int lw_wait_published(lw_thread *t, lw_lock *l, unsigned mode, const pthread_t *target,
+                      bool relocked, int (*until)(void *obj, const struct timespec *deadline),
+                      void *obj)
+{
+    struct timespec ts;
+    int r;
+    lw_reenter(t);
+    if (l)
+        lw_lock_user(t, l);   /* a waiter shares the lock before it gets it */
+    lw_waitrec *w = lw_wait_begin(t, l, mode, target, relocked);
+    lw_leave(t);
+    /* A join is a cancellation point: the record must not outlive it. */
+    pthread_cleanup_push(wait_cancelled, w);
+    do {
+        lw_reenter(t);
+        lw_wait_check(w);
+        lw_leave(t);
+        lw_wait_deadline(&ts);
+        r = until(obj, &ts);
+    } while (r == ETIMEDOUT);
+    pthread_cleanup_pop(1);
+    return r;
+}
+
 int lw_wait_blocked(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw_waitops *ops,
                     bool relocked)
 {
@@ -18,27 +50,9 @@ int lw_wait_blocked(lw_thread *t, lw_lock *l, unsigned mode, void *obj, const lw
     struct timespec ts;
     lw_wait_deadline(&ts);
     int r = ops->until(obj, &ts);
-    if (LW_LIKELY(r != ETIMEDOUT)) {
-        errno = e;
-        return r;
-    }
     /* Blocked for a whole slice: publish the wait and watch for a cycle. */
-    lw_reenter(t);
-    lw_lock_user(t, l);   /* a waiter shares the lock before it gets it */
-    lw_waitrec *w = lw_wait_begin(t, l, mode, NULL, relocked);
-    lw_leave(t);
-    for (;;) {
-        lw_reenter(t);
-        lw_wait_check(t, w);
-        lw_leave(t);
-        lw_wait_deadline(&ts);
-        r = ops->until(obj, &ts);
-        if (r != ETIMEDOUT)
-            break;
-    }
-    lw_reenter(t);
-    lw_wait_end(t, w);
-    lw_leave(t);
+    if (LW_UNLIKELY(r == ETIMEDOUT))
+        r = lw_wait_published(t, l, mode, NULL, relocked, ops->until, obj);
     errno = e;
     return r;
 }

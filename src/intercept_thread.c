@@ -135,12 +135,15 @@ LW_EXPORT void pthread_exit(void *ret)
 
 /* ---- joins: blocking calls, and waits that can deadlock ---- */
 
-static void join_cancelled(void *w)
+typedef struct {
+    pthread_t th;
+    void **ret;
+} join_ctx;
+
+static int join_until(void *obj, const struct timespec *deadline)
 {
-    lw_thread *t = &lw_self;
-    t->guard++;
-    lw_wait_end(t, w);
-    t->guard--;
+    join_ctx *j = obj;
+    return LW_REAL(pthread_clockjoin_np)(j->th, j->ret, CLOCK_MONOTONIC, deadline);
 }
 
 LW_EXPORT int pthread_join(pthread_t th, void **ret)
@@ -161,25 +164,14 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
          * pthread_exit (it is only exiting).  A joinable thread's
          * descriptor, and so its TLS, lives until it is joined. */
         struct timespec ts;
+        join_ctx j = { th, ret };
         lw_wait_deadline(&ts);
-        r = LW_REAL(pthread_clockjoin_np)(th, ret, CLOCK_MONOTONIC, &ts);
+        r = join_until(&j, &ts);
         if (r == ETIMEDOUT && LW_UNLIKELY(lw_blocking_watch()) &&
             !lw_load_acquire(&lw_thread_of(th)->routine_done))
             lw_blocking_before(&bc, "pthread_join", LW_FAM_WAIT, pc, cfa);
-        if (r == ETIMEDOUT) {
-            lw_reenter(t);
-            lw_waitrec *w = lw_wait_begin(t, NULL, 0, &th, false);
-            lw_leave(t);
-            pthread_cleanup_push(join_cancelled, w);
-            do {
-                lw_reenter(t);
-                lw_wait_check(t, w);
-                lw_leave(t);
-                lw_wait_deadline(&ts);
-                r = LW_REAL(pthread_clockjoin_np)(th, ret, CLOCK_MONOTONIC, &ts);
-            } while (r == ETIMEDOUT);
-            pthread_cleanup_pop(1);
-        }
+        if (r == ETIMEDOUT)
+            r = lw_wait_published(t, NULL, 0, &th, false, join_until, &j);
     }
     lw_blocking_after(&bc);
     return r;

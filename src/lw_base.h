@@ -1,6 +1,6 @@
 /*
  * lw_base.h: definitions every lockwatch source file shares: limits,
- * branch hints, visibility, debug asserts.  Nothing here allocates or calls
+ * branch hints, visibility.  Nothing here allocates or calls
  * into libc.
  */
 #ifndef LW_BASE_H
@@ -73,11 +73,5 @@ static inline uint64_t lw_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-#ifdef LW_DEBUG
-void lw_assert_fail(const char *expr, const char *file, int line);
-#define LW_ASSERT(e) ((e) ? (void)0 : lw_assert_fail(#e, __FILE__, __LINE__))
-#else
-#define LW_ASSERT(e) ((void)0)
-#endif
 
 #endif

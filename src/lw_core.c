@@ -67,7 +67,6 @@ lw_lock *lw_lock_create(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, 
     if (l && created) {
         l->first_how = LW_FIRST_LOCKED;
         l->first_pc = pc;
-        l->first_thread = lw_self.num;
     }
     return l;
 }
@@ -82,7 +81,6 @@ lw_lock *lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mt
     if (l && created) {
         l->first_how = LW_FIRST_INITIALISED;
         l->first_pc = pc;
-        l->first_thread = lw_self.num;
     }
     return l;
 }

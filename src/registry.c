@@ -1,7 +1,8 @@
 /*
  * registry.c: the tombstone-reusing hash (see registry.h for its contract)
  * and the lock registry built on it.  Owns: every lock node.  Must never:
- * free a record or unlink it from its chain (readers are lock-free).
+ * unmap a record, or clear the `next` link of a record it unlinks (a
+ * lock-free reader may stand on it and must be able to go on).
  */
 #include "registry.h"
 #include "arena.h"

@@ -78,7 +78,6 @@ typedef struct lw_lock {
      * while one thread alone has, LW_USERS_SHARED once a second one did.
      * Written at most twice per incarnation: read-mostly on the fast path. */
     uint32_t users;
-    uint32_t first_thread;    /* lockwatch thread number seen first */
     uintptr_t first_pc;       /* call site: init call or first lock */
     uint32_t first_how;       /* LW_FIRST_*: how the lock was first seen */
     bool robust;              /* robust mutex: dying with it held is its use */
@@ -88,8 +87,7 @@ typedef struct lw_lock {
     uint32_t cond_waiters;    /* atomic: threads inside a wait on it */
     uintptr_t cond_mutex;     /* mutex of the current waiters; cond_lock */
     uintptr_t cond_pair_pc;   /* where that pairing was first seen */
-    uint32_t cond_pair_thread;
-    int cond_lock;            /* tiny spinlock for the three fields above */
+    int cond_lock;            /* tiny spinlock for the two fields above */
     /* Order graph; all fields below written and read under the graph lock. */
     struct lw_edge *out, *in;
     int64_t rank;             /* topological order over non-cyclic edges */

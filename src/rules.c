@@ -7,6 +7,7 @@
 #include "rules.h"
 #include "arena.h"
 #include "lw_atomic.h"
+#include "lw_clock.h"
 #include "finding.h"
 #include "stacks.h"
 #include "fmt.h"
@@ -71,13 +72,6 @@ unsigned lw_fd_family(int fd)
     }
     errno = saved;
     return fam;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* Once per (call site, set of held locks). */
@@ -317,7 +311,7 @@ static void blocking_begin(lw_block_ctx *c, const char *call, unsigned family, u
                 blocking_report(t, c, UINT64_MAX);
         } else if (t->block_seen[block_slot(sig)] != sig) {
             c->active = true;
-            c->start_ns = now_ns();
+            c->start_ns = lw_mono_ns();
         }
     }
     errno = e;
@@ -343,7 +337,7 @@ void lw_blocking_after(lw_block_ctx *c)
         return;
     t->guard++;
     int e = errno;
-    uint64_t us = (now_ns() - c->start_ns) / 1000;
+    uint64_t us = (lw_mono_ns() - c->start_ns) / 1000;
     if (us >= (uint64_t)lw_opt.blocking_min_us && held_except(t, c->except) > 0 &&
         first_report(t, blocking_sig(t, c->pc, c->except)))
         blocking_report(t, c, us);
@@ -575,7 +569,6 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
     } else if (lw_load_relaxed(&c->cond_waiters) == 0) {
         c->cond_mutex = mutex;
         c->cond_pair_pc = pc;
-        c->cond_pair_thread = t->num;
     }
     lw_fetch_add_acq_rel(&c->cond_waiters, 1);
     lw_spin_unlock(&c->cond_lock);

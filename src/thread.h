@@ -1,7 +1,11 @@
 /*
  * thread.h: per-thread state, in initial-exec TLS (no allocation on first
- * touch, PITFALLS 8).  Only the owning thread writes its state; other
- * threads never read it (reports copy what they need into edges).
+ * touch, PITFALLS 8).  Only the owning thread writes its state.  Other
+ * threads read it in one place: a joiner's deadlock check (deadlock.c,
+ * fast_record) reads the identity, fast_wait and held[0].pc of a thread
+ * it joins that is blocked on the fast path, through lw_thread_of(); those
+ * fields are written before the thread blocks and read relaxed.  Reports
+ * otherwise copy what they need (edges, wait records, findings).
  */
 #ifndef LW_THREAD_H
 #define LW_THREAD_H

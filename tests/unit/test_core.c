@@ -254,28 +254,28 @@ START_TEST(deadlock_two_threads)
     lw_waitrec *wb = lw_wait_begin(b, m3, LW_MODE_WRITE, NULL, false);
     lw_waitrec *wa = lw_wait_begin(a, m2, LW_MODE_WRITE, NULL, false);
     for (int i = 0; i < 3; i++) {
-        lw_wait_check(a, wa);
-        lw_wait_check(b, wb);
+        lw_wait_check(wa);
+        lw_wait_check(wb);
         pause_ms(2);
     }
     ck_assert_uint_eq(h_nfindings, 0);
-    lw_wait_end(b, wb);
+    lw_wait_end(wb);
     /* Now b waits for m1, held by a, which waits for m2, held by b. */
     wb = lw_wait_begin(b, m1, LW_MODE_WRITE, NULL, false);
-    lw_wait_check(b, wb);   /* seen: the cycle must persist DEADLOCK_MS */
+    lw_wait_check(wb);   /* seen: the cycle must persist DEADLOCK_MS */
     ck_assert_uint_eq(h_nfindings, 0);
     pause_ms(3);
-    lw_wait_check(b, wb);
+    lw_wait_check(wb);
     ck_assert_uint_eq(h_count(LW_F_DEADLOCK, false), 1);
     const h_finding *f = &h_findings[0];
     ck_assert_uint_eq(f->nthreads, 2);
     /* Reported once: the other member's check finds it reported. */
     pause_ms(3);
-    lw_wait_check(a, wa);
-    lw_wait_check(a, wa);
+    lw_wait_check(wa);
+    lw_wait_check(wa);
     ck_assert_uint_eq(h_count(LW_F_DEADLOCK, false), 1);
-    lw_wait_end(a, wa);
-    lw_wait_end(b, wb);
+    lw_wait_end(wa);
+    lw_wait_end(wb);
 }
 END_TEST
 
@@ -289,13 +289,13 @@ START_TEST(deadlock_readers_do_not_block)
     lw_waitrec *wa = lw_wait_begin(a, m, LW_MODE_WRITE, NULL, false);
     lw_waitrec *wb = lw_wait_begin(b, rw, LW_MODE_READ, NULL, false);
     for (int i = 0; i < 4; i++) {
-        lw_wait_check(a, wa);
-        lw_wait_check(b, wb);
+        lw_wait_check(wa);
+        lw_wait_check(wb);
         pause_ms(2);
     }
     ck_assert_uint_eq(h_nfindings, 0);
-    lw_wait_end(a, wa);
-    lw_wait_end(b, wb);
+    lw_wait_end(wa);
+    lw_wait_end(wb);
 }
 END_TEST
 

@@ -15,6 +15,7 @@
 #include "graph.h"
 
 #include <pthread.h>
+#include <stddef.h>
 
 
 typedef struct lw_held {
@@ -76,6 +77,12 @@ typedef struct lw_thread {
 
 /* guard 0 and ready 1, read as one word (x86-64 is little-endian). */
 #define LW_GATE_OPEN ((uint64_t)1 << 32)
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+               "LW_GATE_OPEN reads guard and ready as one little-endian word");
+_Static_assert(offsetof(lw_thread, guard) == offsetof(lw_thread, gate) &&
+                   offsetof(lw_thread, ready) == offsetof(lw_thread, gate) + 4 &&
+                   sizeof(((lw_thread *)0)->gate) == 8,
+               "gate must cover guard (low word) and ready (byte 4)");
 
 extern LW_TLS lw_thread lw_self;
 

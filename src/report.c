@@ -430,6 +430,16 @@ static void json_threads(workspace *w, const lw_finding *f, bool cycle)
     lw_buf_puts(b, "]");
 }
 
+/* ,"name":tid, or null when no thread is known (tid <= 0). */
+static void json_tid(lw_buf *b, const char *name, int tid)
+{
+    lw_buf_printf(b, ",\"%s\":", name);
+    if (tid > 0)
+        lw_buf_printf(b, "%d", tid);
+    else
+        lw_buf_puts(b, "null");
+}
+
 static void json_extras(lw_buf *b, const lw_finding *f)
 {
     if (f->call.function) {
@@ -443,20 +453,10 @@ static void json_extras(lw_buf *b, const lw_finding *f)
         else
             lw_buf_puts(b, "null}");
     }
-    if (f->has_owner) {
-        lw_buf_puts(b, ",\"owner_tid\":");
-        if (f->owner_tid > 0)
-            lw_buf_printf(b, "%d", f->owner_tid);
-        else
-            lw_buf_puts(b, "null");
-    }
-    if (f->has_holder) {
-        lw_buf_puts(b, ",\"holder_tid\":");
-        if (f->holder_tid > 0)
-            lw_buf_printf(b, "%d", f->holder_tid);
-        else
-            lw_buf_puts(b, "null");
-    }
+    if (f->has_owner)
+        json_tid(b, "owner_tid", f->owner_tid);
+    if (f->has_holder)
+        json_tid(b, "holder_tid", f->holder_tid);
     if (f->waiters >= 0)
         lw_buf_printf(b, ",\"waiters\":%d", f->waiters);
 }

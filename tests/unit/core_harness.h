@@ -117,7 +117,17 @@ static inline void h_unlock(lw_thread *t, lw_lock *l)
     lw_release(t, l);
 }
 
-/* Inversions (first or not) so far. */
+/* t takes x, then y while holding x, and releases both (a nest of two, at
+ * the call site of the caller's line). */
+#define h_nest2(t, x, y)                                                                           \
+    do {                                                                                           \
+        h_lock_m((t), (x));                                                                        \
+        h_lock_m((t), (y));                                                                        \
+        h_unlock((t), (y));                                                                        \
+        h_unlock((t), (x));                                                                        \
+    } while (0)
+
+/* Findings of a kind (first or not) so far. */
 static inline unsigned h_count(enum lw_finding_kind kind, bool first_only)
 {
     unsigned n = 0;

@@ -27,24 +27,15 @@ START_TEST(held_set_collision)
     ck_assert_uint_eq(l[0]->id + l[3]->id, l[1]->id + l[2]->id);
     for (int round = 0; round < 2; round++) {
         h_lock_m(a, l[0]);
-        h_lock_m(a, l[3]);
-        h_lock_m(a, l[4]);
-        h_unlock(a, l[4]);
-        h_unlock(a, l[3]);
+        h_nest2(a, l[3], l[4]);
         h_unlock(a, l[0]);
     }
     h_lock_m(a, l[1]);
-    h_lock_m(a, l[2]);
-    h_lock_m(a, l[4]);
-    h_unlock(a, l[4]);
-    h_unlock(a, l[2]);
+    h_nest2(a, l[2], l[4]);
     h_unlock(a, l[1]);
     ck_assert(lw_graph_find_edge(l[1]->id, l[4]->id) != NULL);
     ck_assert(lw_graph_find_edge(l[2]->id, l[4]->id) != NULL);
-    h_lock_m(b, l[4]);
-    h_lock_m(b, l[1]);
-    h_unlock(b, l[1]);
-    h_unlock(b, l[4]);
+    h_nest2(b, l[4], l[1]);
     ck_assert_uint_eq(h_count(LW_F_INVERSION, false), 1);
 }
 END_TEST
@@ -61,10 +52,7 @@ START_TEST(held_set_sums)
         for (unsigned y = x + 1; y < 8; y++) {
             for (int round = 0; round < 2; round++) {
                 h_lock_m(a, l[x]);
-                h_lock_m(a, l[y]);
-                h_lock_m(a, l[8]);
-                h_unlock(a, l[8]);
-                h_unlock(a, l[y]);
+                h_nest2(a, l[y], l[8]);
                 h_unlock(a, l[x]);
             }
             ck_assert(lw_graph_find_edge(l[x]->id, l[8]->id) != NULL);
@@ -77,15 +65,9 @@ START_TEST(inversion_two_threads)
 {
     lw_thread *a = h_thread(0), *b = h_thread(1);
     lw_lock *m1 = h_lock(1), *m2 = h_lock(2);
-    h_lock_m(a, m1);
-    h_lock_m(a, m2);
-    h_unlock(a, m2);
-    h_unlock(a, m1);
+    h_nest2(a, m1, m2);
     ck_assert_uint_eq(h_nfindings, 0);
-    h_lock_m(b, m2);
-    h_lock_m(b, m1);
-    h_unlock(b, m1);
-    h_unlock(b, m2);
+    h_nest2(b, m2, m1);
     ck_assert_uint_eq(h_nfindings, 1);
     const h_finding *f = &h_findings[0];
     ck_assert_int_eq(f->kind, LW_F_INVERSION);
@@ -100,10 +82,7 @@ START_TEST(inversion_two_threads)
     ck_assert_uint_eq(f->thread[1], b->num);
     /* Once, however often it recurs. */
     for (int i = 0; i < 3; i++) {
-        h_lock_m(b, m2);
-        h_lock_m(b, m1);
-        h_unlock(b, m1);
-        h_unlock(b, m2);
+        h_nest2(b, m2, m1);
     }
     ck_assert_uint_eq(h_nfindings, 1);
 }
@@ -113,10 +92,7 @@ START_TEST(trylock_adds_no_edge_into_it)
 {
     lw_thread *a = h_thread(0), *b = h_thread(1);
     lw_lock *m1 = h_lock(1), *m2 = h_lock(2);
-    h_lock_m(a, m1);
-    h_lock_m(a, m2);
-    h_unlock(a, m2);
-    h_unlock(a, m1);
+    h_nest2(a, m1, m2);
     h_lock_m(b, m2);
     ck_assert(h_acquire(b, m1, LW_MODE_WRITE, LW_ACQ_TRY));
     h_unlock(b, m1);
@@ -137,23 +113,14 @@ START_TEST(gate_lock_suppresses)
     lw_thread *a = h_thread(0), *b = h_thread(1);
     lw_lock *g = h_lock(0), *m1 = h_lock(1), *m2 = h_lock(2);
     h_lock_m(a, g);
-    h_lock_m(a, m1);
-    h_lock_m(a, m2);
-    h_unlock(a, m2);
-    h_unlock(a, m1);
+    h_nest2(a, m1, m2);
     h_unlock(a, g);
     h_lock_m(b, g);
-    h_lock_m(b, m2);
-    h_lock_m(b, m1);
-    h_unlock(b, m1);
-    h_unlock(b, m2);
+    h_nest2(b, m2, m1);
     h_unlock(b, g);
     ck_assert_uint_eq(h_nfindings, 0);
     /* The same order without the gate: now it can deadlock. */
-    h_lock_m(b, m2);
-    h_lock_m(b, m1);
-    h_unlock(b, m1);
-    h_unlock(b, m2);
+    h_nest2(b, m2, m1);
     ck_assert_uint_eq(h_count(LW_F_INVERSION, true), 1);
 }
 END_TEST
@@ -215,14 +182,8 @@ START_TEST(fingerprint_ignores_data)
     for (unsigned i = 0; i < 4; i++)
         l[i] = h_lock(i);
     for (unsigned p = 0; p < 4; p += 2) {
-        h_lock_m(a, l[p]);
-        h_lock_m(a, l[p + 1]);
-        h_unlock(a, l[p + 1]);
-        h_unlock(a, l[p]);
-        h_lock_m(b, l[p + 1]);
-        h_lock_m(b, l[p]);
-        h_unlock(b, l[p]);
-        h_unlock(b, l[p + 1]);
+        h_nest2(a, l[p], l[p + 1]);
+        h_nest2(b, l[p + 1], l[p]);
     }
     ck_assert_uint_eq(h_count(LW_F_INVERSION, false), 2);
     ck_assert_uint_eq(h_count(LW_F_INVERSION, true), 1);
@@ -308,25 +269,13 @@ START_TEST(inversions_do_not_leak)
     enum { PAIRS = 200 };
     /* Warm up: the first report sets up the pools and the depot. */
     lw_lock *w1 = h_lock(1000), *w2 = h_lock(1001);
-    h_lock_m(a, w1);
-    h_lock_m(a, w2);
-    h_unlock(a, w2);
-    h_unlock(a, w1);
-    h_lock_m(b, w2);
-    h_lock_m(b, w1);
-    h_unlock(b, w1);
-    h_unlock(b, w2);
+    h_nest2(a, w1, w2);
+    h_nest2(b, w2, w1);
     size_t before = lw_arena_bytes();
     for (unsigned p = 0; p < PAIRS; p++) {
         lw_lock *x = h_lock(2 * p), *y = h_lock(2 * p + 1);
-        h_lock_m(a, x);
-        h_lock_m(a, y);
-        h_unlock(a, y);
-        h_unlock(a, x);
-        h_lock_m(b, y);
-        h_lock_m(b, x);
-        h_unlock(b, x);
-        h_unlock(b, y);
+        h_nest2(a, x, y);
+        h_nest2(b, y, x);
     }
     ck_assert_uint_eq(h_count(LW_F_INVERSION, false), PAIRS + 1);
     size_t grown = lw_arena_bytes() - before;

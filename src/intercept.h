@@ -19,6 +19,7 @@
 #include "lw_base.h"
 #include "lw_atomic.h"
 #include "lw_core.h"
+#include "lw_glibc.h"
 #include "rules.h"
 
 /* Real functions.  Mutex and rwlock pointers start at glibc's __pthread_*

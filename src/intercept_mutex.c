@@ -124,17 +124,6 @@ static int mutex_until(void *m, const struct timespec *ts)
 
 const lw_waitops lw_mutex_waitops = { mutex_try, mutex_until, EBUSY };
 
-/* Locked, and by whom (glibc's __lock / __owner): for destroy and unlock. */
-static inline bool mutex_locked(const pthread_mutex_t *m)
-{
-    return m->__data.__lock != 0;
-}
-
-static inline int mutex_owner(const pthread_mutex_t *m)
-{
-    return mutex_locked(m) ? (m->__data.__owner > 0 ? m->__data.__owner : -1) : 0;
-}
-
 LW_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
 {
     int r = LW_REAL(pthread_mutex_init)(m, a);
@@ -149,8 +138,8 @@ LW_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
     if (!t)
         return LW_REAL(pthread_mutex_destroy)(m);
     uintptr_t pc = LW_PC();
-    lw_destroy_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m), mutex_locked(m),
-                   mutex_owner(m), "pthread_mutex_destroy", pc);
+    lw_destroy_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m),
+                   lw_glibc_mutex_locked(m), lw_glibc_mutex_owner(m), "pthread_mutex_destroy", pc);
     int r = LW_REAL(pthread_mutex_destroy)(m);
     if (r == 0)
         lw_destroy_post((uintptr_t)m, pc);
@@ -290,8 +279,8 @@ static LW_NOINLINE int mutex_unlock_slow(pthread_mutex_t *m, uintptr_t pc)
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_mutex_unlock)(m);
-    lw_release_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m), mutex_owner(m),
-                   "pthread_mutex_unlock", pc);
+    lw_release_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m),
+                   lw_glibc_mutex_owner(m), "pthread_mutex_unlock", pc);
     return LW_REAL(pthread_mutex_unlock)(m);
 }
 
@@ -361,7 +350,7 @@ LW_EXPORT int pthread_spin_destroy(pthread_spinlock_t *s)
     if (!t)
         return LW_REAL(pthread_spin_destroy)(s);
     uintptr_t pc = LW_PC();
-    lw_destroy_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, *(volatile int *)s != 0, -1,
+    lw_destroy_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, lw_glibc_spin_locked(s), -1,
                    "pthread_spin_destroy", pc);
     int r = LW_REAL(pthread_spin_destroy)(s);
     if (r == 0)
@@ -397,7 +386,7 @@ LW_EXPORT int pthread_spin_unlock(pthread_spinlock_t *s)
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_spin_unlock)(s);
-    lw_release_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, *(volatile int *)s != 0 ? -1 : 0,
+    lw_release_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, lw_glibc_spin_locked(s) ? -1 : 0,
                    "pthread_spin_unlock", LW_PC());
     return LW_REAL(pthread_spin_unlock)(s);
 }

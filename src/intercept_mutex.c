@@ -69,6 +69,50 @@ void lw_destroy_post(uintptr_t addr, uintptr_t pc)
     }
 }
 
+/* A relock by the held stack (lw_relock_stale).  lockwatch keeps a lock
+ * held from its acquisition to its unlock or destroy; a lock that was
+ * neither, whose memory is set up anew without an init call lockwatch sees
+ * (PTHREAD_*_INITIALIZER in a stack frame where an earlier call left its
+ * lock locked), is still "held" there, and glibc's lock of the new object
+ * succeeds.  So before the relock rule speaks, ask the object: a mutex
+ * whose owner is not this thread (free, or another thread's), an rwlock
+ * held for writing whose writer is not this thread, or held for reading
+ * that has no readers, a spinlock that is free: the old lock is gone.
+ * Drop it from the held stack and forget its node, as a destroy would.
+ * (With glibc's lock elision enabled, an elided mutex does not show its
+ * owner: its relocks are then not reported.)  Called with the guard set. */
+bool lw_relock_stale_glibc(lw_thread *t, lw_lock *l)
+{
+    const void *obj = (const void *)(uintptr_t)lw_load_relaxed(&l->h.k1);
+    lw_held *h = lw_held_find(t, l);
+    bool held;
+    if (!obj || !h)
+        return false;
+    switch (l->kind) {
+    case LW_KIND_MUTEX:
+    case LW_KIND_C11_MUTEX:
+        held = lw_glibc_mutex_owner(obj) == t->tid;
+        break;
+    case LW_KIND_RWLOCK:
+        held = h->mode == LW_MODE_WRITE ? lw_glibc_rwlock_writer(obj) == t->tid
+                                        : lw_glibc_rwlock_readers(obj) != 0;
+        break;
+    case LW_KIND_SPIN:
+        held = lw_glibc_spin_locked(obj);
+        break;
+    default:
+        return false;
+    }
+    if (held)
+        return false;
+    while ((h = lw_held_find(t, l)) != NULL) {
+        h->count = 1;
+        lw_release(t, l);
+    }
+    lw_registry_forget(l);
+    return true;
+}
+
 void lw_unlock_slow(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, int owner_tid,
                     const char *call, uintptr_t pc)
 {

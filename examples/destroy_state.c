@@ -13,7 +13,11 @@
  *  4. `spin_held`: a worker thread locks it; the main thread destroys it
  *     (glibc's pthread_spin_destroy does nothing and returns 0) and only
  *     then lets the worker unlock it.
- *  5. `rw_reader_held`: a worker thread holds it for reading and never
+ *  5. `pp_mutex`: a priority-protect mutex (PTHREAD_PRIO_PROTECT), never
+ *     locked (that needs a real-time priority), destroyed.  glibc keeps the
+ *     priority ceiling in the mutex's lock word, which is not 0 although
+ *     the mutex is free.  Correct.
+ *  6. `rw_reader_held`: a worker thread holds it for reading and never
  *     lets go; the main thread destroys it (glibc's pthread_rwlock_destroy
  *     does nothing and returns 0), then returns from main: the process ends
  *     with the worker still holding the read lock.
@@ -22,8 +26,8 @@
  * Expected lockwatch result: exactly two `destroy-locked` reports, each
  * naming the lock destroyed while another thread held it ("spin_held" and
  * "rw_reader_held"), each "while it is locked" with no holder tid (neither
- * lock records its holders); nothing for rw_written, rw_read or spin_used;
- * exit status 66.
+ * lock records its holders); nothing for rw_written, rw_read, spin_used or
+ * pp_mutex; exit status 66.
  */
 #include <lockwatch.h>
 #include <pthread.h>
@@ -82,6 +86,22 @@ __attribute__((noinline)) static int spun_then_destroyed(void)
     return pthread_spin_destroy(&spin_used); /* free: no report */
 }
 
+__attribute__((noinline)) static int pp_destroyed(void)
+{
+    pthread_mutexattr_t a;
+    pthread_mutex_t pp_mutex;
+    int r = -1;
+
+    pthread_mutexattr_init(&a);
+    if (pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_PROTECT) == 0 &&
+        pthread_mutex_init(&pp_mutex, &a) == 0) {
+        name(&pp_mutex, "pp_mutex");
+        r = pthread_mutex_destroy(&pp_mutex); /* free: no report */
+    }
+    pthread_mutexattr_destroy(&a);
+    return r;
+}
+
 static void *spin_holder(void *arg)
 {
     (void)arg;
@@ -112,6 +132,7 @@ int main(void)
         ok += spun_then_destroyed() == 0;
     }
     ok += read_then_destroyed() == 0;
+    ok += pp_destroyed() == 0;
 
     pthread_spin_init(&spin_held, PTHREAD_PROCESS_PRIVATE);
     name((void *)&spin_held, "spin_held");
@@ -129,7 +150,7 @@ int main(void)
     wait_flag(&reader_flag, 1);
     ok += pthread_rwlock_destroy(&rw_reader_held) == 0; /* BUG: the worker reads under it */
 
-    printf("destroy_state: %d of %d destroy calls returned 0\n", ok, 2 * ROUNDS + 3);
+    printf("destroy_state: %d of %d destroy calls returned 0\n", ok, 2 * ROUNDS + 4);
     fflush(stdout);
     return 0; /* the reader still holds rw_reader_held */
 }

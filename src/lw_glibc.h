@@ -64,12 +64,20 @@ static inline int lw_glibc_load(const volatile int *p)
 }
 
 /* ---- mutexes ----
- * __lock is 0 when the mutex is free (any type: a normal mutex's 1 or 2,
- * a PI mutex's owner tid with flag bits, when locked); __owner is the
- * holder's tid while it is locked, 0 after the unlock. */
+ * __lock is 0 when the mutex is free (a normal mutex's 1 or 2, a PI
+ * mutex's owner tid with flag bits, when locked), except that a
+ * priority-protect mutex keeps its priority ceiling in the high bits of
+ * __lock, locked or not; __owner is the holder's tid while it is locked,
+ * 0 after the unlock. */
+#define LW_GLIBC_MUTEX_PP           64u          /* PTHREAD_MUTEX_PRIO_PROTECT_NP, in __kind */
+#define LW_GLIBC_MUTEX_CEILING_MASK 0xfff80000u  /* PTHREAD_MUTEX_PRIO_CEILING_MASK, in __lock */
+
 static inline bool lw_glibc_mutex_locked(const pthread_mutex_t *m)
 {
-    return lw_glibc_load(&m->__data.__lock) != 0;
+    unsigned lock = (unsigned)lw_glibc_load(&m->__data.__lock);
+    if ((unsigned)lw_glibc_load(&m->__data.__kind) & LW_GLIBC_MUTEX_PP)
+        lock &= ~LW_GLIBC_MUTEX_CEILING_MASK;
+    return lock != 0;
 }
 
 /* > 0 the holder's tid, -1 locked by nobody known, 0 not locked. */

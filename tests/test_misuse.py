@@ -180,10 +180,13 @@ def check_destroy_state(t):
     write-phase bit stays set), after two reads, after a spinlock's
     lock/unlock (an x86 spinlock reads 1 when free) -- are not reported;
     destroyed while another thread holds them, they are (the lock word is
-    all lockwatch has: neither records its holders)."""
+    all lockwatch has: neither records its holders).  A priority-protect
+    mutex, whose lock word holds its priority ceiling, is free too."""
     name = "destroy_state"
     res = run_misuse(t, name, {"destroy-locked": 2})
-    for lock in ("rw_written", "rw_read", "spin_used"):
+    t.expect("10 of 10 destroy calls returned 0" in res.stdout,
+             "%s: every destroy call should succeed: %r" % (name, res.stdout))
+    for lock in ("rw_written", "rw_read", "spin_used", "pp_mutex"):
         found = [r for r in res.reports if lw.lock_named(r, lock) is not None]
         t.expect(not found, "%s: %s was free when it was destroyed, but is reported:\n%s"
                  % (name, lock, lw.describe_reports(found)))

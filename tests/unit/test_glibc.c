@@ -69,6 +69,28 @@ START_TEST(test_mutex_words)
 }
 END_TEST
 
+/* A priority-protect mutex keeps its ceiling in __lock (locking one needs a
+ * real-time priority: only its free state is checked). */
+START_TEST(test_mutex_pp_free)
+{
+    pthread_mutexattr_t a;
+    pthread_mutex_t m;
+
+    ck_assert_int_eq(pthread_mutexattr_init(&a), 0);
+    ck_assert_int_eq(pthread_mutexattr_setprotocol(&a, PTHREAD_PRIO_PROTECT), 0);
+    ck_assert_int_eq(pthread_mutex_init(&m, &a), 0);
+    ck_assert_msg(m.__data.__kind & LW_GLIBC_MUTEX_PP,
+                  ABI_MSG "a priority-protect mutex's __kind=%#x lacks LW_GLIBC_MUTEX_PP",
+                  "pthread_mutex_t", (unsigned)m.__data.__kind);
+    ck_assert_msg(!lw_glibc_mutex_locked(&m) && lw_glibc_mutex_owner(&m) == 0,
+                  ABI_MSG "a free priority-protect mutex reads locked: __lock=%#x __owner=%d "
+                  "(its ceiling should lie within LW_GLIBC_MUTEX_CEILING_MASK)",
+                  "pthread_mutex_t", (unsigned)m.__data.__lock, m.__data.__owner);
+    ck_assert_int_eq(pthread_mutex_destroy(&m), 0);
+    pthread_mutexattr_destroy(&a);
+}
+END_TEST
+
 /* ---- rwlocks ---- */
 
 static pthread_rwlock_t rw;
@@ -230,6 +252,7 @@ static Suite *glibc_suite(void)
     Suite *su = suite_create("glibc");
     TCase *tc = tcase_create("lock words");
     tcase_add_test(tc, test_mutex_words);
+    tcase_add_test(tc, test_mutex_pp_free);
     tcase_add_test(tc, test_rwlock_words);
     tcase_add_test(tc, test_spin_words);
     suite_add_tcase(su, tc);

@@ -145,6 +145,7 @@ int main(void)
     free_after += check_free(&inner);
     free_after += check_free(&tsd_lock);
     printf("cleanup_unlock_ok: %d threads ended, sleeper cancelled and released: %s, "
-           "%d of 4 mutexes free\n", ended, cancelled ? "yes" : "no", free_after);
+           "%d of 4 mutexes free\n",
+           ended, cancelled ? "yes" : "no", free_after);
     return ended == ROUNDS + 2 && cancelled && free_after == 4 ? 0 : 1;
 }

@@ -83,11 +83,11 @@ void lw_destroy_post(uintptr_t addr, uintptr_t pc)
  * owner: its relocks are then not reported.)  Called with the guard set. */
 bool lw_relock_stale_glibc(lw_thread *t, lw_lock *l)
 {
-    const void *obj = (const void *)(uintptr_t)lw_load_relaxed(&l->h.k1);
     lw_held *h = lw_held_find(t, l);
-    bool held;
-    if (!obj || !h)
+    if (!h)
         return false;
+    const void *obj = (const void *)h->addr;   /* the object this thread locked */
+    bool held;
     switch (l->kind) {
     case LW_KIND_MUTEX:
     case LW_KIND_C11_MUTEX:

@@ -43,7 +43,8 @@ _Static_assert(LW_GLIBC_FIELD_SIZE(pthread_rwlock_t, __data.__cur_writer) == siz
 _Static_assert(LW_GLIBC_FIELD_SIZE(pthread_rwlock_t, __data.__pad2) == sizeof(uintptr_t),
                "lockwatch keeps an rwlock's node hint and destroyed mark in __data.__pad2, "
                "which must be pointer-sized (it is on x86-64 only)");
-_Static_assert(sizeof(pthread_spinlock_t) == sizeof(int), "glibc's pthread_spinlock_t is not an int");
+_Static_assert(sizeof(pthread_spinlock_t) == sizeof(int),
+               "glibc's pthread_spinlock_t is not an int");
 #if defined(__x86_64__) && defined(__LP64__)
 /* glibc 2.36, sysdeps/x86/nptl/bits/struct_mutex.h and struct_rwlock.h. */
 _Static_assert(sizeof(pthread_mutex_t) == 40, "pthread_mutex_t is not glibc's x86-64 one");

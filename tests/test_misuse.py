@@ -194,7 +194,8 @@ def check_destroy_state(t):
         what = "%s (%s)" % (name, lock)
         found = [r for r in res.reports if lw.lock_named(r, lock) is not None]
         t.expect(len(found) == 1, "%s: %d reports for the destroy of %s while another thread "
-                 "holds it, expected 1:\n%s" % (what, len(found), lock, lw.describe_reports(res.reports)))
+                 "holds it, expected 1:\n%s"
+                 % (what, len(found), lock, lw.describe_reports(res.reports)))
         if len(found) != 1:
             continue
         rep = found[0]

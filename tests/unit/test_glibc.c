@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_LIMIT_NS (5ull * 1000000000ull)   /* waiting for another thread's state */
+#define POLL_LIMIT_NS (5ull * 1000000000ull) /* waiting for another thread's state */
 
 #define ABI_MSG "glibc's %s does not mean what lockwatch reads it as (src/lw_glibc.h): "
 
@@ -48,8 +48,8 @@ static void check_mutex_type(int type, const char *what)
     ck_assert_int_eq(pthread_mutex_lock(&m), 0);
     ck_assert_msg(lw_glibc_mutex_locked(&m) && lw_glibc_mutex_owner(&m) == me,
                   ABI_MSG "a locked %s mutex reads __lock=%d __owner=%d, expected __lock != 0 "
-                  "and __owner = the holder's tid %d", "pthread_mutex_t", what, m.__data.__lock,
-                  m.__data.__owner, me);
+                          "and __owner = the holder's tid %d",
+                  "pthread_mutex_t", what, m.__data.__lock, m.__data.__owner, me);
     ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
     ck_assert_msg(!lw_glibc_mutex_locked(&m) && lw_glibc_mutex_owner(&m) == 0,
                   ABI_MSG "an unlocked %s mutex reads __lock=%d __owner=%d, expected 0 and 0",
@@ -84,7 +84,7 @@ START_TEST(test_mutex_pp_free)
                   "pthread_mutex_t", (unsigned)m.__data.__kind);
     ck_assert_msg(!lw_glibc_mutex_locked(&m) && lw_glibc_mutex_owner(&m) == 0,
                   ABI_MSG "a free priority-protect mutex reads locked: __lock=%#x __owner=%d "
-                  "(its ceiling should lie within LW_GLIBC_MUTEX_CEILING_MASK)",
+                          "(its ceiling should lie within LW_GLIBC_MUTEX_CEILING_MASK)",
                   "pthread_mutex_t", (unsigned)m.__data.__lock, m.__data.__owner);
     ck_assert_int_eq(pthread_mutex_destroy(&m), 0);
     pthread_mutexattr_destroy(&a);
@@ -148,11 +148,13 @@ static void *blocked_reader(void *arg)
     return NULL;
 }
 
-#define RW_EXPECT(cond, state)                                                                    \
-    ck_assert_msg(cond, ABI_MSG "%s: __readers=%#x __cur_writer=%d (wrlocked %d, readers %u, "    \
-                  "owner %d)", "pthread_rwlock_t", state, lw_glibc_rwlock_word(&rw),            \
-                  rw.__data.__cur_writer, lw_glibc_rwlock_wrlocked(&rw),                        \
-                  lw_glibc_rwlock_readers(&rw), lw_glibc_rwlock_owner(&rw))
+#define RW_EXPECT(cond, state)                                                                     \
+    ck_assert_msg(cond,                                                                            \
+                  ABI_MSG "%s: __readers=%#x __cur_writer=%d (wrlocked %d, readers %u, "           \
+                          "owner %d)",                                                             \
+                  "pthread_rwlock_t", state, lw_glibc_rwlock_word(&rw), rw.__data.__cur_writer,    \
+                  lw_glibc_rwlock_wrlocked(&rw), lw_glibc_rwlock_readers(&rw),                     \
+                  lw_glibc_rwlock_owner(&rw))
 
 static void expect_free(const char *state)
 {

@@ -10,7 +10,8 @@
  *     main thread cancels it, and it has no cleanup handler to unlock.
  * Any thread that later locked one of those mutexes would wait for ever;
  * this program does not, so it terminates.  (A cancelled thread whose
- * cleanup handler unlocks is correct: see cancel_cond_ok.c.)
+ * cleanup handler unlocks is correct: see cancel_cond_ok.c and
+ * cleanup_unlock_ok.c.)
  *
  * Expected lockwatch result: `exit-holding-lock` reports for each way of
  * ending: one for returner (once for its site, although ROUNDS threads run

@@ -144,6 +144,7 @@ static bool intercept_init_once(char **envp)
     if (lw_cas_acq_rel(&started, &expected, 1)) {
         /* Fork handlers first (PITFALLS 13), then the core. */
         pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+        lw_relock_stale = lw_relock_stale_glibc;
         lw_core_init(envp, (const void *)lw_intercept_init);
         lw_store_release(&init_done, 1);
     } else {

@@ -19,6 +19,7 @@
 #include "lw_base.h"
 #include "lw_atomic.h"
 #include "lw_core.h"
+#include "lw_glibc.h"
 #include "rules.h"
 
 /* Real functions.  Mutex and rwlock pointers start at glibc's __pthread_*
@@ -267,8 +268,15 @@ static inline lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock
         lw_rule_use_after_destroy(t, addr, kind, call, pc);
     } else {
         l = lw_lock_lookup(addr, kind, mtype, pc);
-        if (LW_LIKELY(l != NULL))
-            *relocked = lw_before_acquire(t, l, mode, how, pc, call);
+        if (LW_LIKELY(l != NULL)) {
+            unsigned pre = lw_before_acquire(t, l, mode, how, pc, call);
+            if (LW_UNLIKELY(pre == LW_PRE_STALE)) {
+                /* A new lock where the one held was: a node of its own. */
+                l = lw_lock_lookup(addr, kind, mtype, pc);
+                pre = l ? lw_before_acquire(t, l, mode, how, pc, call) : LW_PRE_GO;
+            }
+            *relocked = pre == LW_PRE_RELOCKED;
+        }
     }
     lw_leave(t);
     return l;
@@ -284,7 +292,10 @@ static inline lw_lock *lw_mutex_pre(lw_thread *t, pthread_mutex_t *m, enum lw_lo
     lw_lock *l = lw_mutex_cached(m);
     if (LW_UNLIKELY(l == NULL))
         return lw_mutex_pre_slow(t, m, kind, how, call, pc, relocked);
-    *relocked = lw_before_acquire(t, l, LW_MODE_WRITE, how, pc, call);
+    unsigned pre = lw_before_acquire(t, l, LW_MODE_WRITE, how, pc, call);
+    if (LW_UNLIKELY(pre == LW_PRE_STALE))
+        return lw_mutex_pre_slow(t, m, kind, how, call, pc, relocked);   /* a new node */
+    *relocked = pre == LW_PRE_RELOCKED;
     lw_leave(t);
     return l;
 }
@@ -478,6 +489,10 @@ static inline int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsign
     }
     return r;
 }
+
+/* lw_relock_stale (lw_core.h) for glibc's locks: does the lock word say
+ * the thread holds the lock it holds by its held stack? */
+bool lw_relock_stale_glibc(lw_thread *t, lw_lock *l);
 
 /* Destroy pre-event: reports destroy-locked or a second destroy. */
 void lw_destroy_pre(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, bool locked,

@@ -53,7 +53,7 @@ LW_EXPORT void mtx_destroy(mtx_t *m)
     uintptr_t pc = LW_PC();
     pthread_mutex_t *pm = as_pthread(m);
     lw_destroy_pre(t, (uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_is_destroyed(pm),
-                   pm->__data.__lock != 0, pm->__data.__owner, "mtx_destroy", pc);
+                   lw_glibc_mutex_locked(pm), lw_glibc_mutex_owner(pm), "mtx_destroy", pc);
     LW_REAL(mtx_destroy)(m);
     lw_destroy_post((uintptr_t)m, pc);
 }
@@ -82,8 +82,7 @@ LW_EXPORT int mtx_unlock(mtx_t *m)
         return LW_REAL(mtx_unlock)(m);
     pthread_mutex_t *pm = as_pthread(m);
     lw_release_pre(t, (uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_is_destroyed(pm),
-                   pm->__data.__lock ? (pm->__data.__owner > 0 ? pm->__data.__owner : -1) : 0,
-                   "mtx_unlock", LW_PC());
+                   lw_glibc_mutex_owner(pm), "mtx_unlock", LW_PC());
     return LW_REAL(mtx_unlock)(m);
 }
 

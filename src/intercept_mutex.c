@@ -83,6 +83,50 @@ void lw_destroy_post(uintptr_t addr, uintptr_t pc)
     }
 }
 
+/* A relock by the held stack (lw_relock_stale).  lockwatch keeps a lock
+ * held from its acquisition to its unlock or destroy; a lock that was
+ * neither, whose memory is set up anew without an init call lockwatch sees
+ * (PTHREAD_*_INITIALIZER in a stack frame where an earlier call left its
+ * lock locked), is still "held" there, and glibc's lock of the new object
+ * succeeds.  So before the relock rule speaks, ask the object: a mutex
+ * whose owner is not this thread (free, or another thread's), an rwlock
+ * held for writing whose writer is not this thread, or held for reading
+ * that has no readers, a spinlock that is free: the old lock is gone.
+ * Drop it from the held stack and forget its node, as a destroy would.
+ * (With glibc's lock elision enabled, an elided mutex does not show its
+ * owner: its relocks are then not reported.)  Called with the guard set. */
+bool lw_relock_stale_glibc(lw_thread *t, lw_lock *l)
+{
+    lw_held *h = lw_held_find(t, l);
+    if (!h)
+        return false;
+    const void *obj = (const void *)h->addr;   /* the object this thread locked */
+    bool held;
+    switch (l->kind) {
+    case LW_KIND_MUTEX:
+    case LW_KIND_C11_MUTEX:
+        held = lw_glibc_mutex_owner(obj) == t->tid;
+        break;
+    case LW_KIND_RWLOCK:
+        held = h->mode == LW_MODE_WRITE ? lw_glibc_rwlock_writer(obj) == t->tid
+                                        : lw_glibc_rwlock_readers(obj) != 0;
+        break;
+    case LW_KIND_SPIN:
+        held = lw_glibc_spin_locked(obj);
+        break;
+    default:
+        return false;
+    }
+    if (held)
+        return false;
+    while ((h = lw_held_find(t, l)) != NULL) {
+        h->count = 1;
+        lw_release(t, l);
+    }
+    lw_registry_forget(l);
+    return true;
+}
+
 void lw_unlock_slow(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed, int owner_tid,
                     const char *call, uintptr_t pc)
 {
@@ -138,17 +182,6 @@ static int mutex_until(void *m, const struct timespec *ts)
 
 const lw_waitops lw_mutex_waitops = { mutex_try, mutex_until, EBUSY };
 
-/* Locked, and by whom (glibc's __lock / __owner): for destroy and unlock. */
-static inline bool mutex_locked(const pthread_mutex_t *m)
-{
-    return m->__data.__lock != 0;
-}
-
-static inline int mutex_owner(const pthread_mutex_t *m)
-{
-    return mutex_locked(m) ? (m->__data.__owner > 0 ? m->__data.__owner : -1) : 0;
-}
-
 LW_EXPORT int pthread_mutex_init(pthread_mutex_t *m, const pthread_mutexattr_t *a)
 {
     int r = LW_REAL(pthread_mutex_init)(m, a);
@@ -163,8 +196,8 @@ LW_EXPORT int pthread_mutex_destroy(pthread_mutex_t *m)
     if (!t)
         return LW_REAL(pthread_mutex_destroy)(m);
     uintptr_t pc = LW_PC();
-    lw_destroy_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m), mutex_locked(m),
-                   mutex_owner(m), "pthread_mutex_destroy", pc);
+    lw_destroy_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m),
+                   lw_glibc_mutex_locked(m), lw_glibc_mutex_owner(m), "pthread_mutex_destroy", pc);
     int r = LW_REAL(pthread_mutex_destroy)(m);
     if (r == 0)
         lw_destroy_post((uintptr_t)m, pc);
@@ -304,8 +337,8 @@ static LW_NOINLINE int mutex_unlock_slow(pthread_mutex_t *m, uintptr_t pc)
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_mutex_unlock)(m);
-    lw_release_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m), mutex_owner(m),
-                   "pthread_mutex_unlock", pc);
+    lw_release_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m),
+                   lw_glibc_mutex_owner(m), "pthread_mutex_unlock", pc);
     return LW_REAL(pthread_mutex_unlock)(m);
 }
 
@@ -375,7 +408,7 @@ LW_EXPORT int pthread_spin_destroy(pthread_spinlock_t *s)
     if (!t)
         return LW_REAL(pthread_spin_destroy)(s);
     uintptr_t pc = LW_PC();
-    lw_destroy_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, *(volatile int *)s != 0, -1,
+    lw_destroy_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, lw_glibc_spin_locked(s), -1,
                    "pthread_spin_destroy", pc);
     int r = LW_REAL(pthread_spin_destroy)(s);
     if (r == 0)
@@ -411,7 +444,7 @@ LW_EXPORT int pthread_spin_unlock(pthread_spinlock_t *s)
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_spin_unlock)(s);
-    lw_release_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, *(volatile int *)s != 0 ? -1 : 0,
+    lw_release_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, lw_glibc_spin_locked(s) ? -1 : 0,
                    "pthread_spin_unlock", LW_PC());
     return LW_REAL(pthread_spin_unlock)(s);
 }

@@ -5,26 +5,6 @@
  */
 #include "intercept.h"
 
-/* glibc's rwlock state: __readers counts readers from bit 3 up, bit 0 says
- * write-locked; __cur_writer is the writer's tid. */
-#define LW_GLIBC_RWLOCK_WRLOCKED     1u
-#define LW_GLIBC_RWLOCK_READER_SHIFT 3
-
-static inline bool rw_locked(const pthread_rwlock_t *rw)
-{
-    unsigned r = rw->__data.__readers;
-    return (r >> LW_GLIBC_RWLOCK_READER_SHIFT) != 0 || (r & LW_GLIBC_RWLOCK_WRLOCKED) ||
-           rw->__data.__cur_writer != 0;
-}
-
-/* > 0 the writer's tid, -1 read-locked (readers unknown), 0 unlocked. */
-static inline int rw_owner(const pthread_rwlock_t *rw)
-{
-    if (rw->__data.__cur_writer > 0)
-        return rw->__data.__cur_writer;
-    return rw_locked(rw) ? -1 : 0;
-}
-
 static int rd_try(void *rw)
 {
     return LW_REAL(pthread_rwlock_tryrdlock)(rw);
@@ -98,8 +78,9 @@ LW_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *rw)
     if (!t)
         return LW_REAL(pthread_rwlock_destroy)(rw);
     uintptr_t pc = LW_PC();
-    lw_destroy_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_is_destroyed(rw), rw_locked(rw),
-                   rw_owner(rw), "pthread_rwlock_destroy", pc);
+    lw_destroy_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_is_destroyed(rw),
+                   lw_glibc_rwlock_locked(rw), lw_glibc_rwlock_owner(rw), "pthread_rwlock_destroy",
+                   pc);
     int r = LW_REAL(pthread_rwlock_destroy)(rw);
     if (r == 0) {
         rw->__data.__pad2 = LW_RWLOCK_POISON;
@@ -180,7 +161,7 @@ LW_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_rwlock_unlock)(rw);
-    lw_release_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_is_destroyed(rw), rw_owner(rw),
-                   "pthread_rwlock_unlock", LW_PC());
+    lw_release_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_is_destroyed(rw),
+                   lw_glibc_rwlock_owner(rw), "pthread_rwlock_unlock", LW_PC());
     return LW_REAL(pthread_rwlock_unlock)(rw);
 }

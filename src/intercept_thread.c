@@ -9,6 +9,8 @@
 #include "deadlock.h"
 #include "rules.h"
 
+#include <limits.h>
+
 struct tramp {
     void *link; /* pool link: first word */
     void *(*fn)(void *);
@@ -46,21 +48,88 @@ static struct tramp *tramp_new(lw_thread *t)
     return tr;
 }
 
-/* ---- thread ends: exit-holding-lock ---- */
+/* ---- thread ends: exit-holding-lock ----
+ * Whether a thread ended holding a lock is decided once the thread is gone
+ * as far as the program is concerned: after its cleanup handlers and its
+ * thread-specific-data destructors, which may release locks (lockwatch(7)
+ * recommends an unlocking cleanup handler).  glibc ends a thread (return
+ * from the start routine, pthread_exit, cancellation) by running the
+ * cleanup handlers, innermost first (pthread_exit and cancellation only),
+ * then C++ thread_local destructors, then the TSD destructors in rounds:
+ * each round calls, in key order, the destructor of every key whose value
+ * is not NULL (clearing it first), and another round follows, up to
+ * PTHREAD_DESTRUCTOR_ITERATIONS, when a destructor set a value.
+ * lockwatch's key is created when the first thread starts, so the
+ * program's later keys come after it in every round: while the thread
+ * still holds a lock, lockwatch's destructor sets its value again (the
+ * round number) to be called in the next round, and decides in the last
+ * one.  A thread that holds nothing costs no extra round. */
 
 static pthread_key_t exit_key;
 static int exit_key_state;   /* 0 none, 1 creating, 2 ready, 3 failed */
 
-/* TSD destructor: runs as any non-main thread ends (return, pthread_exit,
- * cancellation), after its cleanup handlers. */
+/* How this thread is ending, noted where it does so, for the decision
+ * after its destructors.  Only this thread reads or writes it. */
+struct exit_note {
+    const char *how;          /* NULL: not noted (cancelled, thrd_exit, ...) */
+    uintptr_t site;           /* the pthread_exit call or the start routine */
+    uint32_t stack;           /* pthread_exit: its stack, when locks were held */
+    bool site_is_routine;
+    bool watched;             /* exit_key's value is set: thread_ended will run */
+};
+static LW_TLS struct exit_note exit_note;
+
+/* Under the guard. */
+static void decide_exit(lw_thread *t)
+{
+    const struct exit_note *n = &exit_note;
+    if (n->how)
+        lw_rule_thread_exit(t, n->how, n->site, n->site_is_routine, n->stack);
+    else
+        lw_rule_thread_exit(t, "ended (cancelled, or left without pthread_exit)", 0, false, 0);
+}
+
+/* Locks whose holder may not leave them behind (robust mutexes may). */
+static bool holds_locks(const lw_thread *t)
+{
+    for (unsigned i = 0; i < t->nheld; i++)
+        if (!t->held[i].lock->robust)
+            return true;
+    return false;
+}
+
+/* Notes how the thread ends; decides now if no TSD destructor will run
+ * (the key could not be created or set).  Under the guard. */
+static void note_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine)
+{
+    struct exit_note *n = &exit_note;
+    lw_store_release(&t->routine_done, 1);
+    n->how = how;
+    n->site = site;
+    n->site_is_routine = site_is_routine;
+    n->stack = 0;
+    if (!n->watched) {
+        decide_exit(t);
+        return;
+    }
+    /* The stack of the pthread_exit call will be gone when the decision
+     * is made: keep it if the report may need it. */
+    if (!site_is_routine && holds_locks(t))
+        n->stack = lw_stack_capture();
+}
+
+/* TSD destructor: value = the round it is called in (1 first). */
 static void thread_ended(void *v)
 {
-    (void)v;
+    uintptr_t round = (uintptr_t)v;
     lw_thread *t = &lw_self;
     if (!lw_load_relaxed(&lw_core_ready))
         return;
+    if (round < PTHREAD_DESTRUCTOR_ITERATIONS && holds_locks(t) &&
+        pthread_setspecific(exit_key, (void *)(round + 1)) == 0)
+        return;   /* the program's destructors may yet release them */
     t->guard++;
-    lw_rule_thread_exit(t, "ended (cancelled, or left without pthread_exit)", 0, false);
+    decide_exit(t);
     t->guard--;
 }
 
@@ -72,7 +141,7 @@ void lw_thread_watch_exit(void)
     while ((s = lw_load_acquire(&exit_key_state)) == 1)
         lw_cpu_relax();
     if (s == 2)
-        pthread_setspecific(exit_key, (void *)1);
+        exit_note.watched = pthread_setspecific(exit_key, (void *)1) == 0;
 }
 
 void lw_thread_first_use(lw_thread *t)
@@ -98,8 +167,7 @@ static void returned(uintptr_t routine)
 {
     lw_thread *t = &lw_self;
     t->guard++;
-    lw_store_release(&t->routine_done, 1);
-    lw_rule_thread_exit(t, "returned from its start routine", routine, true);
+    note_exit(t, "returned from its start routine", routine, true);
     t->guard--;
 }
 
@@ -123,8 +191,7 @@ LW_EXPORT void pthread_exit(void *ret)
 {
     lw_thread *t = lw_enter();
     if (t) {
-        lw_store_release(&t->routine_done, 1);
-        lw_rule_thread_exit(t, "called pthread_exit", LW_PC(), false);
+        note_exit(t, "called pthread_exit", LW_PC(), false);
         lw_leave(t);
     }
     if (!lw_real_pthread_exit)

@@ -410,8 +410,11 @@ static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode)
     return known;
 }
 
-bool lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                            uintptr_t pc, const char *call)
+/* Set once by the interposition layer, before the core is ready. */
+bool (*lw_relock_stale)(lw_thread *t, lw_lock *l);
+
+unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                                uintptr_t pc, const char *call)
 {
     /* One pass: is l held, and the held set's signature (an order-free
      * combination of (id, mode) of every entry). */
@@ -419,19 +422,22 @@ bool lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned ho
     if (LW_UNLIKELY(lw_held_sig(t, l, &sig))) {
         /* Re-acquiring a lock this thread holds cannot wait on anybody
          * else: no edges; whether it is legal is the relock rule's
-         * business. */
-        return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call);
+         * business, once the lock object agrees it is held. */
+        if (call && lw_relock_stale && lw_relock_stale(t, l))
+            return LW_PRE_STALE;
+        return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call) ? LW_PRE_RELOCKED
+                                                                                  : LW_PRE_GO;
     }
     t->not_held = l;   /* lets the post-event skip the same search */
     if (how != LW_ACQ_BLOCKING)
-        return false;
+        return LW_PRE_GO;
     uint64_t key = lw_sig_key(l->id, mode);
     lw_sig_cache_ent *c = &t->sig_cache[lw_sig_slot(sig, key)];
     if (LW_LIKELY(lw_sig_hit(c, t, key)))
-        return false;
+        return LW_PRE_GO;
     if (add_edges(t, l, mode))
         lw_sig_fill(c, t, key);
-    return false;
+    return LW_PRE_GO;
 }
 
 void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa)

@@ -60,17 +60,32 @@ lw_finding *lw_finding_about_self(lw_thread *t, enum lw_finding_kind kind, uintp
 
 /* Pre-event of an acquisition (any `how`): adds the order edges of a
  * blocking one; when the thread already holds l, applies the relock rule
- * (call: the function's name, NULL to skip it) and returns true if the
- * acquisition cannot be granted to this thread. */
-bool lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                            uintptr_t pc, const char *call);
-static inline bool lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                                     uintptr_t pc, const char *call)
+ * (call: the function's name, NULL to skip it).  Returns LW_PRE_GO,
+ * LW_PRE_RELOCKED (the acquisition cannot be granted to this thread) or,
+ * only when call is set, LW_PRE_STALE: the thread held l, but the memory
+ * now holds a new lock (lw_relock_stale forgot l): the caller looks the
+ * address up again and starts over with the new node. */
+#define LW_PRE_GO       0u
+#define LW_PRE_RELOCKED 1u
+#define LW_PRE_STALE    2u
+unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                                uintptr_t pc, const char *call);
+static inline unsigned lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
+                                         uintptr_t pc, const char *call)
 {
     if (LW_LIKELY(t->nheld == 0))
-        return false;   /* nothing held: no edge, no relock */
+        return LW_PRE_GO;   /* nothing held: no edge, no relock */
     return lw_before_acquire_slow(t, l, mode, how, pc, call);
 }
+
+/* The interposition layer's check of a relock, set at start-up (NULL, as
+ * in the unit tests: the held stack is trusted).  Called with the guard set
+ * when t's held stack has l and t asks for it again: false when the lock
+ * object agrees that t holds it; true when it does not (the lock is free,
+ * or held by another thread), having dropped t's entries for l and
+ * forgotten l: the memory holds a new lock set up without an init call
+ * lockwatch saw, e.g. a static initialiser over a lock left locked. */
+extern bool (*lw_relock_stale)(lw_thread *t, lw_lock *l);
 
 /* Thread number `num` acquires (or waits for) l: keeps l->users (rules.c).
  * One relaxed load and two compares once the lock is shared or the thread

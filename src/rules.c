@@ -624,7 +624,8 @@ void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintpt
 
 /* ---- threads ---- */
 
-void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine)
+void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine,
+                         uint32_t stack)
 {
     if (t->num == 0 || t->exit_checked)
         return;
@@ -654,6 +655,8 @@ void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool sit
          * the routine instead (its address + 1, as a return address). */
         uintptr_t pc = site + 1;
         ts.stack = lw_depot_put(&pc, 1);
+    } else if (stack) {
+        ts.stack = stack;
     }
     /* Robust mutexes are meant to be left behind by a dying owner. */
     unsigned k = 0;

@@ -82,8 +82,11 @@ void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintpt
 /* A thread other than the main one ends; how: "returned from its start
  * routine", "called pthread_exit", "ended" (cancelled, or unseen).  site:
  * the pthread_exit call site or (site_is_routine) the start routine, 0 if
- * unknown; it makes the report once per site. */
-void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine);
+ * unknown; it makes the report once per site.  stack: the depot id of the
+ * thread's stack where it ended (a decision made later, after its
+ * destructors, has only those on its stack), 0 for the current stack. */
+void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine,
+                         uint32_t stack);
 
 /* True the first time `sig` is offered: the caller then reports. */
 bool lw_first_time(uint64_t sig);

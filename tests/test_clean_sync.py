@@ -4,8 +4,14 @@ produce no report: producer_consumer (condition variables), timedlock_backoff
 threads are blocked on each other for a while, and recover), recursive_ok
 (a recursive mutex relocked by its owner), cancel_cond_ok (a thread cancelled
 in pthread_cond_wait whose cleanup handler unlocks), robust_ok (owner dies
-holding a robust mutex; EOWNERDEAD and pthread_mutex_consistent) and
-fork_child_ok (fork while threads lock; the child locks and exits 0).
+holding a robust mutex; EOWNERDEAD and pthread_mutex_consistent),
+fork_child_ok (fork while threads lock; the child locks and exits 0),
+cleanup_unlock_ok (threads that pthread_exit, are cancelled in a sleep, or
+return holding mutexes that their cleanup handlers or a thread-specific-data
+destructor release: decided after those ran) and stack_lock_reuse (a
+function leaves the mutex and rwlock on its stack locked; the next call puts
+new statically initialised ones at the same addresses and locks them: glibc
+grants them, so they are new locks, not a double lock).
 
 Each must, under lockwatch as natively: exit 0, print the same, write
 nothing on stderr, and make no report (JSON and text), also with a short
@@ -13,7 +19,7 @@ LOCKWATCH_DEADLOCK_MS."""
 import lwtest as lw
 
 PROGRAMS = ["producer_consumer", "timedlock_backoff", "recursive_ok", "cancel_cond_ok",
-            "robust_ok", "fork_child_ok"]
+            "robust_ok", "fork_child_ok", "cleanup_unlock_ok", "stack_lock_reuse"]
 
 # timedlock_backoff keeps both threads blocked on each other in timed locks
 # for 200 ms: with 50 ms a deadlock detector that counted timed waits would
@@ -21,8 +27,19 @@ PROGRAMS = ["producer_consumer", "timedlock_backoff", "recursive_ok", "cancel_co
 SHORT_DEADLOCK_MS = "50"
 
 
+def stack_reuse_is_real(t):
+    """stack_lock_reuse only tests something if the second frame's locks
+    lie where the first frame's were, and glibc granted every lock."""
+    name = "stack_lock_reuse"
+    native = lw.native_ok(t, lw.example(name), name)
+    t.expect("12 of 12 lock calls returned 0, same addresses: yes" in native.stdout,
+             "%s: the new locks must be at the old ones' addresses and be granted: %r"
+             % (name, native.stdout))
+
+
 def main(t):
     lw.detector_is_live(t)
+    stack_reuse_is_real(t)
     # In fork_child_ok the children append to the same LOCKWATCH_LOG.
     runs = (("json", None), (None, None), ("json", {"LOCKWATCH_DEADLOCK_MS": SHORT_DEADLOCK_MS}))
     for name in PROGRAMS:

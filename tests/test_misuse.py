@@ -175,6 +175,41 @@ def check_destroy_locked(t):
              % (what, cv["kind"], cv["type"]))
 
 
+def check_destroy_state(t):
+    """rwlocks and spinlocks destroyed free -- after a writer left (glibc's
+    write-phase bit stays set), after two reads, after a spinlock's
+    lock/unlock (an x86 spinlock reads 1 when free) -- are not reported;
+    destroyed while another thread holds them, they are (the lock word is
+    all lockwatch has: neither records its holders).  A priority-protect
+    mutex, whose lock word holds its priority ceiling, is free too."""
+    name = "destroy_state"
+    res = run_misuse(t, name, {"destroy-locked": 2})
+    t.expect("10 of 10 destroy calls returned 0" in res.stdout,
+             "%s: every destroy call should succeed: %r" % (name, res.stdout))
+    for lock in ("rw_written", "rw_read", "spin_used", "pp_mutex"):
+        found = [r for r in res.reports if lw.lock_named(r, lock) is not None]
+        t.expect(not found, "%s: %s was free when it was destroyed, but is reported:\n%s"
+                 % (name, lock, lw.describe_reports(found)))
+    for lock, kind in (("spin_held", "spinlock"), ("rw_reader_held", "rwlock")):
+        what = "%s (%s)" % (name, lock)
+        found = [r for r in res.reports if lw.lock_named(r, lock) is not None]
+        t.expect(len(found) == 1, "%s: %d reports for the destroy of %s while another thread "
+                 "holds it, expected 1:\n%s"
+                 % (what, len(found), lock, lw.describe_reports(res.reports)))
+        if len(found) != 1:
+            continue
+        rep = found[0]
+        lk = lw.lock_named(rep, lock)
+        th = offender(rep)
+        t.expect(lk["kind"] == kind, "%s: kind %r, expected %r" % (what, lk["kind"], kind))
+        t.expect(th["id"] == "T0" and th["holds"] == [],
+                 "%s: the main thread destroys it holding nothing: %r" % (what, th))
+        t.expect("while it is locked" in rep["message"], "%s: message %r" % (what, rep["message"]))
+        t.expect("holder_tid" in rep and rep["holder_tid"] is None,
+                 "%s: holder_tid should be null, is %r" % (what, rep.get("holder_tid", "missing")))
+        shows(t, rep, th["stack"], "main", what, "the destroy's stack")
+
+
 def check_cond_wait_unlocked(t):
     name = "cond_wait_unlocked"
     res = run_misuse(t, name, {"cond-wait-unlocked": 1})
@@ -307,6 +342,7 @@ def main(t):
     check_double_lock_errorcheck(t)
     check_unlock_not_owned(t)
     check_destroy_locked(t)
+    check_destroy_state(t)
     check_cond_wait_unlocked(t)
     check_cond_multiple_mutexes(t)
     check_exit_holding_lock(t)

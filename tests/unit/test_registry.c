@@ -297,7 +297,7 @@ START_TEST(test_new_incarnation_new_id)
 
     lw_lock *first = get_new(a, LW_KIND_MUTEX, LW_MTYPE_ERRORCHECK);
     first->first_pc = 0x1234;
-    first->first_thread = 7;
+    first->users = 7;
     first->first_how = 2;
     uint64_t allocated = lw_registry.allocated;
     ids[0] = first->id;
@@ -311,7 +311,7 @@ START_TEST(test_new_incarnation_new_id)
         REQUIRE(l->kind == (i & 1 ? LW_KIND_RWLOCK : LW_KIND_SPIN));
         REQUIRE(l->mtype == 0);
         REQUIRE(l->first_pc == 0);
-        REQUIRE(l->first_thread == 0);
+        REQUIRE(l->users == 0);
         REQUIRE(l->first_how == 0);
         REQUIRE(l->rank == 0);
         ids[i] = l->id;

@@ -478,13 +478,13 @@ lw_mutex_lock_nested(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t c
 }
 
 /* Post-event of any acquisition: r is the real call's result. */
-static inline int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, int r,
-                                 uintptr_t pc, uintptr_t cfa)
+static inline int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, int r, uintptr_t pc,
+                                 uintptr_t cfa)
 {
     /* EOWNERDEAD: a robust mutex whose owner died is now ours. */
     if (LW_LIKELY(l != NULL) && LW_LIKELY(r == 0 || r == EOWNERDEAD)) {
         lw_reenter(t);
-        lw_after_acquire(t, l, mode, how, pc, cfa);
+        lw_after_acquire(t, l, mode, pc, cfa);
         lw_leave(t);
     }
     return r;

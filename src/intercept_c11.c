@@ -33,7 +33,7 @@ static int c11_result(int r)
     bool relocked;                                                                            \
     lw_lock *l = lw_mutex_pre(t, pm, LW_KIND_C11_MUTEX, (how), call_name, pc, &relocked);    \
     int r = l ? (blocking_call) : real_call;                                                  \
-    return lw_lock_common(t, l, LW_MODE_WRITE, (how), r, pc, cfa)
+    return lw_lock_common(t, l, LW_MODE_WRITE, r, pc, cfa)
 
 LW_EXPORT int mtx_init(mtx_t *m, int type)
 {

@@ -27,7 +27,7 @@ void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t
     if (!saved->lock || l->id != saved->id)
         return;
     lw_before_acquire(t, l, saved->mode, LW_ACQ_BLOCKING, pc, NULL);
-    lw_after_acquire(t, l, saved->mode, LW_ACQ_BLOCKING, pc, cfa);
+    lw_after_acquire(t, l, saved->mode, pc, cfa);
     lw_held *h = lw_held_find(t, l);
     if (h)
         h->count = saved->count;

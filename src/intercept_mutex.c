@@ -239,7 +239,7 @@ int lw_mutex_post_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
         lw_lock *l = lw_lock_lookup((uintptr_t)m, kind, lw_mutex_type(m), pc);
         if (l) {
             lw_mutex_remember(m, l);
-            lw_after_acquire(t, l, LW_MODE_WRITE, LW_ACQ_BLOCKING, pc, cfa);
+            lw_after_acquire(t, l, LW_MODE_WRITE, pc, cfa);
         }
     }
     errno = e;
@@ -263,7 +263,7 @@ static LW_NOINLINE int mutex_acquire_slow(enum mutex_call c, pthread_mutex_t *m,
         r = lw_mutex_acquire(t, l, m, relocked);
     else
         r = mutex_real(c, m, clk, ts);
-    return lw_lock_common(t, l, LW_MODE_WRITE, how, r, pc, cfa);
+    return lw_lock_common(t, l, LW_MODE_WRITE, r, pc, cfa);
 }
 
 void lw_mutex_busy_node(lw_thread *t, lw_lock *l)
@@ -425,7 +425,7 @@ LW_EXPORT int pthread_spin_destroy(pthread_spinlock_t *s)
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)(s), LW_KIND_SPIN, 0, false, LW_MODE_WRITE, \
                                 (how), call_name, pc, &relocked);                          \
     int r = l ? (blocking_call) : real_call;                                               \
-    return lw_lock_common(t, l, LW_MODE_WRITE, (how), r, pc, cfa)
+    return lw_lock_common(t, l, LW_MODE_WRITE, r, pc, cfa)
 
 LW_EXPORT int pthread_spin_lock(pthread_spinlock_t *s)
 {

@@ -38,7 +38,7 @@ static const lw_waitops wr_waitops = { wr_try, wr_until, EBUSY };
                                 (mode), (how), call_name, pc, &relocked);                       \
     lw_rwlock_remember(rw, l);                                                                  \
     int r = l ? (blocking_call) : real_call;                                                    \
-    return lw_lock_common(t, l, (mode), (how), r, pc, cfa)
+    return lw_lock_common(t, l, (mode), r, pc, cfa)
 
 /* A blocking rdlock or wrlock with nothing held, a node hint and a known
  * user: the entry is prepared before the same try-then-slices acquisition

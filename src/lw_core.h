@@ -6,7 +6,8 @@
  *   every lock:    lw_before_acquire(how) (blocking: adds order edges, may
  *                  report an inversion; all: the relock rule), the real
  *                  call (blocking ones wait in slices, deadlock.h), then
- *                  lw_after_acquire(how) on success;
+ *                  lw_after_acquire() on success (a lock once held is held
+ *                  alike, however it was acquired);
  *   trylock, timed lock: cannot block forever, so no edge into the lock
  *                  (as ThreadSanitizer treats them); locks taken while
  *                  holding it do order after it.
@@ -213,10 +214,9 @@ static inline bool lw_acquire_known(const lw_thread *t, const lw_lock *l, unsign
 /* Post-event of a successful acquisition (any `how`: once it succeeds a
  * lock is held alike). */
 void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa);
-static inline void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                                    uintptr_t pc, uintptr_t cfa)
+static inline void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc,
+                                    uintptr_t cfa)
 {
-    (void)how;
     if (LW_LIKELY(t->nheld == 0))
         lw_held_push(t, l, mode, pc, cfa);
     else

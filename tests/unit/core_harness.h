@@ -102,7 +102,7 @@ static inline bool h_acquire_at(lw_thread *t, lw_lock *l, unsigned mode, unsigne
 {
     if (lw_before_acquire(t, l, mode, how, pc, "h_acquire"))
         return false;
-    lw_after_acquire(t, l, mode, how, pc, 0);
+    lw_after_acquire(t, l, mode, pc, 0);
     return true;
 }
 

@@ -264,7 +264,7 @@ static int acquire_blocking(world *w, unsigned t, unsigned slot, unsigned mode)
     lw_lock *l = core_lock(w, slot);
     if (lw_before_acquire(ct, l, mode, LW_ACQ_BLOCKING, H_PC(100 + slot), "lock"))
         return disagree(w, "core refused T%u's acquisition of %u", t, slot);
-    lw_after_acquire(ct, l, mode, LW_ACQ_BLOCKING, H_PC(100 + slot), 0);
+    lw_after_acquire(ct, l, mode, H_PC(100 + slot), 0);
     w->held[t][w->nheld[t]++] = (m_held){ slot, mode };
 
     for (unsigned f = first_finding; f < h_nfindings; f++) {
@@ -396,7 +396,7 @@ static int step(world *w)
     lw_lock *l = core_lock(w, slot);
     if (lw_before_acquire(ct, l, mode, how, H_PC(200 + slot), "trylock"))
         return disagree(w, "core refused a trylock");
-    lw_after_acquire(ct, l, mode, how, H_PC(200 + slot), 0);
+    lw_after_acquire(ct, l, mode, H_PC(200 + slot), 0);
     w->held[t][w->nheld[t]++] = (m_held){ slot, mode };
     return 0;
 }

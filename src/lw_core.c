@@ -16,9 +16,9 @@
 
 #include <string.h>
 
-#define uthash_malloc(sz) lw_arena_alloc(sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
-#include <uthash.h>
+static bool names_oom;   /* names_lock: the last HASH_ADD had no memory */
+#define LW_UTHASH_OOM(elt) (names_oom = true)
+#include "lw_uthash.h"
 
 int lw_core_ready;
 
@@ -102,11 +102,19 @@ void lw_lock_set_name(uintptr_t addr, const char *name)
     HASH_FIND(hh, names, &addr, sizeof(addr), n);
     if (!n && (n = lw_arena_alloc(sizeof(*n))) != NULL) {
         n->addr = addr;
+        names_oom = false;
         HASH_ADD(hh, names, addr, sizeof(n->addr), n);
+        if (names_oom)
+            n = NULL;   /* not in the table (its memory is the arena's) */
     }
     if (n)
         n->name = name;
     lw_mutex_unlock(&names_lock);
+    if (!n) {
+        static int once;
+        lw_warn_once(&once, "lockwatch: warning: out of memory for lock names; "
+                     "some locks are shown without their names\n");
+    }
 }
 
 const char *lw_lock_name(uintptr_t addr)

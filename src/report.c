@@ -12,6 +12,7 @@
 #include "stacks.h"
 #include "lw_core.h"
 #include "thread.h"
+#include "lw_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,7 +33,7 @@ static uint64_t nreports;      /* atomic */
 
 void lw_report_init(void)
 {
-    err_fd = fcntl(2, F_DUPFD_CLOEXEC, LW_REPORT_FD_MIN);
+    err_fd = lw_sys_fcntl(2, F_DUPFD_CLOEXEC, LW_REPORT_FD_MIN);
 }
 
 static void expand_log_path(char *out, size_t cap)
@@ -65,7 +66,7 @@ static int stream_fd(void)
                           "reporting to stderr\n", path, errno);
             lw_buf_write(&b, err_fd >= 0 ? err_fd : 2);
         } else if (log_fd < LW_REPORT_FD_MIN) {
-            int hi = fcntl(log_fd, F_DUPFD_CLOEXEC, LW_REPORT_FD_MIN);
+            int hi = lw_sys_fcntl(log_fd, F_DUPFD_CLOEXEC, LW_REPORT_FD_MIN);
             if (hi >= 0) {
                 close(log_fd);
                 log_fd = hi;

@@ -11,6 +11,7 @@
 #include "stacks.h"
 #include "fmt.h"
 #include "lw_core.h"
+#include "lw_sys.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -110,7 +111,7 @@ unsigned lw_fd_family(int fd)
             fam = LW_FAM_FILE;
         /* A non-blocking socket, pipe or terminal returns at once. */
         if (fam & (LW_FAM_NET | LW_FAM_PIPE)) {
-            int fl = fcntl(fd, F_GETFL);
+            int fl = lw_sys_fcntl(fd, F_GETFL, 0);
             if (fl >= 0 && (fl & O_NONBLOCK))
                 fam = 0;
         }

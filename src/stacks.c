@@ -22,12 +22,9 @@
 #include <sys/stat.h>
 #include <elf.h>
 
-#define uthash_malloc(sz) lw_arena_alloc(sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
 static void lw_depot_fatal(void);
-#define uthash_nonfatal_oom(obj) lw_depot_fatal()
-#define HASH_NONFATAL_OOM 1
-#include <uthash.h>
+#define LW_UTHASH_OOM(elt) lw_depot_fatal()
+#include "lw_uthash.h"
 
 /* ---- libunwind, resolved by name from an RTLD_LOCAL handle ---- */
 #define LW_STR_(x) #x

@@ -7,6 +7,7 @@
  */
 #include "lw_core.h"
 #include "arena.h"
+#include "deadlock.h"
 #include "graph.h"
 #include "lw_atomic.h"
 #include "options.h"
@@ -363,28 +364,46 @@ void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc
     lw_held_push(t, l, mode, pc, cfa);
 }
 
-/* ---- fork ---- */
+/* ---- fork ----
+ * Every internal lock of the core, taken in the order of the list in
+ * arena.h (which this follows, and intercept.c completes with the
+ * interposers' pool and the arena lock), so that no other thread is inside
+ * one when the process is copied. */
 
 void lw_core_atfork_prepare(void)
 {
-    lw_graph_atfork_prepare();
-    lw_stacks_atfork_prepare();
-    lw_report_atfork_prepare();
+    lw_unwind_gate_close();         /* nobody inside libunwind */
+    lw_graph_atfork_prepare();      /* graph_lock */
+    lw_deadlock_atfork_prepare();   /* wait_lock, wait_pool */
+    lw_rules_atfork_prepare();      /* pending_lock, seen_lock */
+    lw_report_atfork_prepare();     /* report_lock, ws_pool, issue_pool */
+    lw_stacks_atfork_prepare();     /* depot_lock, sym_lock */
+    lw_mutex_lock(&names_lock);
 }
 
 void lw_core_atfork_parent(void)
 {
-    lw_report_atfork_parent();
+    lw_mutex_unlock(&names_lock);
     lw_stacks_atfork_parent();
+    lw_report_atfork_parent();
+    lw_rules_atfork_parent();
+    lw_deadlock_atfork_parent();
     lw_graph_atfork_parent();
+    lw_unwind_gate_open();
 }
 
+/* Each part resets its locks first, then forgets what belonged to the
+ * threads that are not in the child.  The report part comes before the
+ * rules, whose pending reports go back to its pool. */
 void lw_core_atfork_child(void)
 {
+    lw_unwind_gate_reset();
+    lw_mutex_reset(&names_lock);
     lw_report_atfork_child();
-    lw_rules_atfork_child();
     lw_stacks_atfork_child();
     lw_graph_atfork_child();
     lw_registry_atfork_child();
+    lw_deadlock_atfork_child();
+    lw_rules_atfork_child();
     lw_thread_atfork_child();
 }

@@ -118,22 +118,25 @@ void lw_warn_once(int *once, const char *fmt, ...)
     errno = saved;
 }
 
-static lw_pool ws_pool;
+static lw_pool ws_pool, issue_pool;
 
 void lw_report_atfork_prepare(void)
 {
     lw_mutex_lock(&report_lock);
     lw_mutex_lock(&ws_pool.lock);
+    lw_mutex_lock(&issue_pool.lock);
 }
 
 void lw_report_atfork_parent(void)
 {
+    lw_mutex_unlock(&issue_pool.lock);
     lw_mutex_unlock(&ws_pool.lock);
     lw_mutex_unlock(&report_lock);
 }
 
 void lw_report_atfork_child(void)
 {
+    lw_mutex_reset(&issue_pool.lock);
     lw_mutex_reset(&ws_pool.lock);
     lw_mutex_reset(&report_lock);
     /* The child is a process of its own: its own count, and its own file

@@ -296,6 +296,18 @@ static void pending_atfork_child(void)
     pending_n = 0;
 }
 
+void lw_rules_atfork_prepare(void)
+{
+    lw_mutex_lock(&pending_lock);
+    lw_mutex_lock(&seen_lock);
+}
+
+void lw_rules_atfork_parent(void)
+{
+    lw_mutex_unlock(&seen_lock);
+    lw_mutex_unlock(&pending_lock);
+}
+
 void lw_lock_user_slow(lw_lock *l, uint32_t me, uint32_t u)
 {
     while (u != me && u != LW_USERS_SHARED) {
@@ -698,7 +710,7 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         }
     }
     uintptr_t other = 0, other_pc = 0;
-    lw_spin_lock(&c->cond_lock);
+    lw_cond_lock(c);
     if (lw_load_relaxed(&c->cond_waiters) > 0 && c->cond_mutex != mutex) {
         other = c->cond_mutex;
         other_pc = c->cond_pair_pc;
@@ -708,7 +720,7 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         c->cond_pair_thread = t->num;
     }
     lw_fetch_add_acq_rel(&c->cond_waiters, 1);
-    lw_spin_unlock(&c->cond_lock);
+    lw_cond_unlock(c);
 
     if (other && lw_first_time(site_sig("cond-multiple-mutexes", pc) ^ lw_hash_mix(cond, 7))) {
         lw_issue *r = begin_issue(t, "cond-multiple-mutexes",
@@ -751,7 +763,7 @@ void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintpt
         if (!c)
             return;
     }
-    unsigned w = lw_load_acquire(&c->cond_waiters);
+    unsigned w = lw_cond_waiters(c);
     if (w > 0)
         lw_rule_destroy_locked(t, c, cond, LW_KIND_COND, 0, false, w, call, pc);
     else if (c->destroyed)

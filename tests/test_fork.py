@@ -5,9 +5,13 @@ busy (wait records of contended mutexes, lockwatch_name_lock, new locks and
 edges, reports); each child takes locks, waits on a contended one, creates
 and joins a thread, names a lock and exits 0, under an alarm.  A child
 forked while another thread held one of lockwatch's locks that the fork
-handlers do not take hangs.  This cannot be made certain, only likely: on
-the 2-core test machine, before the fork handlers took every internal lock,
-every run had hung children (12 of 1069 forks in 6 runs).
+handlers do not take hangs, and so does one forked while another thread
+is inside libunwind (its locks, and the loader lock of dl_iterate_phdr,
+have no fork handlers).  This cannot be made certain, only likely: on the
+2-core test machine, before the fork handlers took every internal lock,
+every run had hung children (12 of 1069 forks in 6 runs, in names_lock);
+with the locks taken but libunwind not gated, 1 child of 4800 forks hung
+(in libunwind).  tests/unit/test_fork.c checks each lock deterministically.
 
 fork_stale_wait and fork_stale_cond are the deterministic part: the child
 must not see the state of threads that do not exist in it (a published wait

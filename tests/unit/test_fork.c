@@ -34,17 +34,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BLOCKED_MS 150   /* how long an operation must stay blocked */
+#define BLOCKED_MS 150 /* how long an operation must stay blocked */
 
-static lw_lock *node;        /* what op_wait_end's record waits for */
-static lw_lock *pend_node;   /* a lock whose second user flushes pending reports */
-static uintptr_t libc_pc;    /* an address inside libc, for the symboliser */
+static lw_lock *node;      /* what op_wait_end's record waits for */
+static lw_lock *pend_node; /* a lock whose second user flushes pending reports */
+static uintptr_t libc_pc;  /* an address inside libc, for the symboliser */
 
 typedef struct job {
-    const char *lock;        /* the internal lock the operation needs */
+    const char *lock; /* the internal lock the operation needs */
     void (*op)(struct job *);
     lw_waitrec *w;
-    int phase;               /* atomic: 1 warmed up, 2 go, 3 done */
+    int phase; /* atomic: 1 warmed up, 2 go, 3 done */
 } job;
 
 static void op_unwind(job *j)
@@ -54,7 +54,12 @@ static void op_unwind(job *j)
     (void)lw_unwind(pcs, NULL, 8);
 }
 
-static void op_graph(job *j) { (void)j; lw_graph_lock(); lw_graph_unlock(); }
+static void op_graph(job *j)
+{
+    (void)j;
+    lw_graph_lock();
+    lw_graph_unlock();
+}
 
 /* The warm-up publishes a wait record (which takes the depot lock, the
  * record pool, ...); the operation proper only ends it. */
@@ -78,9 +83,21 @@ static void op_pending(job *j)
     lw_lock_user_slow(pend_node, 2, 1);
 }
 
-static void op_seen(job *j) { (void)j; (void)lw_first_time(0x5eed); }
-static void op_report(job *j) { (void)j; lw_report_write("", 0, false); }
-static void op_issue(job *j) { (void)j; lw_issue_free(lw_issue_new("deadlock", "")); }
+static void op_seen(job *j)
+{
+    (void)j;
+    (void)lw_first_time(0x5eed);
+}
+static void op_report(job *j)
+{
+    (void)j;
+    lw_report_write("", 0, false);
+}
+static void op_issue(job *j)
+{
+    (void)j;
+    lw_issue_free(lw_issue_new("deadlock", ""));
+}
 
 static void op_depot(job *j)
 {
@@ -103,20 +120,19 @@ static void op_names(job *j)
     (void)lw_lock_name(0x1000);
 }
 
-static void op_arena(job *j) { (void)j; (void)lw_arena_alloc(16); }
+static void op_arena(job *j)
+{
+    (void)j;
+    (void)lw_arena_alloc(16);
+}
 
 static job jobs[] = {
-    { "the unwind gate", op_unwind, NULL, 0 },
-    { "graph_lock", op_graph, NULL, 0 },
-    { "wait_lock", op_wait_end, NULL, 0 },
-    { "pending_lock", op_pending, NULL, 0 },
-    { "seen_lock", op_seen, NULL, 0 },
-    { "report_lock", op_report, NULL, 0 },
-    { "issue_pool", op_issue, NULL, 0 },
-    { "depot_lock", op_depot, NULL, 0 },
-    { "sym_lock", op_sym, NULL, 0 },
-    { "names_lock", op_names, NULL, 0 },
-    { "arena_lock", op_arena, NULL, 0 },
+    {"the unwind gate", op_unwind, NULL, 0}, {"graph_lock", op_graph, NULL, 0},
+    {"wait_lock", op_wait_end, NULL, 0},     {"pending_lock", op_pending, NULL, 0},
+    {"seen_lock", op_seen, NULL, 0},         {"report_lock", op_report, NULL, 0},
+    {"issue_pool", op_issue, NULL, 0},       {"depot_lock", op_depot, NULL, 0},
+    {"sym_lock", op_sym, NULL, 0},           {"names_lock", op_names, NULL, 0},
+    {"arena_lock", op_arena, NULL, 0},
 };
 
 static void setup(void)
@@ -150,7 +166,7 @@ static void child_all(void)
 
 static void sleep_ms(long ms)
 {
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
@@ -158,7 +174,7 @@ static void *runner(void *arg)
 {
     job *j = arg;
     lw_thread_setup(&lw_self);
-    j->op(j);   /* warm-up: allocations, libunwind, the backtrace in the depot */
+    j->op(j); /* warm-up: allocations, libunwind, the backtrace in the depot */
     __atomic_store_n(&j->phase, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&j->phase, __ATOMIC_SEQ_CST) != 2)
         sched_yield();
@@ -167,7 +183,8 @@ static void *runner(void *arg)
     return NULL;
 }
 
-/* Runs job i on another thread while this one holds the prepared locks. */
+/* Runs j on another thread while this one holds the prepared locks: true
+ * if it stayed blocked. */
 static bool blocked_while_prepared(job *j)
 {
     pthread_t th;
@@ -192,7 +209,8 @@ START_TEST(prepare_takes_every_lock)
     ck_assert_msg(blocked_while_prepared(j),
                   "an operation that needs %s completed while the fork prepare handler "
                   "held lockwatch's locks: a fork at that moment copies %s held by a "
-                  "thread the child does not have", j->lock, j->lock);
+                  "thread the child does not have",
+                  j->lock, j->lock);
 }
 END_TEST
 
@@ -203,7 +221,7 @@ START_TEST(child_can_take_every_lock)
 {
     setup();
     for (unsigned i = 0; i < LW_ARRAY_SIZE(jobs); i++)
-        jobs[i].op(&jobs[i]);   /* warm-up on this thread */
+        jobs[i].op(&jobs[i]); /* warm-up on this thread */
     prepare_all();
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);

@@ -175,7 +175,10 @@ void lw_arena_atfork_parent(void)
     lw_mutex_unlock(&arena_lock);
 }
 
+unsigned lw_fork_gen;
+
 void lw_arena_atfork_child(void)
 {
     lw_mutex_reset(&arena_lock);
+    lw_fork_gen++;   /* every lw_gen_spin lock held now belongs to a thread gone */
 }

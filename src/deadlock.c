@@ -354,10 +354,33 @@ void lw_wait_check(lw_waitrec *w)
         act();
 }
 
+void lw_deadlock_atfork_prepare(void)
+{
+    lw_mutex_lock(&wait_lock);
+    lw_mutex_lock(&wait_pool.lock);
+}
+
+void lw_deadlock_atfork_parent(void)
+{
+    lw_mutex_unlock(&wait_pool.lock);
+    lw_mutex_unlock(&wait_lock);
+}
+
 void lw_deadlock_atfork_child(void)
 {
-    /* The other threads do not exist in the child: nobody waits. */
-    lw_mutex_reset(&wait_lock);
-    waiters = NULL;
     lw_mutex_reset(&wait_pool.lock);
+    lw_mutex_reset(&wait_lock);
+    /* The other threads do not exist in the child: their waits are over.
+     * Kept, a record would close cycles through a thread that is not there
+     * (a thread the child creates may even get its pthread_t).  Only a
+     * fork from a signal handler that interrupted a wait leaves the
+     * calling thread a record of its own, which its wait will end. */
+    pthread_t self = pthread_self();
+    for (lw_waitrec *w = waiters, *next; w; w = next) {
+        next = w->next;
+        if (!pthread_equal(w->self, self)) {
+            unlink_wait(w);
+            lw_pool_put(&wait_pool, w);
+        }
+    }
 }

@@ -36,7 +36,11 @@ void lw_wait_check(lw_waitrec *w);
 /* The wait is over (acquired, failed, or cancelled). */
 void lw_wait_end(lw_waitrec *w);
 
-/* Thread identity for joins: every thread that waits records pthread_self. */
+/* fork: prepare takes wait_lock and the record pool (arena.h lock order),
+ * parent releases them; the child resets them and drops the records of the
+ * threads that are not in it. */
+void lw_deadlock_atfork_prepare(void);
+void lw_deadlock_atfork_parent(void);
 void lw_deadlock_atfork_child(void);
 
 #endif

@@ -81,23 +81,36 @@ void lw_resolve_all(void)
     lw_store_release(&resolve_state, 2);
 }
 
-/* ---- fork ---- */
+/* ---- fork ----
+ * Registered first thing (PITFALLS 13), so glibc runs our prepare handler
+ * after the program's (which may lock through our wrappers) and our parent
+ * and child handlers before the program's.  prepare takes every internal
+ * lock in the order listed in arena.h: the core's, then the trampoline
+ * pool, then the arena lock. */
+
+/* This thread's prepare took the locks (and raised the guard).  A fork
+ * from a signal handler that interrupted lockwatch itself (guard set) must
+ * not: the interrupted code may hold any of them.  That child is then on
+ * its own, as glibc's own state is in that case. */
+static LW_TLS bool fork_locked;
 
 static void atfork_prepare(void)
 {
-    if (!lw_load_relaxed(&lw_core_ready))
+    fork_locked = false;
+    if (!lw_load_relaxed(&lw_core_ready) || lw_self.guard)
         return;
     lw_self.guard++;
-    /* Order: graph, depot, report, pools, arena (arena.h nesting). */
     lw_core_atfork_prepare();
     lw_thread_atfork_prepare_pools();
     lw_arena_atfork_prepare();
+    fork_locked = true;
 }
 
 static void atfork_parent(void)
 {
-    if (!lw_load_relaxed(&lw_core_ready))
+    if (!fork_locked)
         return;
+    fork_locked = false;
     lw_arena_atfork_parent();
     lw_thread_atfork_parent_pools();
     lw_core_atfork_parent();
@@ -106,8 +119,9 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-    if (!lw_load_relaxed(&lw_core_ready))
+    if (!fork_locked)
         return;
+    fork_locked = false;
     lw_arena_atfork_child();
     lw_thread_atfork_child_pools();
     lw_core_atfork_child();

@@ -31,9 +31,15 @@ void lw_thread_atfork_parent_pools(void)
     lw_mutex_unlock(&tramp_pool.lock);
 }
 
+static int exit_key_state;   /* 0 none, 1 creating, 2 ready, 3 failed */
+
 void lw_thread_atfork_child_pools(void)
 {
     lw_mutex_reset(&tramp_pool.lock);
+    /* A thread that is not in the child was creating the key: create one
+     * again (at worst one key is lost) rather than wait for ever. */
+    if (lw_load_relaxed(&exit_key_state) == 1)
+        lw_store_release(&exit_key_state, 0);
 }
 
 /* Under the guard. */
@@ -66,7 +72,6 @@ static struct tramp *tramp_new(lw_thread *t)
  * one.  A thread that holds nothing costs no extra round. */
 
 static pthread_key_t exit_key;
-static int exit_key_state;   /* 0 none, 1 creating, 2 ready, 3 failed */
 
 /* How this thread is ending, noted where it does so, for the decision
  * after its destructors.  Only this thread reads or writes it. */

@@ -6,11 +6,11 @@
 #include "log.h"
 #include "fmt.h"
 #include "lw_atomic.h"
+#include "lw_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 static int err_fd = -1;
@@ -20,10 +20,10 @@ void lw_log_init(void)
     if (lw_load_acquire(&err_fd) >= 0)
         return;
     int saved = errno;
-    long fd = syscall(SYS_fcntl, 2, F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
+    int fd = lw_sys_fcntl(2, F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
     errno = saved;
     if (fd >= 0)
-        lw_store_release(&err_fd, (int)fd);
+        lw_store_release(&err_fd, fd);
 }
 
 int lw_log_fd(void)

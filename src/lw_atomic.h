@@ -24,6 +24,11 @@
 #define lw_cas_acquire(p, expected, desired) \
     __atomic_compare_exchange_n((p), (expected), (desired), 0, \
                                 __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)
+/* Sequentially consistent: for the store-then-load handshakes (Dekker)
+ * where each side must see the other's store. */
+#define lw_load_seq_cst(p)      __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define lw_store_seq_cst(p, v)  __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define lw_fetch_add_seq_cst(p, v) __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define lw_compiler_barrier()   __atomic_signal_fence(__ATOMIC_SEQ_CST)
 #if defined(__x86_64__) || defined(__i386__)
 #define lw_cpu_relax()          __builtin_ia32_pause()

@@ -7,6 +7,7 @@
  */
 #include "lw_core.h"
 #include "arena.h"
+#include "deadlock.h"
 #include "graph.h"
 #include "lw_atomic.h"
 #include "options.h"
@@ -20,9 +21,9 @@
 
 #include <string.h>
 
-#define uthash_malloc(sz) lw_arena_alloc(sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
-#include <uthash.h>
+static bool names_oom;   /* names_lock: the last HASH_ADD had no memory */
+#define LW_UTHASH_OOM(elt) (names_oom = true)
+#include "lw_uthash.h"
 
 int lw_core_ready;
 
@@ -111,11 +112,19 @@ void lw_lock_set_name(uintptr_t addr, const char *name)
     HASH_FIND(hh, names, &addr, sizeof(addr), n);
     if (!n && (n = lw_arena_alloc(sizeof(*n))) != NULL) {
         n->addr = addr;
+        names_oom = false;
         HASH_ADD(hh, names, addr, sizeof(n->addr), n);
+        if (names_oom)
+            n = NULL;   /* not in the table (its memory is the arena's) */
     }
     if (n)
         n->name = name;
     lw_mutex_unlock(&names_lock);
+    if (!n) {
+        static int once;
+        lw_warn_once(&once, "lockwatch: warning: out of memory for lock names; "
+                     "some locks are shown without their names\n");
+    }
 }
 
 const char *lw_lock_name(uintptr_t addr)
@@ -453,31 +462,49 @@ void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc
     lw_held_push(t, l, mode, pc, cfa);
 }
 
-/* ---- fork ---- */
+/* ---- fork ----
+ * Every internal lock of the core, taken in the order of the list in
+ * arena.h (which this follows, and intercept.c completes with the
+ * interposers' pool and the arena lock), so that no other thread is inside
+ * one when the process is copied. */
 
 void lw_core_atfork_prepare(void)
 {
-    lw_graph_atfork_prepare();
-    lw_stacks_atfork_prepare();
-    lw_report_atfork_prepare();
-    lw_sink_atfork_prepare();
+    lw_unwind_gate_close();         /* nobody inside libunwind */
+    lw_graph_atfork_prepare();      /* graph_lock */
+    lw_deadlock_atfork_prepare();   /* wait_lock, wait_pool */
+    lw_rules_atfork_prepare();      /* pending_lock */
+    lw_sink_atfork_prepare();       /* seen_lock, finding pool */
+    lw_report_atfork_prepare();     /* report_lock, ws_pool */
+    lw_stacks_atfork_prepare();     /* depot_lock, sym_lock */
+    lw_mutex_lock(&names_lock);
 }
 
 void lw_core_atfork_parent(void)
 {
-    lw_sink_atfork_parent();
-    lw_report_atfork_parent();
+    lw_mutex_unlock(&names_lock);
     lw_stacks_atfork_parent();
+    lw_report_atfork_parent();
+    lw_sink_atfork_parent();
+    lw_rules_atfork_parent();
+    lw_deadlock_atfork_parent();
     lw_graph_atfork_parent();
+    lw_unwind_gate_open();
 }
 
+/* Each part resets its locks first, then forgets what belonged to the
+ * threads that are not in the child.  The sink comes before the rules,
+ * whose pending findings go back to its pool. */
 void lw_core_atfork_child(void)
 {
+    lw_unwind_gate_reset();
+    lw_mutex_reset(&names_lock);
     lw_report_atfork_child();
     lw_sink_atfork_child();
-    lw_rules_atfork_child();
     lw_stacks_atfork_child();
     lw_graph_atfork_child();
     lw_registry_atfork_child();
+    lw_deadlock_atfork_child();
+    lw_rules_atfork_child();
     lw_thread_atfork_child();
 }

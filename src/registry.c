@@ -108,7 +108,9 @@ bool lw_hash_remove(lw_hash *h, lw_hent *e, uint64_t k1, uint64_t k2)
             lw_store_release(pp, e->next);
         lw_spin_lock(&h->free_lock);
         e->free_next = h->free;
-        h->free = e;
+        /* release: the link before the head (a fork child may find the
+         * list as it is between the two stores: lw_hash_atfork_child) */
+        lw_store_release(&h->free, e);
         lw_spin_unlock(&h->free_lock);
         lw_fetch_add_relaxed(&h->live, -1);
         ok = true;
@@ -120,7 +122,16 @@ bool lw_hash_remove(lw_hash *h, lw_hent *e, uint64_t k1, uint64_t k2)
 void lw_hash_atfork_child(lw_hash *h)
 {
     /* A stripe held by a thread that does not exist in the child would
-     * never be released. */
+     * never be released.  The fork handlers do not take the stripes (there
+     * are thousands); resetting them is safe because each update under a
+     * stripe keeps the table usable after every one of its stores: an
+     * insert publishes its record last (the bucket head), a removal makes
+     * the record a tombstone, then unlinks it, then frees it, and the free
+     * list is pushed link first and popped with one store.  A child that
+     * finds one of them half done has, at worst, lost a record (never
+     * reachable again, never reused): a record popped but not inserted, or
+     * unlinked but not yet freed.  The slot table likewise: a slot handed
+     * out twice only makes a hint miss (lw_slot_lookup checks the key). */
     if (h->stripes)
         memset(h->stripes, 0, LW_STRIPES * sizeof(int));
     h->free_lock = 0;

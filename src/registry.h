@@ -25,6 +25,7 @@
 #define LW_REGISTRY_H
 
 #include "lw_base.h"
+#include "arena.h"
 
 typedef struct lw_hent {
     struct lw_hent *next;   /* written under the stripe, read acquire */
@@ -85,9 +86,12 @@ typedef struct lw_lock {
     /* Condition variables only (kind LW_KIND_COND). */
     bool destroyed;           /* destroyed and not re-initialised */
     uint32_t cond_waiters;    /* atomic: threads inside a wait on it */
+    uint32_t cond_gen;        /* fork generation of the four fields around it
+                               * (written under cond_lock, read relaxed) */
     uintptr_t cond_mutex;     /* mutex of the current waiters; cond_lock */
     uintptr_t cond_pair_pc;   /* where that pairing was first seen */
-    int cond_lock;            /* tiny spinlock for the two fields above */
+    int cond_lock;            /* lw_gen_spin lock for the two fields above
+                               * and cond_gen: lw_cond_lock */
     /* Order graph; all fields below written and read under the graph lock. */
     struct lw_edge *out, *in;
     int64_t rank;             /* topological order over non-cyclic edges */
@@ -95,6 +99,38 @@ typedef struct lw_lock {
     struct lw_edge *parent;   /* search tree */
     uint32_t nout, nin;
 } lw_lock;
+
+/* ---- a condition variable's state across fork ----
+ * A fork child inherits the waiter count and mutex pairing of waits by
+ * threads that are not in it (and maybe cond_lock held by one of them).
+ * The first thread to lock the state in a new fork generation takes the
+ * lock over if need be and clears the state; readers without the lock see
+ * no waiters until then. */
+static inline void lw_cond_lock(lw_lock *c)
+{
+    lw_gen_spin_lock(&c->cond_lock);
+    unsigned gen = lw_load_relaxed(&lw_fork_gen);
+    if (LW_UNLIKELY(c->cond_gen != gen)) {
+        lw_store_relaxed(&c->cond_waiters, 0);
+        c->cond_mutex = 0;
+        c->cond_pair_pc = 0;
+        /* release: the count is clear before the generation says so */
+        lw_store_release(&c->cond_gen, gen);
+    }
+}
+
+static inline void lw_cond_unlock(lw_lock *c)
+{
+    lw_gen_spin_unlock(&c->cond_lock);
+}
+
+/* Threads inside a wait on c, in this process. */
+static inline uint32_t lw_cond_waiters(const lw_lock *c)
+{
+    if (LW_UNLIKELY(lw_load_acquire(&c->cond_gen) != lw_load_relaxed(&lw_fork_gen)))
+        return 0;   /* all of them in an earlier generation */
+    return lw_load_acquire(&c->cond_waiters);
+}
 
 bool lw_registry_init(void);
 /* Lock-free lookup; NULL when the address is not registered. */

@@ -15,11 +15,11 @@
 #include "lw_atomic.h"
 #include "options.h"
 #include "stacks.h"
+#include "lw_sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define LW_REPORT_BUF   (256u << 10)
@@ -61,7 +61,7 @@ static int stream_fd(void)
             lw_warn("lockwatch: warning: cannot open LOCKWATCH_LOG file \"%s\" (errno %d); "
                     "reporting to stderr\n", path, errno);
         } else if (log_fd < LW_PRIVATE_FD_MIN) {
-            long hi = syscall(SYS_fcntl, log_fd, F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
+            int hi = lw_sys_fcntl(log_fd, F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
             if (hi >= 0) {
                 close(log_fd);
                 log_fd = (int)hi;

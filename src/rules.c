@@ -12,6 +12,7 @@
 #include "stacks.h"
 #include "fmt.h"
 #include "lw_core.h"
+#include "lw_sys.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -65,7 +66,7 @@ unsigned lw_fd_family(int fd)
             fam = LW_FAM_FILE;
         /* A non-blocking socket, pipe or terminal returns at once. */
         if (fam & (LW_FAM_NET | LW_FAM_PIPE)) {
-            int fl = fcntl(fd, F_GETFL);
+            int fl = lw_sys_fcntl(fd, F_GETFL, 0);
             if (fl >= 0 && (fl & O_NONBLOCK))
                 fam = 0;
         }
@@ -241,6 +242,16 @@ static void pending_atfork_child(void)
             pending[i].r = NULL;
         }
     pending_n = 0;
+}
+
+void lw_rules_atfork_prepare(void)
+{
+    lw_mutex_lock(&pending_lock);
+}
+
+void lw_rules_atfork_parent(void)
+{
+    lw_mutex_unlock(&pending_lock);
 }
 
 void lw_lock_user_slow(lw_lock *l, uint32_t me, uint32_t u)
@@ -562,7 +573,7 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         }
     }
     uintptr_t other = 0, other_pc = 0;
-    lw_spin_lock(&c->cond_lock);
+    lw_cond_lock(c);
     if (lw_load_relaxed(&c->cond_waiters) > 0 && c->cond_mutex != mutex) {
         other = c->cond_mutex;
         other_pc = c->cond_pair_pc;
@@ -571,7 +582,7 @@ lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, 
         c->cond_pair_pc = pc;
     }
     lw_fetch_add_acq_rel(&c->cond_waiters, 1);
-    lw_spin_unlock(&c->cond_lock);
+    lw_cond_unlock(c);
 
     if (other && lw_first_time(site_sig(LW_F_COND_MULTIPLE_MUTEXES, pc) ^ lw_hash_mix(cond, 7))) {
         lw_finding *r = lw_finding_about_self(t, LW_F_COND_MULTIPLE_MUTEXES, 0);
@@ -613,7 +624,7 @@ void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintpt
         if (!c)
             return;
     }
-    unsigned w = lw_load_acquire(&c->cond_waiters);
+    unsigned w = lw_cond_waiters(c);
     if (w > 0)
         lw_rule_destroy_locked(t, c, cond, LW_KIND_COND, 0, false, w, call, pc);
     else if (c->destroyed)

@@ -90,6 +90,9 @@ void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool sit
 
 /* True the first time `sig` is offered: the caller then reports. */
 bool lw_first_time(uint64_t sig);
+/* fork: pending_lock then seen_lock (arena.h lock order). */
+void lw_rules_atfork_prepare(void);
+void lw_rules_atfork_parent(void);
 void lw_rules_atfork_child(void);
 
 #endif

@@ -18,16 +18,15 @@
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <elf.h>
+#include <time.h>
 
-#define uthash_malloc(sz) lw_arena_alloc(sz)
-#define uthash_free(ptr, sz) ((void)(ptr), (void)(sz))
 static void lw_depot_fatal(void);
-#define uthash_nonfatal_oom(obj) lw_depot_fatal()
-#define HASH_NONFATAL_OOM 1
-#include <uthash.h>
+#define LW_UTHASH_OOM(elt) lw_depot_fatal()
+#include "lw_uthash.h"
 
 /* ---- libunwind, resolved by name from an RTLD_LOCAL handle ---- */
 #define LW_STR_(x) #x
@@ -123,6 +122,83 @@ unsigned lw_stack_depth(void)
     return d > LW_MAX_FRAMES ? LW_MAX_FRAMES : d;
 }
 
+/* ---- the unwind gate ----
+ * libunwind keeps locks of its own (its caches) and calls dl_iterate_phdr,
+ * whose loader lock glibc does not reset in a fork child; neither has fork
+ * handlers.  A child forked while another thread is inside libunwind can
+ * wait for ever the first time it unwinds.  So every call into libunwind
+ * passes this gate, which the fork prepare handler closes first of all
+ * (arena.h lock order), waiting until nobody is inside.  An unwinder holds
+ * no lock of ours and takes none inside, so the wait ends; it is bounded all
+ * the same (a program whose dl_iterate_phdr callback takes a mutex for the
+ * first time could make it wait for a thread that waits for the gate).
+ * unwind_gate: held by the forking thread from prepare to parent or child;
+ * a thread that finds the gate closed waits on it. */
+#define LW_GATE_WAIT_NS 1000000000ull
+static lw_mutex unwind_gate = LW_MUTEX_INIT;
+static int gate_closed;   /* seq_cst: see gate_enter */
+static int unwinders;     /* seq_cst: threads inside libunwind */
+
+static void gate_enter(void)
+{
+    for (;;) {
+        /* Count, then look: the closer stores, then counts (Dekker); one
+         * of the two sees the other. */
+        lw_fetch_add_seq_cst(&unwinders, 1);
+        if (LW_LIKELY(!lw_load_seq_cst(&gate_closed)))
+            return;
+        lw_fetch_add_seq_cst(&unwinders, -1);
+        lw_mutex_lock(&unwind_gate);   /* until the fork is done */
+        lw_mutex_unlock(&unwind_gate);
+    }
+}
+
+static void gate_leave(void)
+{
+    lw_fetch_add_seq_cst(&unwinders, -1);
+}
+
+static uint64_t gate_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void lw_unwind_gate_close(void)
+{
+    lw_mutex_lock(&unwind_gate);
+    lw_store_seq_cst(&gate_closed, 1);
+    uint64_t start = 0;
+    while (lw_load_seq_cst(&unwinders) != 0) {
+        uint64_t now = gate_now_ns();
+        if (start == 0) {
+            start = now;
+        } else if (now - start > LW_GATE_WAIT_NS) {
+            static int once;
+            lw_warn_once(&once, "lockwatch: warning: fork() while a thread was inside %s "
+                         "for more than a second; the child may hang if it unwinds\n",
+                         LW_UNWIND_SONAME);
+            break;
+        }
+        sched_yield();
+    }
+}
+
+void lw_unwind_gate_open(void)
+{
+    lw_store_seq_cst(&gate_closed, 0);
+    lw_mutex_unlock(&unwind_gate);
+}
+
+void lw_unwind_gate_reset(void)
+{
+    /* The child's one thread closed it; nobody else is inside. */
+    gate_closed = 0;
+    unwinders = 0;
+    lw_mutex_reset(&unwind_gate);
+}
+
 unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
 {
     unw_context_t ctx;
@@ -133,7 +209,9 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
     if (!uw.ok || max == 0)
         return 0;
     int e = errno;   /* libunwind may probe memory with system calls */
+    gate_enter();
     if (uw.getcontext(&ctx) != 0 || uw.init_local(&cur, &ctx) != 0) {
+        gate_leave();
         errno = e;
         return 0;
     }
@@ -152,6 +230,7 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
         if (uw.step(&cur) <= 0)
             break;
     }
+    gate_leave();
     errno = e;
     return n;
 }
@@ -239,7 +318,9 @@ static unsigned unwind_fast(uintptr_t *pcs, unsigned max)
     if (!uw.ok || !uw.backtrace)
         return 0;
     int e = errno;
+    gate_enter();
     int got = uw.backtrace(raw, (int)LW_ARRAY_SIZE(raw));
+    gate_leave();
     errno = e;
     unsigned i = 0, n = 0;
     while (i < (unsigned)(got > 0 ? got : 0) && i < 4 &&
@@ -467,10 +548,12 @@ uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames)
 void lw_stacks_atfork_prepare(void)
 {
     lw_mutex_lock(&depot_lock);
+    lw_mutex_lock(&sym_lock);
 }
 
 void lw_stacks_atfork_parent(void)
 {
+    lw_mutex_unlock(&sym_lock);
     lw_mutex_unlock(&depot_lock);
 }
 
@@ -478,4 +561,15 @@ void lw_stacks_atfork_child(void)
 {
     lw_mutex_reset(&sym_lock);
     lw_mutex_reset(&depot_lock);
+    /* libunwind was being loaded by a thread that is not in the child (in
+     * practice never: lockwatch loads it before main).  Waiting would be
+     * forever, and the half-loaded library is not to be trusted: this
+     * process goes without backtraces. */
+    if (lw_load_relaxed(&init_state) == 1) {
+        static int once;
+        uw.ok = false;
+        lw_store_release(&init_state, 2);
+        lw_warn_once(&once, "lockwatch: warning: fork() while %s was being loaded; "
+                     "reports of the child process have no backtraces\n", LW_UNWIND_SONAME);
+    }
 }

@@ -54,6 +54,11 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi);
 uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames);
 
 unsigned lw_stack_depth(void);   /* configured depth */
+/* fork: the unwind gate comes first (arena.h lock order): closing it waits
+ * until no thread is inside libunwind, whose locks have no fork handlers. */
+void lw_unwind_gate_close(void);
+void lw_unwind_gate_open(void);
+void lw_unwind_gate_reset(void);
 void lw_stacks_atfork_prepare(void);
 void lw_stacks_atfork_parent(void);
 void lw_stacks_atfork_child(void);

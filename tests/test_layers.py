@@ -17,7 +17,7 @@ CORE_HEADERS = {"lw_core.h", "thread.h", "registry.h", "graph.h", "rules.h", "de
 # finding, and the base layer (memory, formatting, logging, options, and the
 # symboliser it formats stacks with).
 REPORT_ALLOWED = {"report.h", "finding.h", "arena.h", "fmt.h", "log.h", "lw_atomic.h",
-                  "lw_base.h", "options.h", "stacks.h"}
+                  "lw_base.h", "lw_sys.h", "options.h", "stacks.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 

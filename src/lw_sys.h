@@ -1,0 +1,23 @@
+/*
+ * lw_sys.h: system calls lockwatch makes for itself.  liblockwatch.so
+ * exports wrappers of many libc functions (fcntl, write, read, ...); a call
+ * from lockwatch's own code to one of those names binds to our wrapper, not
+ * to libc, and observes itself.  The core (liblwcore, which must not depend
+ * on the interposers) makes such calls as raw system calls through these;
+ * tests/test_self_calls.py checks that no object of lockwatch references an
+ * interposed name.
+ */
+#ifndef LW_SYS_H
+#define LW_SYS_H
+
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* fcntl(2) with an integer argument (or none): -1 and errno on failure, as
+ * fcntl. */
+static inline int lw_sys_fcntl(int fd, int cmd, long arg)
+{
+    return (int)syscall(SYS_fcntl, fd, cmd, arg);
+}
+
+#endif

@@ -10,6 +10,7 @@
 #include "lw_base.h"
 #include "thread.h"
 #include "options.h"
+#include "finding.h"
 
 /* ---- blocking calls (LOCKWATCH_BLOCKING, LOCKWATCH_BLOCKING_MIN_US) ----
  * A wrapper of a call that may block does, with the guard NOT set:
@@ -88,8 +89,6 @@ void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintpt
 void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine,
                          uint32_t stack);
 
-/* True the first time `sig` is offered: the caller then reports. */
-bool lw_first_time(uint64_t sig);
 /* fork: pending_lock then seen_lock (arena.h lock order). */
 void lw_rules_atfork_prepare(void);
 void lw_rules_atfork_parent(void);

@@ -10,6 +10,7 @@
 #include "deadlock.h"
 #include "rules.h"
 
+#include <stdio.h>
 #include <time.h>
 
 #include "unit.h"
@@ -192,6 +193,83 @@ START_TEST(fingerprint_ignores_data)
 }
 END_TEST
 
+/* ---- the rules (rules.c) ---- */
+
+/* A blocking call under a lock no other thread has taken waits; the
+ * second thread to take the lock brings the report out. */
+START_TEST(blocking_call_deferred_until_shared)
+{
+    lw_thread *me = &lw_self, *other = h_thread(1);
+    lw_thread_setup(me);
+    lw_lock *m = h_lock(1);
+    h_lock_m(me, m);
+    lw_block_ctx c;
+    lw_blocking_before(&c, "read", LW_FAM_PIPE, H_PC(5), 0);
+    lw_blocking_after(&c);
+    h_unlock(me, m);
+    ck_assert_uint_eq(h_nfindings, 0);
+    h_lock_m(other, m);
+    h_unlock(other, m);
+    ck_assert_uint_eq(h_count(LW_F_BLOCKING, false), 1);
+    /* Shared now: the next call from another site is reported at once. */
+    h_lock_m(me, m);
+    lw_blocking_before(&c, "usleep", LW_FAM_SLEEP, H_PC(6), 0);
+    lw_blocking_after(&c);
+    h_unlock(me, m);
+    ck_assert_uint_eq(h_count(LW_F_BLOCKING, false), 2);
+    /* A family that is not checked by default: nothing. */
+    h_lock_m(me, m);
+    lw_blocking_before(&c, "pwrite", LW_FAM_FILE, H_PC(7), 0);
+    lw_blocking_after(&c);
+    h_unlock(me, m);
+    ck_assert_uint_eq(h_count(LW_F_BLOCKING, false), 2);
+}
+END_TEST
+
+START_TEST(condvar_rules)
+{
+    lw_thread *a = h_thread(0), *b = h_thread(1);
+    uintptr_t cond = H_ADDR(50), m1 = H_ADDR(51), m2 = H_ADDR(52);
+    lw_rule_cond_init(cond, H_PC(1));
+    /* a waits without holding its mutex. */
+    lw_lock *c = lw_rule_cond_wait_begin(a, cond, m1, false, "pthread_cond_wait", H_PC(2));
+    ck_assert(c != NULL);
+    ck_assert_uint_eq(h_count(LW_F_COND_WAIT_UNLOCKED, false), 1);
+    /* b waits on it with another mutex while a still waits. */
+    lw_lock *c2 = lw_rule_cond_wait_begin(b, cond, m2, true, "pthread_cond_wait", H_PC(3));
+    ck_assert_uint_eq(h_count(LW_F_COND_MULTIPLE_MUTEXES, false), 1);
+    /* Destroyed with two waiters. */
+    lw_rule_cond_destroy(a, cond, "pthread_cond_destroy", H_PC(4));
+    ck_assert_uint_eq(h_count(LW_F_DESTROY_LOCKED, false), 1);
+    lw_rule_cond_wait_end(c);
+    lw_rule_cond_wait_end(c2);
+    /* Used after destroy. */
+    lw_rule_cond_wait_begin(a, cond, m1, true, "pthread_cond_wait", H_PC(5));
+    ck_assert_uint_eq(h_count(LW_F_USE_AFTER_DESTROY, false), 1);
+}
+END_TEST
+
+START_TEST(destroy_and_exit_rules)
+{
+    lw_thread *a = h_thread(0);
+    lw_lock *m = h_lock(1), *r = h_lock(2);
+    h_lock_m(a, m);
+    lw_rule_destroy_locked(a, m, H_ADDR(1), LW_KIND_MUTEX, 0, true, 0, "pthread_mutex_destroy",
+                           H_PC(8));
+    ck_assert_uint_eq(h_count(LW_F_DESTROY_LOCKED, false), 1);
+    /* Ending the thread holding m (and a robust mutex, which is allowed). */
+    r->robust = true;
+    h_lock_m(a, r);
+    lw_rule_thread_exit(a, "called pthread_exit()", H_PC(9), false, 0);
+    ck_assert_uint_eq(h_count(LW_F_EXIT_HOLDING_LOCK, false), 1);
+    /* Considered once per thread. */
+    lw_rule_thread_exit(a, "called pthread_exit()", H_PC(9), false, 0);
+    ck_assert_uint_eq(h_count(LW_F_EXIT_HOLDING_LOCK, false), 1);
+    lw_rule_use_after_destroy(a, H_ADDR(3), LW_KIND_RWLOCK, "pthread_rwlock_rdlock", H_PC(10));
+    ck_assert_uint_eq(h_count(LW_F_USE_AFTER_DESTROY, false), 1);
+}
+END_TEST
+
 /* ---- deadlocks that happen (deadlock.c) ---- */
 
 static void deadlock_setup(void)
@@ -302,6 +380,12 @@ static Suite *core_suite(void)
     tcase_add_test(tc, fingerprint_ignores_data);
     tcase_add_test(tc, inversions_do_not_leak);
     suite_add_tcase(s, tc);
+    TCase *ru = tcase_create("rules");
+    tcase_add_checked_fixture(ru, h_setup, NULL);
+    tcase_add_test(ru, blocking_call_deferred_until_shared);
+    tcase_add_test(ru, condvar_rules);
+    tcase_add_test(ru, destroy_and_exit_rules);
+    suite_add_tcase(s, ru);
     TCase *dl = tcase_create("deadlock");
     tcase_add_checked_fixture(dl, deadlock_setup, NULL);
     tcase_add_test(dl, deadlock_two_threads);

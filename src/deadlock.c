@@ -13,6 +13,7 @@
 #include "options.h"
 #include "finding.h"
 #include "stacks.h"
+#include "suppress.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -219,6 +220,8 @@ static void describe(lw_finding *f, lw_waitrec **m, unsigned n)
 
 static void act(void)
 {
+    if (lw_opt.on_deadlock != LW_ON_DEADLOCK_WAIT)
+        lw_supp_summary();
     switch (lw_opt.on_deadlock) {
     case LW_ON_DEADLOCK_EXIT:
         /* No exit handlers or destructors: they could block on the very

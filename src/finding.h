@@ -142,6 +142,9 @@ typedef struct lw_finding {
     int holder_tid;           /* destroy-locked: > 0 the holder, else none */
     bool has_holder;
     int waiters;              /* destroy-locked of a condvar: -1 none */
+    /* Set by the sink. */
+    int suppressed_by;        /* index of the suppression rule that matched, -1 none */
+    char suppression[192];    /* LOCKWATCH_GEN_SUPPRESSIONS: the rule that would match */
 } lw_finding;
 
 /* A zeroed finding of `kind` from a pool (findings are too big for the
@@ -164,8 +167,9 @@ void lw_finding_what(lw_fthread *t, const char *fmt, ...) __attribute__((format(
 
 /* ---- the sink (sink.c) ---- */
 
-/* Fingerprints f, drops it if the same fingerprint was emitted before,
- * counts it and writes it.  Frees f in every case. */
+/* Fingerprints f, drops it if the same fingerprint was emitted before or a
+ * suppression rule matches it (suppress.h), else counts it and writes it.
+ * Frees f in every case. */
 void lw_finding_emit(lw_finding *f);
 /* The fingerprint the sink gives f (also usable before emitting). */
 uint64_t lw_finding_fingerprint(const lw_finding *f);

@@ -9,6 +9,7 @@
 #include "options.h"
 #include "finding.h"
 #include "stacks.h"
+#include "suppress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +28,16 @@ static int decide(int status)
     return decided_status;
 }
 
+/* The end of the process as lockwatch sees it: say what suppressions hid. */
+static void final_words(void)
+{
+    if (lw_load_relaxed(&lw_core_ready))
+        lw_supp_summary();
+}
+
 static void last_exit_handler(void)
 {
+    final_words();
     /* Reports made by exit handlers that ran after the status was decided:
      * the status must still say so.  stdio is flushed as exit would. */
     if (lw_findings_count() > decided_reports && lw_opt.exitcode != 0 &&
@@ -68,7 +77,9 @@ LW_EXPORT void _exit(int status)
 {
     if (!lw_real__exit)
         lw_resolve_all();
-    lw_real__exit(decide(status));
+    int st = decide(status);
+    final_words();   /* no exit handlers run after _exit */
+    lw_real__exit(st);
     __builtin_unreachable();
 }
 
@@ -76,6 +87,8 @@ LW_EXPORT void _Exit(int status)
 {
     if (!lw_real__Exit)
         lw_resolve_all();
-    lw_real__Exit(decide(status));
+    int st = decide(status);
+    final_words();
+    lw_real__Exit(st);
     __builtin_unreachable();
 }

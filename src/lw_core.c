@@ -16,6 +16,7 @@
 #include "report.h"
 #include "rules.h"
 #include "stacks.h"
+#include "suppress.h"
 
 #include "fmt.h"
 
@@ -45,6 +46,7 @@ bool lw_core_init(char **envp, const void *self_addr)
     }
     lw_options_parse(envp);
     lw_report_init();
+    lw_supp_load(lw_opt.suppressions);
     if (!lw_registry_init() || !lw_graph_init()) {
         static int once;
         lw_warn_once(&once, "lockwatch: warning: out of memory at start-up; lockwatch is disabled\n");

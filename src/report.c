@@ -322,9 +322,13 @@ static void write_text(workspace *w, const lw_finding *f)
         first_function(f->edges[0].stack, fn, sizeof(fn));
     else if (f->nthreads)
         first_function(f->threads[0].stack, fn, sizeof(fn));
-    lw_buf_printf(b, "\nSUMMARY: lockwatch: %s%s%s\n==================\n",
+    lw_buf_printf(b, "\nSUMMARY: lockwatch: %s%s%s\n",
                   cycle ? lw_finding_kind_title(f->kind) : lw_finding_kind_name(f->kind),
                   fn[0] ? " in " : "", fn);
+    if (f->suppression[0])
+        lw_buf_printf(b, "Suppression (a LOCKWATCH_SUPPRESSIONS line, lockwatch(5)): %s\n",
+                      f->suppression);
+    lw_buf_puts(b, "==================\n");
 }
 
 /* ---- JSON ---- */
@@ -499,6 +503,10 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_puts(b, "]");
     }
     json_extras(b, f);
+    if (f->suppression[0]) {
+        lw_buf_puts(b, ",\"suppression\":");
+        lw_buf_json_str(b, f->suppression);
+    }
     json_stacks(w);
     lw_buf_puts(b, "}\n");
     if (b->truncated) {

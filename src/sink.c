@@ -11,6 +11,7 @@
 #include "lw_atomic.h"
 #include "options.h"
 #include "stacks.h"
+#include "suppress.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -89,6 +90,7 @@ lw_finding *lw_finding_new(enum lw_finding_kind kind)
     f->kind = kind;
     f->call.elapsed_us = -1;
     f->waiters = -1;
+    f->suppressed_by = -1;
     return f;
 }
 
@@ -321,9 +323,18 @@ void lw_finding_emit(lw_finding *f)
     /* Fingerprints live in the same set as the rules' signatures: mixing
      * in a constant keeps the two apart. */
     bool first = lw_first_time(lw_mix64(f->fingerprint ^ 0xf1d1f1d1f1d1ull));
+    if (first) {
+        f->suppressed_by = lw_supp_match(f);
+        if (f->suppressed_by >= 0)
+            lw_supp_hit(f->suppressed_by);
+        else if (lw_opt.gen_suppressions)
+            lw_supp_suggest(f, f->suppression, sizeof(f->suppression));
+    }
     if (hook)
         hook(f, first, hook_ctx);
-    if (first) {
+    /* A suppressed finding is not written and does not count for the exit
+     * status; its rule's count says it was seen (lw_supp_summary). */
+    if (first && f->suppressed_by < 0) {
         lw_fetch_add_acq_rel(&nfindings, 1);
         if (hook_writes)
             lw_report_finding(f);

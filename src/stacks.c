@@ -69,10 +69,30 @@ bool lw_stacks_init(void)
     return ok;
 }
 
-static bool load_unwind(void)
+/* The executable's path, for frames of the main program (dladdr names it
+ * "" or argv[0]).  Once, by whoever needs it first: the loading of
+ * libunwind, or a symbolisation before any backtrace (a unit test). */
+static void find_exe_path(void)
 {
+    static int state;   /* 0 not yet, 1 being read, 2 done */
+    int s = 0;
+    if (lw_load_acquire(&state) == 2)
+        return;
+    if (!lw_cas_acq_rel(&state, &s, 1)) {
+        while (lw_load_acquire(&state) == 1)
+            lw_cpu_relax();
+        return;
+    }
+    int e = errno;
     ssize_t r = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
     exe_path[r > 0 ? r : 0] = 0;
+    errno = e;
+    lw_store_release(&state, 2);
+}
+
+static bool load_unwind(void)
+{
+    find_exe_path();
     void *h = dlopen(LW_UNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
     if (!h)
         h = dlopen("libunwind.so", RTLD_NOW | RTLD_LOCAL);
@@ -509,6 +529,7 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
         return;
     fi->module = di.dli_fname;
     fi->offset = pc - (uintptr_t)di.dli_fbase;
+    find_exe_path();
     /* The main program's dli_fname is "" or argv[0]: give its real path. */
     if (exe_path[0] && fi->module[0] != '/')
         fi->module = exe_path;
@@ -526,6 +547,7 @@ uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames)
         Dl_info di;
         uintptr_t pc = st->pc[i];
         uint64_t where = pc;   /* outside any module: the address itself */
+        find_exe_path();
         int e = errno;
         if (pc && dladdr((void *)(pc - 1), &di) && di.dli_fname) {
             /* The module's file name (not its directory: the same binary

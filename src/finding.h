@@ -122,8 +122,20 @@ typedef struct {
     uint32_t held_stack;      /* depot id: acquisition of `from` */
 } lw_fedge;
 
+/* How an inversion could deadlock (lockwatch(7), "Confidence"). */
+enum lw_confidence {
+    LW_CONF_NONE = 0,         /* not an inversion */
+    LW_CONF_LATENT,           /* some edges share a thread or a held lock:
+                               * it deadlocks once threads run these paths
+                               * at the same time */
+    LW_CONF_FEASIBLE,         /* every edge from its own thread, no lock held
+                               * in common: the run could have deadlocked */
+};
+const char *lw_confidence_name(enum lw_confidence c);
+
 typedef struct lw_finding {
     enum lw_finding_kind kind;
+    enum lw_confidence confidence;
     uint64_t fingerprint;     /* set by the sink */
     char message[512];        /* one line: what happened */
     unsigned nthreads, nlocks, nholds, nedges;

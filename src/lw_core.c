@@ -281,12 +281,35 @@ static bool gates_held(const lw_thread *t, const lw_edge *e, unsigned ng, unsign
     return true;
 }
 
+/* Could the threads that made these edges have deadlocked as they ran?
+ * Only if each edge came from a thread of its own and no two of them held
+ * a lock (a gate: held exclusively besides the edge's ends) in common.
+ * Otherwise the cycle is latent: one thread took two of its edges (it
+ * deadlocks once two threads run those paths at once), or two edges were
+ * serialised by a lock both held.  Under the graph lock. */
+static enum lw_confidence cycle_confidence(const lw_cycle *cyc)
+{
+    for (unsigned i = 0; i < cyc->n; i++)
+        for (unsigned j = i + 1; j < cyc->n; j++) {
+            const lw_edge *a = cyc->edge[i], *b = cyc->edge[j];
+            if (a->origin.thread == b->origin.thread)
+                return LW_CONF_LATENT;
+            unsigned na = lw_load_relaxed(&a->ngates), nb = lw_load_relaxed(&b->ngates);
+            for (unsigned x = 0; x < na; x++)
+                for (unsigned y = 0; y < nb; y++)
+                    if (lw_load_relaxed(&a->gates[x]) == lw_load_relaxed(&b->gates[y]))
+                        return LW_CONF_LATENT;
+        }
+    return LW_CONF_FEASIBLE;
+}
+
 /* The finding of a cycle, under the graph lock (the edges are stable). */
 static lw_finding *cycle_finding(const lw_cycle *cyc)
 {
     lw_finding *f = lw_finding_new(LW_F_INVERSION);
     if (!f)
         return NULL;
+    f->confidence = cycle_confidence(cyc);
     /* Start at the oldest lock: stable, easy to read. */
     unsigned first = 0;
     for (unsigned i = 1; i < cyc->n; i++)

@@ -227,6 +227,13 @@ static void text_cycle(workspace *w, const lw_finding *f)
         lw_buf_printf(b, "M%lu (%p) => ", (unsigned long)l->id, (void *)l->addr);
     }
     lw_buf_printf(b, "M%lu\n", (unsigned long)f->locks[f->edges[0].from].lock.id);
+    if (f->confidence == LW_CONF_LATENT)
+        lw_buf_puts(b, "  Confidence: latent: edges of this cycle were taken by the same thread "
+                    "or under a lock they share, so this run could not deadlock; it deadlocks "
+                    "once two threads run these paths at the same time\n");
+    else if (f->confidence == LW_CONF_FEASIBLE)
+        lw_buf_printf(b, "  Confidence: feasible: %u threads took these edges holding no lock in "
+                      "common; this run could have deadlocked\n", f->nedges);
     for (unsigned i = 0; i < f->nedges; i++) {
         const lw_fedge *e = &f->edges[i];
         const lw_lock_snap *from = &f->locks[e->from].lock, *to = &f->locks[e->to].lock;
@@ -502,6 +509,8 @@ static void write_json(workspace *w, const lw_finding *f)
         }
         lw_buf_puts(b, "]");
     }
+    if (lw_confidence_name(f->confidence))
+        lw_buf_printf(b, ",\"confidence\":\"%s\"", lw_confidence_name(f->confidence));
     json_extras(b, f);
     if (f->suppression[0]) {
         lw_buf_puts(b, ",\"suppression\":");

@@ -77,6 +77,11 @@ const char *lw_lock_kind_word(unsigned kind)
     return lock_kinds[lock_kind_index(kind)].word;
 }
 
+const char *lw_confidence_name(enum lw_confidence c)
+{
+    return c == LW_CONF_LATENT ? "latent" : c == LW_CONF_FEASIBLE ? "feasible" : NULL;
+}
+
 /* ---- building findings ---- */
 
 static lw_pool finding_pool = LW_POOL_INIT(sizeof(lw_finding));

@@ -311,6 +311,8 @@ def validate_report(rep, pid=None):
     elif pid is not None and rep["pid"] != pid:
         p.append("pid is %r, the process was %d" % (rep["pid"], pid))
 
+    if kind == "lock-order-inversion" and rep.get("confidence") not in ("latent", "feasible"):
+        p.append("confidence is %r, expected latent or feasible" % (rep.get("confidence"),))
     fp = rep.get("fingerprint")
     if not (isinstance(fp, str) and re.match(r"^[0-9a-f]{16}$", fp)):
         p.append("fingerprint is not 16 hex digits: %r" % (fp,))

@@ -28,6 +28,9 @@ def check_json(t, native):
                  "%s: lock %s first_seen=%r, expected 'locked' (static initializer)"
                  % (what, lk["id"], lk["first_seen"]))
 
+    t.expect(rep.get("confidence") == "feasible",
+             "%s: two threads, no lock in common: confidence should be 'feasible', got %r"
+             % (what, rep.get("confidence")))
     ab = lw.edge_with_function(t, rep, "take_a_then_b", what)
     ba = lw.edge_with_function(t, rep, "take_b_then_a", what)
     t.expect(ab["from"] == ba["to"] and ab["to"] == ba["from"],

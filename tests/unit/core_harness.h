@@ -26,6 +26,7 @@
 /* What a test asserts on: a finding's kind and its cycle (lock ids). */
 typedef struct {
     enum lw_finding_kind kind;
+    enum lw_confidence confidence;
     bool first;
     unsigned nedges;
     uint64_t from[LW_MAX_CYCLE], to[LW_MAX_CYCLE];
@@ -46,6 +47,7 @@ static inline void h_hook(const lw_finding *f, bool first, void *ctx)
     h_finding *c = &h_findings[h_nfindings++];
     memset(c, 0, sizeof(*c));
     c->kind = f->kind;
+    c->confidence = f->confidence;
     c->first = first;
     c->nedges = f->nedges;
     c->nthreads = f->nthreads;

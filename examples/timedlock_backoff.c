@@ -16,10 +16,13 @@
  * the timeouts expire.  Later attempts wait 1 ms.  The program always makes
  * progress.
  *
- * Expected lockwatch result: no report, also with LOCKWATCH_DEADLOCK_MS
- * shorter than FIRST_TIMEOUT_MS (timed acquisitions cannot wait for ever,
- * so they neither form a deadlock nor add lock-order edges); exit status 0,
- * the same output.  With TIMEDLOCK_BACKOFF_RETRIES set in the environment
+ * Expected lockwatch result: no report with the default LOCKWATCH_DEADLOCK_MS
+ * (timed acquisitions with timeouts shorter than it cannot hang: they add
+ * no lock-order edge); exit status 0, the same output.  With
+ * LOCKWATCH_DEADLOCK_MS shorter than FIRST_TIMEOUT_MS the 200 ms waits
+ * stall the threads longer than a deadlock takes to report: they add their
+ * edges and the inversion is reported (edges with "timed_ms"), but never a
+ * deadlock (timed waits recover by themselves).  With TIMEDLOCK_BACKOFF_RETRIES set in the environment
  * the number of retries is printed on stderr.
  */
 #include <errno.h>

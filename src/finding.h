@@ -120,6 +120,7 @@ typedef struct {
     uint16_t from_mode, to_mode;   /* LW_MODE_* */
     uint32_t stack;           /* depot id: acquisition of `to` */
     uint32_t held_stack;      /* depot id: acquisition of `from` */
+    uint32_t timed_ms;        /* `to` was a timed acquisition with this timeout, or 0 */
 } lw_fedge;
 
 /* How an inversion could deadlock (lockwatch(7), "Confidence"). */

@@ -42,6 +42,7 @@ typedef struct lw_edge_origin {
     uint32_t parent;          /* creating thread's number */
     bool created_seen;        /* the thread's creation was observed */
     char thread_name[16];
+    uint32_t timed_ms;        /* a timed acquisition of `to` (its timeout), or 0 */
 } lw_edge_origin;
 
 typedef struct lw_edge {

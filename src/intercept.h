@@ -253,6 +253,24 @@ typedef struct {
     int busy;                 /* what try_ returns when the lock is taken */
 } lw_waitops;
 
+/* How a timed acquisition by t counts for the order graph: LW_ACQ_TIMED,
+ * or, when t holds locks and the timeout (an absolute deadline on clk) is
+ * at least LOCKWATCH_DEADLOCK_MS, LW_ACQ_TIMED_LONG with it: a wait that
+ * long stalls the program like a deadlock before it fails. */
+static inline unsigned lw_timed_how(const lw_thread *t, clockid_t clk, const struct timespec *abs)
+{
+    struct timespec now;
+    if (LW_LIKELY(t->nheld == 0) || !abs || abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000L)
+        return LW_ACQ_TIMED;
+    int e = errno;
+    int r = clock_gettime(clk, &now);
+    errno = e;
+    if (r != 0)
+        return LW_ACQ_TIMED;
+    int64_t ms = ((int64_t)abs->tv_sec - now.tv_sec) * 1000 + (abs->tv_nsec - now.tv_nsec) / 1000000;
+    return ms >= (int64_t)lw_opt.deadlock_ms ? lw_acq_timed_long((uint64_t)ms) : LW_ACQ_TIMED;
+}
+
 /* Pre-event of an acquisition, under the guard it then drops.  Returns the
  * lock's node (NULL: not tracked) and whether the caller already holds it
  * in a way that cannot be granted (*relocked).  The fast path changes no

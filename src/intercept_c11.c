@@ -71,7 +71,7 @@ LW_EXPORT int mtx_trylock(mtx_t *m)
 
 LW_EXPORT int mtx_timedlock(mtx_t *__restrict m, const struct timespec *__restrict ts)
 {
-    LW_MTX_ACQUIRE(LW_ACQ_TIMED, "mtx_timedlock", LW_REAL(mtx_timedlock)(m, ts),
+    LW_MTX_ACQUIRE(lw_timed_how(t, CLOCK_REALTIME, ts), "mtx_timedlock", LW_REAL(mtx_timedlock)(m, ts),
                    LW_REAL(mtx_timedlock)(m, ts));
 }
 

@@ -256,7 +256,9 @@ static LW_NOINLINE int mutex_acquire_slow(enum mutex_call c, pthread_mutex_t *m,
     if (!t)
         return mutex_real(c, m, clk, ts);
     bool relocked;
-    unsigned how = mutex_call_how[c];
+    unsigned how = c == MC_TIMED  ? lw_timed_how(t, CLOCK_REALTIME, ts)
+                   : c == MC_CLOCK ? lw_timed_how(t, clk, ts)
+                                   : mutex_call_how[c];
     lw_lock *l = lw_mutex_pre(t, m, LW_KIND_MUTEX, how, mutex_call_name[c], pc, &relocked);
     int r;
     if (l && c == MC_LOCK)

@@ -107,7 +107,7 @@ LW_EXPORT int pthread_rwlock_tryrdlock(pthread_rwlock_t *rw)
 
 LW_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct timespec *ts)
 {
-    LW_RW_ACQUIRE(LW_MODE_READ, LW_ACQ_TIMED, "pthread_rwlock_timedrdlock",
+    LW_RW_ACQUIRE(LW_MODE_READ, lw_timed_how(t, CLOCK_REALTIME, ts), "pthread_rwlock_timedrdlock",
                   LW_REAL(pthread_rwlock_timedrdlock)(rw, ts),
                   LW_REAL(pthread_rwlock_timedrdlock)(rw, ts));
 }
@@ -115,7 +115,7 @@ LW_EXPORT int pthread_rwlock_timedrdlock(pthread_rwlock_t *rw, const struct time
 LW_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
                                          const struct timespec *ts)
 {
-    LW_RW_ACQUIRE(LW_MODE_READ, LW_ACQ_TIMED, "pthread_rwlock_clockrdlock",
+    LW_RW_ACQUIRE(LW_MODE_READ, lw_timed_how(t, clk, ts), "pthread_rwlock_clockrdlock",
                   LW_REAL(pthread_rwlock_clockrdlock)(rw, clk, ts),
                   LW_REAL(pthread_rwlock_clockrdlock)(rw, clk, ts));
 }
@@ -138,7 +138,7 @@ LW_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 
 LW_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct timespec *ts)
 {
-    LW_RW_ACQUIRE(LW_MODE_WRITE, LW_ACQ_TIMED, "pthread_rwlock_timedwrlock",
+    LW_RW_ACQUIRE(LW_MODE_WRITE, lw_timed_how(t, CLOCK_REALTIME, ts), "pthread_rwlock_timedwrlock",
                   LW_REAL(pthread_rwlock_timedwrlock)(rw, ts),
                   LW_REAL(pthread_rwlock_timedwrlock)(rw, ts));
 }
@@ -146,7 +146,7 @@ LW_EXPORT int pthread_rwlock_timedwrlock(pthread_rwlock_t *rw, const struct time
 LW_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw, clockid_t clk,
                                          const struct timespec *ts)
 {
-    LW_RW_ACQUIRE(LW_MODE_WRITE, LW_ACQ_TIMED, "pthread_rwlock_clockwrlock",
+    LW_RW_ACQUIRE(LW_MODE_WRITE, lw_timed_how(t, clk, ts), "pthread_rwlock_clockwrlock",
                   LW_REAL(pthread_rwlock_clockwrlock)(rw, clk, ts),
                   LW_REAL(pthread_rwlock_clockwrlock)(rw, clk, ts));
 }

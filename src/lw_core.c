@@ -351,13 +351,14 @@ static lw_finding *cycle_finding(const lw_cycle *cyc)
         fe->to_mode = (m & LW_EM_TO_WRITE) ? LW_MODE_WRITE : LW_MODE_READ;
         fe->stack = o->stack_to;
         fe->held_stack = o->stack_from;
+        fe->timed_ms = o->timed_ms;
     }
     lw_buf_printf(&mb, "M%lu", (unsigned long)f->locks[0].lock.id);
     return f;
 }
 
 static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
-                                  uint64_t key)
+                                  uint64_t key, uint32_t timed_ms)
 {
     lw_held *h = &t->held[hi];
     uint64_t gates[LW_MAX_GATES];
@@ -381,6 +382,7 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
     o.tid = t->tid;
     o.parent = t->parent;
     o.created_seen = t->created_seen;
+    o.timed_ms = timed_ms;
     lw_thread_refresh_name(t);
     memcpy(o.thread_name, t->name, sizeof(o.thread_name));
 
@@ -409,7 +411,7 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
 }
 
 /* Returns true when every edge was known already (no slow path taken). */
-static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode)
+static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode, uint32_t timed_ms)
 {
     bool known = true;
     unsigned n = t->nheld;
@@ -426,7 +428,7 @@ static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode)
         } else {
             e = lw_graph_find_edge(h->id, to->id);
             if (!e || (lw_load_relaxed(&e->modes) & m) != m) {
-                slow_edge(t, i, to, m, key);
+                slow_edge(t, i, to, m, key, timed_ms);
                 known = false;
                 continue;
             }
@@ -437,7 +439,7 @@ static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode)
         /* acquire: pairs with the release that shrank the gate set */
         unsigned ng = lw_load_acquire(&e->ngates);
         if (ng != 0 && !gates_held(t, e, ng, i)) {
-            slow_edge(t, i, to, m, key);
+            slow_edge(t, i, to, m, key, timed_ms);
             known = false;
         }
     }
@@ -459,17 +461,18 @@ unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigne
          * business, once the lock object agrees it is held. */
         if (call && lw_relock_stale && lw_relock_stale(t, l))
             return LW_PRE_STALE;
-        return how != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call) ? LW_PRE_RELOCKED
-                                                                                  : LW_PRE_GO;
+        return LW_ACQ_KIND(how) != LW_ACQ_TRY && call && lw_rule_relock(t, l, mode, pc, call)
+                   ? LW_PRE_RELOCKED
+                   : LW_PRE_GO;
     }
     t->not_held = l;   /* lets the post-event skip the same search */
-    if (how != LW_ACQ_BLOCKING)
+    if (how != LW_ACQ_BLOCKING && LW_ACQ_KIND(how) != LW_ACQ_TIMED_LONG)
         return LW_PRE_GO;
     uint64_t key = lw_sig_key(l->id, mode);
     lw_sig_cache_ent *c = &t->sig_cache[lw_sig_slot(sig, key)];
     if (LW_LIKELY(lw_sig_hit(c, t, key)))
         return LW_PRE_GO;
-    if (add_edges(t, l, mode))
+    if (add_edges(t, l, mode, LW_ACQ_TIMEOUT_MS(how)))
         lw_sig_fill(c, t, key);
     return LW_PRE_GO;
 }

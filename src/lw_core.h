@@ -26,6 +26,16 @@
 #define LW_ACQ_BLOCKING 0u
 #define LW_ACQ_TIMED    1u
 #define LW_ACQ_TRY      2u
+/* A timed acquisition whose timeout is at least LOCKWATCH_DEADLOCK_MS: it
+ * stalls like a hang, so it adds its edges like a blocking one.  The
+ * timeout (ms) rides in the bits above the kind: lw_acq_timed_long(). */
+#define LW_ACQ_TIMED_LONG 3u
+#define LW_ACQ_KIND(how)       ((how) & 0xfu)
+#define LW_ACQ_TIMEOUT_MS(how) ((how) >> 4)
+static inline unsigned lw_acq_timed_long(uint64_t ms)
+{
+    return LW_ACQ_TIMED_LONG | (unsigned)(ms > 0x0fffffffu ? 0x0fffffffu : ms) << 4;
+}
 
 extern int lw_core_ready;      /* read relaxed by every wrapper */
 

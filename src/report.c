@@ -239,13 +239,17 @@ static void text_cycle(workspace *w, const lw_finding *f)
         const lw_lock_snap *from = &f->locks[e->from].lock, *to = &f->locks[e->to].lock;
         const lw_fthread *t = &f->threads[e->thread];
         lw_buf_printf(b, "\n  %s M%lu %sacquired here while holding %s M%lu%s in thread T%u "
-                      "(tid=%d):\n", lw_lock_kind_title(to->kind), (unsigned long)to->id,
+                      "(tid=%d)", lw_lock_kind_title(to->kind), (unsigned long)to->id,
                       e->to_mode == LW_MODE_READ ? "read-"
                       : to->kind == LW_KIND_RWLOCK ? "write-" : "",
                       from->kind == LW_KIND_RWLOCK ? "rwlock" : "mutex", (unsigned long)from->id,
                       from->kind != LW_KIND_RWLOCK ? ""
                       : e->from_mode == LW_MODE_WRITE ? " (for writing)" : " (for reading)",
                       t->num, t->tid);
+        if (e->timed_ms)
+            lw_buf_printf(b, ", a timed acquisition: in the deadlock it would stall %u ms "
+                          "before it fails", e->timed_ms);
+        lw_buf_puts(b, ":\n");
         text_stack(w, e->stack, "<no backtrace>");
         lw_buf_printf(b, "  %s M%lu previously acquired by the same thread here:\n",
                       lw_lock_kind_title(from->kind), (unsigned long)from->id);
@@ -505,6 +509,8 @@ static void write_json(workspace *w, const lw_finding *f)
             json_stack_ref(b, stack_index(w, e->stack));
             lw_buf_puts(b, ",\"held_stack\":");
             json_stack_ref(b, stack_index(w, e->held_stack));
+            if (e->timed_ms)
+                lw_buf_printf(b, ",\"timed_ms\":%u", e->timed_ms);
             lw_buf_puts(b, "}");
         }
         lw_buf_puts(b, "]");

@@ -151,7 +151,28 @@ def check_log_append(t):
                  % (what, pids, [r.get("pid") for r in reports]))
 
 
+def check_timed_long(t):
+    """Timed locks with a timeout of at least LOCKWATCH_DEADLOCK_MS stall like
+    a hang: their edges count (and say so); with a longer DEADLOCK_MS the
+    same program is a back-off, and quiet."""
+    prog = lw.example("timed_long_inversion")
+    what = "timed_long_inversion"
+    run = lw.run_preload(prog)
+    rep = lw.require_single_inversion(t, run, what, 2, distinct_sites=False)
+    timed = [e.get("timed_ms") for e in rep["cycle"]]
+    t.expect(all(isinstance(ms, int) and 25000 <= ms <= 30000 for ms in timed),
+             "%s: each edge should give its timeout (~30000 ms) in timed_ms: %r" % (what, timed))
+    run = lw.run_preload(prog, extra_env={"LOCKWATCH_DEADLOCK_MS": "60000"})
+    t.expect(run.returncode == 0 and not run.reports,
+             "%s with LOCKWATCH_DEADLOCK_MS=60000: a 30 s timeout is shorter, expected no report, "
+             "got exit %d, %d report(s)" % (what, run.returncode, len(run.reports)))
+    run = lw.run_preload(prog, fmt=None, log=False)
+    t.expect("a timed acquisition: in the deadlock it would stall" in run.stderr,
+             "%s: the text report should say the acquisitions are timed:\n%s" % (what, run.stderr))
+
+
 def main(t):
+    check_timed_long(t)
     native = lw.native_ok(t, lw.example("inversion"))
     check_json(t, native)
     check_exitcode(t, native)

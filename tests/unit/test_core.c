@@ -142,6 +142,24 @@ START_TEST(trylock_adds_no_edge_into_it)
 }
 END_TEST
 
+/* A timed acquisition whose timeout is long stalls like a hang: it adds its
+ * edge, marked with the timeout. */
+START_TEST(long_timed_lock_adds_edge)
+{
+    lw_thread *a = h_thread(0), *b = h_thread(1);
+    lw_lock *m1 = h_lock(1), *m2 = h_lock(2);
+    h_nest2(a, m1, m2);
+    h_lock_m(b, m2);
+    ck_assert(h_acquire(b, m1, LW_MODE_WRITE, lw_acq_timed_long(30000)));
+    h_unlock(b, m1);
+    h_unlock(b, m2);
+    ck_assert(lw_graph_find_edge(m2->id, m1->id) != NULL);
+    ck_assert_uint_eq(lw_graph_find_edge(m2->id, m1->id)->origin.timed_ms, 30000);
+    ck_assert_uint_eq(h_count(LW_F_INVERSION, false), 1);
+    ck_assert_uint_eq(lw_graph_find_edge(m1->id, m2->id)->origin.timed_ms, 0);
+}
+END_TEST
+
 START_TEST(gate_lock_suppresses)
 {
     lw_thread *a = h_thread(0), *b = h_thread(1);
@@ -407,6 +425,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, inversion_two_threads);
     tcase_add_test(tc, inversion_confidence);
     tcase_add_test(tc, trylock_adds_no_edge_into_it);
+    tcase_add_test(tc, long_timed_lock_adds_edge);
     tcase_add_test(tc, gate_lock_suppresses);
     tcase_add_test(tc, read_read_cycle_suppressed);
     tcase_add_test(tc, relock_reported_once_per_site);

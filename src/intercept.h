@@ -185,11 +185,42 @@ static inline lw_lock *lw_mutex_cached(const pthread_mutex_t *m)
     return lw_slot_lookup((uint32_t)w, (uintptr_t)m);
 }
 
-static inline void lw_mutex_remember(pthread_mutex_t *m, const lw_lock *l)
+/* The node's hint went into the object: say so (once), after it, so that a
+ * thread that sees `hinted` also sees the hint (lw_*_check_reused). */
+static inline void lw_note_hinted(lw_lock *l)
 {
-    if (l && l->slot && !(m->__data.__kind & LW_MUTEX_NOHINT_KINDS))
+    if (!__atomic_load_n(&l->hinted, __ATOMIC_RELAXED))
+        __atomic_store_n(&l->hinted, true, __ATOMIC_RELEASE);
+}
+
+static inline void lw_mutex_remember(pthread_mutex_t *m, lw_lock *l)
+{
+    if (l && l->slot && !(m->__data.__kind & LW_MUTEX_NOHINT_KINDS)) {
         __atomic_store_n(lw_mutex_hint_word(m), (uintptr_t)(LW_SLOT_TAG << 32 | l->slot),
                          __ATOMIC_RELAXED);
+        lw_note_hinted(l);
+    }
+}
+
+/* A mutex lockwatch has no hint for (slow paths): if the node at its
+ * address had stored one and the word is now zero while the mutex is
+ * free, the memory was set up again without pthread_mutex_init (freed and
+ * reused zeroed, or assigned PTHREAD_MUTEX_INITIALIZER): a new lock, so the
+ * old node and its edges go (no phantom inversion through reused memory). */
+void lw_forget_reused(uintptr_t addr);
+/* owner: 0 before the real lock call (the mutex must be free), or the
+ * caller's tid after it succeeded (the mutex must be the caller's). */
+static inline void lw_mutex_check_reused(pthread_mutex_t *m, int owner)
+{
+    if ((m->__data.__kind & LW_MUTEX_NOHINT_KINDS) ||
+        __atomic_load_n(lw_mutex_hint_word(m), __ATOMIC_RELAXED) != 0)
+        return;
+    lw_lock *old = lw_registry_find((uintptr_t)m);
+    /* acquire: pairs with lw_note_hinted; the hint is re-read after it */
+    if (old && __atomic_load_n(&old->hinted, __ATOMIC_ACQUIRE) &&
+        __atomic_load_n(lw_mutex_hint_word(m), __ATOMIC_RELAXED) == 0 &&
+        (owner ? lw_glibc_mutex_owner(m) == owner : !lw_glibc_mutex_locked(m)))
+        lw_forget_reused((uintptr_t)m);
 }
 
 /* A mutex's node if it has one (cond waits, C11): the hint, else the hash. */
@@ -227,13 +258,27 @@ static inline lw_lock *lw_rwlock_cached(const pthread_rwlock_t *rw)
     return lw_slot_lookup((uint32_t)w, (uintptr_t)rw);
 }
 
-static inline void lw_rwlock_remember(pthread_rwlock_t *rw, const lw_lock *l)
+static inline void lw_rwlock_remember(pthread_rwlock_t *rw, lw_lock *l)
 {
     if (l && l->slot && rw->__data.__shared == 0 && !lw_rwlock_is_destroyed(rw)) {
         uintptr_t w = (uintptr_t)(LW_SLOT_TAG << 32 | l->slot);
         if (__atomic_load_n(lw_rwlock_hint_word(rw), __ATOMIC_RELAXED) != w)
             __atomic_store_n(lw_rwlock_hint_word(rw), w, __ATOMIC_RELAXED);
+        lw_note_hinted(l);
     }
+}
+
+/* lw_mutex_check_reused for an rwlock (its hint word is zero after
+ * pthread_rwlock_init and PTHREAD_RWLOCK_INITIALIZER alike). */
+static inline void lw_rwlock_check_reused(pthread_rwlock_t *rw)
+{
+    if (rw->__data.__shared != 0 || __atomic_load_n(lw_rwlock_hint_word(rw), __ATOMIC_RELAXED) != 0)
+        return;
+    lw_lock *old = lw_registry_find((uintptr_t)rw);
+    if (old && __atomic_load_n(&old->hinted, __ATOMIC_ACQUIRE) &&
+        __atomic_load_n(lw_rwlock_hint_word(rw), __ATOMIC_RELAXED) == 0 &&
+        !lw_glibc_rwlock_locked(rw))
+        lw_forget_reused((uintptr_t)rw);
 }
 
 /* Post-events of a successful init / destroy call (any lock family). */

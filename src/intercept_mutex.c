@@ -158,9 +158,27 @@ void lw_note_mutex_init(pthread_mutex_t *m, enum lw_lock_kind kind, uintptr_t pc
     }
 }
 
+/* The lock at addr is a new one (lw_*_check_reused): the old node goes,
+ * with this thread's entries of it (a frame that left it locked and
+ * returned; the object says it is free now).  Called with the guard set. */
+void lw_forget_reused(uintptr_t addr)
+{
+    lw_thread *t = &lw_self;
+    lw_lock *l = lw_registry_find(addr);
+    if (!l)
+        return;
+    lw_held *h;
+    while ((h = lw_held_find(t, l)) != NULL) {
+        h->count = 1;
+        lw_release(t, l);
+    }
+    lw_registry_forget(l);
+}
+
 lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
                            unsigned how, const char *call, uintptr_t pc, bool *relocked)
 {
+    lw_mutex_check_reused(m, 0);
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)m, kind, lw_mutex_type(m),
                                 lw_mutex_is_destroyed(m), LW_MODE_WRITE,
                                 how, call, pc, relocked);
@@ -236,6 +254,7 @@ int lw_mutex_post_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
         lw_rule_use_after_destroy(t, (uintptr_t)m, kind, call, pc);
     } else if (r == 0 || r == EOWNERDEAD) {
         /* The first call on this mutex (or its hint is gone). */
+        lw_mutex_check_reused(m, t->tid);
         lw_lock *l = lw_lock_lookup((uintptr_t)m, kind, lw_mutex_type(m), pc);
         if (l) {
             lw_mutex_remember(m, l);

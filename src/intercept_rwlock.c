@@ -34,6 +34,7 @@ static const lw_waitops wr_waitops = { wr_try, wr_until, EBUSY };
         return real_call;                                                                       \
     uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                     \
     bool relocked;                                                                              \
+    lw_rwlock_check_reused(rw);                                                                 \
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, 0, lw_rwlock_is_destroyed(rw), \
                                 (mode), (how), call_name, pc, &relocked);                       \
     lw_rwlock_remember(rw, l);                                                                  \

@@ -82,6 +82,12 @@ typedef struct lw_lock {
     uintptr_t first_pc;       /* call site: init call or first lock */
     uint32_t first_how;       /* LW_FIRST_*: how the lock was first seen */
     bool robust;              /* robust mutex: dying with it held is its use */
+    /* Set (release) once lockwatch has stored this node's hint in the
+     * lock object (a mutex's __list, an rwlock's padding word): a hint
+     * word found zero afterwards means the memory was set up again without
+     * an init call (zeroed, calloc'd, assigned an initializer): a new lock
+     * at an old lock's address (intercept.h, lw_*_check_reused). */
+    bool hinted;
     bool pending;             /* a deferred blocking-call report names it */
     /* Condition variables only (kind LW_KIND_COND). */
     bool destroyed;           /* destroyed and not re-initialised */

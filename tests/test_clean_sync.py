@@ -11,7 +11,9 @@ return holding mutexes that their cleanup handlers or a thread-specific-data
 destructor release: decided after those ran) and stack_lock_reuse (a
 function leaves the mutex and rwlock on its stack locked; the next call puts
 new statically initialised ones at the same addresses and locks them: glibc
-grants them, so they are new locks, not a double lock).
+grants them, so they are new locks, not a double lock) and reuse_after_free
+(zeroed mutexes and rwlocks in freed and reused memory, taken in the
+opposite order by the memory's next owner: new locks, no inversion).
 
 Each must, under lockwatch as natively: exit 0, print the same, write
 nothing on stderr, and make no report (JSON and text), also with a short
@@ -19,7 +21,8 @@ LOCKWATCH_DEADLOCK_MS."""
 import lwtest as lw
 
 PROGRAMS = ["producer_consumer", "timedlock_backoff", "recursive_ok", "cancel_cond_ok",
-            "robust_ok", "fork_child_ok", "cleanup_unlock_ok", "stack_lock_reuse"]
+            "robust_ok", "fork_child_ok", "cleanup_unlock_ok", "stack_lock_reuse",
+            "reuse_after_free"]
 
 # timedlock_backoff keeps both threads blocked on each other in timed locks
 # for 200 ms: with 50 ms a deadlock detector that counted timed waits would
@@ -54,9 +57,19 @@ def stack_reuse_is_real(t):
              % (name, native.stdout))
 
 
+def free_reuse_is_real(t):
+    """reuse_after_free only tests something if the allocator gave the
+    freed memory back for the new locks."""
+    name = "reuse_after_free"
+    native = lw.native_ok(t, lw.example(name), name)
+    t.expect("memory reused: mutexes yes, rwlocks yes" in native.stdout,
+             "%s: the new locks must be in the freed memory: %r" % (name, native.stdout))
+
+
 def main(t):
     lw.detector_is_live(t)
     stack_reuse_is_real(t)
+    free_reuse_is_real(t)
     # In fork_child_ok the children append to the same LOCKWATCH_LOG.
     runs = (("json", None), (None, None), ("json", {"LOCKWATCH_DEADLOCK_MS": SHORT_DEADLOCK_MS}))
     for name in PROGRAMS:

@@ -158,6 +158,8 @@ typedef struct lw_finding {
     /* Set by the sink. */
     int suppressed_by;        /* index of the suppression rule that matched, -1 none */
     char suppression[192];    /* LOCKWATCH_GEN_SUPPRESSIONS: the rule that would match */
+    unsigned jitter;          /* LOCKWATCH_JITTER of the run (0: off) */
+    uint32_t seed;            /* and its seed, to replay the run's decisions */
 } lw_finding;
 
 /* A zeroed finding of `kind` from a pool (findings are too big for the

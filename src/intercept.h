@@ -21,6 +21,7 @@
 #include "lw_core.h"
 #include "lw_glibc.h"
 #include "rules.h"
+#include "jitter.h"
 
 /* Real functions.  Mutex and rwlock pointers start at glibc's __pthread_*
  * aliases so they work even while dlsym itself is running (PITFALLS 2);
@@ -342,6 +343,7 @@ static inline lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock
         }
     }
     lw_leave(t);
+    lw_jitter(t, LW_JIT_ACQUIRE);
     return l;
 }
 
@@ -360,6 +362,7 @@ static inline lw_lock *lw_mutex_pre(lw_thread *t, pthread_mutex_t *m, enum lw_lo
         return lw_mutex_pre_slow(t, m, kind, how, call, pc, relocked);   /* a new node */
     *relocked = pre == LW_PRE_RELOCKED;
     lw_leave(t);
+    lw_jitter(t, LW_JIT_ACQUIRE);
     return l;
 }
 
@@ -549,6 +552,7 @@ static inline int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, int r,
         lw_reenter(t);
         lw_after_acquire(t, l, mode, pc, cfa);
         lw_leave(t);
+        lw_jitter(t, LW_JIT_ACQUIRED);
     }
     return r;
 }

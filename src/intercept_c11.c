@@ -83,7 +83,9 @@ LW_EXPORT int mtx_unlock(mtx_t *m)
     pthread_mutex_t *pm = as_pthread(m);
     lw_release_pre(t, (uintptr_t)m, LW_KIND_C11_MUTEX, lw_mutex_is_destroyed(pm),
                    lw_glibc_mutex_owner(pm), "mtx_unlock", LW_PC());
-    return LW_REAL(mtx_unlock)(m);
+    int r = LW_REAL(mtx_unlock)(m);
+    lw_jitter(t, LW_JIT_RELEASE);
+    return r;
 }
 
 static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc, uintptr_t cfa)

@@ -360,7 +360,9 @@ static LW_NOINLINE int mutex_unlock_slow(pthread_mutex_t *m, uintptr_t pc)
         return LW_REAL(pthread_mutex_unlock)(m);
     lw_release_pre(t, (uintptr_t)m, LW_KIND_MUTEX, lw_mutex_is_destroyed(m),
                    lw_glibc_mutex_owner(m), "pthread_mutex_unlock", pc);
-    return LW_REAL(pthread_mutex_unlock)(m);
+    int r = LW_REAL(pthread_mutex_unlock)(m);
+    lw_jitter(t, LW_JIT_RELEASE);
+    return r;
 }
 
 /* A destroyed mutex whose unlock the fast path let through (glibc refuses
@@ -467,5 +469,7 @@ LW_EXPORT int pthread_spin_unlock(pthread_spinlock_t *s)
         return LW_REAL(pthread_spin_unlock)(s);
     lw_release_pre(t, (uintptr_t)s, LW_KIND_SPIN, false, lw_glibc_spin_locked(s) ? -1 : 0,
                    "pthread_spin_unlock", LW_PC());
-    return LW_REAL(pthread_spin_unlock)(s);
+    int r = LW_REAL(pthread_spin_unlock)(s);
+    lw_jitter(t, LW_JIT_RELEASE);
+    return r;
 }

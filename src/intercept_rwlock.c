@@ -164,5 +164,7 @@ LW_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
         return LW_REAL(pthread_rwlock_unlock)(rw);
     lw_release_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_is_destroyed(rw),
                    lw_glibc_rwlock_owner(rw), "pthread_rwlock_unlock", LW_PC());
-    return LW_REAL(pthread_rwlock_unlock)(rw);
+    int r = LW_REAL(pthread_rwlock_unlock)(rw);
+    lw_jitter(t, LW_JIT_RELEASE);
+    return r;
 }

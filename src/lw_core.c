@@ -17,6 +17,7 @@
 #include "rules.h"
 #include "stacks.h"
 #include "suppress.h"
+#include "jitter.h"
 
 #include "fmt.h"
 
@@ -47,6 +48,7 @@ bool lw_core_init(char **envp, const void *self_addr)
     lw_options_parse(envp);
     lw_report_init();
     lw_supp_load(lw_opt.suppressions);
+    lw_jitter_init();
     if (!lw_registry_init() || !lw_graph_init()) {
         static int once;
         lw_warn_once(&once, "lockwatch: warning: out of memory at start-up; lockwatch is disabled\n");

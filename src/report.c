@@ -336,6 +336,9 @@ static void write_text(workspace *w, const lw_finding *f)
     lw_buf_printf(b, "\nSUMMARY: lockwatch: %s%s%s\n",
                   cycle ? lw_finding_kind_title(f->kind) : lw_finding_kind_name(f->kind),
                   fn[0] ? " in " : "", fn);
+    if (f->jitter)
+        lw_buf_printf(b, "Schedule: LOCKWATCH_JITTER=%u LOCKWATCH_SEED=%u (both set: the same "
+                      "decisions again)\n", f->jitter, (unsigned)f->seed);
     if (f->suppression[0])
         lw_buf_printf(b, "Suppression (a LOCKWATCH_SUPPRESSIONS line, lockwatch(5)): %s\n",
                       f->suppression);
@@ -518,6 +521,8 @@ static void write_json(workspace *w, const lw_finding *f)
     if (lw_confidence_name(f->confidence))
         lw_buf_printf(b, ",\"confidence\":\"%s\"", lw_confidence_name(f->confidence));
     json_extras(b, f);
+    if (f->jitter)
+        lw_buf_printf(b, ",\"jitter\":%u,\"seed\":%u", f->jitter, (unsigned)f->seed);
     if (f->suppression[0]) {
         lw_buf_puts(b, ",\"suppression\":");
         lw_buf_json_str(b, f->suppression);

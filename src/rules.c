@@ -9,6 +9,7 @@
 #include "lw_atomic.h"
 #include "lw_clock.h"
 #include "finding.h"
+#include "jitter.h"
 #include "stacks.h"
 #include "fmt.h"
 #include "lw_core.h"
@@ -316,6 +317,7 @@ static void blocking_begin(lw_block_ctx *c, const char *call, unsigned family, u
     t->guard++;
     int e = errno;
     if (held_except(t, except) > 0 && lw_load_relaxed(&lw_core_ready)) {
+        lw_jitter(t, LW_JIT_BLOCKING);
         uint64_t sig = blocking_sig(t, pc, except);
         if (lw_opt.blocking_min_us == 0) {
             if (first_report(t, sig))

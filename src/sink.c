@@ -12,6 +12,7 @@
 #include "options.h"
 #include "stacks.h"
 #include "suppress.h"
+#include "jitter.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -325,6 +326,8 @@ void lw_finding_emit(lw_finding *f)
             l->first_stack = lw_depot_put(&l->first_pc, 1);
     }
     f->fingerprint = lw_finding_fingerprint(f);
+    f->jitter = lw_jitter_level;
+    f->seed = lw_jitter_level ? lw_jitter_seed : 0;
     /* Fingerprints live in the same set as the rules' signatures: mixing
      * in a constant keeps the two apart. */
     bool first = lw_first_time(lw_mix64(f->fingerprint ^ 0xf1d1f1d1f1d1ull));

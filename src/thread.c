@@ -3,6 +3,7 @@
  * Must never: allocate (TLS is initial-exec, numbering is an atomic counter).
  */
 #include "thread.h"
+#include "jitter.h"
 #include "lw_atomic.h"
 #include "lw_core.h"
 
@@ -29,6 +30,7 @@ void lw_thread_setup(lw_thread *t)
         t->num = lw_thread_new_number();
     }
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
+    t->slow = lw_jitter_level != 0;
 }
 
 void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack)
@@ -39,6 +41,7 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
     t->create_stack = create_stack;
     t->created_seen = true;
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
+    t->slow = lw_jitter_level != 0;
 }
 
 void lw_thread_atfork_child(void)

@@ -45,7 +45,8 @@ typedef struct lw_thread {
         struct {
             int guard;     /* > 0: inside lockwatch, wrappers pass through */
             bool ready;    /* set up (implies the core is ready) */
-            uint8_t pad_[3];   /* never written: part of gate */
+            uint8_t slow;      /* 1: take the slow paths (LOCKWATCH_JITTER) */
+            uint8_t pad_[2];   /* never written: part of gate */
         };
         uint64_t gate;     /* == LW_GATE_OPEN: ready and not inside */
     };
@@ -69,13 +70,15 @@ typedef struct lw_thread {
     int routine_done;
     const lw_lock *not_held;  /* set by the pre-event: l is not in held[] */
     uint64_t overflow;     /* acquisitions not tracked: held stack full */
+    uint64_t jit_rng;      /* LOCKWATCH_JITTER's generator (jitter.c); 0 = unseeded */
+    uint8_t jit_bias;      /* this thread's slowness, 0-3 */
     lw_held held[LW_MAX_HELD];
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
     lw_sig_cache_ent sig_cache[LW_SIG_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */
 } lw_thread;
 
-/* guard 0 and ready 1, read as one word (x86-64 is little-endian). */
+/* guard 0, ready 1 and slow 0, read as one word (x86-64 is little-endian). */
 #define LW_GATE_OPEN ((uint64_t)1 << 32)
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "LW_GATE_OPEN reads guard and ready as one little-endian word");

@@ -335,6 +335,16 @@ static void pause_ms(unsigned ms)
     nanosleep(&ts, NULL);
 }
 
+/* Both waits checked `rounds` times, a while apart (past DEADLOCK_MS). */
+static void check_waits(lw_waitrec *x, lw_waitrec *y, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        lw_wait_check(x);
+        lw_wait_check(y);
+        pause_ms(2);
+    }
+}
+
 START_TEST(deadlock_two_threads)
 {
     lw_thread *a = h_thread(0), *b = h_thread(1);
@@ -344,11 +354,7 @@ START_TEST(deadlock_two_threads)
     /* b waits for m3, which nobody holds: no cycle however long. */
     lw_waitrec *wb = lw_wait_begin(b, m3, LW_MODE_WRITE, NULL, false);
     lw_waitrec *wa = lw_wait_begin(a, m2, LW_MODE_WRITE, NULL, false);
-    for (int i = 0; i < 3; i++) {
-        lw_wait_check(wa);
-        lw_wait_check(wb);
-        pause_ms(2);
-    }
+    check_waits(wa, wb, 3);
     ck_assert_uint_eq(h_nfindings, 0);
     lw_wait_end(wb);
     /* Now b waits for m1, held by a, which waits for m2, held by b. */
@@ -379,11 +385,7 @@ START_TEST(deadlock_readers_do_not_block)
     h_lock_m(b, m);
     lw_waitrec *wa = lw_wait_begin(a, m, LW_MODE_WRITE, NULL, false);
     lw_waitrec *wb = lw_wait_begin(b, rw, LW_MODE_READ, NULL, false);
-    for (int i = 0; i < 4; i++) {
-        lw_wait_check(wa);
-        lw_wait_check(wb);
-        pause_ms(2);
-    }
+    check_waits(wa, wb, 4);
     ck_assert_uint_eq(h_nfindings, 0);
     lw_wait_end(wa);
     lw_wait_end(wb);

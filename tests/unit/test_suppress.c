@@ -76,9 +76,9 @@ static lw_finding *victim_inversion(void)
     lw_finding_thread(f, &ts);
     uintptr_t pcs[2] = { (uintptr_t)&lw_test_victim_function + 1, 0x77 };
     f->edges[0] = (lw_fedge){ (uint16_t)ia, (uint16_t)ib, 0, LW_MODE_WRITE, LW_MODE_WRITE,
-                              lw_depot_put(pcs, 2), 0 };
+                              lw_depot_put(pcs, 2), 0, 0 };
     f->edges[1] = (lw_fedge){ (uint16_t)ib, (uint16_t)ia, 0, LW_MODE_WRITE, LW_MODE_WRITE,
-                              lw_depot_put(pcs + 1, 1), 0 };
+                              lw_depot_put(pcs + 1, 1), 0, 0 };
     f->nedges = 2;
     return f;
 }

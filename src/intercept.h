@@ -203,25 +203,32 @@ static inline void lw_mutex_remember(pthread_mutex_t *m, lw_lock *l)
     }
 }
 
-/* A mutex lockwatch has no hint for (slow paths): if the node at its
- * address had stored one and the word is now zero while the mutex is
- * free, the memory was set up again without pthread_mutex_init (freed and
- * reused zeroed, or assigned PTHREAD_MUTEX_INITIALIZER): a new lock, so the
- * old node and its edges go (no phantom inversion through reused memory). */
+/* A lock lockwatch has no hint for (slow paths): if the node at its
+ * address had stored one and the hint word is zero again while the lock
+ * is in the state the caller expects (`as_expected`: free before the real
+ * lock call, the caller's after it), the memory was set up anew without an
+ * init call (freed and reused zeroed, calloc, an assigned initializer): a
+ * new lock, so the old node and its edges go (lw_forget_reused), and no
+ * phantom inversion runs through reused memory. */
 void lw_forget_reused(uintptr_t addr);
+static inline void lw_check_reused(uintptr_t addr, const uintptr_t *hint, bool as_expected)
+{
+    if (__atomic_load_n(hint, __ATOMIC_RELAXED) != 0)
+        return;
+    lw_lock *old = lw_registry_find(addr);
+    /* acquire: pairs with lw_note_hinted; the hint is re-read after it */
+    if (old && __atomic_load_n(&old->hinted, __ATOMIC_ACQUIRE) &&
+        __atomic_load_n(hint, __ATOMIC_RELAXED) == 0 && as_expected)
+        lw_forget_reused(addr);
+}
+
 /* owner: 0 before the real lock call (the mutex must be free), or the
  * caller's tid after it succeeded (the mutex must be the caller's). */
 static inline void lw_mutex_check_reused(pthread_mutex_t *m, int owner)
 {
-    if ((m->__data.__kind & LW_MUTEX_NOHINT_KINDS) ||
-        __atomic_load_n(lw_mutex_hint_word(m), __ATOMIC_RELAXED) != 0)
-        return;
-    lw_lock *old = lw_registry_find((uintptr_t)m);
-    /* acquire: pairs with lw_note_hinted; the hint is re-read after it */
-    if (old && __atomic_load_n(&old->hinted, __ATOMIC_ACQUIRE) &&
-        __atomic_load_n(lw_mutex_hint_word(m), __ATOMIC_RELAXED) == 0 &&
-        (owner ? lw_glibc_mutex_owner(m) == owner : !lw_glibc_mutex_locked(m)))
-        lw_forget_reused((uintptr_t)m);
+    if (!(m->__data.__kind & LW_MUTEX_NOHINT_KINDS))
+        lw_check_reused((uintptr_t)m, lw_mutex_hint_word(m),
+                        owner ? lw_glibc_mutex_owner(m) == owner : !lw_glibc_mutex_locked(m));
 }
 
 /* A mutex's node if it has one (cond waits, C11): the hint, else the hash. */
@@ -269,17 +276,12 @@ static inline void lw_rwlock_remember(pthread_rwlock_t *rw, lw_lock *l)
     }
 }
 
-/* lw_mutex_check_reused for an rwlock (its hint word is zero after
- * pthread_rwlock_init and PTHREAD_RWLOCK_INITIALIZER alike). */
+/* lw_check_reused for an rwlock, before the real call (its hint word is
+ * zero after pthread_rwlock_init and PTHREAD_RWLOCK_INITIALIZER alike). */
 static inline void lw_rwlock_check_reused(pthread_rwlock_t *rw)
 {
-    if (rw->__data.__shared != 0 || __atomic_load_n(lw_rwlock_hint_word(rw), __ATOMIC_RELAXED) != 0)
-        return;
-    lw_lock *old = lw_registry_find((uintptr_t)rw);
-    if (old && __atomic_load_n(&old->hinted, __ATOMIC_ACQUIRE) &&
-        __atomic_load_n(lw_rwlock_hint_word(rw), __ATOMIC_RELAXED) == 0 &&
-        !lw_glibc_rwlock_locked(rw))
-        lw_forget_reused((uintptr_t)rw);
+    if (rw->__data.__shared == 0)
+        lw_check_reused((uintptr_t)rw, lw_rwlock_hint_word(rw), !lw_glibc_rwlock_locked(rw));
 }
 
 /* Post-events of a successful init / destroy call (any lock family). */

@@ -83,6 +83,19 @@ void lw_destroy_post(uintptr_t addr, uintptr_t pc)
     }
 }
 
+/* The memory of l holds a new lock now (lw_check_reused, the relock
+ * check): drop t's entries of the old one (a frame that left it locked and
+ * returned) and forget its node, as a destroy would.  Guard set. */
+static void forget_node(lw_thread *t, lw_lock *l)
+{
+    lw_held *h;
+    while ((h = lw_held_find(t, l)) != NULL) {
+        h->count = 1;
+        lw_release(t, l);
+    }
+    lw_registry_forget(l);
+}
+
 /* A relock by the held stack (lw_relock_stale).  lockwatch keeps a lock
  * held from its acquisition to its unlock or destroy; a lock that was
  * neither, whose memory is set up anew without an init call lockwatch sees
@@ -119,11 +132,7 @@ bool lw_relock_stale_glibc(lw_thread *t, lw_lock *l)
     }
     if (held)
         return false;
-    while ((h = lw_held_find(t, l)) != NULL) {
-        h->count = 1;
-        lw_release(t, l);
-    }
-    lw_registry_forget(l);
+    forget_node(t, l);
     return true;
 }
 
@@ -158,21 +167,11 @@ void lw_note_mutex_init(pthread_mutex_t *m, enum lw_lock_kind kind, uintptr_t pc
     }
 }
 
-/* The lock at addr is a new one (lw_*_check_reused): the old node goes,
- * with this thread's entries of it (a frame that left it locked and
- * returned; the object says it is free now).  Called with the guard set. */
 void lw_forget_reused(uintptr_t addr)
 {
-    lw_thread *t = &lw_self;
     lw_lock *l = lw_registry_find(addr);
-    if (!l)
-        return;
-    lw_held *h;
-    while ((h = lw_held_find(t, l)) != NULL) {
-        h->count = 1;
-        lw_release(t, l);
-    }
-    lw_registry_forget(l);
+    if (l)
+        forget_node(&lw_self, l);
 }
 
 lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
@@ -227,8 +226,6 @@ enum mutex_call { MC_LOCK, MC_TRY, MC_TIMED, MC_CLOCK };
 static const char *const mutex_call_name[] = { "pthread_mutex_lock", "pthread_mutex_trylock",
                                                "pthread_mutex_timedlock",
                                                "pthread_mutex_clocklock" };
-static const unsigned mutex_call_how[] = { LW_ACQ_BLOCKING, LW_ACQ_TRY, LW_ACQ_TIMED,
-                                           LW_ACQ_TIMED };
 
 static int mutex_real(enum mutex_call c, pthread_mutex_t *m, clockid_t clk,
                       const struct timespec *ts)
@@ -275,9 +272,10 @@ static LW_NOINLINE int mutex_acquire_slow(enum mutex_call c, pthread_mutex_t *m,
     if (!t)
         return mutex_real(c, m, clk, ts);
     bool relocked;
-    unsigned how = c == MC_TIMED  ? lw_timed_how(t, CLOCK_REALTIME, ts)
-                   : c == MC_CLOCK ? lw_timed_how(t, clk, ts)
-                                   : mutex_call_how[c];
+    unsigned how = c == MC_LOCK    ? LW_ACQ_BLOCKING
+                   : c == MC_TRY   ? LW_ACQ_TRY
+                   : c == MC_TIMED ? lw_timed_how(t, CLOCK_REALTIME, ts)
+                                   : lw_timed_how(t, clk, ts);
     lw_lock *l = lw_mutex_pre(t, m, LW_KIND_MUTEX, how, mutex_call_name[c], pc, &relocked);
     int r;
     if (l && c == MC_LOCK)

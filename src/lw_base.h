@@ -73,5 +73,14 @@ static inline uint64_t lw_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* A string's hash (FNV-1a), for fingerprints: names, not addresses. */
+static inline uint64_t lw_str_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; s && *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    return h;
+}
+
 
 #endif

@@ -286,15 +286,12 @@ static void blocking_report(lw_thread *t, const lw_block_ctx *c, uint64_t elapse
         return;
     unsigned nh = f->threads[0].nholds;
     lw_finding_what(&f->threads[0], "called %s() (%s) here", c->call, lw_family_name(c->family));
-    lw_finding_message(f, "%s() may block (%s) while the thread holds %u lock%s%s", c->call,
-                       lw_family_name(c->family), nh, nh == 1 ? "" : "s",
-                       elapsed_us != UINT64_MAX ? "; it took " : "");
-    if (elapsed_us != UINT64_MAX) {
-        lw_buf b;
-        lw_buf_init(&b, f->message + strlen(f->message),
-                    sizeof(f->message) - strlen(f->message));
-        lw_buf_printf(&b, "%lu us", (unsigned long)elapsed_us);
-    }
+    lw_buf b;
+    lw_buf_init(&b, f->message, sizeof(f->message));
+    lw_buf_printf(&b, "%s() may block (%s) while the thread holds %u lock%s", c->call,
+                  lw_family_name(c->family), nh, nh == 1 ? "" : "s");
+    if (elapsed_us != UINT64_MAX)
+        lw_buf_printf(&b, "; it took %lu us", (unsigned long)elapsed_us);
     f->call.function = c->call;
     f->call.family = lw_family_name(c->family);
     f->call.elapsed_us = elapsed_us != UINT64_MAX ? (int64_t)elapsed_us : -1;

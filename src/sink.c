@@ -200,14 +200,6 @@ void lw_finding_what(lw_fthread *t, const char *fmt, ...)
  * reported from another starting lock, threads found in another order). */
 #define LW_FP_FRAMES 4
 
-static uint64_t str_hash(const char *s)
-{
-    uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a */
-    for (; s && *s; s++)
-        h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-    return h;
-}
-
 static uint64_t stack_fp(uint32_t id, unsigned frames)
 {
     return id ? lw_stack_fingerprint(id, frames) : 0x5eed;
@@ -215,7 +207,7 @@ static uint64_t stack_fp(uint32_t id, unsigned frames)
 
 uint64_t lw_finding_fingerprint(const lw_finding *f)
 {
-    uint64_t fp = lw_mix64(str_hash(lw_finding_kind_name(f->kind)));
+    uint64_t fp = lw_mix64(lw_str_hash(lw_finding_kind_name(f->kind)));
     /* A deadlock's threads may show their whole wait or only the call site
      * (fast-path waiters): their innermost frame is what is always there. */
     unsigned frames = f->kind == LW_F_DEADLOCK ? 1 : LW_FP_FRAMES;
@@ -236,7 +228,7 @@ uint64_t lw_finding_fingerprint(const lw_finding *f)
         fp += lw_mix64(th ^ 0x7468726561640000ull);
     }
     if (f->call.function)
-        fp += lw_mix64(str_hash(f->call.function) ^ 0x63616c6cull);
+        fp += lw_mix64(lw_str_hash(f->call.function) ^ 0x63616c6cull);
     return fp ? fp : 1;
 }
 

@@ -552,14 +552,9 @@ uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames)
         if (pc && dladdr((void *)(pc - 1), &di) && di.dli_fname) {
             /* The module's file name (not its directory: the same binary
              * built or installed elsewhere) and the offset in it. */
-            const char *name = di.dli_fname[0] ? di.dli_fname : exe_path, *base = name;
-            for (const char *p = name; *p; p++)
-                if (*p == '/')
-                    base = p + 1;
-            uint64_t mh = 0xcbf29ce484222325ull;
-            for (const char *p = base; *p; p++)
-                mh = (mh ^ (unsigned char)*p) * 0x100000001b3ull;
-            where = mh ^ lw_mix64(pc - (uintptr_t)di.dli_fbase);
+            const char *name = di.dli_fname[0] ? di.dli_fname : exe_path;
+            const char *base = strrchr(name, '/');
+            where = lw_str_hash(base ? base + 1 : name) ^ lw_mix64(pc - (uintptr_t)di.dli_fbase);
         }
         errno = e;
         h = lw_mix64(h + where);

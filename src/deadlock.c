@@ -218,7 +218,7 @@ static void describe(lw_finding *f, lw_waitrec **m, unsigned n)
     }
 }
 
-static void act(void)
+void lw_deadlock_act(void)
 {
     if (lw_opt.on_deadlock != LW_ON_DEADLOCK_WAIT)
         lw_supp_summary();
@@ -354,7 +354,17 @@ void lw_wait_check(lw_waitrec *w)
 
     lw_finding_emit(r);
     if (fire)
-        act();
+        lw_deadlock_act();
+}
+
+bool lw_wait_cycle_reported(void)
+{
+    bool any = false;
+    lw_mutex_lock(&wait_lock);
+    for (lw_waitrec *q = waiters; q && !any; q = q->next)
+        any = q->reported;
+    lw_mutex_unlock(&wait_lock);
+    return any;
 }
 
 void lw_deadlock_atfork_prepare(void)

@@ -36,6 +36,13 @@ void lw_wait_check(lw_waitrec *w);
 /* The wait is over (acquired, failed, or cancelled). */
 void lw_wait_end(lw_waitrec *w);
 
+/* Is a published wait part of a wait-for cycle reported already?
+ * (asleep.c leaves such a deadlock to this detector.) */
+bool lw_wait_cycle_reported(void);
+/* After a deadlock report: LOCKWATCH_ON_DEADLOCK (exit, abort, or return
+ * and keep waiting). */
+void lw_deadlock_act(void);
+
 /* fork: prepare takes wait_lock and the record pool (arena.h lock order),
  * parent releases them; the child resets them and drops the records of the
  * threads that are not in it. */

@@ -4,6 +4,7 @@
  * without the guard set (it would observe itself).
  */
 #include "intercept.h"
+#include "asleep.h"
 #include "options.h"
 #include "report.h"
 #include "arena.h"
@@ -125,6 +126,7 @@ static void atfork_child(void)
     lw_arena_atfork_child();
     lw_thread_atfork_child_pools();
     lw_core_atfork_child();
+    lw_sleep_atfork_child();
     lw_self.guard--;
 }
 

@@ -63,6 +63,7 @@
     X(int, cnd_timedwait, (cnd_t *__restrict, mtx_t *__restrict,                                 \
                            const struct timespec *__restrict))                                   \
     X(int, thrd_create, (thrd_t *, thrd_start_t, void *))                                        \
+    X(int, pthread_barrier_wait, (pthread_barrier_t *))                                          \
     X(int, pthread_join, (pthread_t, void **))                                                   \
     X(int, pthread_tryjoin_np, (pthread_t, void **))                                             \
     X(int, pthread_timedjoin_np, (pthread_t, void **, const struct timespec *))                  \

@@ -23,6 +23,9 @@
 #undef _TIME_BITS
 
 #include "intercept.h"
+#include "asleep.h"
+#include "lw_glibc.h"
+#include "deadlock.h"
 #include "options.h"
 #include "rules.h"
 
@@ -76,7 +79,7 @@ extern void __chk_fail(void) __attribute__((__noreturn__));
     X(fsync) X(fdatasync) X(syncfs) X(sync)                                           \
     X(wait) X(waitpid) X(waitid) X(wait3) X(wait4)                                    \
     X(flock) X(fcntl) X(fcntl64) X(lockf) X(lockf64)                                  \
-    X(sem_wait) X(sem_timedwait) X(sem_clockwait)                                     \
+    X(sem_wait) X(sem_timedwait) X(sem_clockwait) X(sem_trywait)                                     \
     X(msgsnd) X(msgrcv)
 
 enum {
@@ -1030,8 +1033,62 @@ LW_WRAPPER(int, lockf64, (int fd, int cmd, off64_t len), (fd, cmd, len), "lockf6
 
 /* ---- semaphores and message queues: wait family ---- */
 
+/* sem_wait on a private semaphore is a wait only another thread of this
+ * process can end (asleep.h): once it lasted a wait slice it is done in
+ * slices with sem_clockwait, which keeps its meaning (a post is never
+ * lost: the count stays; EINTR is returned as sem_wait returns it) and
+ * lets the thread answer the monitor between slices. */
+static void sem_cancelled(void *p)
+{
+    lw_sleep_end(*(lw_sleeper **)p);
+}
+
+static LW_NOINLINE int sem_wait_watched(sem_t *s, uintptr_t pc)
+{
+    __typeof__(&sem_wait) f = REAL(sem_wait);
+    __typeof__(&sem_trywait) tryf = REAL(sem_trywait);
+    __typeof__(&sem_clockwait) cw = REAL(sem_clockwait);
+    if (!f)
+        return (int)lw_b_nosys();
+    lw_thread *t = lw_enter();
+    if (!t)
+        return f(s);
+    lw_leave(t);
+    if (!tryf || !cw || lw_glibc_sem_pshared(s))
+        return f(s);
+    int e = errno;
+    if (tryf(s) == 0)
+        return 0;
+    if (errno != EAGAIN)
+        return -1;
+    struct timespec ts;
+    lw_wait_deadline(&ts);
+    int r = cw(s, CLOCK_MONOTONIC, &ts);
+    if (r == 0 || errno != ETIMEDOUT) {
+        if (r == 0)
+            errno = e;
+        return r;
+    }
+    lw_reenter(t);
+    lw_sleeper *sl = lw_sleep_begin(t, LW_SLEEP_SEM, (uintptr_t)s, NULL, NULL, 0, 0, pc);
+    lw_leave(t);
+    pthread_cleanup_push(sem_cancelled, &sl);
+    do {
+        lw_sleep_poll(t, sl);
+        lw_wait_deadline(&ts);
+        r = cw(s, CLOCK_MONOTONIC, &ts);
+    } while (r != 0 && errno == ETIMEDOUT);
+    pthread_cleanup_pop(0);
+    lw_sleep_end(sl);
+    if (r == 0)
+        errno = e;
+    return r;
+}
+
 static inline int call_sem_wait(sem_t *s)
 {
+    if (LW_LIKELY(lw_opt.all_asleep))
+        return sem_wait_watched(s, LW_PC());
     __typeof__(&sem_wait) f = REAL(sem_wait);
     return f ? f(s) : (int)lw_b_nosys();
 }

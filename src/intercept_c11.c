@@ -6,6 +6,8 @@
  * the pthread functions.
  */
 #include "intercept.h"
+#include "asleep.h"
+#include "lw_glibc.h"
 #include "rules.h"
 
 static inline pthread_mutex_t *as_pthread(mtx_t *m)
@@ -88,6 +90,11 @@ LW_EXPORT int mtx_unlock(mtx_t *m)
     return r;
 }
 
+static void c11_sleep_cancelled(void *p)
+{
+    lw_sleep_end(*(lw_sleeper **)p);
+}
+
 static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc, uintptr_t cfa)
 {
     const char *call = ts ? "cnd_timedwait" : "cnd_wait";
@@ -101,6 +108,10 @@ static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc,
     lw_lock *cn = lw_rule_cond_wait_begin(t, (uintptr_t)c, (uintptr_t)m, h != NULL, call, pc);
     if (h)
         lw_cond_release(t, l, &saved);
+    /* cnd_t is glibc's pthread_cond_t (asleep.h: an untimed private wait). */
+    lw_sleeper *sl = NULL;
+    if (!ts && !lw_glibc_cond_pshared((const pthread_cond_t *)(const void *)c))
+        sl = lw_sleep_begin(t, LW_SLEEP_COND, (uintptr_t)c, cn, l, 0, 0, pc);
     errno = e;
     lw_leave(t);
     lw_block_ctx bc;
@@ -108,7 +119,13 @@ static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc,
         lw_blocking_before_except(&bc, call, LW_FAM_WAIT, pc, cfa, (uintptr_t)m);
     else
         bc.active = false;
-    int r = ts ? LW_REAL(cnd_timedwait)(c, m, ts) : LW_REAL(cnd_wait)(c, m);
+    int r;
+    pthread_cleanup_push(c11_sleep_cancelled, &sl);
+    do
+        r = ts ? LW_REAL(cnd_timedwait)(c, m, ts) : LW_REAL(cnd_wait)(c, m);
+    while (r == thrd_success && lw_sleep_poll(t, sl));
+    pthread_cleanup_pop(0);
+    lw_sleep_end(sl);
     lw_blocking_after(&bc);
     e = errno;
     lw_reenter(t);

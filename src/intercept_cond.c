@@ -8,6 +8,8 @@
  */
 #include "intercept.h"
 #include "rules.h"
+#include "asleep.h"
+#include "lw_glibc.h"
 
 void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved)
 {
@@ -39,11 +41,13 @@ struct wait_ctx {
     lw_lock *cond;
     lw_held saved;
     uintptr_t pc, cfa;
+    lw_sleeper *sleep;
 };
 
 static void wait_cancelled(void *p)
 {
     struct wait_ctx *w = p;
+    lw_sleep_end(w->sleep);
     lw_reenter(w->t);
     if (w->l)
         lw_cond_reacquire(w->t, w->l, &w->saved, w->pc, w->cfa);
@@ -90,7 +94,7 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
         return real_wait(old, kind, c, m, clk, ts);
     int e = errno;
     const char *call = wait_name(kind);
-    struct wait_ctx w = { t, NULL, NULL, { 0 }, pc, cfa };
+    struct wait_ctx w = { t, NULL, NULL, { 0 }, pc, cfa, NULL };
     w.l = lw_mutex_find(m);
     lw_held *h = w.l ? lw_held_find(t, w.l) : NULL;
     if (lw_mutex_is_destroyed(m))
@@ -98,6 +102,12 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
     w.cond = lw_rule_cond_wait_begin(t, (uintptr_t)c, (uintptr_t)m, h != NULL, call, pc);
     if (h)
         lw_cond_release(t, w.l, &w.saved);
+    /* An untimed wait on a private condvar: only another thread of this
+     * process can end it (asleep.h).  (An old-ABI condvar's words are
+     * glibc's compatibility pointer: it is never process-shared.) */
+    if (kind == WAIT_PLAIN && (old || !lw_glibc_cond_pshared(c)))
+        w.sleep = lw_sleep_begin(t, LW_SLEEP_COND, (uintptr_t)c, w.cond, w.l, 0,
+                                 old ? LW_SLEEP_COND_OLD : 0, pc);
     errno = e;
     lw_leave(t);
 
@@ -109,8 +119,13 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
 
     int r;
     pthread_cleanup_push(wait_cancelled, &w);
-    r = real_wait(old, kind, c, m, clk, ts);
+    /* A wake-up that was the monitor asking for this thread's stack is not
+     * the program's: wait again. */
+    do
+        r = real_wait(old, kind, c, m, clk, ts);
+    while (r == 0 && lw_sleep_poll(t, w.sleep));
     pthread_cleanup_pop(0);
+    lw_sleep_end(w.sleep);
     lw_blocking_after(&bc);
 
     e = errno;
@@ -202,4 +217,25 @@ LW_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, cloc
                                      const struct timespec *ts)
 {
     return cond_wait(false, WAIT_CLOCK, c, m, clk, ts, LW_PC(), LW_CFA());
+}
+
+/* ---- barriers: waits only another thread ends ---- */
+
+LW_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
+{
+    if (LW_UNLIKELY(!lw_load_relaxed(&lw_core_ready)))
+        lw_intercept_init();
+    lw_thread *t = lw_enter();
+    if (!t)
+        return LW_REAL(pthread_barrier_wait)(b);
+    int e = errno;
+    lw_sleeper *s = lw_glibc_barrier_pshared(b)
+                        ? NULL
+                        : lw_sleep_begin(t, LW_SLEEP_BARRIER, (uintptr_t)b, NULL, NULL, 0, 0,
+                                         LW_PC());
+    errno = e;
+    lw_leave(t);
+    int r = LW_REAL(pthread_barrier_wait)(b);
+    lw_sleep_end(s);
+    return r;
 }

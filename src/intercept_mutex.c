@@ -6,17 +6,42 @@
 #include "intercept.h"
 #include "deadlock.h"
 #include "rules.h"
+#include "asleep.h"
+#include "lw_glibc.h"
 
 #include <sched.h>
 
 /* ---- shared steps ---- */
 
-static void wait_cancelled(void *w)
+struct published {
+    lw_waitrec *w;
+    lw_sleeper *sleep;
+};
+
+static void wait_cancelled(void *p)
 {
+    struct published *pw = p;
     lw_thread *t = &lw_self;
     t->guard++;
-    lw_wait_end(w);
+    lw_sleep_end(pw->sleep);
+    lw_wait_end(pw->w);
     t->guard--;
+}
+
+/* Can only another thread of this process end a wait for l?  Not when
+ * the lock is process-shared. */
+static bool private_lock(const lw_lock *l)
+{
+    const void *obj = (const void *)l->h.k1;
+    switch (l->kind) {
+    case LW_KIND_MUTEX:
+    case LW_KIND_C11_MUTEX:
+        return !lw_glibc_mutex_pshared(obj);
+    case LW_KIND_RWLOCK:
+        return !lw_glibc_rwlock_pshared(obj);
+    default:
+        return false;   /* a spinlock's waiter spins: it is awake */
+    }
 }
 
 int lw_wait_published(lw_thread *t, lw_lock *l, unsigned mode, const pthread_t *target,
@@ -24,18 +49,24 @@ int lw_wait_published(lw_thread *t, lw_lock *l, unsigned mode, const pthread_t *
                       void *obj)
 {
     struct timespec ts;
+    struct published pw = { NULL, NULL };
     int r;
     lw_reenter(t);
     if (l)
         lw_lock_user(t, l);   /* a waiter shares the lock before it gets it */
-    lw_waitrec *w = lw_wait_begin(t, l, mode, target, relocked);
+    pw.w = lw_wait_begin(t, l, mode, target, relocked);
+    if (!l)
+        pw.sleep = lw_sleep_begin(t, LW_SLEEP_JOIN, (uintptr_t)*target, NULL, NULL, 0, 0, 0);
+    else if (private_lock(l))
+        pw.sleep = lw_sleep_begin(t, LW_SLEEP_LOCK, l->h.k1, l, NULL, mode, 0, 0);
     lw_leave(t);
     /* A join is a cancellation point: the record must not outlive it. */
-    pthread_cleanup_push(wait_cancelled, w);
+    pthread_cleanup_push(wait_cancelled, &pw);
     do {
         lw_reenter(t);
-        lw_wait_check(w);
+        lw_wait_check(pw.w);
         lw_leave(t);
+        lw_sleep_poll(t, pw.sleep);
         lw_wait_deadline(&ts);
         r = until(obj, &ts);
     } while (r == ETIMEDOUT);
@@ -289,6 +320,8 @@ void lw_mutex_busy_node(lw_thread *t, lw_lock *l)
 {
     lw_reenter(t);
     lw_lock_user(t, l);
+    if (LW_UNLIKELY(!t->sleeper))
+        lw_sleep_claim(t);   /* it may block: the monitor must see fast_wait */
     lw_leave(t);
 }
 

@@ -8,6 +8,7 @@
 #include "stacks.h"
 #include "deadlock.h"
 #include "rules.h"
+#include "asleep.h"
 
 #include <limits.h>
 
@@ -88,6 +89,7 @@ static LW_TLS struct exit_note exit_note;
 static void decide_exit(lw_thread *t)
 {
     const struct exit_note *n = &exit_note;
+    lw_sleep_thread_gone(t);
     if (n->how)
         lw_rule_thread_exit(t, n->how, n->site, n->site_is_routine, n->stack);
     else

@@ -42,6 +42,8 @@ enum lw_lock_kind {
     LW_KIND_SPIN,
     LW_KIND_C11_MUTEX,
     LW_KIND_COND,             /* condition variables: for the condvar rules */
+    LW_KIND_SEM,              /* semaphores and barriers: named by findings */
+    LW_KIND_BARRIER,          /* only, never in the registry */
 };
 
 /* Mutex type as glibc encodes it in pthread_mutex_t.__data.__kind. */

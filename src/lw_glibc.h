@@ -90,6 +90,41 @@ static inline int lw_glibc_mutex_owner(const pthread_mutex_t *m)
     return o > 0 ? o : -1;
 }
 
+/* Process-shared (PTHREAD_MUTEX_PSHARED_BIT in __kind): another process
+ * may unlock it. */
+#define LW_GLIBC_MUTEX_PSHARED 128u
+
+static inline bool lw_glibc_mutex_pshared(const pthread_mutex_t *m)
+{
+    int k = lw_glibc_load(&m->__data.__kind);
+    return k != -1 && ((unsigned)k & LW_GLIBC_MUTEX_PSHARED);
+}
+
+/* ---- condition variables, semaphores, barriers: process-shared ----
+ * A condvar's __wrefs has __PTHREAD_COND_SHARED_MASK (1) set when it is
+ * process-shared (nptl/pthread_cond_common.c).  A semaphore (struct
+ * new_sem: a 64-bit value, then `private`) and a barrier (struct
+ * pthread_barrier: in, current_round, count, then `shared`) keep the
+ * `private` argument of glibc's futex calls: FUTEX_PRIVATE (LLL_PRIVATE,
+ * 0) when private, FUTEX_SHARED (LLL_SHARED, 128) when process-shared.
+ * sem_open's semaphores are process-shared. */
+#define LW_GLIBC_COND_SHARED 1u
+
+static inline bool lw_glibc_cond_pshared(const pthread_cond_t *c)
+{
+    return __atomic_load_n(&c->__data.__wrefs, __ATOMIC_RELAXED) & LW_GLIBC_COND_SHARED;
+}
+
+static inline bool lw_glibc_sem_pshared(const void *sem)
+{
+    return lw_glibc_load((const int *)((const char *)sem + 8)) != 0;
+}
+
+static inline bool lw_glibc_barrier_pshared(const void *barrier)
+{
+    return lw_glibc_load((const int *)((const char *)barrier + 12)) != 0;
+}
+
 /* ---- reader-writer locks ----
  * glibc's nptl/pthread_rwlock_common.c: __readers holds two phase bits, a
  * waiting-readers bit and, from bit 3 up, the number of readers that hold
@@ -123,6 +158,11 @@ static inline unsigned lw_glibc_rwlock_readers(const pthread_rwlock_t *rw)
 {
     unsigned r = lw_glibc_rwlock_word(rw);
     return (r & LW_GLIBC_RWLOCK_WRPHASE) ? 0 : r >> LW_GLIBC_RWLOCK_READER_SHIFT;
+}
+
+static inline bool lw_glibc_rwlock_pshared(const pthread_rwlock_t *rw)
+{
+    return __atomic_load_n(&rw->__data.__shared, __ATOMIC_RELAXED) != 0;
 }
 
 static inline bool lw_glibc_rwlock_locked(const pthread_rwlock_t *rw)

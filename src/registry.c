@@ -209,6 +209,11 @@ void lw_registry_forget(lw_lock *l)
     lw_hash_remove(&lw_registry, &l->h, addr, 0);
 }
 
+uint64_t lw_registry_new_id(void)
+{
+    return lw_fetch_add_relaxed(&next_lock_id, 1);
+}
+
 uint64_t lw_registry_live(void)
 {
     return lw_load_relaxed(&lw_registry.live);

@@ -147,6 +147,8 @@ lw_lock *lw_registry_get(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
 /* The lock at addr is gone (destroyed, or re-initialised): forget it. */
 void lw_registry_forget(lw_lock *l);
 uint64_t lw_registry_live(void);
+/* A lock id for an object that has no node (a finding's semaphore). */
+uint64_t lw_registry_new_id(void);
 void lw_registry_atfork_child(void);
 
 extern lw_hash lw_registry;

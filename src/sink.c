@@ -23,7 +23,7 @@ static const struct {
     const char *name, *title;
 } kinds[LW_F_NKINDS] = {
     [LW_F_INVERSION] = { "lock-order-inversion", "lock-order inversion (potential deadlock)" },
-    [LW_F_DEADLOCK] = { "deadlock", "deadlock (threads blocked in a wait-for cycle)" },
+    [LW_F_DEADLOCK] = { "deadlock", "deadlock (threads blocked waiting for each other)" },
     [LW_F_BLOCKING] = { "blocking-call-under-lock", "blocking call while holding a lock" },
     [LW_F_DOUBLE_LOCK] = { "double-lock", "double lock of a lock the thread already holds" },
     [LW_F_UNLOCK_NOT_OWNED] = { "unlock-not-owned", "unlock of a lock the thread does not hold" },
@@ -56,6 +56,8 @@ static const struct {
     [LW_KIND_SPIN] = { "spinlock", "Spinlock", "spinlock" },
     [LW_KIND_C11_MUTEX] = { "c11-mutex", "Mutex (C11)", "C11 mutex" },
     [LW_KIND_COND] = { "condvar", "Condvar", "condition variable" },
+    [LW_KIND_SEM] = { "semaphore", "Semaphore", "semaphore" },
+    [LW_KIND_BARRIER] = { "barrier", "Barrier", "barrier" },
 };
 
 static unsigned lock_kind_index(unsigned kind)

@@ -70,6 +70,7 @@ typedef struct lw_thread {
     int routine_done;
     const lw_lock *not_held;  /* set by the pre-event: l is not in held[] */
     uint64_t overflow;     /* acquisitions not tracked: held stack full */
+    struct lw_sleeper *sleeper;   /* asleep.c: this thread's sleep slot, or NULL */
     uint64_t jit_rng;      /* LOCKWATCH_JITTER's generator (jitter.c); 0 = unseeded */
     uint8_t jit_bias;      /* this thread's slowness, 0-3 */
     lw_held held[LW_MAX_HELD];

@@ -51,7 +51,7 @@ REPORT_KINDS = {
     "unlock-not-owned", "destroy-locked", "cond-wait-unlocked", "cond-multiple-mutexes",
     "exit-holding-lock", "rwlock-upgrade",
 }
-LOCK_KINDS = {"mutex", "rwlock", "spinlock", "c11-mutex", "condvar"}
+LOCK_KINDS = {"mutex", "rwlock", "spinlock", "c11-mutex", "condvar", "semaphore", "barrier"}
 MUTEX_TYPES = {"normal", "recursive", "errorcheck", "adaptive"}
 MODES = {"read", "write"}
 

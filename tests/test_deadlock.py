@@ -290,7 +290,7 @@ def check_text(t):
                                timeout=HANG_LIMIT)
     t.expect(res.returncode == lw.DEFAULT_EXITCODE, "%s: exit status %r" % (what, res.returncode))
     err = res.stderr
-    banner = "WARNING: lockwatch: deadlock (threads blocked in a wait-for cycle) (pid=%d)" % res.pid
+    banner = "WARNING: lockwatch: deadlock (threads blocked waiting for each other) (pid=%d)" % res.pid
     t.expect(err.count(banner) == 1, "%s: %r should appear once:\n%s" % (what, banner, err))
     t.expect(lw.count_lines_starting(err, "SUMMARY: lockwatch: deadlock in ") == 1,
              "%s: no 'SUMMARY: lockwatch: deadlock in ...' line:\n%s" % (what, err))

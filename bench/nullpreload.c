@@ -132,6 +132,7 @@ static void *resolve(const char *name, void *fallback)
        void *__restrict arg),                                                                    \
       (th, a, fn, arg), NULL)                                                                    \
     X(int, pthread_join, (pthread_t th, void **r), (th, r), NULL)                               \
+    X(int, pthread_barrier_wait, (pthread_barrier_t * b), (b), NULL)                           \
     X(int, pthread_timedjoin_np, (pthread_t th, void **r, const struct timespec *ts),           \
       (th, r, ts), NULL)                                                                         \
     X(int, pthread_clockjoin_np, (pthread_t th, void **r, clockid_t c, const struct timespec *ts), \

@@ -512,7 +512,7 @@ lw_mutex_lock_prepared(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t
     if (LW_UNLIKELY(__atomic_load_n(&m->__data.__lock, __ATOMIC_RELAXED) != 0) ||
         LW_UNLIKELY(!lw_lock_user_known(t, l)))
         lw_mutex_busy_node(t, l);   /* will wait, or a new user: lw_lock_user */
-    lw_held_fill(&t->held[0], l, LW_MODE_WRITE, pc, cfa);   /* held[0].pc: for deadlock.c */
+    lw_held_fill(t, 0, l, LW_MODE_WRITE, pc, cfa);   /* held[0].pc: for deadlock.c */
     __atomic_store_n(&t->fast_wait, (uintptr_t)m, __ATOMIC_RELAXED);
     int r = LW_REAL(pthread_mutex_lock)(m);
     __atomic_store_n(&t->fast_wait, 0, __ATOMIC_RELAXED);
@@ -538,7 +538,7 @@ lw_mutex_lock_nested(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t c
         return false;
     if (LW_UNLIKELY(!lw_lock_user_known(t, l)))
         return false;
-    lw_held_fill(&t->held[n], l, LW_MODE_WRITE, pc, cfa);
+    lw_held_fill(t, n, l, LW_MODE_WRITE, pc, cfa);
     int r = lw_mutex_acquire(t, l, m, false);
     if (LW_LIKELY(r == 0))
         lw_held_publish(t, n, l, m, pc, cfa);

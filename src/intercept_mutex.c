@@ -334,7 +334,7 @@ void lw_held_refill_mode(lw_thread *t, unsigned i, lw_lock *l, unsigned mode, ui
                         uintptr_t cfa)
 {
     lw_reenter(t);
-    lw_held_fill(&t->held[i], l, mode, pc, cfa);
+    lw_held_fill(t, i, l, mode, pc, cfa);
     lw_leave(t);
 }
 

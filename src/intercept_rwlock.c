@@ -57,7 +57,7 @@ rw_acquire_fast(pthread_rwlock_t *rw, unsigned mode, const lw_waitops *ops, uint
         return false;
     if (LW_UNLIKELY(!lw_lock_user_known(t, l)))
         return false;
-    lw_held_fill(&t->held[0], l, mode, pc, cfa);
+    lw_held_fill(t, 0, l, mode, pc, cfa);
     int r = lw_wait_acquire(t, l, mode, rw, ops, false);
     if (LW_LIKELY(r == 0))
         lw_held_publish_mode(t, 0, l, (uintptr_t)rw, mode, pc, cfa);

@@ -225,8 +225,12 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_join)(th, ret);
-    lw_leave(t);
     uintptr_t pc = LW_PC(), cfa = LW_CFA();
+    /* Joining while holding locks: a join cycle with a lock the thread
+     * took in its life (its descriptor, and TLS, live until it is joined). */
+    if (LW_UNLIKELY(t->nheld != 0))
+        lw_rule_join_held(t, lw_thread_of(th), (uintptr_t)th, pc);
+    lw_leave(t);
     lw_block_ctx bc;
     bc.active = false;
     int r = LW_REAL(pthread_tryjoin_np)(th, ret);
@@ -244,6 +248,12 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
         if (r == ETIMEDOUT && LW_UNLIKELY(lw_blocking_watch()) &&
             !lw_load_acquire(&lw_thread_of(th)->routine_done))
             lw_blocking_before(&bc, "pthread_join", LW_FAM_WAIT, pc, cfa);
+        if (r == ETIMEDOUT && t->nheld != 0) {
+            /* The thread may have tried to take one of them meanwhile. */
+            lw_reenter(t);
+            lw_rule_join_held(t, lw_thread_of(th), (uintptr_t)th, pc);
+            lw_leave(t);
+        }
         if (r == ETIMEDOUT)
             r = lw_wait_published(t, NULL, 0, &th, false, join_until, &j);
     }

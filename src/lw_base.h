@@ -22,6 +22,7 @@
 /* Limits.  Each fixed-size structure has a name here; overflow degrades with
  * one warning, never a crash. */
 #define LW_MAX_HELD        128   /* held-lock stack entries per thread */
+#define LW_ACQ_LOG         64    /* a thread's log of the locks it took (power of 2) */
 #define LW_EDGE_CACHE      256   /* per-thread cache of known edges (power of 2) */
 #define LW_SIG_CACHE       256   /* per-thread cache of known (held set, lock) pairs */
 #define LW_SIG_SET         4     /* largest held set that cache stores */
@@ -44,6 +45,7 @@ enum lw_lock_kind {
     LW_KIND_COND,             /* condition variables: for the condvar rules */
     LW_KIND_SEM,              /* semaphores and barriers: named by findings */
     LW_KIND_BARRIER,          /* only, never in the registry */
+    LW_KIND_THREAD,           /* the end of a thread, which a join acquires */
 };
 
 /* Mutex type as glibc encodes it in pthread_mutex_t.__data.__kind. */

@@ -121,9 +121,16 @@ static inline bool lw_lock_user_known(const lw_thread *t, const lw_lock *l)
 }
 
 /* Fills a held-stack entry (not yet published: nheld unchanged). */
-static inline void lw_held_fill(lw_held *h, lw_lock *l, unsigned mode, uintptr_t pc,
+/* Fills held entry i of t, and notes the acquisition in t's log of the
+ * locks it took (thread.h acq_key: a join of t by a thread holding one of
+ * them is a join cycle, rules.h). */
+static inline void lw_held_fill(lw_thread *t, unsigned i, lw_lock *l, unsigned mode, uintptr_t pc,
                                 uintptr_t cfa)
 {
+    lw_held *h = &t->held[i];
+    unsigned slot = (unsigned)l->id & (LW_ACQ_LOG - 1);
+    t->acq_key[slot] = l->id << 1 | (mode == LW_MODE_READ);
+    t->acq_pc[slot] = pc;
     h->lock = l;
     h->addr = (uintptr_t)__atomic_load_n(&l->h.k1, __ATOMIC_RELAXED);
     h->id = l->id;
@@ -141,7 +148,7 @@ static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr
         lw_held_overflow(t);
         return;
     }
-    lw_held_fill(&t->held[t->nheld], l, mode, pc, cfa);
+    lw_held_fill(t, t->nheld, l, mode, pc, cfa);
     lw_lock_user(t, l);
     /* Publish the entry after it is complete: a signal handler on this
      * thread may read the stack between the two stores. */

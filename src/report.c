@@ -218,6 +218,34 @@ static void collect_stacks(workspace *w, const lw_finding *f)
 
 /* ---- text ---- */
 
+/* An edge of a join cycle: into the end of a thread (the join) or out of
+ * it (the thread, holding its own end, took the lock). */
+static void text_join_edge(workspace *w, const lw_finding *f, const lw_fedge *e)
+{
+    lw_buf *b = &w->b;
+    const lw_lock_snap *from = &f->locks[e->from].lock, *to = &f->locks[e->to].lock;
+    const lw_fthread *t = &f->threads[e->thread];
+    if (to->kind == LW_KIND_THREAD) {
+        lw_buf_printf(b, "\n  Thread end M%lu (%p) acquired, by joining the thread, here while "
+                      "holding %s M%lu in thread T%u (tid=%d):\n", (unsigned long)to->id,
+                      (void *)to->addr, lw_lock_kind_word(from->kind), (unsigned long)from->id,
+                      t->num, t->tid);
+        text_stack(w, e->stack, "<no backtrace>");
+        lw_buf_printf(b, "  %s M%lu previously acquired by the same thread here:\n",
+                      lw_lock_kind_title(from->kind), (unsigned long)from->id);
+        text_stack(w, e->held_stack, "<no backtrace>");
+        return;
+    }
+    lw_buf_printf(b, "\n  %s M%lu %sacquired here by thread T%u (tid=%d), which holds its own "
+                  "end M%lu for its whole life:\n", lw_lock_kind_title(to->kind),
+                  (unsigned long)to->id, e->to_mode == LW_MODE_READ ? "read-" : "", t->num,
+                  t->tid, (unsigned long)from->id);
+    text_stack(w, e->stack, "<no backtrace>");
+    lw_buf_printf(b, "  Thread end M%lu held since the thread was created here:\n",
+                  (unsigned long)from->id);
+    text_stack(w, e->held_stack, "<not seen created>");
+}
+
 static void text_cycle(workspace *w, const lw_finding *f)
 {
     lw_buf *b = &w->b;
@@ -238,6 +266,10 @@ static void text_cycle(workspace *w, const lw_finding *f)
         const lw_fedge *e = &f->edges[i];
         const lw_lock_snap *from = &f->locks[e->from].lock, *to = &f->locks[e->to].lock;
         const lw_fthread *t = &f->threads[e->thread];
+        if (to->kind == LW_KIND_THREAD || from->kind == LW_KIND_THREAD) {
+            text_join_edge(w, f, e);
+            continue;
+        }
         lw_buf_printf(b, "\n  %s M%lu %sacquired here while holding %s M%lu%s in thread T%u "
                       "(tid=%d)", lw_lock_kind_title(to->kind), (unsigned long)to->id,
                       e->to_mode == LW_MODE_READ ? "read-"

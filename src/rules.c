@@ -686,3 +686,95 @@ void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool sit
                    "forever", t->num, how, n, n == 1 ? "" : "s", n == 1 ? "it" : "them");
     lw_finding_emit(r);
 }
+
+/* ---- join cycles ---- */
+
+static void join_cycle(lw_thread *t, const lw_held *h, const lw_thread *target,
+                       uintptr_t target_addr, bool target_read, uintptr_t target_pc)
+{
+    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
+    unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
+    unsigned depth = lw_stack_depth();
+    lw_finding *f = lw_finding_new(LW_F_INVERSION);
+    if (!f)
+        return;
+    /* Two threads, and the joined one held nothing the joiner holds (it
+     * could take L): this run could have deadlocked. */
+    f->confidence = LW_CONF_FEASIBLE;
+    lw_lock_snap ls, es;
+    lw_snap_lock(h->lock, &ls);
+    ls.id = h->id;
+    memset(&es, 0, sizeof(es));
+    es.id = lw_registry_new_id();
+    es.addr = target_addr;
+    es.kind = LW_KIND_THREAD;
+    es.first_how = LW_FIRST_USED;
+    es.first_stack = target->create_stack;
+    int li = lw_finding_lock(f, &ls, true, NULL, 0);
+    int ei = lw_finding_lock(f, &es, true, NULL, 0);
+
+    lw_thread_snap ts;
+    memset(&ts, 0, sizeof(ts));
+    ts.num = t->num;
+    ts.parent = t->parent;
+    ts.tid = t->tid;
+    lw_thread_refresh_name(t);
+    memcpy(ts.name, t->name, sizeof(ts.name));
+    ts.created_seen = t->created_seen;
+    ts.create_stack = t->create_stack;
+    lw_finding_thread(f, &ts);
+    memset(&ts, 0, sizeof(ts));
+    ts.num = target->num;
+    ts.parent = target->parent;
+    ts.tid = target->tid;
+    memcpy(ts.name, target->name, sizeof(ts.name));
+    ts.name[sizeof(ts.name) - 1] = '\0';
+    ts.created_seen = target->created_seen;
+    ts.create_stack = target->create_stack;
+    lw_finding_thread(f, &ts);
+    if (li < 0 || ei < 0 || f->nthreads != 2) {
+        lw_finding_free(f);
+        return;
+    }
+    lw_fedge *e = &f->edges[f->nedges++];   /* L => end(T): the join */
+    e->from = (uint16_t)li;
+    e->to = (uint16_t)ei;
+    e->thread = 0;
+    e->from_mode = (uint16_t)h->mode;
+    e->to_mode = LW_MODE_WRITE;
+    e->stack = lw_depot_put(pcs, n < depth ? n : depth);
+    e->held_stack = lw_stack_of_held(h->pc, h->cfa, pcs, sps, n);
+    e = &f->edges[f->nedges++];             /* end(T) => L: T took L */
+    e->from = (uint16_t)ei;
+    e->to = (uint16_t)li;
+    e->thread = 1;
+    e->from_mode = LW_MODE_WRITE;
+    e->to_mode = target_read ? LW_MODE_READ : LW_MODE_WRITE;
+    e->stack = target_pc ? lw_depot_put(&target_pc, 1) : 0;
+    e->held_stack = target->create_stack;
+    lw_finding_message(f, "%s: M%lu => M%lu (the end of thread T%u, which T%u joins holding "
+                       "M%lu) => M%lu", lw_finding_kind_title(LW_F_INVERSION),
+                       (unsigned long)ls.id, (unsigned long)es.id, target->num, t->num,
+                       (unsigned long)ls.id, (unsigned long)ls.id);
+    lw_finding_emit(f);
+}
+
+void lw_rule_join_held(lw_thread *t, const lw_thread *target, uintptr_t target_addr,
+                       uintptr_t pc)
+{
+    for (unsigned i = 0; i < t->nheld && i < LW_MAX_HELD; i++) {
+        const lw_held *h = &t->held[i];
+        unsigned slot = (unsigned)h->id & (LW_ACQ_LOG - 1);
+        uint64_t key = lw_load_relaxed(&target->acq_key[slot]);
+        if (key >> 1 != h->id)
+            continue;   /* target did not take it (or took another lock since) */
+        bool target_read = key & 1;
+        if (target_read && h->mode == LW_MODE_READ)
+            continue;   /* readers do not wait for readers */
+        uintptr_t target_pc = lw_load_relaxed(&target->acq_pc[slot]);
+        /* One report per join site and the two acquisition sites. */
+        if (!lw_first_time(lw_hash_mix(pc ^ 0x6a6f696e, lw_hash_mix(h->pc, target_pc))))
+            continue;
+        join_cycle(t, h, target, target_addr, target_read, target_pc);
+    }
+}

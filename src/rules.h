@@ -86,6 +86,14 @@ void lw_rule_cond_destroy(lw_thread *t, uintptr_t cond, const char *call, uintpt
  * unknown; it makes the report once per site.  stack: the depot id of the
  * thread's stack where it ended (a decision made later, after its
  * destructors, has only those on its stack), 0 for the current stack. */
+/* Join cycles: the end of a thread is a lock the thread holds for its
+ * whole life, and a join acquires it.  t, holding locks, joins the thread
+ * whose state is `target` (descriptor address `target_addr`): for every
+ * lock t holds that target took (its acquisition log), the cycle
+ * L => end(target) => L is a lock-order inversion, reported once per join
+ * site (pc) and acquisition sites.  Unwinds only when it reports. */
+void lw_rule_join_held(lw_thread *t, const lw_thread *target, uintptr_t target_addr,
+                       uintptr_t pc);
 void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool site_is_routine,
                          uint32_t stack);
 

@@ -15,6 +15,7 @@
 #include "jitter.h"
 
 #include <stdarg.h>
+#include <pthread.h>
 #include <string.h>
 
 /* ---- names, one table each ---- */
@@ -58,6 +59,7 @@ static const struct {
     [LW_KIND_COND] = { "condvar", "Condvar", "condition variable" },
     [LW_KIND_SEM] = { "semaphore", "Semaphore", "semaphore" },
     [LW_KIND_BARRIER] = { "barrier", "Barrier", "barrier" },
+    [LW_KIND_THREAD] = { "thread", "Thread end", "thread end" },
 };
 
 static unsigned lock_kind_index(unsigned kind)
@@ -309,10 +311,23 @@ void lw_sink_set_hook(lw_finding_hook h, void *ctx, bool write)
     hook_writes = h ? write : true;
 }
 
+static void emit(lw_finding *f);
+
 void lw_finding_emit(lw_finding *f)
 {
     if (!f)
         return;
+    /* Symbolising and writing call open, read, write and close, which are
+     * cancellation points: a pending cancellation must not end the thread
+     * here, with the guard set and report_lock held (lw_unwind). */
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    emit(f);
+    pthread_setcancelstate(cs, NULL);
+}
+
+static void emit(lw_finding *f)
+{
     /* Where each lock was first seen, as a stack the writers can show. */
     for (unsigned i = 0; i < f->nlocks; i++) {
         lw_lock_snap *l = &f->locks[i].lock;

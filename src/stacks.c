@@ -15,6 +15,7 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -229,9 +230,17 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
     if (!uw.ok || max == 0)
         return 0;
     int e = errno;   /* libunwind may probe memory with system calls */
+    /* ... and those may be cancellation points (libunwind validates
+     * addresses with read and write on a pipe): a cancellation pending for
+     * this thread must not end it in here, with lockwatch's guard set and
+     * the unwind gate entered.  It acts at the program's next cancellation
+     * point instead. */
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
     gate_enter();
     if (uw.getcontext(&ctx) != 0 || uw.init_local(&cur, &ctx) != 0) {
         gate_leave();
+        pthread_setcancelstate(cs, NULL);
         errno = e;
         return 0;
     }
@@ -251,6 +260,7 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
             break;
     }
     gate_leave();
+    pthread_setcancelstate(cs, NULL);
     errno = e;
     return n;
 }

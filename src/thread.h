@@ -74,6 +74,12 @@ typedef struct lw_thread {
     uint64_t jit_rng;      /* LOCKWATCH_JITTER's generator (jitter.c); 0 = unseeded */
     uint8_t jit_bias;      /* this thread's slowness, 0-3 */
     lw_held held[LW_MAX_HELD];
+    /* The locks this thread acquired in its life, direct-mapped by id (a
+     * later lock may take an earlier one's slot): id << 1 | 1 if read
+     * mode, and the call site.  Read by a thread that joins this one
+     * while holding a lock (rules.h, lw_rule_join_held), relaxed. */
+    uint64_t acq_key[LW_ACQ_LOG];
+    uintptr_t acq_pc[LW_ACQ_LOG];
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
     lw_sig_cache_ent sig_cache[LW_SIG_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */

@@ -51,7 +51,7 @@ REPORT_KINDS = {
     "unlock-not-owned", "destroy-locked", "cond-wait-unlocked", "cond-multiple-mutexes",
     "exit-holding-lock", "rwlock-upgrade",
 }
-LOCK_KINDS = {"mutex", "rwlock", "spinlock", "c11-mutex", "condvar", "semaphore", "barrier"}
+LOCK_KINDS = {"mutex", "rwlock", "spinlock", "c11-mutex", "condvar", "semaphore", "barrier", "thread"}
 MUTEX_TYPES = {"normal", "recursive", "errorcheck", "adaptive"}
 MODES = {"read", "write"}
 

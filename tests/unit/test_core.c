@@ -345,6 +345,72 @@ static void check_waits(lw_waitrec *x, lw_waitrec *y, int rounds)
     }
 }
 
+/* Join cycles: b took m1 in its life; a joins b holding m1: the cycle
+ * m1 => end(b) => m1, feasible, once per site.  Holding a lock b never
+ * took, a read hold of a lock b only read, or a lock whose log slot b
+ * reused for another lock: nothing. */
+START_TEST(join_cycle_rule)
+{
+    lw_thread *a = h_thread(0), *b = h_thread(1);
+    lw_lock *m1 = h_lock(1), *m2 = h_lock(2), *rw = h_lock_kind(3, LW_KIND_RWLOCK);
+    h_lock_m(b, m1);
+    h_unlock(b, m1);
+    h_acquire(b, rw, LW_MODE_READ, LW_ACQ_BLOCKING);
+    h_unlock(b, rw);
+
+    h_lock_m(a, m2);                     /* b never took m2 */
+    lw_rule_join_held(a, b, 0x7000, 0x1234);
+    ck_assert_uint_eq(h_nfindings, 0);
+    h_unlock(a, m2);
+
+    h_acquire(a, rw, LW_MODE_READ, LW_ACQ_BLOCKING);   /* readers only */
+    lw_rule_join_held(a, b, 0x7000, 0x1234);
+    ck_assert_uint_eq(h_nfindings, 0);
+    h_unlock(a, rw);
+
+    h_lock_m(a, m1);
+    lw_rule_join_held(a, b, 0x7000, 0x1234);
+    ck_assert_uint_eq(h_nfindings, 1);
+    const h_finding *f = &h_findings[0];
+    ck_assert_int_eq(f->kind, LW_F_INVERSION);
+    ck_assert_int_eq(f->confidence, LW_CONF_FEASIBLE);
+    ck_assert_uint_eq(f->nedges, 2);
+    ck_assert_uint_eq(f->from[0], m1->id);
+    ck_assert_uint_eq(f->to[1], m1->id);
+    ck_assert_uint_eq(f->to[0], f->from[1]);   /* through the end of b */
+    ck_assert_uint_ne(f->to[0], m1->id);
+    ck_assert_uint_eq(f->thread[0], a->num);
+    ck_assert_uint_eq(f->thread[1], b->num);
+    lw_rule_join_held(a, b, 0x7000, 0x1234);   /* the same sites: once */
+    ck_assert_uint_eq(h_nfindings, 1);
+    h_unlock(a, m1);
+
+    /* A write hold of rw, which b read-locked: a writer waits for readers. */
+    h_acquire(a, rw, LW_MODE_WRITE, LW_ACQ_BLOCKING);
+    lw_rule_join_held(a, b, 0x7000, 0x1234);
+    ck_assert_uint_eq(h_nfindings, 2);
+    h_unlock(a, rw);
+
+    /* c took a lock whose id shares m1's log slot, not m1: nothing. */
+    lw_thread *c = h_thread(2);
+    lw_lock *other = NULL;
+    for (unsigned i = 10; i < 10 + 4 * LW_ACQ_LOG && !other; i++) {
+        lw_lock *x = h_lock(i);
+        if ((x->id & (LW_ACQ_LOG - 1)) == (m1->id & (LW_ACQ_LOG - 1)))
+            other = x;
+    }
+    ck_assert(other != NULL);
+    h_lock_m(c, m1);
+    h_unlock(c, m1);
+    h_lock_m(c, other);
+    h_unlock(c, other);
+    h_lock_m(a, m1);
+    lw_rule_join_held(a, c, 0x7100, 0x1240);
+    ck_assert_uint_eq(h_nfindings, 2);
+    h_unlock(a, m1);
+}
+END_TEST
+
 START_TEST(deadlock_two_threads)
 {
     lw_thread *a = h_thread(0), *b = h_thread(1);
@@ -440,6 +506,7 @@ static Suite *core_suite(void)
     tcase_add_test(ru, blocking_call_deferred_until_shared);
     tcase_add_test(ru, condvar_rules);
     tcase_add_test(ru, destroy_and_exit_rules);
+    tcase_add_test(ru, join_cycle_rule);
     suite_add_tcase(s, ru);
     TCase *dl = tcase_create("deadlock");
     tcase_add_checked_fixture(dl, deadlock_setup, NULL);

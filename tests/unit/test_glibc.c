@@ -16,6 +16,7 @@
 #include "unit.h"
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sched.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,6 +228,55 @@ END_TEST
 
 /* ---- spinlocks ---- */
 
+/* The process-shared flags asleep.c reads: set by the pshared attribute
+ * (or sem_init's pshared argument), clear otherwise. */
+START_TEST(test_pshared_words)
+{
+    for (int shared = 0; shared <= 1; shared++) {
+        int ps = shared ? PTHREAD_PROCESS_SHARED : PTHREAD_PROCESS_PRIVATE;
+        pthread_mutexattr_t ma;
+        pthread_condattr_t ca;
+        pthread_rwlockattr_t ra;
+        pthread_barrierattr_t ba;
+        pthread_mutex_t m;
+        pthread_cond_t c;
+        pthread_rwlock_t rw;
+        pthread_barrier_t b;
+        sem_t sem;
+        ck_assert_int_eq(pthread_mutexattr_init(&ma), 0);
+        ck_assert_int_eq(pthread_mutexattr_setpshared(&ma, ps), 0);
+        ck_assert_int_eq(pthread_mutex_init(&m, &ma), 0);
+        ck_assert_msg(lw_glibc_mutex_pshared(&m) == shared, "mutex __kind pshared bit");
+        ck_assert_int_eq(pthread_condattr_init(&ca), 0);
+        ck_assert_int_eq(pthread_condattr_setpshared(&ca, ps), 0);
+        ck_assert_int_eq(pthread_cond_init(&c, &ca), 0);
+        ck_assert_msg(lw_glibc_cond_pshared(&c) == shared, "condvar __wrefs shared bit");
+        ck_assert_int_eq(pthread_rwlockattr_init(&ra), 0);
+        ck_assert_int_eq(pthread_rwlockattr_setpshared(&ra, ps), 0);
+        ck_assert_int_eq(pthread_rwlock_init(&rw, &ra), 0);
+        ck_assert_msg(lw_glibc_rwlock_pshared(&rw) == shared, "rwlock __shared");
+        ck_assert_int_eq(pthread_barrierattr_init(&ba), 0);
+        ck_assert_int_eq(pthread_barrierattr_setpshared(&ba, ps), 0);
+        ck_assert_int_eq(pthread_barrier_init(&b, &ba, 2), 0);
+        ck_assert_msg(lw_glibc_barrier_pshared(&b) == shared, "barrier `shared` word");
+        ck_assert_int_eq(sem_init(&sem, shared, 0), 0);
+        ck_assert_msg(lw_glibc_sem_pshared(&sem) == shared, "semaphore `private` word");
+        /* Waiting on them does not change the flag (a condvar's __wrefs
+         * also counts waiters). */
+        ck_assert_int_eq(pthread_mutex_lock(&m), 0);
+        struct timespec ts = { 0, 0 };
+        ck_assert_int_eq(pthread_cond_timedwait(&c, &m, &ts), ETIMEDOUT);
+        ck_assert_msg(lw_glibc_cond_pshared(&c) == shared, "condvar flag after a wait");
+        ck_assert_int_eq(pthread_mutex_unlock(&m), 0);
+        sem_destroy(&sem);
+        pthread_barrier_destroy(&b);
+        pthread_rwlock_destroy(&rw);
+        pthread_cond_destroy(&c);
+        pthread_mutex_destroy(&m);
+    }
+}
+END_TEST
+
 START_TEST(test_spin_words)
 {
     pthread_spinlock_t s;
@@ -257,6 +307,7 @@ static Suite *glibc_suite(void)
     tcase_add_test(tc, test_mutex_pp_free);
     tcase_add_test(tc, test_rwlock_words);
     tcase_add_test(tc, test_spin_words);
+    tcase_add_test(tc, test_pshared_words);
     suite_add_tcase(su, tc);
     return su;
 }

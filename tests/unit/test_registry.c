@@ -325,6 +325,42 @@ START_TEST(test_new_incarnation_new_id)
 }
 END_TEST
 
+/* A lock object that can carry a hint, found with its hint word zero at a
+ * registered address, is another lock than the node there if the node had
+ * stored its hint (the memory was rewritten), or if the node was made for
+ * an object that cannot carry one (process-shared, robust): a new set-up
+ * changed the class.  Otherwise (a node that has not stored its hint yet)
+ * it is the same lock.  The flag does not outlive the node. */
+START_TEST(test_superseded)
+{
+    uintptr_t zero = 0, hint = 0x4c57a11e00000001ull;
+
+    lw_lock *plain = get_new(ADDR(7), LW_KIND_MUTEX, LW_MTYPE_NORMAL);
+    ck_assert(!plain->nohint && !plain->hinted);
+    ck_assert(!lw_lock_superseded(plain, &zero)); /* first call, hint not stored yet */
+    plain->hinted = true;
+    ck_assert(lw_lock_superseded(plain, &zero)); /* stored, and zero again */
+    ck_assert(!lw_lock_superseded(plain, &hint)); /* stored meanwhile: the same lock */
+
+    lw_lock *robust = get_new(ADDR(8), LW_KIND_MUTEX, LW_MTYPE_ROBUST | LW_MTYPE_NOHINT);
+    ck_assert(robust->nohint && robust->robust && robust->mtype == LW_MTYPE_NORMAL);
+    ck_assert(lw_lock_superseded(robust, &zero));
+
+    lw_lock *shared = get_new(ADDR(9), LW_KIND_RWLOCK, LW_MTYPE_NOHINT);
+    ck_assert(shared->nohint);
+    ck_assert(lw_lock_superseded(shared, &zero));
+
+    /* The next node at the address is made for what is there now. */
+    lw_registry_forget(shared);
+    lw_lock *again = get_new(ADDR(9), LW_KIND_RWLOCK, 0);
+    ck_assert(!again->nohint && !again->hinted);
+    ck_assert(!lw_lock_superseded(again, &zero));
+    lw_registry_forget(plain);
+    lw_registry_forget(robust);
+    lw_registry_forget(again);
+}
+END_TEST
+
 START_TEST(test_tombstones_keep_memory_flat)
 {
     uint64_t allocated = 0;
@@ -700,6 +736,7 @@ static Suite *registry_suite(void)
     tcase_set_timeout(tc, TEST_TIMEOUT);
     tcase_add_test(tc, test_insert_find_forget);
     tcase_add_test(tc, test_new_incarnation_new_id);
+    tcase_add_test(tc, test_superseded);
     tcase_add_test(tc, test_tombstones_keep_memory_flat);
 #ifndef LW_TEST_SMALL
     tcase_add_test(tc, test_tombstones_varying_addresses);

@@ -7,25 +7,26 @@
  * up in it; a thread takes a then b; the page is unmapped without
  * destroying the locks (the memory is simply gone, as when a shared-memory
  * segment or an arena is released).  The page is mapped again at the same
- * address (MAP_FIXED_NOREPLACE), new locks are set up there, and a thread
- * takes b then a.  Those are other locks: no cycle.
+ * address (MAP_FIXED_NOREPLACE), new locks are set up at the same two
+ * addresses, and a thread takes b then a.  Those are other locks: no
+ * cycle.
  *
- *   zeroed          two mutexes, the fresh page's zeroes both times (what
- *                   PTHREAD_MUTEX_INITIALIZER is), no init call
- *   init            two mutexes, pthread_mutex_init both times
- *   rwlock          two rwlocks, zeroed both times, taken for writing
- *   pshared         MAP_SHARED page: process-shared mutexes
- *                   (pthread_mutex_init) the first time, then
- *                   PTHREAD_MUTEX_INITIALIZER assigned to the new page's
- *                   mutexes (process-private), no init call
- *   robust          robust mutexes (pthread_mutex_init) the first time,
- *                   then PTHREAD_MUTEX_INITIALIZER assigned
- *   pshared-rwlock  MAP_SHARED page: process-shared rwlocks
- *                   (pthread_rwlock_init) the first time, then
- *                   PTHREAD_RWLOCK_INITIALIZER assigned
+ *   variant         first mapping                 second mapping
+ *   zeroed          mutexes, the page's zeroes    the same (what
+ *                   (no init call)                PTHREAD_MUTEX_INITIALIZER is)
+ *   init            mutexes, pthread_mutex_init   the same
+ *   rwlock          rwlocks, zeroes               the same
+ *   pshared         MAP_SHARED page, process-     PTHREAD_MUTEX_INITIALIZER
+ *                   shared mutexes (init)         assigned (process-private)
+ *   robust          robust mutexes (init)         PTHREAD_MUTEX_INITIALIZER
+ *   pshared-rwlock  MAP_SHARED page, process-     PTHREAD_RWLOCK_INITIALIZER
+ *                   shared rwlocks (init)         assigned
+ *   spin-to-mutex   spin locks (pthread_spin_init) mutexes, zeroes
+ *   mutex-to-rwlock mutexes, zeroes               rwlocks, zeroes
  *
- * The program prints whether every second mapping came back at the first
- * one's address.  With a variant's name as argument, it runs only that one.
+ * rwlocks are taken for writing.  The program prints whether every second
+ * mapping came back at the first one's address.  With a variant's name as
+ * argument, it runs only that one.
  *
  * Expected lockwatch result: no report, exit status 0, the same output.
  *
@@ -42,45 +43,80 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-enum variant { ZEROED, INIT, RWLOCK, PSHARED, ROBUST, PSHARED_RWLOCK, NVARIANTS };
-static const char *const names[NVARIANTS] = {"zeroed",  "init",   "rwlock",
-                                             "pshared", "robust", "pshared-rwlock"};
+enum kind { MUTEX, RWLOCK, SPIN };
+enum setup { ZEROES, INIT, INIT_PSHARED, INIT_ROBUST, ASSIGNED };
+
+struct life {
+    enum kind kind;
+    enum setup setup;
+};
+
+static const struct variant {
+    const char *name;
+    int shared; /* MAP_SHARED page */
+    struct life first, second;
+} variants[] = {
+    {"zeroed", 0, {MUTEX, ZEROES}, {MUTEX, ZEROES}},
+    {"init", 0, {MUTEX, INIT}, {MUTEX, INIT}},
+    {"rwlock", 0, {RWLOCK, ZEROES}, {RWLOCK, ZEROES}},
+    {"pshared", 1, {MUTEX, INIT_PSHARED}, {MUTEX, ASSIGNED}},
+    {"robust", 0, {MUTEX, INIT_ROBUST}, {MUTEX, ASSIGNED}},
+    {"pshared-rwlock", 1, {RWLOCK, INIT_PSHARED}, {RWLOCK, ASSIGNED}},
+    {"spin-to-mutex", 0, {SPIN, INIT}, {MUTEX, ZEROES}},
+    {"mutex-to-rwlock", 0, {MUTEX, ZEROES}, {RWLOCK, ZEROES}},
+};
+#define NVARIANTS (int)(sizeof(variants) / sizeof(variants[0]))
+
+/* One lock's place in the page: whichever kind lives there now. */
+union slot {
+    pthread_mutex_t m;
+    pthread_rwlock_t rw;
+    pthread_spinlock_t s;
+};
 
 struct page {
-    pthread_mutex_t a, b;
-    pthread_rwlock_t ra, rb;
+    union slot a, b;
 };
 
 struct job {
-    struct page *p;
-    int rw, backward;
+    union slot *first, *second;
+    enum kind kind;
 };
+
+static void lock(union slot *s, enum kind k)
+{
+    if (k == MUTEX)
+        pthread_mutex_lock(&s->m);
+    else if (k == RWLOCK)
+        pthread_rwlock_wrlock(&s->rw);
+    else
+        pthread_spin_lock(&s->s);
+}
+
+static void unlock(union slot *s, enum kind k)
+{
+    if (k == MUTEX)
+        pthread_mutex_unlock(&s->m);
+    else if (k == RWLOCK)
+        pthread_rwlock_unlock(&s->rw);
+    else
+        pthread_spin_unlock(&s->s);
+}
 
 static void *take_pair(void *arg)
 {
     struct job *j = arg;
 
-    if (j->rw) {
-        pthread_rwlock_t *x = j->backward ? &j->p->rb : &j->p->ra;
-        pthread_rwlock_t *y = j->backward ? &j->p->ra : &j->p->rb;
-        pthread_rwlock_wrlock(x);
-        pthread_rwlock_wrlock(y); /* forward a -> b, backward b -> a */
-        pthread_rwlock_unlock(y);
-        pthread_rwlock_unlock(x);
-    } else {
-        pthread_mutex_t *x = j->backward ? &j->p->b : &j->p->a;
-        pthread_mutex_t *y = j->backward ? &j->p->a : &j->p->b;
-        pthread_mutex_lock(x);
-        pthread_mutex_lock(y); /* forward a -> b, backward b -> a */
-        pthread_mutex_unlock(y);
-        pthread_mutex_unlock(x);
-    }
+    lock(j->first, j->kind);
+    lock(j->second, j->kind); /* a -> b the first time, b -> a the second */
+    unlock(j->second, j->kind);
+    unlock(j->first, j->kind);
     return NULL;
 }
 
-static int run_job(struct page *p, int rw, int backward)
+static int run_job(union slot *first, union slot *second, enum kind k)
 {
-    struct job j = {p, rw, backward};
+    struct job j = {first, second, k};
     pthread_t t;
 
     if (pthread_create(&t, NULL, take_pair, &j) != 0)
@@ -88,68 +124,48 @@ static int run_job(struct page *p, int rw, int backward)
     return pthread_join(t, NULL);
 }
 
-/* The locks of the first mapping. */
-static void set_up_first(struct page *p, enum variant v)
+static void set_up(union slot *s, struct life l)
 {
     pthread_mutexattr_t ma;
     pthread_rwlockattr_t ra;
 
-    switch (v) {
-    case ZEROED:
-    case RWLOCK:
-        break; /* the zeroes of the fresh page */
-    case INIT:
-        pthread_mutex_init(&p->a, NULL);
-        pthread_mutex_init(&p->b, NULL);
-        break;
-    case PSHARED:
-    case ROBUST:
-        pthread_mutexattr_init(&ma);
-        if (v == PSHARED)
-            pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+    switch (l.setup) {
+    case ZEROES:
+        break; /* the fresh page's */
+    case ASSIGNED:
+        if (l.kind == MUTEX)
+            s->m = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
         else
-            pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
-        pthread_mutex_init(&p->a, &ma);
-        pthread_mutex_init(&p->b, &ma);
-        pthread_mutexattr_destroy(&ma);
+            s->rw = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
         break;
-    case PSHARED_RWLOCK:
-        pthread_rwlockattr_init(&ra);
-        pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED);
-        pthread_rwlock_init(&p->ra, &ra);
-        pthread_rwlock_init(&p->rb, &ra);
-        pthread_rwlockattr_destroy(&ra);
-        break;
-    default:
-        break;
-    }
-}
-
-/* The locks of the second mapping, at the same addresses. */
-static void set_up_second(struct page *p, enum variant v)
-{
-    switch (v) {
     case INIT:
-        pthread_mutex_init(&p->a, NULL);
-        pthread_mutex_init(&p->b, NULL);
+        if (l.kind == MUTEX)
+            pthread_mutex_init(&s->m, NULL);
+        else if (l.kind == RWLOCK)
+            pthread_rwlock_init(&s->rw, NULL);
+        else
+            pthread_spin_init(&s->s, PTHREAD_PROCESS_PRIVATE);
         break;
-    case PSHARED:
-    case ROBUST:
-        p->a = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-        p->b = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER;
-        break;
-    case PSHARED_RWLOCK:
-        p->ra = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
-        p->rb = (pthread_rwlock_t)PTHREAD_RWLOCK_INITIALIZER;
-        break;
-    default:
-        break; /* zeroes again */
+    default: /* INIT_PSHARED, INIT_ROBUST */
+        if (l.kind == MUTEX) {
+            pthread_mutexattr_init(&ma);
+            if (l.setup == INIT_PSHARED)
+                pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+            else
+                pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+            pthread_mutex_init(&s->m, &ma);
+            pthread_mutexattr_destroy(&ma);
+        } else {
+            pthread_rwlockattr_init(&ra);
+            pthread_rwlockattr_setpshared(&ra, PTHREAD_PROCESS_SHARED);
+            pthread_rwlock_init(&s->rw, &ra);
+            pthread_rwlockattr_destroy(&ra);
+        }
     }
 }
 
-static struct page *map_page(void *where, enum variant v)
+static struct page *map_page(void *where, int shared)
 {
-    int shared = v == PSHARED || v == PSHARED_RWLOCK;
     int flags = (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS;
     void *p;
 
@@ -164,35 +180,35 @@ int main(int argc, char **argv)
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     int same = 0, ran = 0, kept = argc > 2 && strcmp(argv[2], "kept") == 0;
 
-    for (int v = 0; v < NVARIANTS; v++) {
-        if (argc > 1 && strcmp(argv[1], names[v]) != 0)
+    for (int i = 0; i < NVARIANTS; i++) {
+        const struct variant *v = &variants[i];
+        struct page *p, *q;
+
+        if (argc > 1 && strcmp(argv[1], v->name) != 0)
             continue;
         ran++;
-        int rw = v == RWLOCK || v == PSHARED_RWLOCK;
-        struct page *p = map_page(NULL, v), *q;
-
-        if (!p)
+        if (!(p = map_page(NULL, v->shared)))
             return 1;
-        set_up_first(p, v);
-        if (run_job(p, rw, 0) != 0)
+        set_up(&p->a, v->first);
+        set_up(&p->b, v->first);
+        if (run_job(&p->a, &p->b, v->first.kind) != 0)
             return 1;
         if (kept) { /* the same locks, the other order */
             same++;
-            if (run_job(p, rw, 1) != 0)
+            if (run_job(&p->b, &p->a, v->first.kind) != 0)
                 return 1;
             munmap(p, page);
             continue;
         }
         munmap(p, page);
-        q = map_page(p, v);
-        if (!q) {
-            printf("reuse_after_munmap: %s: cannot map the page again at %p\n", names[v],
-                   (void *)p);
+        if (!(q = map_page(p, v->shared))) {
+            printf("reuse_after_munmap: %s: cannot map the page again at %p\n", v->name, (void *)p);
             return 1;
         }
         same += q == p;
-        set_up_second(q, v);
-        if (run_job(q, rw, 1) != 0)
+        set_up(&q->a, v->second);
+        set_up(&q->b, v->second);
+        if (run_job(&q->b, &q->a, v->second.kind) != 0)
             return 1;
         munmap(q, page);
     }

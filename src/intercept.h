@@ -209,8 +209,9 @@ static inline void lw_mutex_remember(pthread_mutex_t *m, lw_lock *l)
 
 /* A lock of a class that can carry a hint, that lockwatch has no hint
  * for (slow paths): if its hint word is zero and the node at its address
- * is another lock's (lw_lock_superseded: it had stored its hint there, or
- * it was made for a process-shared or robust lock) while the lock is in
+ * is another lock's (lw_lock_superseded: it had stored its hint there, it
+ * is of another kind, or it was made for a process-shared or robust lock)
+ * while the lock is in
  * the state the caller expects (`as_expected`: free before the real lock
  * call, the caller's after it), the memory was set up anew without an
  * init call (freed or unmapped and reused zeroed, calloc, an assigned
@@ -218,21 +219,22 @@ static inline void lw_mutex_remember(pthread_mutex_t *m, lw_lock *l)
  * (lw_forget_reused), and no phantom inversion runs through reused
  * memory. */
 void lw_forget_reused(uintptr_t addr);
-static inline void lw_check_reused(uintptr_t addr, const uintptr_t *hint, bool as_expected)
+static inline void lw_check_reused(uintptr_t addr, enum lw_lock_kind kind, const uintptr_t *hint,
+                                   bool as_expected)
 {
     if (__atomic_load_n(hint, __ATOMIC_RELAXED) != 0)
         return;
     lw_lock *old = lw_registry_find(addr);
-    if (old && as_expected && lw_lock_superseded(old, hint))
+    if (old && as_expected && lw_lock_superseded(old, kind, hint))
         lw_forget_reused(addr);
 }
 
 /* owner: 0 before the real lock call (the mutex must be free), or the
  * caller's tid after it succeeded (the mutex must be the caller's). */
-static inline void lw_mutex_check_reused(pthread_mutex_t *m, int owner)
+static inline void lw_mutex_check_reused(pthread_mutex_t *m, enum lw_lock_kind kind, int owner)
 {
     if (!(m->__data.__kind & LW_MUTEX_NOHINT_KINDS))
-        lw_check_reused((uintptr_t)m, lw_mutex_hint_word(m),
+        lw_check_reused((uintptr_t)m, kind, lw_mutex_hint_word(m),
                         owner ? lw_glibc_mutex_owner(m) == owner : !lw_glibc_mutex_locked(m));
 }
 
@@ -292,7 +294,8 @@ static inline unsigned lw_rwlock_mtype(const pthread_rwlock_t *rw)
 static inline void lw_rwlock_check_reused(pthread_rwlock_t *rw)
 {
     if (rw->__data.__shared == 0)
-        lw_check_reused((uintptr_t)rw, lw_rwlock_hint_word(rw), !lw_glibc_rwlock_locked(rw));
+        lw_check_reused((uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_hint_word(rw),
+                        !lw_glibc_rwlock_locked(rw));
 }
 
 /* Post-events of a successful init / destroy call (any lock family). */

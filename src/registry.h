@@ -141,20 +141,21 @@ static inline uint32_t lw_cond_waiters(const lw_lock *c)
     return lw_load_acquire(&c->cond_waiters);
 }
 
-/* A lock object at old's address that can carry a node hint (its class
- * says so) and whose hint word reads zero: is it another lock than old,
- * one set up anew without an init call lockwatch saw (freed or unmapped
- * memory reused zeroed, calloc, an assigned initializer)?  Yes if old had
- * stored its hint there (zero again: the memory was rewritten), or if old
- * was made for an object of a class that cannot carry a hint (a
- * process-shared or robust mutex, a process-shared rwlock): the class
- * changed, which only a new set-up does, and old, never hinted, would
- * otherwise keep its edges at an address that now holds another lock.
- * hint: the hint word, re-read after old's `hinted` (acquire; pairs with
- * lw_note_hinted), since another thread may be storing it right now. */
-static inline bool lw_lock_superseded(const lw_lock *old, const uintptr_t *hint)
+/* A lock object of kind `kind` at old's address, of a class that can
+ * carry a node hint, whose hint word reads zero: is it another lock than
+ * old, one set up anew without an init call lockwatch saw (freed or
+ * unmapped memory reused zeroed, calloc, an assigned initializer)?  Yes if
+ * old had stored its hint there (zero again: the memory was rewritten), if
+ * old is of another kind (a spin lock or condition variable there before),
+ * or if old was made for an object of a class that cannot carry a hint (a
+ * process-shared or robust mutex, a process-shared rwlock): the kind or
+ * the class changed, which only a new set-up does, and old, never hinted,
+ * would otherwise keep its edges at an address that now holds another
+ * lock.  hint: the hint word, re-read after old's `hinted` (acquire; pairs
+ * with lw_note_hinted), since another thread may be storing it right now. */
+static inline bool lw_lock_superseded(const lw_lock *old, unsigned kind, const uintptr_t *hint)
 {
-    if (old->nohint)
+    if (old->kind != kind || old->nohint)
         return true;
     return __atomic_load_n(&old->hinted, __ATOMIC_ACQUIRE) &&
            __atomic_load_n(hint, __ATOMIC_RELAXED) == 0;

@@ -19,18 +19,27 @@
  *  holding nothing else: it waits for readers to leave, and while it holds
  *  one lock it waits for nothing, so it ends every cycle it interrupts.
  *
- * With writer-preferring rwlocks (PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP)
- * either cycle could deadlock: a waiting writer makes new readers wait.
- *
  * Expected lockwatch result: no report (lockwatch(7), "Reader-writer
  * locks"), exit status 0, the same output.
+ *
+ * For contrast, `readers_only_cycle writers-first` makes the rwlocks prefer
+ * writers (PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP): a writer waiting
+ * for the readers of a lock makes new readers of it wait too, so with the
+ * writer at the wrong moment the read cycle a -> b -> c -> a deadlocks (each
+ * reader holds one lock, and waits behind the writer queued on the next).
+ * This mode runs the three readers once each, one after the other, then
+ * the writer, so that it terminates.  Expected: one lock-order-inversion
+ * report over a, b and c, "confidence":"feasible", exit status 66.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 
 #define ROUNDS 2000
 #define WRITES 300
+
+static int rounds = ROUNDS, writes = WRITES; /* set before the threads start */
 
 static pthread_rwlock_t a, b, c, d;
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
@@ -46,7 +55,7 @@ static void *reader(void *arg)
 {
     struct pair *p = arg;
 
-    for (int i = 0; i < ROUNDS; i++) {
+    for (int i = 0; i < rounds; i++) {
         pthread_rwlock_rdlock(p->first);
         pthread_rwlock_rdlock(p->second); /* read -> read */
         __atomic_add_fetch(&reads, 1, __ATOMIC_RELAXED);
@@ -85,7 +94,7 @@ static void *m_then_read_d(void *arg)
 static void *writer(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < WRITES; i++) {
+    for (int i = 0; i < writes; i++) {
         pthread_rwlock_wrlock(&a);
         value_a++;
         pthread_rwlock_unlock(&a);
@@ -102,20 +111,42 @@ static void *writer(void *arg)
     return NULL;
 }
 
-int main(void)
+static int writers_first(struct pair *pairs)
+{
+    pthread_t t;
+
+    rounds = 1;
+    writes = 1;
+    for (int i = 0; i < 3; i++) {
+        if (pthread_create(&t, NULL, reader, &pairs[i]) != 0)
+            return 1;
+        pthread_join(t, NULL);
+    }
+    if (pthread_create(&t, NULL, writer, NULL) != 0)
+        return 1;
+    pthread_join(t, NULL);
+    printf("readers_only_cycle writers-first: %ld nested reads, writes %ld/%ld/%ld\n", reads,
+           value_a, value_b, value_c);
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     pthread_rwlockattr_t attr;
     struct pair pairs[3] = {{&a, &b}, {&b, &c}, {&c, &a}};
     pthread_t t[6];
-    int n = 0;
+    int n = 0, wf = argc > 1 && strcmp(argv[1], "writers-first") == 0;
 
     pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_READER_NP);
+    pthread_rwlockattr_setkind_np(&attr, wf ? PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP
+                                            : PTHREAD_RWLOCK_PREFER_READER_NP);
     pthread_rwlock_init(&a, &attr);
     pthread_rwlock_init(&b, &attr);
     pthread_rwlock_init(&c, &attr);
     pthread_rwlock_init(&d, &attr);
     pthread_rwlockattr_destroy(&attr);
+    if (wf)
+        return writers_first(pairs);
 
     for (int i = 0; i < 3; i++)
         if (pthread_create(&t[n++], NULL, reader, &pairs[i]) != 0)

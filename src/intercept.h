@@ -283,10 +283,13 @@ static inline void lw_rwlock_remember(pthread_rwlock_t *rw, lw_lock *l)
     }
 }
 
-/* LW_MTYPE_NOHINT for a process-shared rwlock (no hint), else 0. */
+/* What a new node records of an rwlock: LW_MTYPE_NOHINT when it is
+ * process-shared (no hint), LW_MTYPE_WRITERS_FIRST when waiting writers
+ * hold back its readers. */
 static inline unsigned lw_rwlock_mtype(const pthread_rwlock_t *rw)
 {
-    return rw->__data.__shared != 0 ? LW_MTYPE_NOHINT : 0;
+    return (rw->__data.__shared != 0 ? LW_MTYPE_NOHINT : 0) |
+           (lw_glibc_rwlock_writers_first(rw) ? LW_MTYPE_WRITERS_FIRST : 0);
 }
 
 /* lw_check_reused for an rwlock, before the real call (its hint word is

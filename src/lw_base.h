@@ -55,6 +55,9 @@ enum lw_lock_kind {
  * (a process-shared, robust or priority mutex, a process-shared rwlock;
  * intercept.h).  Any lock kind; recorded in lw_lock.nohint. */
 #define LW_MTYPE_NOHINT     0x100
+/* Not a type: an rwlock whose waiting writers hold back new readers
+ * (glibc's PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP); lw_lock.writers_first. */
+#define LW_MTYPE_WRITERS_FIRST 0x200
 
 /* How a lock was first seen (lw_lock.first_how). */
 #define LW_FIRST_INITIALISED 1   /* its init call */

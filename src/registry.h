@@ -91,6 +91,10 @@ typedef struct lw_lock {
     /* The object was of a class that cannot carry a hint (LW_MTYPE_NOHINT)
      * when the node was made; set before the node is published. */
     bool nohint;
+    /* An rwlock whose waiting writers make new readers wait
+     * (LW_MTYPE_WRITERS_FIRST): readers can block one another through
+     * them, so no cycle is harmless for being read (graph.c). */
+    bool writers_first;
     bool pending;             /* a deferred blocking-call report names it */
     /* Condition variables only (kind LW_KIND_COND). */
     bool destroyed;           /* destroyed and not re-initialised */

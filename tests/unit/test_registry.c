@@ -351,6 +351,10 @@ START_TEST(test_superseded)
     lw_lock *shared = get_new(ADDR(9), LW_KIND_RWLOCK, LW_MTYPE_NOHINT);
     ck_assert(shared->nohint);
     ck_assert(lw_lock_superseded(shared, LW_KIND_RWLOCK, &zero));
+    ck_assert(!shared->writers_first);
+    lw_lock *wf = get_new(ADDR(11), LW_KIND_RWLOCK, LW_MTYPE_WRITERS_FIRST);
+    ck_assert(wf->writers_first && !wf->nohint && wf->mtype == 0);
+    lw_registry_forget(wf);
 
     /* The next node at the address is made for what is there now. */
     lw_registry_forget(shared);

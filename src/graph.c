@@ -561,8 +561,9 @@ static bool edges_valid(lw_edge *const *edge, unsigned n)
      * and only read-held where it leaves cannot block there: glibc's
      * rwlocks prefer readers by default, granting a read lock whenever no
      * writer holds it (a writer holding it while it waits for a lock of
-     * the cycle would have made that edge a write one).  Unless it prefers writers (writers_first): then a writer
-     * waiting for the cycle's readers holds the next reader back. */
+     * the cycle would have made that edge a write one).  Unless it prefers
+     * writers (writers_first): then a writer waiting for the cycle's
+     * readers holds the next reader back. */
     for (unsigned i = 0; i < n; i++) {
         const lw_edge *in = edge[i], *out = edge[(i + 1) % n];
         if (in->to->kind != LW_KIND_RWLOCK || in->to->writers_first)

@@ -207,17 +207,16 @@ static inline void lw_mutex_remember(pthread_mutex_t *m, lw_lock *l)
     }
 }
 
-/* A lock of a class that can carry a hint, that lockwatch has no hint
- * for (slow paths): if its hint word is zero and the node at its address
- * is another lock's (lw_lock_superseded: it had stored its hint there, it
- * is of another kind, or it was made for a process-shared or robust lock)
- * while the lock is in
- * the state the caller expects (`as_expected`: free before the real lock
- * call, the caller's after it), the memory was set up anew without an
- * init call (freed or unmapped and reused zeroed, calloc, an assigned
- * initializer): a new lock, so the old node and its edges go
- * (lw_forget_reused), and no phantom inversion runs through reused
- * memory. */
+/* A lock of kind `kind`, of a class that can carry a hint, that lockwatch
+ * has no hint for (slow paths): if its hint word is zero and the node at
+ * its address is another lock's (lw_lock_superseded: it had stored its
+ * hint there, it is of another kind, or it was made for a process-shared
+ * or robust lock) while the lock is in the state the caller expects
+ * (`as_expected`: free before the real lock call, the caller's after it),
+ * the memory was set up anew without an init call (freed or unmapped and
+ * reused zeroed, calloc, an assigned initializer): a new lock, so the old
+ * node and its edges go (lw_forget_reused), and no phantom inversion runs
+ * through reused memory. */
 void lw_forget_reused(uintptr_t addr);
 static inline void lw_check_reused(uintptr_t addr, enum lw_lock_kind kind, const uintptr_t *hint,
                                    bool as_expected)

@@ -25,8 +25,9 @@
 /* ---- layout ----
  * Words lockwatch reads: a mutex's __lock, __owner and __kind; an rwlock's
  * __readers, __cur_writer, __shared and __flags; a spinlock's int.  Words
- * lockwatch writes: a mutex's __list.__prev and an rwlock's __pad2 (its node hint
- * and destroyed mark, intercept.h), which must hold a pointer-sized value.
+ * lockwatch writes: a mutex's __list.__prev and an rwlock's __pad2 (its
+ * node hint and destroyed mark, intercept.h), which must hold a
+ * pointer-sized value.
  * glibc's other targets (the generic rwlock has a one-byte __pad2, the
  * generic mutex no __list.__prev) stop here rather than be misread. */
 _Static_assert(LW_GLIBC_FIELD_SIZE(pthread_mutex_t, __data.__lock) == sizeof(int),

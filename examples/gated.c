@@ -29,6 +29,9 @@
  *
  * Either prints the same line natively and under lockwatch, which then
  * exits with status 66.
+ *
+ * Helgrind (valgrind 3.19) has no notion of a gate lock: it reports the
+ * gated program too (and both modes).  DRD has no lock-order check.
  */
 #include <pthread.h>
 #include <stdio.h>

@@ -24,6 +24,8 @@
  * how many inserted nodes reused freed memory.
  *
  * Expected lockwatch result: no report, exit status 0, the same output.
+ *
+ * Helgrind and DRD (valgrind 3.19): silent.
  */
 #include <pthread.h>
 #include <stdio.h>

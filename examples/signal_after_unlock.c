@@ -14,6 +14,11 @@
  * `not_empty` so that every consumer sees it.
  *
  * Expected lockwatch result: no report, exit status 0, the same output.
+ *
+ * Helgrind (valgrind 3.19) reports each signal ("dubious: associated lock
+ * is not held by any thread"), DRD too ("Probably a race condition:
+ * condition variable ... has been signaled but the associated mutex ... is
+ * not locked by the signalling thread").
  */
 #include <pthread.h>
 #include <stdio.h>

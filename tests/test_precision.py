@@ -30,7 +30,8 @@ Then the contrasts, also 20 seeds each under the same jitter:
     test_inversion, test_rwlock, test_cycle4, test_philosophers, test_c11,
     test_cxx, test_copied_mutex, test_misuse, test_deadlock, test_blocking
     and test_fork; cycle4 repeats its cycle 100,000 times, too slow to
-    jitter here.)
+    jitter here, and copied_mutex prints its locks' addresses, which change
+    from run to run.)
 
 Runs go 4 at a time: under jitter they mostly sleep.  The whole test takes
 about a minute on 2 cores.

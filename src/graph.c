@@ -558,11 +558,15 @@ static bool edges_valid(lw_edge *const *edge, unsigned n)
             return false;
     }
     /* An rwlock that is only ever read-acquired where the cycle enters it
-     * and only read-held where it leaves cannot block there (glibc rwlocks
-     * prefer readers by default). */
+     * and only read-held where it leaves cannot block there: glibc's
+     * rwlocks prefer readers by default, granting a read lock whenever no
+     * writer holds it (a writer holding it while it waits for a lock of
+     * the cycle would have made that edge a write one).  Unless it prefers
+     * writers (writers_first): then a writer waiting for the cycle's
+     * readers holds the next reader back. */
     for (unsigned i = 0; i < n; i++) {
         const lw_edge *in = edge[i], *out = edge[(i + 1) % n];
-        if (in->to->kind != LW_KIND_RWLOCK)
+        if (in->to->kind != LW_KIND_RWLOCK || in->to->writers_first)
             continue;
         if (!(lw_load_relaxed(&in->modes) & LW_EM_TO_WRITE) &&
             !(lw_load_relaxed(&out->modes) & LW_EM_FROM_WRITE))

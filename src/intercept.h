@@ -149,12 +149,17 @@ static inline void lw_leave(lw_thread *t)
 #define LW_GLIBC_MUTEX_KIND_MASK 3
 #define LW_GLIBC_MUTEX_ROBUST    16   /* PTHREAD_MUTEX_ROBUST_NORMAL_NP */
 #define LW_GLIBC_MUTEX_DESTROYED (-1) /* __kind after pthread_mutex_destroy */
+/* Mutexes whose __list glibc uses, or that are not this process's alone:
+ * no node hint (below). */
+#define LW_MUTEX_NOHINT_KINDS 0xf0   /* robust 16, PI 32, PP 64, pshared 128 */
+/* The mutex's type bits and LW_MTYPE_NOHINT when it cannot carry a hint. */
 static inline unsigned lw_mutex_type(const pthread_mutex_t *m)
 {
     int k = m->__data.__kind;
     if (k == LW_GLIBC_MUTEX_DESTROYED)
         return 0;
-    return (unsigned)(k & (LW_GLIBC_MUTEX_KIND_MASK | LW_GLIBC_MUTEX_ROBUST));
+    return (unsigned)(k & (LW_GLIBC_MUTEX_KIND_MASK | LW_GLIBC_MUTEX_ROBUST)) |
+           (k & LW_MUTEX_NOHINT_KINDS ? LW_MTYPE_NOHINT : 0);
 }
 
 static inline bool lw_mutex_is_destroyed(const pthread_mutex_t *m)
@@ -169,7 +174,6 @@ static inline bool lw_mutex_is_destroyed(const pthread_mutex_t *m)
  * slot: the next call finds the node without the hash.  The hint is only
  * trusted when the slot's record is registered at this very address, so a
  * copied, freed-and-reused or stale mutex at worst misses the hint. */
-#define LW_MUTEX_NOHINT_KINDS 0xf0   /* robust 16, PI 32, PP 64, pshared 128 */
 #define LW_SLOT_TAG 0x4c57a11eull    /* high half: never a user-space pointer */
 static inline uintptr_t *lw_mutex_hint_word(const pthread_mutex_t *m)
 {
@@ -204,31 +208,33 @@ static inline void lw_mutex_remember(pthread_mutex_t *m, lw_lock *l)
     }
 }
 
-/* A lock lockwatch has no hint for (slow paths): if the node at its
- * address had stored one and the hint word is zero again while the lock
- * is in the state the caller expects (`as_expected`: free before the real
- * lock call, the caller's after it), the memory was set up anew without an
- * init call (freed and reused zeroed, calloc, an assigned initializer): a
- * new lock, so the old node and its edges go (lw_forget_reused), and no
- * phantom inversion runs through reused memory. */
+/* A lock of kind `kind`, of a class that can carry a hint, that lockwatch
+ * has no hint for (slow paths): if its hint word is zero and the node at
+ * its address is another lock's (lw_lock_superseded: it had stored its
+ * hint there, it is of another kind, or it was made for a process-shared
+ * or robust lock) while the lock is in the state the caller expects
+ * (`as_expected`: free before the real lock call, the caller's after it),
+ * the memory was set up anew without an init call (freed or unmapped and
+ * reused zeroed, calloc, an assigned initializer): a new lock, so the old
+ * node and its edges go (lw_forget_reused), and no phantom inversion runs
+ * through reused memory. */
 void lw_forget_reused(uintptr_t addr);
-static inline void lw_check_reused(uintptr_t addr, const uintptr_t *hint, bool as_expected)
+static inline void lw_check_reused(uintptr_t addr, enum lw_lock_kind kind, const uintptr_t *hint,
+                                   bool as_expected)
 {
     if (__atomic_load_n(hint, __ATOMIC_RELAXED) != 0)
         return;
     lw_lock *old = lw_registry_find(addr);
-    /* acquire: pairs with lw_note_hinted; the hint is re-read after it */
-    if (old && __atomic_load_n(&old->hinted, __ATOMIC_ACQUIRE) &&
-        __atomic_load_n(hint, __ATOMIC_RELAXED) == 0 && as_expected)
+    if (old && as_expected && lw_lock_superseded(old, kind, hint))
         lw_forget_reused(addr);
 }
 
 /* owner: 0 before the real lock call (the mutex must be free), or the
  * caller's tid after it succeeded (the mutex must be the caller's). */
-static inline void lw_mutex_check_reused(pthread_mutex_t *m, int owner)
+static inline void lw_mutex_check_reused(pthread_mutex_t *m, enum lw_lock_kind kind, int owner)
 {
     if (!(m->__data.__kind & LW_MUTEX_NOHINT_KINDS))
-        lw_check_reused((uintptr_t)m, lw_mutex_hint_word(m),
+        lw_check_reused((uintptr_t)m, kind, lw_mutex_hint_word(m),
                         owner ? lw_glibc_mutex_owner(m) == owner : !lw_glibc_mutex_locked(m));
 }
 
@@ -277,12 +283,22 @@ static inline void lw_rwlock_remember(pthread_rwlock_t *rw, lw_lock *l)
     }
 }
 
+/* What a new node records of an rwlock: LW_MTYPE_NOHINT when it is
+ * process-shared (no hint), LW_MTYPE_WRITERS_FIRST when waiting writers
+ * hold back its readers. */
+static inline unsigned lw_rwlock_mtype(const pthread_rwlock_t *rw)
+{
+    return (rw->__data.__shared != 0 ? LW_MTYPE_NOHINT : 0) |
+           (lw_glibc_rwlock_writers_first(rw) ? LW_MTYPE_WRITERS_FIRST : 0);
+}
+
 /* lw_check_reused for an rwlock, before the real call (its hint word is
  * zero after pthread_rwlock_init and PTHREAD_RWLOCK_INITIALIZER alike). */
 static inline void lw_rwlock_check_reused(pthread_rwlock_t *rw)
 {
     if (rw->__data.__shared == 0)
-        lw_check_reused((uintptr_t)rw, lw_rwlock_hint_word(rw), !lw_glibc_rwlock_locked(rw));
+        lw_check_reused((uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_hint_word(rw),
+                        !lw_glibc_rwlock_locked(rw));
 }
 
 /* Post-events of a successful init / destroy call (any lock family). */

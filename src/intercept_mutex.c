@@ -208,7 +208,7 @@ void lw_forget_reused(uintptr_t addr)
 lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
                            unsigned how, const char *call, uintptr_t pc, bool *relocked)
 {
-    lw_mutex_check_reused(m, 0);
+    lw_mutex_check_reused(m, kind, 0);
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)m, kind, lw_mutex_type(m),
                                 lw_mutex_is_destroyed(m), LW_MODE_WRITE,
                                 how, call, pc, relocked);
@@ -282,7 +282,7 @@ int lw_mutex_post_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
         lw_rule_use_after_destroy(t, (uintptr_t)m, kind, call, pc);
     } else if (r == 0 || r == EOWNERDEAD) {
         /* The first call on this mutex (or its hint is gone). */
-        lw_mutex_check_reused(m, t->tid);
+        lw_mutex_check_reused(m, kind, t->tid);
         lw_lock *l = lw_lock_lookup((uintptr_t)m, kind, lw_mutex_type(m), pc);
         if (l) {
             lw_mutex_remember(m, l);

@@ -35,7 +35,8 @@ static const lw_waitops wr_waitops = { wr_try, wr_until, EBUSY };
     uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                     \
     bool relocked;                                                                              \
     lw_rwlock_check_reused(rw);                                                                 \
-    lw_lock *l = lw_acquire_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, 0, lw_rwlock_is_destroyed(rw), \
+    lw_lock *l = lw_acquire_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_mtype(rw),          \
+                                lw_rwlock_is_destroyed(rw),                                     \
                                 (mode), (how), call_name, pc, &relocked);                       \
     lw_rwlock_remember(rw, l);                                                                  \
     int r = l ? (blocking_call) : real_call;                                                    \
@@ -69,7 +70,7 @@ LW_EXPORT int pthread_rwlock_init(pthread_rwlock_t *rw, const pthread_rwlockattr
 {
     int r = LW_REAL(pthread_rwlock_init)(rw, a);
     if (r == 0)
-        lw_note_init((uintptr_t)rw, LW_KIND_RWLOCK, 0, LW_PC());
+        lw_note_init((uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_mtype(rw), LW_PC());
     return r;
 }
 

@@ -55,6 +55,13 @@ enum lw_lock_kind {
 #define LW_MTYPE_ADAPTIVE   3
 #define LW_MTYPE_MASK       3
 #define LW_MTYPE_ROBUST     0x10   /* as glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP bit */
+/* Not a type: the lock object is of a class that cannot carry a node hint
+ * (a process-shared, robust or priority mutex, a process-shared rwlock;
+ * intercept.h).  Any lock kind; recorded in lw_lock.nohint. */
+#define LW_MTYPE_NOHINT     0x100
+/* Not a type: an rwlock whose waiting writers hold back new readers
+ * (glibc's PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP); lw_lock.writers_first. */
+#define LW_MTYPE_WRITERS_FIRST 0x200
 
 /* How a lock was first seen (lw_lock.first_how). */
 #define LW_FIRST_INITIALISED 1   /* its init call */

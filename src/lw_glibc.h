@@ -24,9 +24,10 @@
 
 /* ---- layout ----
  * Words lockwatch reads: a mutex's __lock, __owner and __kind; an rwlock's
- * __readers, __cur_writer and __shared; a spinlock's int.  Words lockwatch
- * writes: a mutex's __list.__prev and an rwlock's __pad2 (its node hint
- * and destroyed mark, intercept.h), which must hold a pointer-sized value.
+ * __readers, __cur_writer, __shared and __flags; a spinlock's int.  Words
+ * lockwatch writes: a mutex's __list.__prev and an rwlock's __pad2 (its
+ * node hint and destroyed mark, intercept.h), which must hold a
+ * pointer-sized value.
  * glibc's other targets (the generic rwlock has a one-byte __pad2, the
  * generic mutex no __list.__prev) stop here rather than be misread. */
 _Static_assert(LW_GLIBC_FIELD_SIZE(pthread_mutex_t, __data.__lock) == sizeof(int),
@@ -43,6 +44,8 @@ _Static_assert(LW_GLIBC_FIELD_SIZE(pthread_rwlock_t, __data.__cur_writer) == siz
 _Static_assert(LW_GLIBC_FIELD_SIZE(pthread_rwlock_t, __data.__pad2) == sizeof(uintptr_t),
                "lockwatch keeps an rwlock's node hint and destroyed mark in __data.__pad2, "
                "which must be pointer-sized (it is on x86-64 only)");
+_Static_assert(LW_GLIBC_FIELD_SIZE(pthread_rwlock_t, __data.__flags) == sizeof(unsigned),
+               "glibc's pthread_rwlock_t.__data.__flags (the rwlock's kind) is not an unsigned int");
 _Static_assert(sizeof(pthread_spinlock_t) == sizeof(int),
                "glibc's pthread_spinlock_t is not an int");
 #if defined(__x86_64__) && defined(__LP64__)
@@ -57,6 +60,7 @@ _Static_assert(offsetof(pthread_rwlock_t, __data.__readers) == 0, "rwlock __read
 _Static_assert(offsetof(pthread_rwlock_t, __data.__cur_writer) == 24, "rwlock __cur_writer moved");
 _Static_assert(offsetof(pthread_rwlock_t, __data.__shared) == 28, "rwlock __shared moved");
 _Static_assert(offsetof(pthread_rwlock_t, __data.__pad2) == 40, "rwlock __pad2 moved");
+_Static_assert(offsetof(pthread_rwlock_t, __data.__flags) == 48, "rwlock __flags moved");
 #endif
 
 static inline int lw_glibc_load(const volatile int *p)
@@ -176,6 +180,17 @@ static inline int lw_glibc_rwlock_writer(const pthread_rwlock_t *rw)
 {
     int w = lw_glibc_load(&rw->__data.__cur_writer);
     return w > 0 && lw_glibc_rwlock_wrlocked(rw) ? w : 0;
+}
+
+/* The rwlock's kind (pthread_rwlockattr_setkind_np) is __flags.  Only
+ * PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP makes a reader wait while a
+ * writer waits (and readers hold the lock): "prefer writer" (1) is treated
+ * like the default, "prefer reader" (0), which grants a read lock whenever
+ * no writer holds it. */
+#define LW_GLIBC_RWLOCK_WRITERS_FIRST 2u   /* PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP */
+static inline bool lw_glibc_rwlock_writers_first(const pthread_rwlock_t *rw)
+{
+    return rw->__data.__flags == LW_GLIBC_RWLOCK_WRITERS_FIRST;
 }
 
 /* > 0 the writer's tid, -1 locked (readers, who are not recorded), 0 not

@@ -180,6 +180,8 @@ static void lock_init(lw_hent *rec, void *vctx)
     l->kind = (uint16_t)c->kind;
     l->mtype = (uint16_t)(c->mtype & LW_MTYPE_MASK);
     l->robust = (c->mtype & LW_MTYPE_ROBUST) != 0;
+    l->nohint = (c->mtype & LW_MTYPE_NOHINT) != 0;
+    l->writers_first = (c->mtype & LW_MTYPE_WRITERS_FIRST) != 0;
 }
 
 bool lw_registry_init(void)

@@ -88,6 +88,13 @@ typedef struct lw_lock {
      * an init call (zeroed, calloc'd, assigned an initializer): a new lock
      * at an old lock's address (intercept.h, lw_*_check_reused). */
     bool hinted;
+    /* The object was of a class that cannot carry a hint (LW_MTYPE_NOHINT)
+     * when the node was made; set before the node is published. */
+    bool nohint;
+    /* An rwlock whose waiting writers make new readers wait
+     * (LW_MTYPE_WRITERS_FIRST): readers can block one another through
+     * them, so no cycle is harmless for being read (graph.c). */
+    bool writers_first;
     bool pending;             /* a deferred blocking-call report names it */
     /* Condition variables only (kind LW_KIND_COND). */
     bool destroyed;           /* destroyed and not re-initialised */
@@ -136,6 +143,26 @@ static inline uint32_t lw_cond_waiters(const lw_lock *c)
     if (LW_UNLIKELY(lw_load_acquire(&c->cond_gen) != lw_load_relaxed(&lw_fork_gen)))
         return 0;   /* all of them in an earlier generation */
     return lw_load_acquire(&c->cond_waiters);
+}
+
+/* A lock object of kind `kind` at old's address, of a class that can
+ * carry a node hint, whose hint word reads zero: is it another lock than
+ * old, one set up anew without an init call lockwatch saw (freed or
+ * unmapped memory reused zeroed, calloc, an assigned initializer)?  Yes if
+ * old had stored its hint there (zero again: the memory was rewritten), if
+ * old is of another kind (a spin lock or condition variable there before),
+ * or if old was made for an object of a class that cannot carry a hint (a
+ * process-shared or robust mutex, a process-shared rwlock): the kind or
+ * the class changed, which only a new set-up does, and old, never hinted,
+ * would otherwise keep its edges at an address that now holds another
+ * lock.  hint: the hint word, re-read after old's `hinted` (acquire; pairs
+ * with lw_note_hinted), since another thread may be storing it right now. */
+static inline bool lw_lock_superseded(const lw_lock *old, unsigned kind, const uintptr_t *hint)
+{
+    if (old->kind != kind || old->nohint)
+        return true;
+    return __atomic_load_n(&old->hinted, __ATOMIC_ACQUIRE) &&
+           __atomic_load_n(hint, __ATOMIC_RELAXED) == 0;
 }
 
 bool lw_registry_init(void);

@@ -226,6 +226,50 @@ START_TEST(test_rwlock_words)
 }
 END_TEST
 
+/* The rwlock's kind in __flags, and what lockwatch takes it to mean: a
+ * read lock is refused while a writer waits for the readers only when the
+ * rwlock prefers writers "non-recursively" (the read-cycle rule, graph.c). */
+static void check_rwlock_kind(int kind, bool writers_first, const char *what)
+{
+    pthread_rwlockattr_t a;
+    pthread_t th;
+
+    ck_assert_int_eq(pthread_rwlockattr_init(&a), 0);
+    ck_assert_int_eq(pthread_rwlockattr_setkind_np(&a, kind), 0);
+    ck_assert_int_eq(pthread_rwlock_init(&rw, &a), 0);
+    pthread_rwlockattr_destroy(&a);
+    ck_assert_msg(lw_glibc_rwlock_writers_first(&rw) == writers_first,
+                  ABI_MSG "a %s rwlock reads __flags=%u", "pthread_rwlock_t", what,
+                  rw.__data.__flags);
+    ck_assert_int_eq(pthread_rwlock_rdlock(&rw), 0);
+    ck_assert_int_eq(pthread_create(&th, NULL, blocked_writer, NULL), 0);
+    wait_word(LW_GLIBC_RWLOCK_WRLOCKED, LW_GLIBC_RWLOCK_WRLOCKED, "a waiting writer");
+    int r = pthread_rwlock_tryrdlock(&rw);
+    ck_assert_msg(r == (writers_first ? EBUSY : 0),
+                  "a %s rwlock held by a reader, a writer waiting: another read lock returned "
+                  "%d, expected %s",
+                  what, r, writers_first ? "EBUSY (writers first)" : "0 (readers first)");
+    if (r == 0)
+        ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
+    ck_assert_int_eq(pthread_rwlock_unlock(&rw), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(pthread_rwlock_destroy(&rw), 0);
+}
+
+START_TEST(test_rwlock_kind)
+{
+    pthread_rwlock_t wf = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+    pthread_rwlock_t dflt = PTHREAD_RWLOCK_INITIALIZER;
+
+    check_rwlock_kind(PTHREAD_RWLOCK_PREFER_READER_NP, false, "prefer-reader (default)");
+    check_rwlock_kind(PTHREAD_RWLOCK_PREFER_WRITER_NP, false, "prefer-writer");
+    check_rwlock_kind(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP, true,
+                      "prefer-writer-nonrecursive");
+    ck_assert(lw_glibc_rwlock_writers_first(&wf));
+    ck_assert(!lw_glibc_rwlock_writers_first(&dflt));
+}
+END_TEST
+
 /* ---- spinlocks ---- */
 
 /* The process-shared flags asleep.c reads: set by the pshared attribute
@@ -306,6 +350,7 @@ static Suite *glibc_suite(void)
     tcase_add_test(tc, test_mutex_words);
     tcase_add_test(tc, test_mutex_pp_free);
     tcase_add_test(tc, test_rwlock_words);
+    tcase_add_test(tc, test_rwlock_kind);
     tcase_add_test(tc, test_spin_words);
     tcase_add_test(tc, test_pshared_words);
     suite_add_tcase(su, tc);

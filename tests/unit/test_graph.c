@@ -477,7 +477,9 @@ END_TEST
 
 /* _i: 0 read in and read out of an rwlock (suppressed); 1 write in; 2
  * write out; 3 the same modes as 0 on a mutex (modes alone do not
- * suppress); 4 two rwlocks, read both ways. */
+ * suppress); 4 two rwlocks, read both ways; 5 and 6 as 4 and 0 with
+ * rwlocks that prefer writers (a waiting writer holds readers back: the
+ * cycle can deadlock). */
 START_TEST(test_read_read)
 {
     static const struct {
@@ -490,8 +492,15 @@ START_TEST(test_read_read)
         {LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_WRITE | LW_EM_TO_WRITE, LW_KIND_RWLOCK, true},
         {LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_WRITE, LW_KIND_MUTEX, true},
         {LW_EM_FROM_READ | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_READ, LW_KIND_RWLOCK, false},
+        {LW_EM_FROM_READ | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_READ, LW_KIND_RWLOCK, true},
+        {LW_EM_FROM_WRITE | LW_EM_TO_READ, LW_EM_FROM_READ | LW_EM_TO_WRITE, LW_KIND_RWLOCK, true},
     };
-    lw_lock *a = mk(1, _i == 4 ? LW_KIND_RWLOCK : LW_KIND_MUTEX), *r = mk(2, v[_i].kind);
+    lw_lock *a = mk(1, _i == 4 || _i == 5 ? LW_KIND_RWLOCK : LW_KIND_MUTEX),
+            *r = mk(2, v[_i].kind);
+    if (_i >= 5) {
+        a->writers_first = a->kind == LW_KIND_RWLOCK;
+        r->writers_first = true;
+    }
     lw_cycle cy;
     lw_edge *e;
     ck_assert_int_eq(add_full(a, r, v[_i].ar, NULL, 0, &cy, NULL), LW_EDGE_ADDED);
@@ -786,7 +795,7 @@ static Suite *graph_suite(void)
 
     tc = tcase_create("read-read");
     tcase_add_checked_fixture(tc, setup, teardown_light);
-    tcase_add_loop_test(tc, test_read_read, 0, 5);
+    tcase_add_loop_test(tc, test_read_read, 0, 7);
     tcase_add_test(tc, test_modes_only_grow);
     suite_add_tcase(s, tc);
 

@@ -58,7 +58,6 @@ CORRECT = [
     (["signal_after_unlock"], "signal and broadcast after the unlock", None),
     (["gated"], "an inversion under a common gate lock", None),
     (["trylock"], "the reversed order by trylock with back-off", None),
-    (["join_finished_ok"], "joining threads that finished, under a lock", None),
     (["pshared_fork"], "process-shared mutexes and condvar across fork, a robust mutex "
      "whose owner process died", "owner died: recovered"),
     (["hand_over_hand"], "lock coupling on a list, nodes freed and reused elsewhere in it",

@@ -55,8 +55,17 @@ static lw_sleeper *slot_of(lw_thread *t)
 {
     if (LW_LIKELY(t->sleeper != NULL))
         return t->sleeper;
-    /* A free slot of an ended thread, or a new one. */
+    /* A free slot of an ended thread, or a new one.  A slot still owned
+     * under this thread's tid belongs to a thread that ended unseen (its
+     * tid is ours now): free it, so that the monitor never reads the dead
+     * thread's state. */
     for (lw_sleeper *s = lw_load_acquire(&slots); s; s = s->next) {
+        lw_thread *old = lw_load_acquire(&s->t);
+        if (old && old != t && s->tid == t->tid) {
+            lw_store_release(&s->kind, LW_SLEEP_NONE);
+            __atomic_compare_exchange_n(&s->t, &old, NULL, false, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_RELAXED);
+        }
         lw_thread *none = NULL;
         if (lw_load_relaxed(&s->t) == NULL &&
             __atomic_compare_exchange_n(&s->t, &none, t, false, __ATOMIC_ACQ_REL,

@@ -47,7 +47,7 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCHES 90          /* idle windows per run */
+#define BATCHES 45          /* idle windows per run */
 #define WORK_ROUNDS 40000   /* computation between batches (~0.1 ms) */
 #define POLL_NS 20000       /* the janitor's nap between looks */
 #define CACHE_SLOTS 64

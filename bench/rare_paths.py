@@ -121,38 +121,40 @@ class Rate:
         self.bad_exit = []
         self.other = []
 
-    def pct(self, k):
-        return 100.0 * k / self.runs if self.runs else 0.0
+
+MODES = ("native", "lockwatch", "jitter")
 
 
-def measure_runs(ctx, name, kind, mode, runs, tmp, failures):
-    """mode: "native", "lockwatch" (no jitter) or "jitter"."""
+def measure_runs(ctx, name, kind, runs, tmp, failures):
+    """{mode: Rate} for the modes "native", "lockwatch" (no jitter) and
+    "jitter", their runs interleaved so that the machine's load drifts
+    alike for all three."""
     prog = os.path.join(ctx.examples, name)
-    r = Rate()
-    env = None
-    if mode != "native":
-        env = dict(ctx.env)
-        env["LD_PRELOAD"] = ctx.lib
-        if mode == "jitter":
-            env["LOCKWATCH_JITTER"] = str(ctx.jitter)
+    rates = {m: Rate() for m in MODES}
+    envs = {"native": None}
+    envs["lockwatch"] = dict(ctx.env, LD_PRELOAD=ctx.lib)
+    envs["jitter"] = dict(envs["lockwatch"], LOCKWATCH_JITTER=str(ctx.jitter))
     for i in range(runs):
-        rc, taken, reps = run_once(ctx, prog, env, tmp, i)
-        found = any(rep.get("kind") == kind for rep in reps)
-        r.runs += 1
-        r.taken += taken
-        r.found += found
-        r.agree += taken == found
-        r.other += [rep.get("kind") for rep in reps if rep.get("kind") != kind]
-        want = EXITCODE if reps else 0
-        if rc != want:
-            r.bad_exit.append(rc)
-    if r.bad_exit:
-        failures.append("%s, %s runs: %d exited otherwise than expected (statuses %s)"
-                        % (name, mode, len(r.bad_exit), sorted(set(r.bad_exit))))
-    if r.other:
-        failures.append("%s, %s runs: reports of another kind: %s"
-                        % (name, mode, sorted(set(r.other))))
-    return r
+        for mode in MODES:
+            r = rates[mode]
+            rc, taken, reps = run_once(ctx, prog, envs[mode], tmp, i)
+            found = any(rep.get("kind") == kind for rep in reps)
+            r.runs += 1
+            r.taken += taken
+            r.found += found
+            r.agree += taken == found
+            r.other += [rep.get("kind") for rep in reps if rep.get("kind") != kind]
+            want = EXITCODE if reps else 0
+            if rc != want:
+                r.bad_exit.append(rc)
+    for mode, r in rates.items():
+        if r.bad_exit:
+            failures.append("%s, %s runs: %d exited otherwise than expected (statuses %s)"
+                            % (name, mode, len(r.bad_exit), sorted(set(r.bad_exit))))
+        if r.other:
+            failures.append("%s, %s runs: reports of another kind: %s"
+                            % (name, mode, sorted(set(r.other))))
+    return rates
 
 
 SUMMARY = re.compile(r"^  (\S+) in \S+: (\d+) of (\d+) runs, first with seed (\d+)  \[([0-9a-f]+)\]$")
@@ -219,9 +221,8 @@ def measure(ctx, name, failures):
     row = {"program": name, "kind": kind}
     with tempfile.TemporaryDirectory(prefix="lw-rare.") as tmp:
         t0 = time.monotonic()
-        for mode in ("native", "lockwatch", "jitter"):
-            log("rare: %s: %d %s runs" % (name, ctx.runs, mode))
-            row[mode] = measure_runs(ctx, name, kind, mode, ctx.runs, tmp, failures)
+        log("rare: %s: %d runs each natively, under lockwatch and with jitter" % (name, ctx.runs))
+        row.update(measure_runs(ctx, name, kind, ctx.runs, tmp, failures))
         log("rare: %s: %d invocations of lockwatch --repeat %d" % (name, ctx.invocations, ctx.repeat))
         inv_found = 0
         runs_with = 0
@@ -362,6 +363,7 @@ def main():
             ap.error("%s not built (run make first)" % f)
 
     started = time.monotonic()
+    load_start = os.getloadavg()[0]
     failures = []
     rows = [measure(ctx, n, failures) for n in names]
     elapsed = time.monotonic() - started
@@ -370,11 +372,12 @@ def main():
     dirty = bool(sh(["git", "-C", ctx.builddir, "status", "--porcelain", "--untracked-files=no"]))
     day = datetime.date.today().isoformat()
     head = ["%s, commit %s%s, `bench/rare_paths.py --runs %d --invocations %d --repeat %d%s` "
-            "(%.0f s). Machine: %s, %d CPUs, Linux %s, load average %s." % (
+            "(%.0f s). Machine: %s, %d CPUs, Linux %s; 1-minute load average %.2f at the "
+            "start, %.2f at the end (the rates of timing-dependent paths follow the load)." % (
                 day, commit, " (modified)" if dirty else "", ctx.runs, ctx.invocations,
                 ctx.repeat, (" --jobs %d" % ctx.jobs) if ctx.jobs != 1 else "", elapsed,
-                platform.machine(), os.cpu_count() or 0, platform.release(),
-                " ".join("%.2f" % x for x in os.getloadavg())), ""]
+                platform.machine(), os.cpu_count() or 0, platform.release(), load_start,
+                os.getloadavg()[0]), ""]
     lines, notes = table(ctx, rows)
     out = head + lines + [""] + notes
     if failures:

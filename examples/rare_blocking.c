@@ -4,16 +4,18 @@
  *
  * A worker thread updates a shared state in many short critical sections
  * under state_lock (it stores a value and formats its description).  A
- * monitor thread samples the state every few tens of microseconds with
- * pthread_mutex_trylock.  When the trylock finds the state busy (the worker
- * is inside a critical section) the monitor takes the slow path: it waits
- * for state_lock and logs the contention to its log pipe with write() while
- * still holding state_lock.  That write may block (a full pipe, a slow
+ * monitor thread samples the state with pthread_mutex_trylock, napping
+ * 20 us between samples (70-100 us with the kernel's timer slack).  When
+ * the trylock finds the state busy (the worker is inside a critical
+ * section) the monitor takes the slow path: it waits for state_lock and
+ * logs the contention to its log pipe with write() while still holding
+ * state_lock.  That write may block (a full pipe, a slow
  * reader), and the worker needs state_lock: the bug lockwatch reports.
  *
- * Why the path is rare: a critical section lasts some 100 ns and the monitor
- * looks a few thousand times a second, so natively the trylock fails in
- * about 5 % of runs (bench/rare_paths.py measures it).  Anything that
+ * Why the path is rare: a critical section lasts some 100-200 ns, every
+ * 50 us or so, and the monitor looks about 10,000 times a second, so
+ * natively the trylock fails in about 5 % of runs on a quiet 2-CPU machine,
+ * more on a loaded one (bench/rare_paths.py measures it).  Anything that
  * stretches a critical section - a preemption, or LOCKWATCH_JITTER's sleep
  * inside it (after the acquisition of state_lock, the only jitter point
  * inside the section) - makes it likely.
@@ -48,10 +50,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UPDATES 80          /* critical sections per run */
-#define WORK_ROUNDS 40000   /* computation between them (~0.1 ms) */
-#define POLL_NS 20000       /* the monitor's nap between samples */
-#define MAX_LOGGED 1000     /* lines: the pipe (64 KiB) never fills */
+#define UPDATES 80        /* critical sections per run */
+#define WORK_ROUNDS 40000 /* computation between them (~50 us) */
+#define POLL_NS 20000     /* the monitor's nap between samples */
+#define MAX_LOGGED 1000   /* lines: the pipe (64 KiB) never fills */
 
 enum { MODE_NATURAL, MODE_ALWAYS, MODE_NEVER };
 
@@ -60,13 +62,13 @@ static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned long state_value; /* guarded by state_lock */
 static char state_text[48];       /* guarded by state_lock */
 static long updates;              /* guarded by state_lock */
-static long samples;              /* monitor only */
+static unsigned long last_seen;   /* monitor only: the state it last sampled */
 static int logged;                /* monitor only: lines written to the pipe */
 
 static int log_pipe[2];
-static atomic_int started;        /* the worker has published its first state */
+static atomic_int started; /* the worker has published its first state */
 static atomic_int worker_done;
-static atomic_int saw_busy;       /* RARE_PATH=always: the monitor found it busy */
+static atomic_int saw_busy; /* RARE_PATH=always: the monitor found it busy */
 static int mode;
 
 static unsigned long work(unsigned long seed)
@@ -124,7 +126,7 @@ static void sample(void)
     int r = pthread_mutex_trylock(&state_lock);
 
     if (r == 0) {
-        samples += state_value != 0;
+        last_seen = state_value;
         pthread_mutex_unlock(&state_lock);
     } else if (r == EBUSY) {
         log_contention();
@@ -133,7 +135,7 @@ static void sample(void)
 
 static void *monitor(void *arg)
 {
-    struct timespec nap = { 0, POLL_NS };
+    struct timespec nap = {0, POLL_NS};
 
     (void)arg;
     while (!atomic_load(&started)) /* the first state is published */
@@ -151,24 +153,32 @@ static void *monitor(void *arg)
     return NULL;
 }
 
-int main(void)
+/* RARE_PATH=always|never (tests); anything else: the natural timing. */
+static int rare_mode(void)
 {
     const char *rp = getenv("RARE_PATH");
+
+    if (rp && !strcmp(rp, "always"))
+        return MODE_ALWAYS;
+    if (rp && !strcmp(rp, "never"))
+        return MODE_NEVER;
+    return MODE_NATURAL;
+}
+
+int main(void)
+{
     pthread_t w, m;
     char buf[4096];
     ssize_t n;
     int lines = 0;
 
-    mode = !rp ? MODE_NATURAL : !strcmp(rp, "always") ? MODE_ALWAYS
-                              : !strcmp(rp, "never")  ? MODE_NEVER
-                                                      : MODE_NATURAL;
+    mode = rare_mode();
     if (lockwatch_name_lock) {
         lockwatch_name_lock(&state_lock, "state_lock");
     }
     if (pipe(log_pipe) != 0)
         return 1;
-    if (pthread_create(&w, NULL, worker, NULL) != 0 ||
-        pthread_create(&m, NULL, monitor, NULL) != 0)
+    if (pthread_create(&w, NULL, worker, NULL) != 0 || pthread_create(&m, NULL, monitor, NULL) != 0)
         return 1;
     pthread_join(w, NULL);
     pthread_join(m, NULL);

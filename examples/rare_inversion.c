@@ -4,17 +4,18 @@
  * A worker thread fills a cache in batches: each batch takes cache_lock, then
  * stats_lock (order cache -> stats).  Between batches it is idle for a
  * moment: it opens an "idle window" (an atomic flag), appends a line to its
- * log under log_lock, and closes the window.  A janitor thread wakes up every
- * few tens of microseconds; when it finds the window open it claims it and
- * compacts the cache, taking stats_lock, then cache_lock (order stats ->
- * cache: the inversion).
+ * log under log_lock, and closes the window.  A janitor thread wakes up
+ * every 20 us (70-100 us with the kernel's timer slack); when it finds the
+ * window open it claims it and compacts the cache, taking stats_lock, then
+ * cache_lock (order stats -> cache: the inversion).
  *
- * Why the path is rare: the window lasts one uncontended lock and unlock
- * (some 100 ns) per batch, and the janitor looks at it a few thousand times a
- * second, so natively a run catches it in about 5 % of runs (bench/rare_paths.py
- * measures it).  Anything that stretches the window - a preemption, or
- * LOCKWATCH_JITTER's sleep at the log_lock acquisition or release - makes
- * it likely.
+ * Why the path is rare: the window lasts one uncontended lock, the
+ * formatting of a log line and an unlock (some 100-200 ns) per batch, every
+ * 50 us or so, and the janitor looks about 10,000 times a second, so it
+ * catches the window in about 5 % of runs on a quiet 2-CPU machine, more on
+ * a loaded one (bench/rare_paths.py measures it).  Anything that stretches
+ * the window - a preemption, or LOCKWATCH_JITTER's sleep at the log_lock
+ * acquisition or release - makes it likely.
  *
  * Why it never deadlocks: the janitor takes stats -> cache only after it
  * has claimed the window (a compare-and-swap 1 -> 2), and the worker, which
@@ -47,9 +48,9 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCHES 45          /* idle windows per run */
-#define WORK_ROUNDS 40000   /* computation between batches (~0.1 ms) */
-#define POLL_NS 20000       /* the janitor's nap between looks */
+#define BATCHES 45        /* idle windows per run */
+#define WORK_ROUNDS 40000 /* computation between batches (~50 us) */
+#define POLL_NS 20000     /* the janitor's nap between looks */
 #define CACHE_SLOTS 64
 #define LOG_LINES 16
 
@@ -60,13 +61,13 @@ static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static long cache[CACHE_SLOTS]; /* guarded by cache_lock */
-static long fills;              /* guarded by stats_lock */
+static long cache[CACHE_SLOTS];      /* guarded by cache_lock */
+static long fills;                   /* guarded by stats_lock */
 static char log_text[LOG_LINES][48]; /* guarded by log_lock */
-static long log_lines;          /* guarded by log_lock */
-static int compactions;         /* janitor only; read by main after the join */
+static long log_lines;               /* guarded by log_lock */
+static int compactions;              /* janitor only; read by main after the join */
 
-static atomic_int window;       /* WINDOW_*: the worker opens, the janitor claims */
+static atomic_int window; /* WINDOW_*: the worker opens, the janitor claims */
 static atomic_int worker_done;
 static int mode;
 
@@ -140,7 +141,7 @@ static void *worker(void *arg)
 
 static void *janitor(void *arg)
 {
-    struct timespec nap = { 0, POLL_NS };
+    struct timespec nap = {0, POLL_NS};
 
     (void)arg;
     while (!atomic_load(&worker_done)) {
@@ -154,21 +155,29 @@ static void *janitor(void *arg)
     return NULL;
 }
 
-int main(void)
+/* RARE_PATH=always|never (tests); anything else: the natural timing. */
+static int rare_mode(void)
 {
     const char *rp = getenv("RARE_PATH");
+
+    if (rp && !strcmp(rp, "always"))
+        return MODE_ALWAYS;
+    if (rp && !strcmp(rp, "never"))
+        return MODE_NEVER;
+    return MODE_NATURAL;
+}
+
+int main(void)
+{
     pthread_t w, j;
 
-    mode = !rp ? MODE_NATURAL : !strcmp(rp, "always") ? MODE_ALWAYS
-                              : !strcmp(rp, "never")  ? MODE_NEVER
-                                                      : MODE_NATURAL;
+    mode = rare_mode();
     if (lockwatch_name_lock) {
         lockwatch_name_lock(&cache_lock, "cache_lock");
         lockwatch_name_lock(&stats_lock, "stats_lock");
         lockwatch_name_lock(&log_lock, "log_lock");
     }
-    if (pthread_create(&w, NULL, worker, NULL) != 0 ||
-        pthread_create(&j, NULL, janitor, NULL) != 0)
+    if (pthread_create(&w, NULL, worker, NULL) != 0 || pthread_create(&j, NULL, janitor, NULL) != 0)
         return 1;
     pthread_join(w, NULL);
     pthread_join(j, NULL);

@@ -70,17 +70,18 @@ def sh(argv):
 
 
 def clean_env():
-    """The caller's environment without LOCKWATCH_* and LD_PRELOAD."""
+    """The caller's environment without LOCKWATCH_*, LD_PRELOAD and RARE_PATH."""
     return {k: v for k, v in os.environ.items()
             if not k.startswith("LOCKWATCH_") and k != "LD_PRELOAD" and k != "RARE_PATH"}
 
 
-def findings(path_glob_dir, prefix):
+def findings(directory, prefix):
+    """The findings in the JSON logs directory/prefix*, which it removes."""
     out = []
-    for name in sorted(os.listdir(path_glob_dir)):
+    for name in sorted(os.listdir(directory)):
         if not name.startswith(prefix):
             continue
-        with open(os.path.join(path_glob_dir, name), encoding="utf-8", errors="replace") as f:
+        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
             for line in f:
                 line = line.strip()
                 if not line:
@@ -91,7 +92,7 @@ def findings(path_glob_dir, prefix):
                     continue
                 if isinstance(obj, dict) and "kind" in obj:
                     out.append(obj)
-        os.unlink(os.path.join(path_glob_dir, name))
+        os.unlink(os.path.join(directory, name))
     return out
 
 

@@ -50,7 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define UPDATES 80        /* critical sections per run */
+#define UPDATES 60        /* critical sections per run */
 #define WORK_ROUNDS 40000 /* computation between them (~50 us) */
 #define POLL_NS 20000     /* the monitor's nap between samples */
 #define MAX_LOGGED 1000   /* lines: the pipe (64 KiB) never fills */

@@ -48,7 +48,7 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCHES 45        /* idle windows per run */
+#define BATCHES 40        /* idle windows per run */
 #define WORK_ROUNDS 40000 /* computation between batches (~50 us) */
 #define POLL_NS 20000     /* the janitor's nap between looks */
 #define CACHE_SLOTS 64

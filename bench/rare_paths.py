@@ -31,7 +31,7 @@ made one at a time (the rates depend on timing; a busy machine changes
 them).
 
     python3 bench/rare_paths.py [--builddir DIR] [--programs a,b] [--runs M]
-        [--invocations K] [--repeat N] [--jobs J] [--replays R] [--jitter L]
+        [--invocations K] [--repeat N] [--jobs J] [--replays R] [--jitter L] [--lib SO]
 """
 
 import argparse
@@ -341,14 +341,19 @@ def main():
     ap.add_argument("--jitter", type=int, default=None,
                     help="LOCKWATCH_JITTER (default: the --repeat default, 50)")
     ap.add_argument("--timeout", type=float, default=60, help="seconds per run before kill")
+    ap.add_argument("--lib", default=None, help="measure this liblockwatch.so (also for the "
+                    "launcher, as LOCKWATCH_LIBRARY) instead of the build's")
     args = ap.parse_args()
 
     ctx = Ctx()
     ctx.builddir = os.path.abspath(args.builddir)
     ctx.examples = os.path.join(ctx.builddir, "examples")
-    ctx.lib = os.path.join(ctx.builddir, "src", ".libs", "liblockwatch.so")
+    ctx.lib = os.path.abspath(args.lib or os.path.join(ctx.builddir, "src", ".libs",
+                                                       "liblockwatch.so"))
     ctx.launcher = os.path.join(ctx.builddir, "tools", "lockwatch")
     ctx.env = clean_env()
+    if args.lib:
+        ctx.env["LOCKWATCH_LIBRARY"] = ctx.lib
     ctx.jitter_set = args.jitter is not None
     ctx.jitter = args.jitter if ctx.jitter_set else 50
     ctx.runs, ctx.invocations, ctx.repeat = args.runs, args.invocations, args.repeat
@@ -372,10 +377,11 @@ def main():
     commit = sh(["git", "-C", ctx.builddir, "rev-parse", "--short", "HEAD"]) or "unknown"
     dirty = bool(sh(["git", "-C", ctx.builddir, "status", "--porcelain", "--untracked-files=no"]))
     day = datetime.date.today().isoformat()
+    which = commit + (", library %s" % ctx.lib if args.lib else "")
     head = ["%s, commit %s%s, `bench/rare_paths.py --runs %d --invocations %d --repeat %d%s` "
             "(%.0f s). Machine: %s, %d CPUs, Linux %s; 1-minute load average %.2f at the "
             "start, %.2f at the end (the rates of timing-dependent paths follow the load)." % (
-                day, commit, " (modified)" if dirty else "", ctx.runs, ctx.invocations,
+                day, which, " (modified)" if dirty else "", ctx.runs, ctx.invocations,
                 ctx.repeat, (" --jobs %d" % ctx.jobs) if ctx.jobs != 1 else "", elapsed,
                 platform.machine(), os.cpu_count() or 0, platform.release(), load_start,
                 os.getloadavg()[0]), ""]

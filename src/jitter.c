@@ -44,8 +44,13 @@ uint32_t lw_jitter_decide(uint64_t *rng, unsigned level, enum lw_jitter_point wh
     uint64_t r = next(rng);
     unsigned u = (unsigned)(r % 10000);
     /* Per 10,000 points at level 100: sleeps 1.25-5 % (by the thread's
-     * bias; fewer while the lock is held), yields 30 %. */
-    unsigned sleep = level * (where == LW_JIT_ACQUIRED ? 2 : 5) * (1 + bias) / 4;
+     * bias), yields 30 %.  Every point alike, also just after an
+     * acquisition: a thread stalled while it holds a lock is what opens
+     * the windows other threads can fall into (a trylock that fails, a
+     * waiter that blocks, a checker that finds the lock busy; measured by
+     * bench/rare_paths.py). */
+    (void)where;
+    unsigned sleep = level * 5 * (1 + bias) / 4;
     unsigned yield = level * 30;
     if (u < sleep)
         return 2 + (uint32_t)((r >> 32) % (level * 20));   /* up to 2 ms at 100 */

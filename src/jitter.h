@@ -34,7 +34,9 @@ extern uint32_t lw_jitter_seed;    /* the seed in use (jitter on) */
 void lw_jitter_init(void);
 
 /* The decision at one point, from generator *rng: 0 nothing, 1 yield,
- * N > 1 sleep N microseconds.  bias 0-3 (the thread's).  Pure: tests. */
+ * N > 1 sleep N microseconds.  bias 0-3 (the thread's).  Every kind of
+ * point is treated alike (where is for the callers' sake and for a rule
+ * that may tell them apart).  Pure: tests. */
 uint32_t lw_jitter_decide(uint64_t *rng, unsigned level, enum lw_jitter_point where,
                           unsigned bias);
 /* Seeds t's generator and bias for this run's seed (at first use). */

@@ -2,7 +2,8 @@
  * test_jitter.c: LOCKWATCH_JITTER's decisions (jitter.c): a seed gives each
  * thread the same sequence every time, other seeds and other threads other
  * sequences; level 0 decides nothing; at level 100 the rates of yields and
- * sleeps and the length of sleeps are what jitter.h promises.
+ * sleeps and the length of sleeps are what jitter.h promises; every kind of
+ * point, the one after an acquisition included, decides alike.
  */
 #include "jitter.h"
 
@@ -11,14 +12,20 @@
 
 #define DRAWS 100000
 
-static void sequence(uint32_t seed, uint32_t num, unsigned level, uint32_t *out, unsigned n)
+static void sequence_at(uint32_t seed, uint32_t num, unsigned level, enum lw_jitter_point where,
+                        uint32_t *out, unsigned n)
 {
     lw_thread t;
     memset(&t, 0, sizeof(t));
     t.num = num;
     lw_jitter_seed_thread(&t, seed);
     for (unsigned i = 0; i < n; i++)
-        out[i] = lw_jitter_decide(&t.jit_rng, level, LW_JIT_ACQUIRE, t.jit_bias);
+        out[i] = lw_jitter_decide(&t.jit_rng, level, where, t.jit_bias);
+}
+
+static void sequence(uint32_t seed, uint32_t num, unsigned level, uint32_t *out, unsigned n)
+{
+    sequence_at(seed, num, level, LW_JIT_ACQUIRE, out, n);
 }
 
 START_TEST(same_seed_same_decisions)
@@ -63,6 +70,21 @@ START_TEST(rates_at_full_strength)
 }
 END_TEST
 
+/* A thread that holds the lock it just took sleeps as often as anywhere
+ * else: that stall is what opens a window to the other threads. */
+START_TEST(every_point_alike)
+{
+    static uint32_t a[DRAWS], b[DRAWS];
+    static const enum lw_jitter_point points[] = { LW_JIT_ACQUIRED, LW_JIT_RELEASE,
+                                                   LW_JIT_BLOCKING };
+    sequence_at(99, 2, 50, LW_JIT_ACQUIRE, a, DRAWS);
+    for (unsigned p = 0; p < sizeof(points) / sizeof(points[0]); p++) {
+        sequence_at(99, 2, 50, points[p], b, DRAWS);
+        ck_assert_msg(memcmp(a, b, sizeof(a)) == 0, "point %u decides otherwise", points[p]);
+    }
+}
+END_TEST
+
 static Suite *jitter_suite(void)
 {
     Suite *s = suite_create("jitter");
@@ -70,6 +92,7 @@ static Suite *jitter_suite(void)
     tcase_add_test(tc, same_seed_same_decisions);
     tcase_add_test(tc, level_zero_does_nothing);
     tcase_add_test(tc, rates_at_full_strength);
+    tcase_add_test(tc, every_point_alike);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -41,6 +41,11 @@ def main(t):
         t.expect(len(lines) == 1 and lines[0].get("runs") == 4 and lines[0].get("first_seed") == 100
                  and re.match(r"^[0-9a-f]{16}$", lines[0].get("fingerprint", "")),
                  "%s: merged log should hold one finding seen in 4 runs: %r" % (what, lines))
+        # The printed seed was replayed before the summary: it showed it again.
+        t.expect(lines and lines[0].get("replay_seed") == 100 and lines[0].get("replayed") is True,
+                 "%s: the merged log should give replay_seed 100, replayed: %r" % (what, lines))
+        t.expect("(checked: this replay showed it again)" in p.stdout,
+                 "%s: the summary should say the replay was checked:\n%s" % (what, p.stdout))
 
         # The replay gives the seed back in the report.
         run = lw.run_preload([lw.example("inversion")],

@@ -5,8 +5,10 @@ Runs the program N times under liblockwatch.so, J at a time, each run with
 LOCKWATCH_JITTER (the caller's, else 50) and a seed of its own (the
 caller's LOCKWATCH_SEED and the following ones, else a random start), and
 the program once natively.  Merges the findings of all runs by fingerprint,
-prints a summary (each finding, in how many runs, the seed that first showed
-it and the command that replays that run), writes the merged JSON Lines
+replays each finding's seeds until one shows it again (at most
+REPLAY_TRIES runs), prints a summary (each finding, in how many runs, the
+seed that first showed it and the command that replays it, checked),
+writes the merged JSON Lines
 log, and exits non-zero when any run found something (LOCKWATCH_EXITCODE,
 default 66; 1 when that is 0) or failed in a way the native run did not (1).
 
@@ -25,6 +27,9 @@ import tempfile
 
 SEED_MAX = 2147483647
 DEFAULT_JITTER = 50
+
+
+REPLAY_TRIES = 3   # replays of a finding's seeds before the summary is printed
 
 
 def parse_args(argv):
@@ -120,26 +125,42 @@ def main(argv):
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     results = []
+    merged = {}
+    failed = []
     with tempfile.TemporaryDirectory(prefix="lockwatch-repeat.") as tmp:
         with concurrent.futures.ThreadPoolExecutor(max_workers=a.jobs) as ex:
             futs = [ex.submit(run_one, i, seeds[i], a, jitter, tmp) for i in range(a.repeat)]
             for f in futs:
                 results.append(f.result())
 
-    merged = {}
-    failed = []
-    for i, seed, rc, reps in sorted(results):
-        seen = set()
-        for rep in reps:
-            fp = rep.get("fingerprint") or json.dumps(rep.get("message"))
-            m = merged.setdefault(fp, {"rep": rep, "runs": set(), "first_seed": seed,
-                                       "first_run": i})
-            if fp not in seen:
-                m["runs"].add(i)
-                seen.add(fp)
-        expected = exitcode if (reps and exitcode) else native
-        if rc != expected and not (reps and rc == exitcode):
-            failed.append((i, seed, rc))
+        for i, seed, rc, reps in sorted(results):
+            seen = set()
+            for rep in reps:
+                fp = rep.get("fingerprint") or json.dumps(rep.get("message"))
+                m = merged.setdefault(fp, {"rep": rep, "runs": set(), "first_seed": seed,
+                                           "first_run": i, "seeds": []})
+                if fp not in seen:
+                    m["runs"].add(i)
+                    m["seeds"].append(seed)
+                    seen.add(fp)
+            expected = exitcode if (reps and exitcode) else native
+            if rc != expected and not (reps and rc == exitcode):
+                failed.append((i, seed, rc))
+
+        # The interleaving also depends on the machine's load: a seed that
+        # showed a finding does not always show it again.  Replay the seeds
+        # that showed it, in order, up to REPLAY_TRIES runs, and print one
+        # that did show it again.
+        n = a.repeat
+        for fp, m in merged.items():
+            m["replay_seed"], m["replayed"] = m["first_seed"], False
+            for seed in m["seeds"][:REPLAY_TRIES]:
+                _, _, _, reps = run_one(n, seed, a, jitter, tmp)
+                n += 1
+                if any((r.get("fingerprint") or json.dumps(r.get("message"))) == fp
+                       for r in reps):
+                    m["replay_seed"], m["replayed"] = seed, True
+                    break
 
     prog = " ".join(shlex.quote(w) for w in a.program)
     print("lockwatch --repeat: %d runs of %s (LOCKWATCH_JITTER=%d, seeds %d..%d, %d at a time); "
@@ -154,7 +175,12 @@ def main(argv):
                   % (rep.get("kind"), where(rep), len(m["runs"]), a.repeat, m["first_seed"], fp))
             print("    %s" % rep.get("message", ""))
             print("    replay: LOCKWATCH_JITTER=%d LOCKWATCH_SEED=%d lockwatch %s"
-                  % (jitter, m["first_seed"], prog))
+                  % (jitter, m["replay_seed"], prog))
+            print("    (%s)" % ("checked: this replay showed it again" if m["replayed"] else
+                              "not shown again by %d replay%s of its seeds: the interleaving "
+                              "also depends on the machine's load"
+                              % (min(REPLAY_TRIES, len(m["seeds"])),
+                                 "" if min(REPLAY_TRIES, len(m["seeds"])) == 1 else "s")))
     for i, seed, rc in failed:
         print("run %d (seed %d) exited %d; natively the program exits %d" % (i + 1, seed, rc, native))
 
@@ -164,6 +190,8 @@ def main(argv):
             rep["runs"] = len(m["runs"])
             rep["of_runs"] = a.repeat
             rep["first_seed"] = m["first_seed"]
+            rep["replay_seed"] = m["replay_seed"]
+            rep["replayed"] = m["replayed"]
             f.write(json.dumps(rep, separators=(",", ":")) + "\n")
     print("merged JSON log: %s" % a.merged)
 

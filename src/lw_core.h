@@ -241,6 +241,33 @@ unsigned lw_release_addr_slow(lw_thread *t, uintptr_t addr);
 /* Is l held by t?  Returns its held-stack entry or NULL. */
 lw_held *lw_held_find(lw_thread *t, const lw_lock *l);
 
+/* The memory of l holds a new lock now, or is gone: t's entries of l go
+ * (every count) and l leaves the registry with its order edges, as on a
+ * destroy.  Guard set. */
+void lw_forget_lock(lw_thread *t, lw_lock *l);
+
+/* ---- memory released while a lock in it is held ----
+ * free, realloc, munmap and mremap give memory back; a lock whose object
+ * lies in it, even in part, is destroyed with it.  The interposers ask only
+ * about the calling thread's own held stack (other threads' locks in the
+ * memory are not looked for: that would cost every free a search), and
+ * only when it is not empty, so the usual free costs a thread-local load
+ * and a branch. */
+
+/* Index of the innermost entry of t's held stack whose lock object
+ * overlaps [lo, hi), or -1.  One pass over the held stack. */
+int lw_held_in_range(const lw_thread *t, uintptr_t lo, uintptr_t hi);
+
+/* [lo, hi) was (or is about to be) released by `call` (its name, e.g.
+ * "free") at call site pc: the locks of t's held stack in it are reported
+ * (destroy-locked, once per call site) and then forgotten (lw_forget_lock),
+ * so none of their order edges survives and a lock later set up in that
+ * memory is a new lock.  Entries whose lock was already forgotten (its
+ * record recycled) are only dropped.  Returns the number of locks found.
+ * Guard set. */
+unsigned lw_memory_released(lw_thread *t, uintptr_t lo, uintptr_t hi, const char *call,
+                            uintptr_t pc);
+
 void lw_core_atfork_prepare(void);
 void lw_core_atfork_parent(void);
 void lw_core_atfork_child(void);

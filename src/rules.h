@@ -72,6 +72,11 @@ void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned
 void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
                             int holder_tid, bool self_holds, unsigned waiters, const char *call,
                             uintptr_t pc);
+/* destroy-locked for memory released (free, realloc, munmap, mremap:
+ * `call`) while t holds locks in it: locks[0..n) are named, of `found`
+ * such locks, outermost first. */
+void lw_rule_freed_locked(lw_thread *t, lw_lock *const *locks, unsigned n, unsigned found,
+                          const char *call, uintptr_t pc);
 /* Where a lock was destroyed, for later use-after-destroy reports. */
 void lw_note_destroyed(uintptr_t addr, uintptr_t pc);
 /* Condition variables: returns the condvar's node for wait_end. */

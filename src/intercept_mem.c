@@ -7,8 +7,11 @@
  *
  * Cost: while the thread holds no lock (almost always) a wrapper is one
  * thread-local load and a branch before the real call.  Holding locks, free
- * asks the allocator for the block's size (malloc_usable_size) and compares
- * the block with the held stack: no lock, no system call, no allocation.
+ * first looks for a held lock at or above the block's start (lw_held_reaches:
+ * locks held while freeing are mostly globals or older objects, below it),
+ * and only then asks the allocator for the block's size (malloc_usable_size)
+ * and compares the block with the held stack: no lock, no system call, no
+ * allocation.
  * Other threads' locks in the memory are not looked for (lockwatch(7)).
  * realloc is a release of the old block when it moves it (or frees it: a
  * size of 0), of the block's tail when it shrinks it in place; mremap of
@@ -102,15 +105,18 @@ static inline bool holds_locks(void)
     return LW_UNLIKELY(lw_self.nheld != 0);
 }
 
-/* [lo, hi) was given back by `call`: the core checks the held stack. */
+/* [lo, hi) was given back by `call`: the core checks the held stack, and
+ * only a lock found there costs more than a pass over it. */
 static void released(uintptr_t lo, uintptr_t hi, const char *call, uintptr_t pc)
 {
     lw_thread *t = lw_enter();
     if (!t)
         return;
-    int e = errno;
-    lw_memory_released(t, lo, hi, call, pc);
-    errno = e;
+    if (LW_UNLIKELY(lw_held_in_range(t, lo, hi) >= 0)) {
+        int e = errno;
+        lw_memory_released(t, lo, hi, call, pc);
+        errno = e;
+    }
     lw_leave(t);
 }
 
@@ -122,28 +128,41 @@ static uintptr_t page_round(uintptr_t n)
 
 /* ---- free ---- */
 
-/* Before the real free: the block's size is the allocator's to tell only
- * while the block is live. */
-static LW_NOINLINE void free_held(void *p, uintptr_t pc)
+/* The real free, or (inside dlsym, resolving it) nothing: the block leaks. */
+static LW_NOINLINE void free_call(void *p)
 {
-    lw_thread *t = lw_enter();
-    if (!t)
-        return;
-    int e = errno;
-    uintptr_t lo = (uintptr_t)p;
-    lw_memory_released(t, lo, lo + malloc_usable_size(p), "free", pc);
-    errno = e;
-    lw_leave(t);
-}
-
-LW_EXPORT void free(void *p)
-{
-    if (holds_locks() && p)
-        free_held(p, LW_PC());
     void (*f)(void *) = real_free_fn();
     if (LW_LIKELY(f != NULL))
         f(p);
-    /* else: freed from inside dlsym while resolving: leaked */
+}
+
+/* Checked before the real free: the block's size is the allocator's to
+ * tell only while the block is live, and is asked only when a held lock
+ * lies at or above the block's start. */
+static LW_NOINLINE void free_held(void *p, uintptr_t pc)
+{
+    const lw_thread *t = &lw_self;
+    uintptr_t lo = (uintptr_t)p;
+    if (p && lw_held_reaches(t, lo)) {
+        uintptr_t hi = lo + malloc_usable_size(p);
+        /* The thread's own held stack, read without the guard: no call,
+         * and a signal handler leaves it as it found it. */
+        if (LW_UNLIKELY(lw_held_in_range(t, lo, hi) >= 0))
+            released(lo, hi, "free", pc);
+    }
+    free_call(p);
+}
+
+/* Both paths end in a tail call: no frame of its own on the usual one. */
+LW_EXPORT void free(void *p)
+{
+    void (*f)(void *) = lw_load_relaxed(&real_free);
+    if (holds_locks())
+        free_held(p, LW_PC());
+    else if (LW_UNLIKELY(f == NULL))
+        free_call(p);
+    else
+        f(p);
 }
 
 /* ---- realloc, reallocarray ---- */
@@ -186,6 +205,8 @@ static void realloc_released(void *p, size_t old, const void *r, size_t n, const
 static LW_NOINLINE void *realloc_held(void *p, size_t n, bool array, size_t nmemb, size_t size,
                                       uintptr_t pc)
 {
+    if (LW_LIKELY(!lw_held_reaches(&lw_self, (uintptr_t)p)))
+        return array ? reallocarray_call(p, nmemb, size) : realloc_call(p, n);
     size_t old = malloc_usable_size(p);
     void *r = array ? reallocarray_call(p, nmemb, size) : realloc_call(p, n);
     realloc_released(p, old, r, n, array ? "reallocarray" : "realloc", pc);

@@ -283,10 +283,17 @@ static uintptr_t lock_object_size(unsigned kind)
     }
 }
 
-static bool held_in(const lw_held *h, uintptr_t lo, uintptr_t hi)
+_Static_assert(sizeof(pthread_mutex_t) <= LW_LOCK_MAX_SIZE &&
+                   sizeof(pthread_rwlock_t) <= LW_LOCK_MAX_SIZE &&
+                   sizeof(pthread_spinlock_t) <= LW_LOCK_MAX_SIZE,
+               "LW_LOCK_MAX_SIZE must cover every lock object");
+
+static inline bool held_in(const lw_held *h, uintptr_t lo, uintptr_t hi)
 {
+    if (h->addr >= hi || h->addr + LW_LOCK_MAX_SIZE <= lo)
+        return false;   /* clear of the range whatever its kind: no need to ask */
     unsigned kind = lw_load_relaxed(&h->lock->kind);
-    return h->addr < hi && h->addr + lock_object_size(kind) > lo;
+    return h->addr + lock_object_size(kind) > lo;
 }
 
 int lw_held_in_range(const lw_thread *t, uintptr_t lo, uintptr_t hi)
@@ -310,7 +317,7 @@ static bool held_live(const lw_held *h)
 unsigned lw_memory_released(lw_thread *t, uintptr_t lo, uintptr_t hi, const char *call,
                             uintptr_t pc)
 {
-    if (lo >= hi)
+    if (lo >= hi || lw_held_in_range(t, lo, hi) < 0)
         return 0;
     /* The report first, while the thread's held stack still shows where
      * each lock was acquired.  Outermost first, each lock once. */

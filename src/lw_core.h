@@ -254,12 +254,29 @@ void lw_forget_lock(lw_thread *t, lw_lock *l);
  * only when it is not empty, so the usual free costs a thread-local load
  * and a branch. */
 
+/* The largest lock object lockwatch watches (a pthread_rwlock_t). */
+#define LW_LOCK_MAX_SIZE 56
+
+/* Could a lock of t's held stack lie, even in part, at lo or above?  The
+ * test before asking the allocator for the size of a block starting at lo:
+ * most locks a thread holds while it frees lie below the block (globals,
+ * objects allocated earlier), and a lock that starts below a block cannot
+ * be in it.  Reads only the thread's own held stack; no guard needed. */
+static inline bool lw_held_reaches(const lw_thread *t, uintptr_t lo)
+{
+    for (unsigned i = 0; i < t->nheld; i++)
+        if (t->held[i].addr + LW_LOCK_MAX_SIZE > lo)
+            return true;
+    return false;
+}
+
 /* Index of the innermost entry of t's held stack whose lock object
  * overlaps [lo, hi), or -1.  One pass over the held stack. */
 int lw_held_in_range(const lw_thread *t, uintptr_t lo, uintptr_t hi);
 
 /* [lo, hi) was (or is about to be) released by `call` (its name, e.g.
- * "free") at call site pc: the locks of t's held stack in it are reported
+ * "free") at call site pc: the locks of t's held stack in it (none, almost
+ * always: one pass over the held stack) are reported
  * (destroy-locked, once per call site) and then forgotten (lw_forget_lock),
  * so none of their order edges survives and a lock later set up in that
  * memory is a new lock.  Entries whose lock was already forgotten (its

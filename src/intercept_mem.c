@@ -150,7 +150,11 @@ static LW_NOINLINE void free_held(void *p, uintptr_t pc)
         if (LW_UNLIKELY(lw_held_in_range(t, lo, hi) >= 0))
             released(lo, hi, "free", pc);
     }
-    free_call(p);
+    void (*f)(void *) = lw_load_relaxed(&real_free);
+    if (LW_UNLIKELY(f == NULL))
+        free_call(p);
+    else
+        f(p);
 }
 
 /* Both paths end in a tail call: no frame of its own on the usual one. */

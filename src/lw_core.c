@@ -266,44 +266,6 @@ void lw_forget_lock(lw_thread *t, lw_lock *l)
 
 /* ---- memory released while a lock in it is held ---- */
 
-/* Bytes of a lock object of `kind` (glibc's layouts; a C11 mtx_t is a
- * pthread_mutex_t).  Unknown kinds count as one byte: only their address. */
-static uintptr_t lock_object_size(unsigned kind)
-{
-    switch (kind) {
-    case LW_KIND_MUTEX:
-    case LW_KIND_C11_MUTEX:
-        return sizeof(pthread_mutex_t);
-    case LW_KIND_RWLOCK:
-        return sizeof(pthread_rwlock_t);
-    case LW_KIND_SPIN:
-        return sizeof(pthread_spinlock_t);
-    default:
-        return 1;
-    }
-}
-
-_Static_assert(sizeof(pthread_mutex_t) <= LW_LOCK_MAX_SIZE &&
-                   sizeof(pthread_rwlock_t) <= LW_LOCK_MAX_SIZE &&
-                   sizeof(pthread_spinlock_t) <= LW_LOCK_MAX_SIZE,
-               "LW_LOCK_MAX_SIZE must cover every lock object");
-
-static inline bool held_in(const lw_held *h, uintptr_t lo, uintptr_t hi)
-{
-    if (h->addr >= hi || h->addr + LW_LOCK_MAX_SIZE <= lo)
-        return false;   /* clear of the range whatever its kind: no need to ask */
-    unsigned kind = lw_load_relaxed(&h->lock->kind);
-    return h->addr + lock_object_size(kind) > lo;
-}
-
-int lw_held_in_range(const lw_thread *t, uintptr_t lo, uintptr_t hi)
-{
-    for (unsigned i = t->nheld; i-- > 0;)
-        if (held_in(&t->held[i], lo, hi))
-            return (int)i;
-    return -1;
-}
-
 /* Is the lock of entry h still the one the thread took (its record not
  * forgotten, nor recycled for another lock)? */
 static bool held_live(const lw_held *h)
@@ -323,16 +285,18 @@ unsigned lw_memory_released(lw_thread *t, uintptr_t lo, uintptr_t hi, const char
      * each lock was acquired.  Outermost first, each lock once. */
     lw_lock *named[LW_FREED_NAMED];
     unsigned n = 0, found = 0;
+    uintptr_t held_pc = 0;
     for (unsigned i = 0; i < t->nheld; i++) {
         const lw_held *h = &t->held[i];
-        if (!held_in(h, lo, hi) || !held_live(h) || lw_held_find(t, h->lock) != h)
+        if (!lw_held_in(h, lo, hi) || !held_live(h) || lw_held_find(t, h->lock) != h)
             continue;   /* elsewhere, gone already, or a recursive count of one seen */
-        found++;
+        if (found++ == 0)
+            held_pc = h->pc;
         if (n < LW_FREED_NAMED)
             named[n++] = h->lock;
     }
     if (n)
-        lw_rule_freed_locked(t, named, n, found, call, pc);
+        lw_rule_freed_locked(t, named, n, found, held_pc, call, pc);
     /* Then the locks go, as on a destroy. */
     int i;
     while ((i = lw_held_in_range(t, lo, hi)) >= 0) {

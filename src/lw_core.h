@@ -270,9 +270,45 @@ static inline bool lw_held_reaches(const lw_thread *t, uintptr_t lo)
     return false;
 }
 
+/* Bytes of a lock object of `kind` (glibc's layouts; a C11 mtx_t is a
+ * pthread_mutex_t).  Unknown kinds count as one byte: only their address. */
+static inline uintptr_t lw_lock_object_size(unsigned kind)
+{
+    switch (kind) {
+    case LW_KIND_MUTEX:
+    case LW_KIND_C11_MUTEX:
+        return sizeof(pthread_mutex_t);
+    case LW_KIND_RWLOCK:
+        return sizeof(pthread_rwlock_t);
+    case LW_KIND_SPIN:
+        return sizeof(pthread_spinlock_t);
+    default:
+        return 1;
+    }
+}
+_Static_assert(sizeof(pthread_mutex_t) <= LW_LOCK_MAX_SIZE &&
+                   sizeof(pthread_rwlock_t) <= LW_LOCK_MAX_SIZE &&
+                   sizeof(pthread_spinlock_t) <= LW_LOCK_MAX_SIZE,
+               "LW_LOCK_MAX_SIZE must cover every lock object");
+
+/* Does the lock object of held entry h overlap [lo, hi)? */
+static inline bool lw_held_in(const lw_held *h, uintptr_t lo, uintptr_t hi)
+{
+    if (h->addr >= hi || h->addr + LW_LOCK_MAX_SIZE <= lo)
+        return false;   /* clear of the range whatever its kind: no need to ask */
+    unsigned kind = __atomic_load_n(&h->lock->kind, __ATOMIC_RELAXED);
+    return h->addr + lw_lock_object_size(kind) > lo;
+}
+
 /* Index of the innermost entry of t's held stack whose lock object
  * overlaps [lo, hi), or -1.  One pass over the held stack. */
-int lw_held_in_range(const lw_thread *t, uintptr_t lo, uintptr_t hi);
+static inline int lw_held_in_range(const lw_thread *t, uintptr_t lo, uintptr_t hi)
+{
+    for (unsigned i = t->nheld; i-- > 0;)
+        if (lw_held_in(&t->held[i], lo, hi))
+            return (int)i;
+    return -1;
+}
 
 /* [lo, hi) was (or is about to be) released by `call` (its name, e.g.
  * "free") at call site pc: the locks of t's held stack in it (none, almost

@@ -548,9 +548,11 @@ void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned k
 }
 
 void lw_rule_freed_locked(lw_thread *t, lw_lock *const *locks, unsigned n, unsigned found,
-                          const char *call, uintptr_t pc)
+                          uintptr_t held_pc, const char *call, uintptr_t pc)
 {
-    lw_finding *r = site_finding(t, LW_F_DESTROY_LOCKED, pc);
+    if (!lw_first_time(site_sig(LW_F_DESTROY_LOCKED, pc) ^ lw_hash_mix(held_pc, 0xf4eeu)))
+        return;
+    lw_finding *r = lw_finding_about_self(t, LW_F_DESTROY_LOCKED, 0);
     if (!r)
         return;
     char names[160];

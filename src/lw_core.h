@@ -312,10 +312,10 @@ static inline int lw_held_in_range(const lw_thread *t, uintptr_t lo, uintptr_t h
 
 /* [lo, hi) was (or is about to be) released by `call` (its name, e.g.
  * "free") at call site pc: the locks of t's held stack in it (none, almost
- * always: one pass over the held stack) are reported
- * (destroy-locked, once per call site) and then forgotten (lw_forget_lock),
- * so none of their order edges survives and a lock later set up in that
- * memory is a new lock.  Entries whose lock was already forgotten (its
+ * always: one pass over the held stack) are reported (destroy-locked, once
+ * per call site and acquisition site of the first) and then forgotten
+ * (lw_forget_lock), so none of their order edges survives and a lock later
+ * set up in that memory is a new lock.  Entries whose lock was already forgotten (its
  * record recycled) are only dropped.  Returns the number of locks found.
  * Guard set. */
 unsigned lw_memory_released(lw_thread *t, uintptr_t lo, uintptr_t hi, const char *call,

@@ -21,7 +21,9 @@
  * through the queue; churn: one thread created, run and joined (the first
  * 10,000 are timed; 20,000 more measure memory); write: one
  * write(2); graph: one lock+unlock pair of the nested4 loop, timed after a
- * 100,000-lock / 1,000,000-edge order graph was built.
+ * 100,000-lock / 1,000,000-edge order graph was built; malloc-free,
+ * malloc-free-held: one malloc(64) + free pair, with nothing held or with
+ * one mutex (on the stack, above the blocks) held throughout.
  *
  * Memory figures (kB, from /proc/self/status) are printed where a mode's
  * target is about memory: the driver subtracts the native run's figures.
@@ -486,6 +488,46 @@ static int mode_write(const char *mode)
     return 0;
 }
 
+/* ---- malloc + free, with and without a lock held ---- */
+
+/* The block goes through a volatile pointer, so that the compiler keeps
+ * each malloc/free pair (it may drop a pair whose memory is unused). */
+static void *volatile mf_sink;
+
+/* held: the thread holds one mutex throughout ("malloc-free-held"), so
+ * every free asks lockwatch whether the block holds a held lock.  The mutex
+ * is on the stack, above the heap: lockwatch then takes its whole check
+ * (the block's size, then the held stack) where a held global, below the
+ * blocks, would cost it one comparison.  Without it ("malloc-free") free
+ * only tests that nothing is held. */
+static int mode_malloc_free(const char *mode, bool held)
+{
+    long n = scaled(20000000);
+    long touched = 0;
+    pthread_mutex_t above = PTHREAD_MUTEX_INITIALIZER;
+    if (held)
+        CHECK0(pthread_mutex_lock(&above));
+    for (long i = 0; i < 1000; i++)   /* warm-up: the allocator's caches */
+        free(malloc(64));
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        char *p = malloc(64);
+        if (!p)
+            fail("out of memory");
+        p[0] = (char)i;
+        mf_sink = p;
+        touched += ((char *)mf_sink)[0] == (char)i;
+        free(mf_sink);
+    }
+    uint64_t ns = now_ns() - t0;
+    if (held)
+        CHECK0(pthread_mutex_unlock(&above));
+    if (touched != n)
+        fail("%ld of %ld blocks kept their byte", touched, n);
+    result(mode, ns, n, "bytes=64 held=%d", held ? 1 : 0);
+    return 0;
+}
+
 /* ---- a large order graph, then known-edge acquisitions ---- */
 
 /* Edges L[i] -> L[i+k], k = 1..fan: one consistent order, no cycle. */
@@ -576,7 +618,8 @@ int main(int argc, char **argv)
                 "usage: %s MODE [SCALE]\n"
                 "modes: uncontended nested2 nested3 nested4 uncontended-mt nested2-mt nested4-mt\n"
                 "       contended2 contended4 fresh\n"
-                "       fresh-free rwlock prodcons churn write graph\n"
+                "       fresh-free rwlock prodcons churn write graph malloc-free\n"
+                "       malloc-free-held\n"
                 "       contendedN rwlockN (N threads, 1 to 256)\n",
                 argv[0]);
         return 2;
@@ -619,6 +662,10 @@ int main(int argc, char **argv)
         return mode_write(m);
     if (!strcmp(m, "graph"))
         return mode_graph(m);
+    if (!strcmp(m, "malloc-free"))
+        return mode_malloc_free(m, false);
+    if (!strcmp(m, "malloc-free-held"))
+        return mode_malloc_free(m, true);
     /* contendedN, rwlockN: N threads (the scaling runs: 1 to 16 and more) */
     int n = thread_suffix(m, "contended");
     if (n > 0)

@@ -30,10 +30,12 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/resource.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <threads.h>
@@ -315,6 +317,95 @@ EXPORT int fcntl64(int fd, int cmd, ...)
     return real_fcntl64(fd, cmd, arg);
 }
 
+/* Memory given back: free, realloc, reallocarray, munmap, mremap.  dlsym
+ * may free (and realloc) memory it allocated itself: while this thread
+ * resolves them, a nested free leaks its block and a nested realloc goes to
+ * glibc's own, as in lockwatch (src/intercept_mem.c).  The fast path is
+ * the counter, a test of the pointer and the call. */
+extern void *__libc_realloc(void *, size_t);
+
+static void (*real_free)(void *);
+static void *(*real_realloc)(void *, size_t);
+static void *(*real_reallocarray)(void *, size_t, size_t);
+static int (*real_munmap)(void *, size_t);
+static void *(*real_mremap)(void *, size_t, size_t, int, ...);
+static __thread int mem_resolving __attribute__((tls_model("initial-exec")));
+
+static __attribute__((noinline)) void mem_resolve(void)
+{
+    if (mem_resolving)
+        return;
+    mem_resolving = 1;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    real_free = (void (*)(void *))dlsym(RTLD_NEXT, "free");
+    real_realloc = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    real_reallocarray = (void *(*)(void *, size_t, size_t))dlsym(RTLD_NEXT, "reallocarray");
+    real_munmap = (int (*)(void *, size_t))dlsym(RTLD_NEXT, "munmap");
+    real_mremap = (void *(*)(void *, size_t, size_t, int, ...))dlsym(RTLD_NEXT, "mremap");
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    mem_resolving = 0;
+}
+
+EXPORT void free(void *p)
+{
+    null_interposer_counter++;
+    if (UNLIKELY(!real_free)) {
+        mem_resolve();
+        if (!real_free)
+            return;   /* freed inside dlsym: leaked */
+    }
+    real_free(p);
+}
+
+EXPORT void *realloc(void *p, size_t n)
+{
+    null_interposer_counter++;
+    if (UNLIKELY(!real_realloc)) {
+        mem_resolve();
+        if (!real_realloc)
+            return __libc_realloc(p, n);
+    }
+    return real_realloc(p, n);
+}
+
+EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
+{
+    null_interposer_counter++;
+    if (UNLIKELY(!real_reallocarray)) {
+        mem_resolve();
+        if (!real_reallocarray) {
+            size_t n;
+            return __builtin_mul_overflow(nmemb, size, &n) ? NULL : __libc_realloc(p, n);
+        }
+    }
+    return real_reallocarray(p, nmemb, size);
+}
+
+EXPORT int munmap(void *a, size_t len)
+{
+    null_interposer_counter++;
+    if (UNLIKELY(!real_munmap))
+        mem_resolve();
+    return real_munmap ? real_munmap(a, len) : (int)syscall(SYS_munmap, a, len);
+}
+
+EXPORT void *mremap(void *old, size_t old_size, size_t new_size, int flags, ...)
+{
+    void *new_addr = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        new_addr = va_arg(ap, void *);
+        va_end(ap);
+    }
+    null_interposer_counter++;
+    if (UNLIKELY(!real_mremap))
+        mem_resolve();
+    if (real_mremap)
+        return real_mremap(old, old_size, new_size, flags, new_addr);
+    return (void *)syscall(SYS_mremap, old, old_size, new_size, flags, new_addr);
+}
+
 /* Condition variables, in both versions. */
 #define COND_FUNCS(X)                                                                            \
     X(pthread_cond_init, (pthread_cond_t * c, const pthread_condattr_t *a), (c, a))             \
@@ -366,6 +457,7 @@ __attribute__((constructor)) static void null_init(void)
         real_fcntl = (int (*)(int, int, ...))resolve("fcntl", NULL);
     if (!real_fcntl64)
         real_fcntl64 = (int (*)(int, int, ...))resolve("fcntl64", NULL);
+    mem_resolve();
 #define RESOLVE_COND(name, params, args)                                                  \
     if (!real_##name##_new)                                                               \
         real_##name##_new = (int(*) params)resolve_cond(#name, "GLIBC_2.3.2");            \

@@ -109,6 +109,13 @@ def workloads(ctx):
               desc="10,000 short threads created and joined, 4 at a time (timed), "
                    "then 20,000 more for memory"),
         micro("write", ("native", 1.05), desc="1 M write(2) to /dev/null, no lock held"),
+        # free() is interposed (destroy-locked of a held lock in freed memory):
+        # with nothing held it costs a thread-local test; with a lock held,
+        # malloc_usable_size and a pass over the held stack.
+        micro("malloc-free", ("null", 1.1), desc="20 M malloc(64)+free, no lock held"),
+        micro("malloc-free-held", ("native", 1.5),
+              desc="20 M malloc(64)+free while holding one mutex (on the stack, above "
+                   "the blocks: lockwatch's whole check on every free)"),
         micro("graph", ("native", None), min_rounds=3 if full else 2, max_rounds=3 if full else 2,
               desc="100,000 locks / ~1 M edges built, then nested4 (known edges) timed"),
         Workload("pigz -p 2", "prog",

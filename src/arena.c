@@ -6,6 +6,7 @@
  */
 #include "arena.h"
 #include "lw_atomic.h"
+#include "lw_sys.h"
 
 #include <linux/futex.h>
 #include <sys/mman.h>
@@ -86,9 +87,9 @@ static void *map_chunk_huge(size_t size)
     size_t head = a - (uintptr_t)p, tail = LW_HUGE_PAGE - head;
     int e = errno;
     if (head)
-        munmap(p, head);
+        lw_sys_munmap(p, head);
     if (tail)
-        munmap((char *)a + size, tail);
+        lw_sys_munmap((char *)a + size, tail);
 #ifdef MADV_HUGEPAGE
     madvise((void *)a, size, MADV_HUGEPAGE);
 #endif

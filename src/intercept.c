@@ -61,6 +61,7 @@ void lw_resolve_all(void)
         return;
     }
     set_fallbacks();
+    lw_mem_resolve();
     lw_self.guard++;
     void *p;
 #define LW_RESOLVE(ret, name, args)                                   \

@@ -96,6 +96,9 @@ extern int (*lw_real___libc_start_main)(int (*)(int, char **, char **), int, cha
 
 /* Resolve every real function; safe to call again.  Returns once done. */
 void lw_resolve_all(void);
+/* The same for free, realloc, reallocarray, munmap, mremap
+ * (intercept_mem.c), which also resolve themselves on first use. */
+void lw_mem_resolve(void);
 /* Bring lockwatch up (resolve, options, core); false while that is
  * impossible (re-entered during start-up) or failed. */
 bool lw_intercept_init(void);

@@ -114,19 +114,6 @@ void lw_destroy_post(uintptr_t addr, uintptr_t pc)
     }
 }
 
-/* The memory of l holds a new lock now (lw_check_reused, the relock
- * check): drop t's entries of the old one (a frame that left it locked and
- * returned) and forget its node, as a destroy would.  Guard set. */
-static void forget_node(lw_thread *t, lw_lock *l)
-{
-    lw_held *h;
-    while ((h = lw_held_find(t, l)) != NULL) {
-        h->count = 1;
-        lw_release(t, l);
-    }
-    lw_registry_forget(l);
-}
-
 /* A relock by the held stack (lw_relock_stale).  lockwatch keeps a lock
  * held from its acquisition to its unlock or destroy; a lock that was
  * neither, whose memory is set up anew without an init call lockwatch sees
@@ -163,7 +150,7 @@ bool lw_relock_stale_glibc(lw_thread *t, lw_lock *l)
     }
     if (held)
         return false;
-    forget_node(t, l);
+    lw_forget_lock(t, l);   /* a frame that left it locked and returned */
     return true;
 }
 
@@ -202,7 +189,7 @@ void lw_forget_reused(uintptr_t addr)
 {
     lw_lock *l = lw_registry_find(addr);
     if (l)
-        forget_node(&lw_self, l);
+        lw_forget_lock(&lw_self, l);
 }
 
 lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,

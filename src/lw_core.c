@@ -254,6 +254,63 @@ unsigned lw_release_addr_slow(lw_thread *t, uintptr_t addr)
     return not_held(t);
 }
 
+void lw_forget_lock(lw_thread *t, lw_lock *l)
+{
+    lw_held *h;
+    while ((h = lw_held_find(t, l)) != NULL) {
+        h->count = 1;
+        lw_release(t, l);
+    }
+    lw_registry_forget(l);
+}
+
+/* ---- memory released while a lock in it is held ---- */
+
+/* Is the lock of entry h still the one the thread took (its record not
+ * forgotten, nor recycled for another lock)? */
+static bool held_live(const lw_held *h)
+{
+    return lw_load_relaxed(&h->lock->id) == h->id &&
+           (uintptr_t)lw_load_relaxed(&h->lock->h.k1) == h->addr;
+}
+
+#define LW_FREED_NAMED 8   /* locks a released-memory report names */
+
+unsigned lw_memory_released(lw_thread *t, uintptr_t lo, uintptr_t hi, const char *call,
+                            uintptr_t pc)
+{
+    if (lo >= hi || lw_held_in_range(t, lo, hi) < 0)
+        return 0;
+    /* The report first, while the thread's held stack still shows where
+     * each lock was acquired.  Outermost first, each lock once. */
+    lw_lock *named[LW_FREED_NAMED];
+    unsigned n = 0, found = 0;
+    uintptr_t held_pc = 0;
+    for (unsigned i = 0; i < t->nheld; i++) {
+        const lw_held *h = &t->held[i];
+        if (!lw_held_in(h, lo, hi) || !held_live(h) || lw_held_find(t, h->lock) != h)
+            continue;   /* elsewhere, gone already, or a recursive count of one seen */
+        if (found++ == 0)
+            held_pc = h->pc;
+        if (n < LW_FREED_NAMED)
+            named[n++] = h->lock;
+    }
+    if (n)
+        lw_rule_freed_locked(t, named, n, found, held_pc, call, pc);
+    /* Then the locks go, as on a destroy. */
+    int i;
+    while ((i = lw_held_in_range(t, lo, hi)) >= 0) {
+        lw_held *h = &t->held[i];
+        if (held_live(h)) {
+            lw_forget_lock(t, h->lock);
+        } else {
+            h->count = 1;
+            release_at(t, (unsigned)i);
+        }
+    }
+    return found;
+}
+
 /* ---- order edges ---- */
 
 static inline uint32_t edge_modes(unsigned from_mode, unsigned to_mode)
@@ -363,6 +420,12 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
                                   uint64_t key, uint32_t timed_ms)
 {
     lw_held *h = &t->held[hi];
+    /* A lock this thread still lists but that is gone (another thread
+     * destroyed it or released its memory; its record may serve another
+     * lock by now) orders nothing: an edge from its record would belong
+     * to that other lock, a phantom. */
+    if (LW_UNLIKELY(!held_live(h)))
+        return;
     uint64_t gates[LW_MAX_GATES];
     unsigned ng = 0;
     for (unsigned j = 0; j < t->nheld && ng < LW_MAX_GATES; j++) {

@@ -248,6 +248,86 @@ unsigned lw_release_addr_slow(lw_thread *t, uintptr_t addr);
 /* Is l held by t?  Returns its held-stack entry or NULL. */
 lw_held *lw_held_find(lw_thread *t, const lw_lock *l);
 
+/* The memory of l holds a new lock now, or is gone: t's entries of l go
+ * (every count) and l leaves the registry with its order edges, as on a
+ * destroy.  Guard set. */
+void lw_forget_lock(lw_thread *t, lw_lock *l);
+
+/* ---- memory released while a lock in it is held ----
+ * free, realloc, munmap and mremap give memory back; a lock whose object
+ * lies in it, even in part, is destroyed with it.  The interposers ask only
+ * about the calling thread's own held stack (other threads' locks in the
+ * memory are not looked for: that would cost every free a search), and
+ * only when it is not empty, so the usual free costs a thread-local load
+ * and a branch. */
+
+/* The largest lock object lockwatch watches (a pthread_rwlock_t). */
+#define LW_LOCK_MAX_SIZE 56
+
+/* Could a lock of t's held stack lie, even in part, at lo or above?  The
+ * test before asking the allocator for the size of a block starting at lo:
+ * most locks a thread holds while it frees lie below the block (globals,
+ * objects allocated earlier), and a lock that starts below a block cannot
+ * be in it.  Reads only the thread's own held stack; no guard needed. */
+static inline bool lw_held_reaches(const lw_thread *t, uintptr_t lo)
+{
+    for (unsigned i = 0; i < t->nheld; i++)
+        if (t->held[i].addr + LW_LOCK_MAX_SIZE > lo)
+            return true;
+    return false;
+}
+
+/* Bytes of a lock object of `kind` (glibc's layouts; a C11 mtx_t is a
+ * pthread_mutex_t).  Unknown kinds count as one byte: only their address. */
+static inline uintptr_t lw_lock_object_size(unsigned kind)
+{
+    switch (kind) {
+    case LW_KIND_MUTEX:
+    case LW_KIND_C11_MUTEX:
+        return sizeof(pthread_mutex_t);
+    case LW_KIND_RWLOCK:
+        return sizeof(pthread_rwlock_t);
+    case LW_KIND_SPIN:
+        return sizeof(pthread_spinlock_t);
+    default:
+        return 1;
+    }
+}
+_Static_assert(sizeof(pthread_mutex_t) <= LW_LOCK_MAX_SIZE &&
+                   sizeof(pthread_rwlock_t) <= LW_LOCK_MAX_SIZE &&
+                   sizeof(pthread_spinlock_t) <= LW_LOCK_MAX_SIZE,
+               "LW_LOCK_MAX_SIZE must cover every lock object");
+
+/* Does the lock object of held entry h overlap [lo, hi)? */
+static inline bool lw_held_in(const lw_held *h, uintptr_t lo, uintptr_t hi)
+{
+    if (h->addr >= hi || h->addr + LW_LOCK_MAX_SIZE <= lo)
+        return false;   /* clear of the range whatever its kind: no need to ask */
+    unsigned kind = __atomic_load_n(&h->lock->kind, __ATOMIC_RELAXED);
+    return h->addr + lw_lock_object_size(kind) > lo;
+}
+
+/* Index of the innermost entry of t's held stack whose lock object
+ * overlaps [lo, hi), or -1.  One pass over the held stack. */
+static inline int lw_held_in_range(const lw_thread *t, uintptr_t lo, uintptr_t hi)
+{
+    for (unsigned i = t->nheld; i-- > 0;)
+        if (lw_held_in(&t->held[i], lo, hi))
+            return (int)i;
+    return -1;
+}
+
+/* [lo, hi) was (or is about to be) released by `call` (its name, e.g.
+ * "free") at call site pc: the locks of t's held stack in it (none, almost
+ * always: one pass over the held stack) are reported (destroy-locked, once
+ * per call site and acquisition site of the first) and then forgotten
+ * (lw_forget_lock), so none of their order edges survives and a lock later
+ * set up in that memory is a new lock.  Entries whose lock was already forgotten (its
+ * record recycled) are only dropped.  Returns the number of locks found.
+ * Guard set. */
+unsigned lw_memory_released(lw_thread *t, uintptr_t lo, uintptr_t hi, const char *call,
+                            uintptr_t pc);
+
 void lw_core_atfork_prepare(void);
 void lw_core_atfork_parent(void);
 void lw_core_atfork_child(void);

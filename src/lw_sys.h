@@ -37,4 +37,11 @@ static inline int lw_sys_close(int fd)
     return (int)syscall(SYS_close, fd);
 }
 
+/* munmap(2): lockwatch gives back parts of its own mappings (arena chunks,
+ * symbol files); munmap is interposed (memory released under a lock). */
+static inline int lw_sys_munmap(void *addr, unsigned long len)
+{
+    return (int)syscall(SYS_munmap, addr, len);
+}
+
 #endif

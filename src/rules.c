@@ -547,6 +547,38 @@ void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned k
     lw_finding_emit(r);
 }
 
+void lw_rule_freed_locked(lw_thread *t, lw_lock *const *locks, unsigned n, unsigned found,
+                          uintptr_t held_pc, const char *call, uintptr_t pc)
+{
+    if (!lw_first_time(site_sig(LW_F_DESTROY_LOCKED, pc) ^ lw_hash_mix(held_pc, 0xf4eeu)))
+        return;
+    lw_finding *r = lw_finding_about_self(t, LW_F_DESTROY_LOCKED, 0);
+    if (!r)
+        return;
+    char names[160];
+    lw_buf b;
+    lw_buf_init(&b, names, sizeof(names));
+    for (unsigned i = 0; i < n; i++) {
+        lw_lock_snap s;
+        lw_snap_lock(locks[i], &s);
+        lw_finding_lock(r, &s, true, NULL, 0);
+        lw_buf_printf(&b, "%s%s M%lu", i ? ", " : "", lw_lock_kind_word(s.kind),
+                      (unsigned long)s.id);
+    }
+    if (found > n)
+        lw_buf_printf(&b, " and %u more", found - n);
+    lw_finding_what(&r->threads[0], "called %s() here", call);
+    if (found == 1)
+        lw_finding_message(r, "thread T%u releases the memory of %s with %s() while it holds it",
+                           t->num, names, call);
+    else
+        lw_finding_message(r, "thread T%u releases the memory of %u locks it holds (%s) with %s()",
+                           t->num, found, names, call);
+    r->has_holder = true;
+    r->holder_tid = t->tid;
+    lw_finding_emit(r);
+}
+
 /* ---- condition variables ---- */
 
 lw_lock *lw_rule_cond_wait_begin(lw_thread *t, uintptr_t cond, uintptr_t mutex, bool held,

@@ -72,6 +72,14 @@ void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned
 void lw_rule_destroy_locked(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
                             int holder_tid, bool self_holds, unsigned waiters, const char *call,
                             uintptr_t pc);
+/* destroy-locked for memory released (free, realloc, munmap, mremap:
+ * `call`, at pc) while t holds locks in it: locks[0..n) are named, of
+ * `found` such locks, outermost first; held_pc is where t acquired the
+ * first.  Once per (call site, acquisition site): frees often go through
+ * one wrapper (operator delete, a pool's release function) whose call of
+ * free is the same for every bug. */
+void lw_rule_freed_locked(lw_thread *t, lw_lock *const *locks, unsigned n, unsigned found,
+                          uintptr_t held_pc, const char *call, uintptr_t pc);
 /* Where a lock was destroyed, for later use-after-destroy reports. */
 void lw_note_destroyed(uintptr_t addr, uintptr_t pc);
 /* Condition variables: returns the condvar's node for wait_end. */

@@ -7,6 +7,7 @@
 #include "stacks.h"
 #include "arena.h"
 #include "lw_atomic.h"
+#include "lw_sys.h"
 #include "options.h"
 #include "log.h"
 
@@ -458,7 +459,7 @@ static void load_symbols_from_file(modsyms *m)
     const ElfW(Ehdr) *eh = (const ElfW(Ehdr) *)img;
     if (memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 || eh->e_shoff == 0 ||
         eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > size) {
-        munmap((void *)img, size);
+        lw_sys_munmap((void *)img, size);
         return;
     }
     m->dyn = eh->e_type == ET_DYN;

@@ -32,6 +32,7 @@ typedef struct {
     uint64_t from[LW_MAX_CYCLE], to[LW_MAX_CYCLE];
     uint32_t thread[LW_MAX_CYCLE];
     unsigned nthreads;
+    unsigned nlocks;
     uint64_t fingerprint;
 } h_finding;
 
@@ -51,6 +52,7 @@ static inline void h_hook(const lw_finding *f, bool first, void *ctx)
     c->first = first;
     c->nedges = f->nedges;
     c->nthreads = f->nthreads;
+    c->nlocks = f->nlocks;
     c->fingerprint = f->fingerprint;
     for (unsigned i = 0; i < f->nedges; i++) {
         c->from[i] = f->locks[f->edges[i].from].lock.id;

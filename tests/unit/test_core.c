@@ -3,7 +3,8 @@
  * simulated threads, asserting on the findings it emits: inversions found
  * when the closing edge arrives, trylock and gate rules, the held-set cache
  * (a regression test for signatures that collided), relock and unlock
- * rules, and the sink's fingerprints and deduplication.
+ * rules, memory given back under a held lock, and the sink's fingerprints
+ * and deduplication.
  */
 #include "core_harness.h"
 #include "arena.h"
@@ -321,6 +322,131 @@ START_TEST(destroy_and_exit_rules)
 }
 END_TEST
 
+/* ---- memory given back under a held lock (lw_memory_released) ---- */
+
+/* The range check, to the byte: a lock counts when any byte of its object
+ * is in the range, by its kind's size; its neighbours' memory does not. */
+START_TEST(held_in_range_bounds)
+{
+    lw_thread *a = h_thread(0);
+    lw_lock *m = h_lock(1), *s = h_lock_kind(2, LW_KIND_SPIN), *r = h_lock_kind(4, LW_KIND_RWLOCK);
+    uintptr_t am = H_ADDR(1), as = H_ADDR(2), ar = H_ADDR(4);
+    ck_assert_int_eq(lw_held_in_range(a, 0, UINTPTR_MAX), -1);   /* nothing held */
+    ck_assert(!lw_held_reaches(a, 0));
+    h_lock_m(a, m);
+    /* A block starting where no held lock can reach needs no size. */
+    ck_assert(lw_held_reaches(a, 0));
+    ck_assert(lw_held_reaches(a, am + LW_LOCK_MAX_SIZE - 1));
+    ck_assert(!lw_held_reaches(a, am + LW_LOCK_MAX_SIZE));
+    h_lock_m(a, s);
+    h_acquire(a, r, LW_MODE_READ, LW_ACQ_BLOCKING);
+    ck_assert_int_eq(lw_held_in_range(a, am, am + 1), 0);
+    ck_assert_int_eq(lw_held_in_range(a, am - 64, am), -1);   /* the block before m */
+    ck_assert_int_eq(lw_held_in_range(a, am + sizeof(pthread_mutex_t), as), -1);   /* between */
+    ck_assert_int_eq(lw_held_in_range(a, am + sizeof(pthread_mutex_t) - 1, as), 0);   /* m's last byte */
+    ck_assert_int_eq(lw_held_in_range(a, as + sizeof(pthread_spinlock_t), ar), -1);   /* after s */
+    ck_assert_int_eq(lw_held_in_range(a, as + 3, as + 4), 1);
+    ck_assert_int_eq(lw_held_in_range(a, ar + sizeof(pthread_rwlock_t) - 1, ar + 4096), 2);
+    ck_assert_int_eq(lw_held_in_range(a, ar + sizeof(pthread_rwlock_t), ar + 4096), -1);
+    ck_assert_int_eq(lw_held_in_range(a, 0, UINTPTR_MAX), 2);   /* the innermost */
+    ck_assert_int_eq(lw_held_in_range(a, am, am), -1);          /* an empty range */
+    ck_assert_int_eq(lw_held_in_range(h_thread(1), 0, UINTPTR_MAX), -1);   /* another thread */
+    ck_assert_uint_eq(lw_memory_released(a, am + sizeof(pthread_mutex_t), as, "free", H_PC(1)), 0);
+    ck_assert_uint_eq(a->nheld, 3);
+    ck_assert_uint_eq(h_nfindings, 0);
+}
+END_TEST
+
+/* free() of the struct holding a held mutex: reported once per call site,
+ * the lock leaves the held stack and the registry with its edges, and the
+ * memory set up anew (its record recycled) and taken after the other lock
+ * makes no cycle, in this thread or another. */
+START_TEST(memory_released_forgets_the_lock)
+{
+    lw_thread *a = h_thread(0), *b = h_thread(1);
+    lw_lock *conn = h_lock(1), *reg = h_lock(2), *other = h_lock(3);
+    uint64_t old_id = conn->id;
+    h_lock_m(a, other);
+    h_acquire_at(a, conn, LW_MODE_WRITE, LW_ACQ_BLOCKING, H_PC(50));
+    h_lock_m(a, reg);
+    h_unlock(a, reg);
+    ck_assert(lw_graph_find_edge(old_id, reg->id) != NULL);
+    ck_assert_uint_eq(lw_memory_released(a, H_ADDR(1), H_ADDR(1) + 48, "free", H_PC(20)), 1);
+    ck_assert_uint_eq(h_count(LW_F_DESTROY_LOCKED, false), 1);
+    ck_assert_uint_eq(h_findings[0].nlocks, 2);   /* conn (the finding's), other (held) */
+    ck_assert_uint_eq(a->nheld, 1);
+    ck_assert_ptr_eq(a->held[0].lock, other);
+    ck_assert_ptr_null(lw_registry_find(H_ADDR(1)));
+    ck_assert_ptr_null(lw_graph_find_edge(old_id, reg->id));
+    lw_lock *conn2 = lw_lock_initialised(H_ADDR(1), LW_KIND_MUTEX, 0, H_PC(21));
+    ck_assert_ptr_eq(conn2, conn);   /* the same record, a new lock */
+    ck_assert_uint_ne(conn2->id, old_id);
+    h_nest2(a, reg, conn2);
+    h_unlock(a, other);
+    h_nest2(b, reg, conn2);
+    ck_assert_uint_eq(h_count(LW_F_INVERSION, false), 0);
+    /* Again at the same call sites: forgotten, not reported again. */
+    h_acquire_at(a, conn2, LW_MODE_WRITE, LW_ACQ_BLOCKING, H_PC(50));
+    ck_assert_uint_eq(lw_memory_released(a, H_ADDR(1), H_ADDR(1) + 48, "free", H_PC(20)), 1);
+    ck_assert_uint_eq(h_count(LW_F_DESTROY_LOCKED, false), 1);
+    ck_assert_uint_eq(a->nheld, 0);
+    ck_assert_ptr_null(lw_registry_find(H_ADDR(1)));
+    /* The same free call (a wrapper's, say) with the lock taken elsewhere:
+     * another bug, reported. */
+    lw_lock *conn3 = lw_lock_initialised(H_ADDR(1), LW_KIND_MUTEX, 0, H_PC(21));
+    h_acquire_at(a, conn3, LW_MODE_WRITE, LW_ACQ_BLOCKING, H_PC(51));
+    ck_assert_uint_eq(lw_memory_released(a, H_ADDR(1), H_ADDR(1) + 48, "free", H_PC(20)), 1);
+    ck_assert_uint_eq(h_count(LW_F_DESTROY_LOCKED, false), 2);
+}
+END_TEST
+
+/* Several locks in one block, one held twice (recursive): one finding
+ * naming both, every entry gone; a lock outside the block stays. */
+START_TEST(memory_released_several_locks)
+{
+    lw_thread *a = h_thread(0);
+    lw_lock *m1 = h_lock(10), *m2 = h_lock(11), *out = h_lock(12);
+    m1->mtype = LW_MTYPE_RECURSIVE;
+    h_lock_m(a, out);
+    h_lock_m(a, m1);
+    h_lock_m(a, m2);
+    h_lock_m(a, m1);   /* recursive: one entry, count 2 */
+    ck_assert_uint_eq(a->nheld, 3);
+    ck_assert_uint_eq(lw_memory_released(a, H_ADDR(10), H_ADDR(12), "munmap", H_PC(30)), 2);
+    ck_assert_uint_eq(h_count(LW_F_DESTROY_LOCKED, false), 1);
+    ck_assert_uint_eq(h_findings[0].nlocks, 3);
+    ck_assert_uint_eq(a->nheld, 1);
+    ck_assert_ptr_eq(a->held[0].lock, out);
+    ck_assert_ptr_null(lw_registry_find(H_ADDR(10)));
+    ck_assert_ptr_null(lw_registry_find(H_ADDR(11)));
+    ck_assert_ptr_eq(lw_registry_find(H_ADDR(12)), out);
+}
+END_TEST
+
+/* A lock another thread forgot (re-initialised its memory) while b holds
+ * it: b's entry is stale, its record now another lock's.  b's later
+ * acquisitions make no edge from that record (it would be a phantom edge
+ * of the new lock), and memory released over it drops the entry without a
+ * report. */
+START_TEST(stale_held_entry_makes_no_edge)
+{
+    lw_thread *a = h_thread(0), *b = h_thread(1);
+    lw_lock *x = h_lock(1), *y = h_lock(2);
+    h_lock_m(b, x);
+    lw_lock *x2 = lw_lock_initialised(H_ADDR(1), LW_KIND_MUTEX, 0, H_PC(40));
+    ck_assert_ptr_eq(x2, x);   /* recycled: b's entry names the record */
+    h_lock_m(b, y);
+    ck_assert_ptr_null(lw_graph_find_edge(x2->id, y->id));
+    h_nest2(a, y, x2);
+    ck_assert_uint_eq(h_count(LW_F_INVERSION, false), 0);
+    ck_assert_uint_eq(lw_memory_released(b, H_ADDR(1), H_ADDR(1) + 64, "free", H_PC(41)), 0);
+    ck_assert_uint_eq(h_count(LW_F_DESTROY_LOCKED, false), 0);
+    ck_assert_uint_eq(b->nheld, 1);
+    ck_assert_ptr_eq(b->held[0].lock, y);
+    ck_assert_ptr_eq(lw_registry_find(H_ADDR(1)), x2);   /* a's new lock stays */
+}
+END_TEST
+
 /* ---- deadlocks that happen (deadlock.c) ---- */
 
 static void deadlock_setup(void)
@@ -508,6 +634,13 @@ static Suite *core_suite(void)
     tcase_add_test(ru, destroy_and_exit_rules);
     tcase_add_test(ru, join_cycle_rule);
     suite_add_tcase(s, ru);
+    TCase *mr = tcase_create("memory released");
+    tcase_add_checked_fixture(mr, h_setup, NULL);
+    tcase_add_test(mr, held_in_range_bounds);
+    tcase_add_test(mr, memory_released_forgets_the_lock);
+    tcase_add_test(mr, memory_released_several_locks);
+    tcase_add_test(mr, stale_held_entry_makes_no_edge);
+    suite_add_tcase(s, mr);
     TCase *dl = tcase_create("deadlock");
     tcase_add_checked_fixture(dl, deadlock_setup, NULL);
     tcase_add_test(dl, deadlock_two_threads);

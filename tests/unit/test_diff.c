@@ -1,8 +1,9 @@
 /*
  * test_diff.c: differential test of the core against a plain reference
  * model.  Random sequences of lock, unlock, trylock, timed lock, rwlock
- * read and write acquisitions and destroys over several simulated threads
- * go to the core (through lw_core.h, as the interposers send them) and to
+ * read and write acquisitions, destroys, and frees of the memory of a lock
+ * the freeing thread holds (lw_memory_released) over several simulated
+ * threads go to the core (through lw_core.h, as the interposers send them) and to
  * a model written here: a matrix of edges with their modes and gate sets,
  * and a DFS over simple paths for cycles.
  *
@@ -359,6 +360,36 @@ static int step(world *w)
         if (w->verbose)
             printf("  step %u: T%u unlocks %u\n", w->step, t, w->held[t][idx].slot);
         release(w, t, idx);
+        return 0;
+    }
+    if (w->nheld[t] > 0 && r >= 38 && r < 40) {
+        /* Free the memory of a lock t holds (and no other thread does):
+         * the lock is gone, t's entries with it; its next use is a new
+         * lock. */
+        unsigned slot = w->held[t][below(w, w->nheld[t])].slot;
+        for (unsigned o = 0; o < NT; o++)
+            if (o != t && held_by(w, o, slot))
+                return 0;
+        if (w->verbose)
+            printf("  step %u: T%u frees %u, held\n", w->step, t, slot);
+        uintptr_t a = slot_addr(w, slot);
+        if (lw_memory_released(h_thread(t), a, a + 64, "free", H_PC(300 + slot)) != 1)
+            return disagree(w, "T%u freeing held %u: the core found no held lock there", t, slot);
+        for (unsigned i = w->nheld[t]; i-- > 0;)
+            if (w->held[t][i].slot == slot) {
+                for (unsigned j = i + 1; j < w->nheld[t]; j++)
+                    w->held[t][j - 1] = w->held[t][j];
+                w->nheld[t]--;
+            }
+        if (h_thread(t)->nheld != w->nheld[t])
+            return disagree(w, "T%u holds %u locks in the core, %u in the model", t,
+                            h_thread(t)->nheld, w->nheld[t]);
+        for (unsigned x = 0; x < NL; x++) {
+            memset(&w->e[slot][x], 0, sizeof(m_edge));
+            memset(&w->e[x][slot], 0, sizeof(m_edge));
+        }
+        w->gen[slot]++;
+        w->lock[slot] = NULL;
         return 0;
     }
     if (r < 38) {

@@ -1,12 +1,14 @@
 /*
  * join_cycle.c - a join cycle that did not hang this time.
  *
- * The worker thread adds its result to `stats` under `stats_lock` and
- * ends.  The main thread, to publish a summary atomically, locks
- * `stats_lock` and joins the worker while still holding it.  Here the
- * worker happens to be done before the main thread locks (it waits for
- * the worker's flag first), so nothing hangs; but on a run where the main
- * thread takes `stats_lock` first, the worker blocks on it and the main
+ * The worker thread adds its result to `stats` under `stats_lock`, then
+ * goes on with other work (here a 300 ms nap) before it ends.  The main
+ * thread, to publish a summary atomically, locks `stats_lock` and joins
+ * the worker while still holding it, waiting for the rest of the worker's
+ * work.  Here the worker happens to have added its result before the main
+ * thread locks (it waits for the worker's flag first), so nothing hangs;
+ * but if the worker's update comes later (it is moved, or done again in
+ * the rest of its work), the worker blocks on `stats_lock` and the main
  * thread waits for ever in pthread_join.
  *
  * The end of a thread is a lock the thread holds for its whole life, and
@@ -16,15 +18,15 @@
  * Expected lockwatch result: one `lock-order-inversion` (confidence
  * feasible) whose cycle is stats_lock => the end of the worker thread
  * (a lock of kind "thread") => stats_lock, the join named in its
- * message; no `blocking-call-under-lock` (the worker has already returned
- * when it is joined).  Exit status 66.
+ * message, made once the join has waited a wait slice for the worker;
+ * and one `blocking-call-under-lock` for the join.  Exit status 66.
  *
- * Correct variants (argv[1]), expected to be silent:
+ * Variants (argv[1]) with no join cycle:
  *   other    the main thread joins holding another lock, which the worker
- *            never takes;
+ *            never takes (no report: the lock is not shared either);
  *   readers  `table`, an rwlock, read-locked by the worker and held for
  *            reading by the joining main thread: readers do not wait for
- *            readers.
+ *            readers (the join is still a blocking-call-under-lock).
  */
 #include <lockwatch.h>
 #include <pthread.h>
@@ -53,6 +55,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&stats_lock);
     }
     atomic_store(&finished, 1);
+    usleep(300000);   /* the rest of its work */
     return NULL;
 }
 

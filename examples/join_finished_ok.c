@@ -8,13 +8,10 @@
  * thread first waits 300 ms), so the join does not wait for any of the
  * program's code: it only reaps a thread that is exiting or gone.
  *
- * Expected lockwatch result: no blocking-call-under-lock (a join of a
- * thread still running its start routine, with a lock held, is one: see
- * deadlock_join.c), but one lock-order-inversion: the join cycle
- * results_lock => end(worker) => results_lock.  The 300 ms wait is all
- * that orders the worker's lock before the main thread's: on a slow run
- * the worker blocks on results_lock while the main thread joins it
- * holding results_lock (see join_cycle.c, and test_join_cycle.py).
+ * Expected lockwatch result: nothing.  (A join of a thread still running
+ * its start routine, with a lock held, is a blocking-call-under-lock: see
+ * deadlock_join.c; and a join cycle when that thread took the lock: see
+ * join_cycle.c.  A thread that has returned is only reaped.)
  */
 #include <pthread.h>
 #include <stdio.h>

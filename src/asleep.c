@@ -22,7 +22,6 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -418,24 +417,6 @@ static void snap_object(lw_lock_snap *ls, unsigned kind, uintptr_t addr, uintptr
     ls->first_pc = pc;
 }
 
-/* The kernel's name of another thread (its comm). */
-static void thread_name(int tid, char *out, size_t cap)
-{
-    char path[48];
-    snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tid);
-    int fd = lw_sys_open_read(path);
-    if (fd < 0)
-        return;
-    long n = lw_sys_read(fd, out, cap - 1);
-    lw_sys_close(fd);
-    if (n <= 0)
-        return;
-    out[n] = '\0';
-    char *nl = strchr(out, '\n');
-    if (nl)
-        *nl = '\0';
-}
-
 /* A sleeper that did not answer (a barrier, a fast-path wait, a condvar
  * waiter stuck re-taking its mutex): its call site, and the call sites of
  * what it holds. */
@@ -448,7 +429,7 @@ static void snap_quietly(const sleeper_view *sv, lw_thread_snap *ts)
     ts->parent = t->parent;
     ts->tid = sv->tid;
     memcpy(ts->name, t->name, sizeof(ts->name));
-    thread_name(sv->tid, ts->name, sizeof(ts->name));
+    lw_thread_name_of(sv->tid, ts->name, sizeof(ts->name));
     ts->created_seen = t->created_seen;
     ts->create_stack = t->create_stack;
     ts->stack = pc ? lw_depot_put(&pc, 1) : 0;

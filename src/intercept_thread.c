@@ -225,12 +225,8 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
     lw_thread *t = lw_enter();
     if (!t)
         return LW_REAL(pthread_join)(th, ret);
-    uintptr_t pc = LW_PC(), cfa = LW_CFA();
-    /* Joining while holding locks: a join cycle with a lock the thread
-     * took in its life (its descriptor, and TLS, live until it is joined). */
-    if (LW_UNLIKELY(t->nheld != 0))
-        lw_rule_join_held(t, lw_thread_of(th), (uintptr_t)th, pc);
     lw_leave(t);
+    uintptr_t pc = LW_PC(), cfa = LW_CFA();
     lw_block_ctx bc;
     bc.active = false;
     int r = LW_REAL(pthread_tryjoin_np)(th, ret);
@@ -248,8 +244,14 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
         if (r == ETIMEDOUT && LW_UNLIKELY(lw_blocking_watch()) &&
             !lw_load_acquire(&lw_thread_of(th)->routine_done))
             lw_blocking_before(&bc, "pthread_join", LW_FAM_WAIT, pc, cfa);
-        if (r == ETIMEDOUT && t->nheld != 0) {
-            /* The thread may have tried to take one of them meanwhile. */
+        /* A join cycle (rules.h): holding locks, this thread has waited a
+         * whole slice for a thread still in its start routine, which took
+         * one of them in its life (or waits for it now).  Not a thread
+         * that was only finishing: a pool that joins, under its lock,
+         * workers that announced their end under that lock (pigz's yarn)
+         * is correct, though each worker took the lock. */
+        if (r == ETIMEDOUT && t->nheld != 0 &&
+            !lw_load_acquire(&lw_thread_of(th)->routine_done)) {
             lw_reenter(t);
             lw_rule_join_held(t, lw_thread_of(th), (uintptr_t)th, pc);
             lw_leave(t);

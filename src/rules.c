@@ -721,24 +721,6 @@ void lw_rule_thread_exit(lw_thread *t, const char *how, uintptr_t site, bool sit
 
 /* ---- join cycles ---- */
 
-/* The kernel's name of thread tid of this process ("" if it has gone). */
-static void task_name(int tid, char *out, size_t cap)
-{
-    char path[48];
-    lw_buf b;
-    lw_buf_init(&b, path, sizeof(path));
-    lw_buf_printf(&b, "/proc/self/task/%d/comm", tid);
-    int fd = lw_sys_open_read(path);
-    if (fd < 0)
-        return;
-    long n = lw_sys_read(fd, out, cap - 1);
-    lw_sys_close(fd);
-    out[n > 0 ? n : 0] = '\0';
-    char *nl = strchr(out, '\n');
-    if (nl)
-        *nl = '\0';
-}
-
 static void join_cycle(lw_thread *t, const lw_held *h, const lw_thread *target,
                        uintptr_t target_addr, bool target_read, uintptr_t target_pc)
 {
@@ -780,7 +762,7 @@ static void join_cycle(lw_thread *t, const lw_held *h, const lw_thread *target,
     memcpy(ts.name, target->name, sizeof(ts.name));
     ts.name[sizeof(ts.name) - 1] = '\0';
     if (!ts.name[0])
-        task_name(target->tid, ts.name, sizeof(ts.name));   /* never asked for it */
+        lw_thread_name_of(target->tid, ts.name, sizeof(ts.name));   /* never asked for it */
     ts.created_seen = target->created_seen;
     ts.create_stack = target->create_stack;
     lw_finding_thread(f, &ts);

@@ -6,6 +6,8 @@
 #include "jitter.h"
 #include "lw_atomic.h"
 #include "lw_core.h"
+#include "fmt.h"
+#include "lw_sys.h"
 
 #include <errno.h>
 #include <sys/prctl.h>
@@ -75,4 +77,23 @@ void lw_thread_refresh_name(lw_thread *t)
         for (unsigned i = 0; i < sizeof(t->name); i++)
             t->name[i] = buf[i];
     }
+}
+
+void lw_thread_name_of(int tid, char *out, size_t cap)
+{
+    char path[48];
+    lw_buf b;
+    lw_buf_init(&b, path, sizeof(path));
+    lw_buf_printf(&b, "/proc/self/task/%d/comm", tid);
+    int fd = lw_sys_open_read(path);
+    if (fd < 0)
+        return;
+    long n = lw_sys_read(fd, out, cap - 1);
+    lw_sys_close(fd);
+    if (n <= 0)
+        return;
+    out[n] = '\0';
+    for (char *p = out; *p; p++)
+        if (*p == '\n')
+            *p = '\0';
 }

@@ -104,6 +104,10 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
 uint32_t lw_thread_new_number(void);
 /* Reads the calling thread's name into t->name (slow paths only). */
 void lw_thread_refresh_name(lw_thread *t);
+/* The kernel's name of thread tid of this process into out (unchanged when
+ * the thread is gone): /proc/self/task/TID/comm, read with raw system
+ * calls (slow paths only). */
+void lw_thread_name_of(int tid, char *out, size_t cap);
 /* Another live thread's state from its pthread_t (glibc keeps static TLS at
  * a fixed offset from the thread descriptor). */
 lw_thread *lw_thread_of(pthread_t pt);

@@ -29,7 +29,7 @@ EXPECTED = {
                         ("nanosleep", "sleep", "flush_all", 2)],
 }
 
-QUIET = ["io_no_lock", "nonblocking_under_lock", "blocking_private_lock"]
+QUIET = ["io_no_lock", "nonblocking_under_lock", "join_finished_ok", "blocking_private_lock"]
 
 FILE_ALL = ["write", "fsync", "flock", "fcntl"]
 

@@ -56,6 +56,7 @@ CORRECT = [
     (["readers_only_cycle"], "a cycle of read locks, and one through a mutex entering "
      "and leaving an rwlock as a reader", None),
     (["signal_after_unlock"], "signal and broadcast after the unlock", None),
+    (["join_finished_ok"], "joining threads that finished, under a lock", None),
     (["gated"], "an inversion under a common gate lock", None),
     (["trylock"], "the reversed order by trylock with back-off", None),
     (["pshared_fork"], "process-shared mutexes and condvar across fork, a robust mutex "

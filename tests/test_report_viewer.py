@@ -121,6 +121,15 @@ class Outputs(Tmp):
         # cycle4: four edges of one cycle, all red
         self.assertGreaterEqual(dot.count("color=red"), 2 + 4)
 
+    def test_dot_unnamed_locks_stay_apart(self):
+        """cycle4's four unnamed locks, three first locked at one place: four nodes."""
+        out = self.path("g.dot")
+        run(["--dot", out, data("cycle4.jsonl")])
+        with open(out) as f:
+            dot = f.read()
+        self.assertEqual(dot.count('label="mutex '), 4)
+        self.assertEqual(dot.count(" -> "), 4 + 1)   # and the comment's
+
     def test_svg_without_dot(self):
         empty = self.path("bin")
         os.mkdir(empty)

@@ -391,8 +391,19 @@ def render_text(log):
 
 def lock_key(rec, lk):
     """A lock's name across processes and runs: its name when it has one,
-    else where it was first seen (module file name + offset: no address)."""
+    else where it was first seen (module file name + offset: no address),
+    with its id when another lock of the record was first seen there too."""
     lk = as_dict(lk)
+    key = lock_key1(rec, lk)
+    if not lk.get("name"):
+        same = [o for o in map(as_dict, as_list(rec.get("locks")))
+                if not o.get("name") and lock_key1(rec, o) == key]
+        if len(same) > 1:
+            key = key.replace(" first ", " %s first " % text(lk.get("id")), 1)
+    return key
+
+
+def lock_key1(rec, lk):
     if lk.get("name"):
         return text(lk.get("name"))
     frames = stack_of(rec, lk.get("first_stack")) or []
@@ -401,7 +412,7 @@ def lock_key(rec, lk):
                 frames[0] if frames else None)
     if pick is None:
         return "%s@pid%s" % (text(lk.get("address")), text(rec.get("pid")))
-    return "%s lock first %s in %s" % (text(lk.get("kind")) or "lock",
+    return "%s first %s in %s" % (text(lk.get("kind")) or "lock",
                                       text(lk.get("first_seen")) or "seen", frame_where(pick))
 
 

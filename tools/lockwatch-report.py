@@ -498,7 +498,7 @@ def render_dot(g, around=None):
     out = ["digraph lockwatch {",
            "  // lockwatch-report: an edge A -> B: some thread took B while holding A.",
            "  // Red edges belong to a reported cycle.",
-           "  rankdir=LR;",
+           "  rankdir=TB;",
            '  node [shape=box, fontname="monospace", fontsize=10];',
            '  edge [fontname="monospace", fontsize=9];']
     ids = {}

@@ -162,6 +162,43 @@ class Outputs(Tmp):
         self.assertEqual(page.count('class="finding"'), 6)
         Wellformed().feed(page)
 
+    def test_html_without_dot(self):
+        """Without graphviz the page's graph is a table of edges."""
+        empty = self.path("bin")
+        os.mkdir(empty)
+        out = self.path("r.html")
+        r = run(["--html", out, data("deadlock_2threads.jsonl")], env=dict(os.environ, PATH=empty))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            page = f.read()
+        graph = page[page.index('id="graph"'):page.index("<h2>Findings")]
+        self.assertNotIn("<svg", graph)
+        self.assertIn("dot is not installed", graph)
+        self.assertIn("<td>lock_a</td><td>lock_b</td>", graph)
+
+    def test_graph_record(self):
+        """A {"kind":"graph"} record (the whole run's graph, which the core
+        does not write yet) adds its edges, not highlighted."""
+        sys.path.insert(0, os.path.join(lw.srcdir(), "tools"))
+        import importlib
+        rep = importlib.import_module("lockwatch-report")
+        with open(data("inversion-run1.jsonl")) as f:
+            inv = json.loads(f.readline())
+        gr = {"kind": "graph", "pid": inv["pid"], "truncated": False, "stacks": inv["stacks"],
+              "locks": [{"id": "M1", "address": "0x1", "kind": "mutex", "name": "lock_a"},
+                        {"id": "M7", "address": "0x2", "kind": "mutex", "name": "lock_c"}],
+              "edges": [{"from": "M1", "to": "M7", "thread": "T1", "stack": 0}]}
+        path = self.path("g.jsonl")
+        with open(path, "w") as f:
+            f.write(json.dumps(gr) + "\n")
+        log = rep.load([data("deadlock_2threads.jsonl"), path])
+        self.assertEqual(len(log.findings), 2)
+        g = rep.build_graph(log)
+        self.assertFalse(g.edges[("lock_a", "lock_c")]["cycle"])
+        self.assertTrue(g.edges[("lock_a", "lock_b")]["cycle"])
+        locks, edges, cycles = rep.parse_order(rep.render_order(g, 2))
+        self.assertLess(locks.index("lock_b"), locks.index("lock_c"))
+
     def test_html_escapes_hostile_names(self):
         out = self.path("r.html")
         r = run(["--html", out, data("hostile.jsonl")])

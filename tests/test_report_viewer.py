@@ -7,7 +7,7 @@ cycle4, cxx_inversion, blocking_pipe, double_lock with
 LOCKWATCH_GEN_SUPPRESSIONS=1), and three made from them: truncated.jsonl (a
 stray non-JSON line, then deadlock_2threads's log with its last line cut in
 half, as a killed process leaves it), hostile.jsonl (inversion with lock,
-thread and function names that are HTML and shell injections) and
+thread and function names that are HTML, shell and terminal injections) and
 inversion-lines.jsonl (inversion's frames given `file` and `line` by
 addr2line, as the core will write them).
 
@@ -98,6 +98,13 @@ class TextMode(Tmp):
         r = run([data("cxx_inversion.jsonl")])
         row = [l for l in r.stdout.splitlines() if l.startswith("lock-order-inversion ")][0]
         self.assertNotIn("gthread", row)
+
+    def test_terminal_escapes_shown_not_sent(self):
+        """hostile.jsonl names a thread with an escape sequence: printed as text."""
+        r = run([data("hostile.jsonl")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("\x1b", r.stdout)
+        self.assertIn('"\\x1b[2J\\x1b]0;owned\\x07"', r.stdout)
 
     def test_unreadable(self):
         r = run([self.path("missing.jsonl")])

@@ -50,6 +50,13 @@ KIND_TITLES = {
     "use-after-destroy": "use of a destroyed lock",
 }
 _SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
+# Control characters from a log must not reach a terminal as such (an
+# escape sequence in a lock or thread name could rewrite the screen).
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def for_terminal(s):
+    return _CONTROL.sub(lambda m: "\\x%02x" % ord(m.group()), s)
 
 
 def note(msg):
@@ -693,9 +700,9 @@ def render_suppressions(log):
     for f in log.findings:
         rule = f.rec.get("suppression")
         if isinstance(rule, str) and rule.strip():
-            out.append(rule.rstrip("\n"))
+            out.append(for_terminal(rule.rstrip("\n")))
         elif f.fingerprint:
-            out.append("# %s" % text(f.rec.get("message")).replace("\n", " "))
+            out.append("# %s" % for_terminal(text(f.rec.get("message"))))
             out.append("%s:fingerprint:%s" % (f.kind, f.fingerprint))
     return "\n".join(out) + ("\n" if out else "")
 
@@ -822,7 +829,8 @@ def interactive(log):
                 title = "lockwatch-report: %d finding(s)%s" % (
                     len(items), "" if state["filter"] is None else " of kind " + state["filter"])
                 rows = summary_rows(log)
-                lines = ["%3d %-26s %5s %4s  %s" % (log.findings.index(f) + 1, *rows[log.findings.index(f)])
+                lines = [for_terminal("%3d %-26s %5s %4s  %s"
+                                      % (log.findings.index(f) + 1, *rows[log.findings.index(f)]))
                          for f in items]
                 top = max(0, state["sel"] - body + 1)
                 for i, l in enumerate(lines[top:top + body]):
@@ -846,8 +854,8 @@ def interactive(log):
                     title = "graph"
                 state["top"] = max(0, min(state["top"], len(lines) - 1))
                 for i, l in enumerate(lines[state["top"]:state["top"] + body]):
-                    scr.addnstr(1 + i, 0, l, wid - 1)
-            scr.addnstr(0, 0, title, wid - 1, curses.A_BOLD)
+                    scr.addnstr(1 + i, 0, for_terminal(l), wid - 1)
+            scr.addnstr(0, 0, for_terminal(title), wid - 1, curses.A_BOLD)
             scr.addnstr(hgt - 1, 0, helpline, wid - 1, curses.A_REVERSE)
             scr.refresh()
             k = scr.getch()
@@ -958,7 +966,7 @@ def main(argv=None):
                 return 2
             interactive(log)
         if not (a.svg or a.dot or a.html or a.sarif or a.order or a.suppressions or a.interactive):
-            sys.stdout.write("\n".join(render_text(log)) + "\n")
+            sys.stdout.write("\n".join(map(for_terminal, render_text(log))) + "\n")
     except OSError as e:
         note("error: %s: %s" % (e.filename or "", e.strerror or e))
         return 2

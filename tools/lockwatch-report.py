@@ -799,8 +799,20 @@ HELP_GRAPH = "Up/Down scroll  l next lock  q back"
 def interactive(log):
     import curses
 
+    def put(scr, y, x, s, attr=0):
+        """Draw, clipped; a terminal too small for a line only loses it."""
+        hgt, wid = scr.getmaxyx()
+        if 0 <= y < hgt and wid > 1:
+            try:
+                scr.addnstr(y, x, for_terminal(s), wid - 1, attr)
+            except curses.error:
+                pass
+
     def run(scr):
-        curses.curs_set(0)
+        try:
+            curses.curs_set(0)
+        except curses.error:
+            pass   # a terminal that cannot hide the cursor
         kinds = sorted({f.kind for f in log.findings})
         state = {"filter": None, "sel": 0, "view": "list", "top": 0, "lock": 0}
 
@@ -835,7 +847,7 @@ def interactive(log):
                 top = max(0, state["sel"] - body + 1)
                 for i, l in enumerate(lines[top:top + body]):
                     attr = curses.A_REVERSE if top + i == state["sel"] else 0
-                    scr.addnstr(1 + i, 0, l, wid - 1, attr)
+                    put(scr, 1 + i, 0, l, attr)
                 helpline = HELP_LIST
             else:
                 f = items[state["sel"]] if items else None
@@ -854,9 +866,9 @@ def interactive(log):
                     title = "graph"
                 state["top"] = max(0, min(state["top"], len(lines) - 1))
                 for i, l in enumerate(lines[state["top"]:state["top"] + body]):
-                    scr.addnstr(1 + i, 0, for_terminal(l), wid - 1)
-            scr.addnstr(0, 0, for_terminal(title), wid - 1, curses.A_BOLD)
-            scr.addnstr(hgt - 1, 0, helpline, wid - 1, curses.A_REVERSE)
+                    put(scr, 1 + i, 0, l)
+            put(scr, 0, 0, title, curses.A_BOLD)
+            put(scr, hgt - 1, 0, helpline, curses.A_REVERSE)
             scr.refresh()
             k = scr.getch()
             if k in (ord("Q"),):

@@ -284,9 +284,16 @@ class Outputs(Tmp):
         self.assertIn("lock-order-inversion:fingerprint:7f64b0cea0c2efbf", lines)
 
     def test_suppressions_are_accepted(self):
-        """The rules printed silence the findings in a run (lockwatch(5))."""
+        """The rules printed from a run's log silence its findings in the next
+        run (lockwatch(5))."""
         supp = self.path("lw.supp")
-        r = run(["--suppressions", data("inversion-run1.jsonl")])
+        first = lw.run_preload([lw.example("inversion")])
+        self.assertEqual(first.returncode, 66, first.describe())
+        log = self.path("inversion.jsonl")
+        with open(log, "w") as f:
+            f.write(first.log_text)
+        r = run(["--suppressions", log])
+        self.assertIn("lock-order-inversion:fingerprint:", r.stdout)
         with open(supp, "w") as f:
             f.write(r.stdout)
         res = lw.run_preload([lw.example("inversion")],

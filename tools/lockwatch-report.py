@@ -280,14 +280,18 @@ def is_lock_helper(fn):
     return "__gthread_" in fn or fn.startswith(("_ZNSt", "std::"))
 
 
-def first_location_frame(rec):
-    frames = primary_stack(rec)
+def program_frame(rec, frames):
+    """The first frame of the program's own code, else the innermost."""
     mod = program_module(rec)
     for fr in frames:
         fn = text(fr.get("function"))
         if fn and mod and fr.get("module") == mod and not is_lock_helper(fn):
             return fr
     return frames[0] if frames else None
+
+
+def first_location_frame(rec):
+    return program_frame(rec, primary_stack(rec))
 
 
 def frame_where(fr):
@@ -413,10 +417,7 @@ def lock_key(rec, lk):
 def lock_key1(rec, lk):
     if lk.get("name"):
         return text(lk.get("name"))
-    frames = stack_of(rec, lk.get("first_stack")) or []
-    mod = program_module(rec)
-    pick = next((fr for fr in frames if fr.get("function") and fr.get("module") == mod),
-                frames[0] if frames else None)
+    pick = program_frame(rec, stack_of(rec, lk.get("first_stack")) or [])
     if pick is None:
         return "%s@pid%s" % (text(lk.get("address")), text(rec.get("pid")))
     return "%s first %s in %s" % (text(lk.get("kind")) or "lock",
@@ -456,7 +457,7 @@ def build_graph(log):
             if a is None or b is None:
                 continue
             st = stack_of(rec, e.get("stack")) or []
-            g.add_edge(lock_key(rec, a), lock_key(rec, b), frame_where(st[0] if st else None),
+            g.add_edge(lock_key(rec, a), lock_key(rec, b), frame_where(program_frame(rec, st)),
                        text(e.get("thread")), False, None)
         g.truncated = g.truncated or bool(rec.get("truncated"))
     for f in log.findings:
@@ -474,9 +475,8 @@ def build_graph(log):
             g.add_node(a, text(locks[text(e.get("from"))].get("kind")))
             g.add_node(b, text(locks[text(e.get("to"))].get("kind")))
             st = stack_of(rec, e.get("stack")) or []
-            where = frame_where(next((fr for fr in st if fr.get("module") == program_module(rec)
-                                      and fr.get("function")), st[0] if st else None))
-            g.add_edge(a, b, where, text(e.get("thread")), True, f.fingerprint)
+            g.add_edge(a, b, frame_where(program_frame(rec, st)), text(e.get("thread")), True,
+                       f.fingerprint)
         if f.kind == "deadlock":
             for t in map(as_dict, as_list(rec.get("threads"))):
                 b = key(t.get("waits_for"))
@@ -489,7 +489,7 @@ def build_graph(log):
                     g.add_node(a, text(locks[text(h.get("lock"))].get("kind")))
                     g.add_node(b, text(locks[text(t.get("waits_for"))].get("kind")))
                     st = stack_of(rec, t.get("stack")) or []
-                    g.add_edge(a, b, frame_where(st[0] if st else None), text(t.get("id")),
+                    g.add_edge(a, b, frame_where(program_frame(rec, st)), text(t.get("id")),
                                True, f.fingerprint)
     return g
 

@@ -5,7 +5,9 @@
   - every option the launcher accepts (its parser's cases and one per table
     row) is in `lockwatch --help` and in lockwatch(1);
   - `groff -ww -man -z` is silent on every page in man/;
-  - every page in man/ is installed by man/Makefile.am."""
+  - every page in man/ is installed by man/Makefile.am;
+  - lockwatch(3) exists and documents every function and macro of
+    include/lockwatch.h."""
 import glob
 import os
 import re
@@ -89,6 +91,21 @@ def main(t):
                  "launcher option %s is not in lockwatch --help" % o)
         t.expect(re.search(r"^\.B[IR]? (.*[\s\"])?%s\b" % re.escape(o), man1, re.M),
                  "launcher option %s has no entry in the OPTIONS of lockwatch(1)" % o)
+
+    # lockwatch(3): the public header, every name in it.
+    with open(os.path.join(top, "include", "lockwatch.h"), encoding="utf-8") as f:
+        header = f.read()
+    api = sorted(set(re.findall(r"\b(lockwatch_\w+)\s*\(", header)) |
+                 set(re.findall(r"#define\s+(LOCKWATCH_\w+)", header)) - {"LOCKWATCH_H"})
+    t.require(api, "no lockwatch_* function found in include/lockwatch.h")
+    man3 = os.path.join(top, "man", "lockwatch.3")
+    t.expect(os.path.isfile(man3), "%s does not exist" % man3)
+    if os.path.isfile(man3):
+        with open(man3, encoding="utf-8") as f:
+            page3 = plain(f.read())
+        for name in api:
+            t.expect(name in page3, "%s is declared in include/lockwatch.h but not documented "
+                     "in lockwatch(3)" % name)
 
     # groff finds nothing to complain about, and every page is installed.
     pages = sorted(glob.glob(os.path.join(top, "man", "lockwatch*.[0-9]")))

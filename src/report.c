@@ -220,6 +220,10 @@ static void collect_stacks(workspace *w, const lw_finding *f)
 
 /* An edge of a join cycle: into the end of a thread (the join) or out of
  * it (the thread, holding its own end, took the lock). */
+/* ", \"name\"" after a thread's tid when it was given a name, else "":
+ * the three strings for a "%s%s%s" in a format. */
+#define LW_TNAME(t) (t)->name[0] ? ", \"" : "", (t)->name, (t)->name[0] ? "\"" : ""
+
 static void text_join_edge(workspace *w, const lw_finding *f, const lw_fedge *e)
 {
     lw_buf *b = &w->b;
@@ -227,19 +231,19 @@ static void text_join_edge(workspace *w, const lw_finding *f, const lw_fedge *e)
     const lw_fthread *t = &f->threads[e->thread];
     if (to->kind == LW_KIND_THREAD) {
         lw_buf_printf(b, "\n  Thread end M%lu (%p) acquired, by joining the thread, here while "
-                      "holding %s M%lu in thread T%u (tid=%d):\n", (unsigned long)to->id,
+                      "holding %s M%lu in thread T%u (tid=%d%s%s%s):\n", (unsigned long)to->id,
                       (void *)to->addr, lw_lock_kind_word(from->kind), (unsigned long)from->id,
-                      t->num, t->tid);
+                      t->num, t->tid, LW_TNAME(t));
         text_stack(w, e->stack, "<no backtrace>");
         lw_buf_printf(b, "  %s M%lu previously acquired by the same thread here:\n",
                       lw_lock_kind_title(from->kind), (unsigned long)from->id);
         text_stack(w, e->held_stack, "<no backtrace>");
         return;
     }
-    lw_buf_printf(b, "\n  %s M%lu %sacquired here by thread T%u (tid=%d), which holds its own "
-                  "end M%lu for its whole life:\n", lw_lock_kind_title(to->kind),
+    lw_buf_printf(b, "\n  %s M%lu %sacquired here by thread T%u (tid=%d%s%s%s), which holds its "
+                  "own end M%lu for its whole life:\n", lw_lock_kind_title(to->kind),
                   (unsigned long)to->id, e->to_mode == LW_MODE_READ ? "read-" : "", t->num,
-                  t->tid, (unsigned long)from->id);
+                  t->tid, LW_TNAME(t), (unsigned long)from->id);
     text_stack(w, e->stack, "<no backtrace>");
     lw_buf_printf(b, "  Thread end M%lu held since the thread was created here:\n",
                   (unsigned long)from->id);
@@ -271,13 +275,13 @@ static void text_cycle(workspace *w, const lw_finding *f)
             continue;
         }
         lw_buf_printf(b, "\n  %s M%lu %sacquired here while holding %s M%lu%s in thread T%u "
-                      "(tid=%d)", lw_lock_kind_title(to->kind), (unsigned long)to->id,
+                      "(tid=%d%s%s%s)", lw_lock_kind_title(to->kind), (unsigned long)to->id,
                       e->to_mode == LW_MODE_READ ? "read-"
                       : to->kind == LW_KIND_RWLOCK ? "write-" : "",
                       from->kind == LW_KIND_RWLOCK ? "rwlock" : "mutex", (unsigned long)from->id,
                       from->kind != LW_KIND_RWLOCK ? ""
                       : e->from_mode == LW_MODE_WRITE ? " (for writing)" : " (for reading)",
-                      t->num, t->tid);
+                      t->num, t->tid, LW_TNAME(t));
         if (e->timed_ms)
             lw_buf_printf(b, ", a timed acquisition: in the deadlock it would stall %u ms "
                           "before it fails", e->timed_ms);
@@ -294,8 +298,8 @@ static void text_threads(workspace *w, const lw_finding *f)
     lw_buf *b = &w->b;
     for (unsigned i = 0; i < f->nthreads; i++) {
         const lw_fthread *t = &f->threads[i];
-        lw_buf_printf(b, "\n  Thread T%u (tid=%d%s%s%s) %s:\n", t->num, t->tid,
-                      t->name[0] ? ", \"" : "", t->name, t->name[0] ? "\"" : "", t->what);
+        lw_buf_printf(b, "\n  Thread T%u (tid=%d%s%s%s) %s:\n", t->num, t->tid, LW_TNAME(t),
+                      t->what);
         text_stack(w, t->stack, "<no backtrace>");
         for (unsigned h = 0; h < t->nholds; h++) {
             const lw_fhold *hd = &f->holds[t->first_hold + h];
@@ -347,17 +351,19 @@ static void write_text(workspace *w, const lw_finding *f)
     for (unsigned i = 0; i < f->nthreads; i++) {
         const lw_fthread *t = &f->threads[i];
         if (t->num == 0) {
-            lw_buf_printf(b, "  Thread T0 (tid=%d) is the main thread\n", t->tid);
+            lw_buf_printf(b, "  Thread T0 (tid=%d%s%s%s) is the main thread\n", t->tid,
+                          LW_TNAME(t));
         } else if (t->created_seen) {
             char pl[16];
             lw_buf pb;
             lw_buf_init(&pb, pl, sizeof(pl));
             lw_buf_printf(&pb, "T%u", t->parent);
-            lw_buf_printf(b, "  Thread T%u (tid=%d) created by %s%s at:\n", t->num, t->tid,
-                          t->parent == 0 ? "main thread" : "thread ", t->parent == 0 ? "" : pl);
+            lw_buf_printf(b, "  Thread T%u (tid=%d%s%s%s) created by %s%s at:\n", t->num,
+                          t->tid, LW_TNAME(t), t->parent == 0 ? "main thread" : "thread ", t->parent == 0 ? "" : pl);
             text_stack(w, t->create_stack, "<no backtrace>");
         } else {
-            lw_buf_printf(b, "  Thread T%u (tid=%d) was not seen created\n", t->num, t->tid);
+            lw_buf_printf(b, "  Thread T%u (tid=%d%s%s%s) was not seen created\n", t->num,
+                          t->tid, LW_TNAME(t));
         }
     }
     char fn[160] = "";
@@ -446,7 +452,10 @@ static void json_threads(workspace *w, const lw_finding *f, bool cycle)
     for (unsigned i = 0; i < f->nthreads; i++) {
         const lw_fthread *t = &f->threads[i];
         lw_buf_printf(b, "%s{\"id\":\"T%u\",\"tid\":%d,\"name\":", i ? "," : "", t->num, t->tid);
-        lw_buf_json_str(b, t->name);
+        if (t->name[0])
+            lw_buf_json_str(b, t->name);
+        else
+            lw_buf_puts(b, "null");   /* never named: not the inherited process name */
         if (t->num == 0 || !t->created_seen) {
             lw_buf_puts(b, ",\"created_by\":null,\"created_stack\":null");
         } else {

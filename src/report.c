@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LW_REPORT_BUF   (256u << 10)
@@ -30,9 +32,94 @@ static lw_mutex report_lock = LW_MUTEX_INIT;
 static int log_fd = -1;
 static bool log_opened;
 
+/* The command line, read once at start-up (/proc/self/cmdline: argv[0],
+ * NUL, argv[1], NUL, ...), for the program and args members of every JSON
+ * record.  Written by lw_report_init only, before any report; read by
+ * report writers.  A longer command line is cut at a whole argument and
+ * args_truncated says so. */
+#define LW_CMDLINE_MAX 8192
+static char cmdline[LW_CMDLINE_MAX];
+static unsigned cmdline_len;      /* bytes of whole arguments, each ending in NUL */
+static bool cmdline_truncated;
+
+static void read_cmdline(void)
+{
+    int fd = lw_sys_open_read("/proc/self/cmdline");
+    if (fd < 0)
+        return;
+    unsigned n = 0;
+    long r;
+    while (n < sizeof(cmdline) && (r = lw_sys_read(fd, cmdline + n, sizeof(cmdline) - n)) > 0)
+        n += (unsigned)r;
+    if (n == sizeof(cmdline)) {
+        char more;
+        cmdline_truncated = lw_sys_read(fd, &more, 1) > 0 || cmdline[n - 1] != '\0';
+    }
+    lw_sys_close(fd);
+    /* Keep whole arguments only. */
+    while (n > 0 && cmdline[n - 1] != '\0') {
+        n--;
+        cmdline_truncated = true;
+    }
+    cmdline_len = n;
+}
+
 void lw_report_init(void)
 {
     lw_log_init();
+    read_cmdline();
+}
+
+/* Days since 1970-01-01 -> civil date (Howard Hinnant's days_from_civil,
+ * inverted); no gmtime: no locale or time zone state on a report path. */
+static void civil_from_days(long z, int *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long yy = (long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yy + (*m <= 2));
+}
+
+/* ,"ppid":..,"program":..,"args":[..],"time":..,"version":.. (after pid):
+ * which process wrote the record, and when. */
+static void json_process(lw_buf *b)
+{
+    struct timespec ts = { 0, 0 };
+    syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+    long days = (long)(ts.tv_sec / 86400), secs = (long)(ts.tv_sec % 86400);
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    int y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    lw_buf_printf(b, ",\"ppid\":%d,\"program\":", (int)syscall(SYS_getppid));
+    const char *arg = cmdline, *end = cmdline + cmdline_len;
+    if (arg < end) {
+        lw_buf_json_str(b, arg);
+        arg += strlen(arg) + 1;
+    } else {
+        lw_buf_puts(b, "null");
+    }
+    lw_buf_puts(b, ",\"args\":[");
+    for (bool first = true; arg < end; arg += strlen(arg) + 1, first = false) {
+        if (!first)
+            lw_buf_putc(b, ',');
+        lw_buf_json_str(b, arg);
+    }
+    lw_buf_puts(b, "]");
+    if (cmdline_truncated)
+        lw_buf_puts(b, ",\"args_truncated\":true");
+    lw_buf_printf(b, ",\"time\":\"%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ\",\"version\":",
+                  y, mo, d, secs / 3600, secs / 60 % 60, secs % 60, (long)(ts.tv_nsec / 1000000));
+    lw_buf_json_str(b, PACKAGE_VERSION);
 }
 
 static void expand_log_path(char *out, size_t cap)
@@ -528,8 +615,9 @@ static void write_json(workspace *w, const lw_finding *f)
     lw_buf_json_str(b, lw_finding_kind_name(f->kind));
     lw_buf_puts(b, ",\"message\":");
     lw_buf_json_str(b, f->message);
-    lw_buf_printf(b, ",\"pid\":%d,\"fingerprint\":\"%016llx\"", (int)getpid(),
-                  (unsigned long long)f->fingerprint);
+    lw_buf_printf(b, ",\"pid\":%d", (int)getpid());
+    json_process(b);
+    lw_buf_printf(b, ",\"fingerprint\":\"%016llx\"", (unsigned long long)f->fingerprint);
     json_threads(w, f, cycle);
     /* Every lock the finding names, once: its own, then those only held. */
     lw_buf_puts(b, ",\"locks\":[");
@@ -577,9 +665,10 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_json_str(b, lw_finding_kind_name(f->kind));
         lw_buf_puts(b, ",\"message\":");
         lw_buf_json_str(b, f->message);
-        lw_buf_printf(b, ",\"pid\":%d,\"fingerprint\":\"%016llx\",\"threads\":[],\"locks\":[],"
-                      "\"stacks\":[],\"truncated\":true}\n", (int)getpid(),
-                      (unsigned long long)f->fingerprint);
+        lw_buf_printf(b, ",\"pid\":%d", (int)getpid());
+        json_process(b);
+        lw_buf_printf(b, ",\"fingerprint\":\"%016llx\",\"threads\":[],\"locks\":[],"
+                      "\"stacks\":[],\"truncated\":true}\n", (unsigned long long)f->fingerprint);
     }
 }
 

@@ -430,6 +430,7 @@ static void snap_quietly(const sleeper_view *sv, lw_thread_snap *ts)
     ts->tid = sv->tid;
     memcpy(ts->name, t->name, sizeof(ts->name));
     lw_thread_name_of(sv->tid, ts->name, sizeof(ts->name));
+    lw_thread_unset_inherited(t, ts->name);
     ts->created_seen = t->created_seen;
     ts->create_stack = t->create_stack;
     ts->stack = pc ? lw_depot_put(&pc, 1) : 0;

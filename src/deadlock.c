@@ -225,8 +225,10 @@ void lw_deadlock_act(void)
     switch (lw_opt.on_deadlock) {
     case LW_ON_DEADLOCK_EXIT:
         /* No exit handlers or destructors: they could block on the very
-         * locks of the cycle. */
-        syscall(SYS_exit_group, (int)lw_opt.exitcode);
+         * locks of the cycle.  Its own status, never 0 (the option's
+         * minimum is 1): LOCKWATCH_EXITCODE=0 keeps the status of a program
+         * that ends by itself, but one that lockwatch ends must not pass. */
+        syscall(SYS_exit_group, (int)lw_opt.deadlock_exitcode);
         break;
     case LW_ON_DEADLOCK_ABORT:
         abort();

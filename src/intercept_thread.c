@@ -10,7 +10,9 @@
 #include "rules.h"
 #include "asleep.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <sys/prctl.h>
 
 struct tramp {
     void *link; /* pool link: first word */
@@ -18,6 +20,7 @@ struct tramp {
     int (*cfn)(void *);
     void *arg;
     uint32_t num, parent, stack;
+    char creator_name[16];   /* the name the new thread inherits */
 };
 
 static lw_pool tramp_pool = LW_POOL_INIT(sizeof(struct tramp));
@@ -52,6 +55,15 @@ static struct tramp *tramp_new(lw_thread *t)
     tr->num = lw_thread_new_number();
     tr->parent = t->num;
     tr->stack = lw_stack_capture();
+    /* The kernel copies the creator's name into the new thread: a name
+     * equal to it later was never set (lw_thread_unset_inherited).  Read
+     * here, not by the new thread, which its creator may already have
+     * named with pthread_setname_np when it starts. */
+    int e = errno;
+    if (prctl(PR_GET_NAME, tr->creator_name, 0, 0, 0) != 0)
+        tr->creator_name[0] = '\0';
+    errno = e;
+    tr->creator_name[15] = '\0';
     return tr;
 }
 
@@ -164,7 +176,7 @@ static struct tramp tramp_take(void *p)
     lw_thread *t = &lw_self;
     t->guard++;
     lw_pool_put(&tramp_pool, p);
-    lw_thread_adopt(t, tr.num, tr.parent, tr.stack);
+    lw_thread_adopt(t, tr.num, tr.parent, tr.stack, tr.creator_name);
     lw_thread_watch_exit();
     t->guard--;
     return tr;

@@ -20,6 +20,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LW_REPORT_BUF   (256u << 10)
@@ -30,9 +32,94 @@ static lw_mutex report_lock = LW_MUTEX_INIT;
 static int log_fd = -1;
 static bool log_opened;
 
+/* The command line, read once at start-up (/proc/self/cmdline: argv[0],
+ * NUL, argv[1], NUL, ...), for the program and args members of every JSON
+ * record.  Written by lw_report_init only, before any report; read by
+ * report writers.  A longer command line is cut at a whole argument and
+ * args_truncated says so. */
+#define LW_CMDLINE_MAX 8192
+static char cmdline[LW_CMDLINE_MAX];
+static unsigned cmdline_len;      /* bytes of whole arguments, each ending in NUL */
+static bool cmdline_truncated;
+
+static void read_cmdline(void)
+{
+    int fd = lw_sys_open_read("/proc/self/cmdline");
+    if (fd < 0)
+        return;
+    unsigned n = 0;
+    long r;
+    while (n < sizeof(cmdline) && (r = lw_sys_read(fd, cmdline + n, sizeof(cmdline) - n)) > 0)
+        n += (unsigned)r;
+    if (n == sizeof(cmdline)) {
+        char more;
+        cmdline_truncated = lw_sys_read(fd, &more, 1) > 0 || cmdline[n - 1] != '\0';
+    }
+    lw_sys_close(fd);
+    /* Keep whole arguments only. */
+    while (n > 0 && cmdline[n - 1] != '\0') {
+        n--;
+        cmdline_truncated = true;
+    }
+    cmdline_len = n;
+}
+
 void lw_report_init(void)
 {
     lw_log_init();
+    read_cmdline();
+}
+
+/* Days since 1970-01-01 -> civil date (Howard Hinnant's days_from_civil,
+ * inverted); no gmtime: no locale or time zone state on a report path. */
+static void civil_from_days(long z, int *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    long era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long yy = (long)yoe + era * 400;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yy + (*m <= 2));
+}
+
+/* ,"ppid":..,"program":..,"args":[..],"time":..,"version":.. (after pid):
+ * which process wrote the record, and when. */
+static void json_process(lw_buf *b)
+{
+    struct timespec ts = { 0, 0 };
+    syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+    long days = (long)(ts.tv_sec / 86400), secs = (long)(ts.tv_sec % 86400);
+    if (secs < 0) {
+        secs += 86400;
+        days--;
+    }
+    int y;
+    unsigned mo, d;
+    civil_from_days(days, &y, &mo, &d);
+    lw_buf_printf(b, ",\"ppid\":%d,\"program\":", (int)syscall(SYS_getppid));
+    const char *arg = cmdline, *end = cmdline + cmdline_len;
+    if (arg < end) {
+        lw_buf_json_str(b, arg);
+        arg += strlen(arg) + 1;
+    } else {
+        lw_buf_puts(b, "null");
+    }
+    lw_buf_puts(b, ",\"args\":[");
+    for (bool first = true; arg < end; arg += strlen(arg) + 1, first = false) {
+        if (!first)
+            lw_buf_putc(b, ',');
+        lw_buf_json_str(b, arg);
+    }
+    lw_buf_puts(b, "]");
+    if (cmdline_truncated)
+        lw_buf_puts(b, ",\"args_truncated\":true");
+    lw_buf_printf(b, ",\"time\":\"%04d-%02u-%02uT%02ld:%02ld:%02ld.%03ldZ\",\"version\":",
+                  y, mo, d, secs / 3600, secs / 60 % 60, secs % 60, (long)(ts.tv_nsec / 1000000));
+    lw_buf_json_str(b, PACKAGE_VERSION);
 }
 
 static void expand_log_path(char *out, size_t cap)
@@ -220,6 +307,10 @@ static void collect_stacks(workspace *w, const lw_finding *f)
 
 /* An edge of a join cycle: into the end of a thread (the join) or out of
  * it (the thread, holding its own end, took the lock). */
+/* ", \"name\"" after a thread's tid when it was given a name, else "":
+ * the three strings for a "%s%s%s" in a format. */
+#define LW_TNAME(t) (t)->name[0] ? ", \"" : "", (t)->name, (t)->name[0] ? "\"" : ""
+
 static void text_join_edge(workspace *w, const lw_finding *f, const lw_fedge *e)
 {
     lw_buf *b = &w->b;
@@ -227,19 +318,19 @@ static void text_join_edge(workspace *w, const lw_finding *f, const lw_fedge *e)
     const lw_fthread *t = &f->threads[e->thread];
     if (to->kind == LW_KIND_THREAD) {
         lw_buf_printf(b, "\n  Thread end M%lu (%p) acquired, by joining the thread, here while "
-                      "holding %s M%lu in thread T%u (tid=%d):\n", (unsigned long)to->id,
+                      "holding %s M%lu in thread T%u (tid=%d%s%s%s):\n", (unsigned long)to->id,
                       (void *)to->addr, lw_lock_kind_word(from->kind), (unsigned long)from->id,
-                      t->num, t->tid);
+                      t->num, t->tid, LW_TNAME(t));
         text_stack(w, e->stack, "<no backtrace>");
         lw_buf_printf(b, "  %s M%lu previously acquired by the same thread here:\n",
                       lw_lock_kind_title(from->kind), (unsigned long)from->id);
         text_stack(w, e->held_stack, "<no backtrace>");
         return;
     }
-    lw_buf_printf(b, "\n  %s M%lu %sacquired here by thread T%u (tid=%d), which holds its own "
-                  "end M%lu for its whole life:\n", lw_lock_kind_title(to->kind),
+    lw_buf_printf(b, "\n  %s M%lu %sacquired here by thread T%u (tid=%d%s%s%s), which holds its "
+                  "own end M%lu for its whole life:\n", lw_lock_kind_title(to->kind),
                   (unsigned long)to->id, e->to_mode == LW_MODE_READ ? "read-" : "", t->num,
-                  t->tid, (unsigned long)from->id);
+                  t->tid, LW_TNAME(t), (unsigned long)from->id);
     text_stack(w, e->stack, "<no backtrace>");
     lw_buf_printf(b, "  Thread end M%lu held since the thread was created here:\n",
                   (unsigned long)from->id);
@@ -271,13 +362,13 @@ static void text_cycle(workspace *w, const lw_finding *f)
             continue;
         }
         lw_buf_printf(b, "\n  %s M%lu %sacquired here while holding %s M%lu%s in thread T%u "
-                      "(tid=%d)", lw_lock_kind_title(to->kind), (unsigned long)to->id,
+                      "(tid=%d%s%s%s)", lw_lock_kind_title(to->kind), (unsigned long)to->id,
                       e->to_mode == LW_MODE_READ ? "read-"
                       : to->kind == LW_KIND_RWLOCK ? "write-" : "",
                       from->kind == LW_KIND_RWLOCK ? "rwlock" : "mutex", (unsigned long)from->id,
                       from->kind != LW_KIND_RWLOCK ? ""
                       : e->from_mode == LW_MODE_WRITE ? " (for writing)" : " (for reading)",
-                      t->num, t->tid);
+                      t->num, t->tid, LW_TNAME(t));
         if (e->timed_ms)
             lw_buf_printf(b, ", a timed acquisition: in the deadlock it would stall %u ms "
                           "before it fails", e->timed_ms);
@@ -294,8 +385,8 @@ static void text_threads(workspace *w, const lw_finding *f)
     lw_buf *b = &w->b;
     for (unsigned i = 0; i < f->nthreads; i++) {
         const lw_fthread *t = &f->threads[i];
-        lw_buf_printf(b, "\n  Thread T%u (tid=%d%s%s%s) %s:\n", t->num, t->tid,
-                      t->name[0] ? ", \"" : "", t->name, t->name[0] ? "\"" : "", t->what);
+        lw_buf_printf(b, "\n  Thread T%u (tid=%d%s%s%s) %s:\n", t->num, t->tid, LW_TNAME(t),
+                      t->what);
         text_stack(w, t->stack, "<no backtrace>");
         for (unsigned h = 0; h < t->nholds; h++) {
             const lw_fhold *hd = &f->holds[t->first_hold + h];
@@ -347,17 +438,19 @@ static void write_text(workspace *w, const lw_finding *f)
     for (unsigned i = 0; i < f->nthreads; i++) {
         const lw_fthread *t = &f->threads[i];
         if (t->num == 0) {
-            lw_buf_printf(b, "  Thread T0 (tid=%d) is the main thread\n", t->tid);
+            lw_buf_printf(b, "  Thread T0 (tid=%d%s%s%s) is the main thread\n", t->tid,
+                          LW_TNAME(t));
         } else if (t->created_seen) {
             char pl[16];
             lw_buf pb;
             lw_buf_init(&pb, pl, sizeof(pl));
             lw_buf_printf(&pb, "T%u", t->parent);
-            lw_buf_printf(b, "  Thread T%u (tid=%d) created by %s%s at:\n", t->num, t->tid,
-                          t->parent == 0 ? "main thread" : "thread ", t->parent == 0 ? "" : pl);
+            lw_buf_printf(b, "  Thread T%u (tid=%d%s%s%s) created by %s%s at:\n", t->num,
+                          t->tid, LW_TNAME(t), t->parent == 0 ? "main thread" : "thread ", t->parent == 0 ? "" : pl);
             text_stack(w, t->create_stack, "<no backtrace>");
         } else {
-            lw_buf_printf(b, "  Thread T%u (tid=%d) was not seen created\n", t->num, t->tid);
+            lw_buf_printf(b, "  Thread T%u (tid=%d%s%s%s) was not seen created\n", t->num,
+                          t->tid, LW_TNAME(t));
         }
     }
     char fn[160] = "";
@@ -446,7 +539,10 @@ static void json_threads(workspace *w, const lw_finding *f, bool cycle)
     for (unsigned i = 0; i < f->nthreads; i++) {
         const lw_fthread *t = &f->threads[i];
         lw_buf_printf(b, "%s{\"id\":\"T%u\",\"tid\":%d,\"name\":", i ? "," : "", t->num, t->tid);
-        lw_buf_json_str(b, t->name);
+        if (t->name[0])
+            lw_buf_json_str(b, t->name);
+        else
+            lw_buf_puts(b, "null");   /* never named: not the inherited process name */
         if (t->num == 0 || !t->created_seen) {
             lw_buf_puts(b, ",\"created_by\":null,\"created_stack\":null");
         } else {
@@ -519,8 +615,9 @@ static void write_json(workspace *w, const lw_finding *f)
     lw_buf_json_str(b, lw_finding_kind_name(f->kind));
     lw_buf_puts(b, ",\"message\":");
     lw_buf_json_str(b, f->message);
-    lw_buf_printf(b, ",\"pid\":%d,\"fingerprint\":\"%016llx\"", (int)getpid(),
-                  (unsigned long long)f->fingerprint);
+    lw_buf_printf(b, ",\"pid\":%d", (int)getpid());
+    json_process(b);
+    lw_buf_printf(b, ",\"fingerprint\":\"%016llx\"", (unsigned long long)f->fingerprint);
     json_threads(w, f, cycle);
     /* Every lock the finding names, once: its own, then those only held. */
     lw_buf_puts(b, ",\"locks\":[");
@@ -568,9 +665,10 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_json_str(b, lw_finding_kind_name(f->kind));
         lw_buf_puts(b, ",\"message\":");
         lw_buf_json_str(b, f->message);
-        lw_buf_printf(b, ",\"pid\":%d,\"fingerprint\":\"%016llx\",\"threads\":[],\"locks\":[],"
-                      "\"stacks\":[],\"truncated\":true}\n", (int)getpid(),
-                      (unsigned long long)f->fingerprint);
+        lw_buf_printf(b, ",\"pid\":%d", (int)getpid());
+        json_process(b);
+        lw_buf_printf(b, ",\"fingerprint\":\"%016llx\",\"threads\":[],\"locks\":[],"
+                      "\"stacks\":[],\"truncated\":true}\n", (unsigned long long)f->fingerprint);
     }
 }
 

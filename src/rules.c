@@ -761,8 +761,10 @@ static void join_cycle(lw_thread *t, const lw_held *h, const lw_thread *target,
     ts.tid = target->tid;
     memcpy(ts.name, target->name, sizeof(ts.name));
     ts.name[sizeof(ts.name) - 1] = '\0';
-    if (!ts.name[0])
+    if (!ts.name[0]) {
         lw_thread_name_of(target->tid, ts.name, sizeof(ts.name));   /* never asked for it */
+        lw_thread_unset_inherited(target, ts.name);
+    }
     ts.created_seen = target->created_seen;
     ts.create_stack = target->create_stack;
     lw_finding_thread(f, &ts);

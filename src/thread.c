@@ -35,9 +35,13 @@ void lw_thread_setup(lw_thread *t)
     t->slow = lw_jitter_level != 0;
 }
 
-void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack)
+void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack,
+                     const char *inherited_name)
 {
     t->tid = (int)syscall(SYS_gettid);
+    for (unsigned i = 0; i < sizeof(t->inherited_name); i++)
+        t->inherited_name[i] = inherited_name[i];
+    t->inherited_name[sizeof(t->inherited_name) - 1] = '\0';
     t->num = num;
     t->parent = parent;
     t->create_stack = create_stack;
@@ -74,9 +78,28 @@ void lw_thread_refresh_name(lw_thread *t)
     errno = e;
     if (r == 0) {
         buf[15] = 0;
+        lw_thread_unset_inherited(t, buf);
         for (unsigned i = 0; i < sizeof(t->name); i++)
             t->name[i] = buf[i];
     }
+}
+
+char lw_process_comm[16];
+
+void lw_thread_init_process(void)
+{
+    /* The main thread's, whichever thread starts lockwatch. */
+    lw_thread_name_of((int)getpid(), lw_process_comm, sizeof(lw_process_comm));
+}
+
+void lw_thread_unset_inherited(const lw_thread *t, char *name)
+{
+    const char *from = t->inherited_name[0] ? t->inherited_name : lw_process_comm;
+    unsigned i = 0;
+    while (i < 15 && name[i] && name[i] == from[i])
+        i++;
+    if (name[i] == from[i] || (i == 15 && !from[15]))
+        name[0] = '\0';
 }
 
 void lw_thread_name_of(int tid, char *out, size_t cap)

@@ -56,7 +56,14 @@ typedef struct lw_thread {
     bool created_seen;     /* lockwatch saw this thread created */
     bool exit_checked;     /* exit-holding-lock already considered */
     int tid;               /* OS thread id */
-    char name[16];
+    char name[16];         /* its own name, or "" (lw_thread_refresh_name) */
+    /* The name the kernel gave the thread at its creation, a copy of its
+     * creator's at pthread_create ("" when lockwatch did not see it created:
+     * the process's, lw_process_comm).  A name equal to it was never set.
+     * Written before the thread's first event, by the thread; read by
+     * report paths of other threads (asleep.c, rules.c), plain: it never
+     * changes after. */
+    char inherited_name[16];
     unsigned nheld;
     /* A fast-path blocking acquisition in progress (nothing held): the lock
      * and its call site.  Read by other threads' deadlock checks, relaxed:
@@ -100,7 +107,8 @@ extern LW_TLS lw_thread lw_self;
  * created get a number lazily). */
 void lw_thread_setup(lw_thread *t);
 /* Set by the pthread_create trampoline before the thread's first event. */
-void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack);
+void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack,
+                     const char *inherited_name);
 uint32_t lw_thread_new_number(void);
 /* Reads the calling thread's name into t->name (slow paths only). */
 void lw_thread_refresh_name(lw_thread *t);
@@ -108,6 +116,15 @@ void lw_thread_refresh_name(lw_thread *t);
  * the thread is gone): /proc/self/task/TID/comm, read with raw system
  * calls (slow paths only). */
 void lw_thread_name_of(int tid, char *out, size_t cap);
+/* Clears `name` (a thread's kernel name, as just read) when it is only the
+ * name t inherited at its creation, not one set with pthread_setname_np or
+ * prctl(PR_SET_NAME): every thread starts with its creator's name, in the
+ * end the process's, which tells a reader nothing. */
+void lw_thread_unset_inherited(const lw_thread *t, char *name);
+/* The main thread's name when lockwatch started (at exec: the program's
+ * file name, 15 bytes at most); read once by lw_thread_init_process. */
+extern char lw_process_comm[16];
+void lw_thread_init_process(void);
 /* Another live thread's state from its pthread_t (glibc keeps static TLS at
  * a fixed offset from the thread descriptor). */
 lw_thread *lw_thread_of(pthread_t pt);

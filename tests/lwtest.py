@@ -25,6 +25,7 @@ Typical use:
     lw.main(main)
 """
 
+import datetime
 import json
 import os
 import re
@@ -58,6 +59,7 @@ MODES = {"read", "write"}
 TIMEOUT = float(os.environ.get("LW_TIMEOUT", "120"))
 
 _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
+_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 _LOCK_ID = re.compile(r"^M[0-9]+$")
 _THREAD_ID = re.compile(r"^T[0-9]+$")
 
@@ -310,6 +312,30 @@ def validate_report(rep, pid=None):
         p.append("pid missing or not an integer")
     elif pid is not None and rep["pid"] != pid:
         p.append("pid is %r, the process was %d" % (rep["pid"], pid))
+
+    # Which process, when: logs of many processes can be told apart, merged.
+    if not isinstance(rep.get("ppid"), int):
+        p.append("ppid missing or not an integer")
+    if not isinstance(rep.get("program"), str) or not rep.get("program"):
+        p.append("program (argv[0]) missing or empty: %r" % (rep.get("program"),))
+    args = rep.get("args")
+    if not (isinstance(args, list) and all(isinstance(a, str) for a in args)):
+        p.append("args missing or not a list of strings: %r" % (args,))
+    if not (isinstance(rep.get("time"), str) and _TIME.match(rep["time"])):
+        p.append("time is not an ISO 8601 UTC timestamp: %r" % (rep.get("time"),))
+    else:
+        try:
+            when = datetime.datetime.strptime(rep["time"][:19], "%Y-%m-%dT%H:%M:%S")
+            age = abs((datetime.datetime.utcnow() - when).total_seconds())
+            if age > 24 * 3600:
+                p.append("time %s is %d s away from now" % (rep["time"], age))
+        except ValueError as e:
+            p.append("time %r: %s" % (rep["time"], e))
+    version = os.environ.get("LW_VERSION")
+    if not isinstance(rep.get("version"), str) or not rep.get("version"):
+        p.append("version missing or empty")
+    elif version and rep["version"] != version:
+        p.append("version is %r, lockwatch is %s" % (rep["version"], version))
 
     if kind == "lock-order-inversion" and rep.get("confidence") not in ("latent", "feasible"):
         p.append("confidence is %r, expected latent or feasible" % (rep.get("confidence"),))

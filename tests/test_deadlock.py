@@ -14,7 +14,8 @@ spin lock / C11 mutex cycle:
     and no others;
   - timing: reported no earlier than LOCKWATCH_DEADLOCK_MS and within
     LOCKWATCH_DEADLOCK_MS + 1 s (+ start-up allowance), for 500 and 1000 ms;
-  - LOCKWATCH_ON_DEADLOCK: exit (status 66, or LOCKWATCH_EXITCODE, at once,
+  - LOCKWATCH_ON_DEADLOCK: exit (status 66, or LOCKWATCH_DEADLOCK_EXITCODE,
+    never LOCKWATCH_EXITCODE's, never 0, at once,
     without running exit handlers), abort (killed by SIGABRT), wait (still
     blocked well after the report, which is already written);
   - the text report.
@@ -246,12 +247,39 @@ def check_join_no_blocking_rule(t):
 
 
 def check_exitcode(t):
-    what = "deadlock_2threads, LOCKWATCH_EXITCODE=3"
-    res = lw.run_preload_timed(lw.example("deadlock_2threads"),
-                               extra_env=deadlock_env(200, "exit", {"LOCKWATCH_EXITCODE": "3"}),
+    """A deadlock exits with LOCKWATCH_DEADLOCK_EXITCODE (default 66), never
+    0: LOCKWATCH_EXITCODE (the status for reports) does not change it, not
+    even LOCKWATCH_EXITCODE=0, with which a CI job must still fail."""
+    prog = lw.example("deadlock_2threads")
+    for extra, want in (({"LOCKWATCH_EXITCODE": "3"}, lw.DEFAULT_EXITCODE),
+                        ({"LOCKWATCH_EXITCODE": "0"}, lw.DEFAULT_EXITCODE),
+                        ({"LOCKWATCH_DEADLOCK_EXITCODE": "5"}, 5),
+                        ({"LOCKWATCH_EXITCODE": "0", "LOCKWATCH_DEADLOCK_EXITCODE": "7"}, 7)):
+        what = "deadlock_2threads, " + " ".join("%s=%s" % kv for kv in sorted(extra.items()))
+        res = lw.run_preload_timed(prog, extra_env=deadlock_env(200, "exit", extra),
+                                   timeout=HANG_LIMIT)
+        t.expect(res.returncode == want, "%s: exit status %r, expected %d\n%s"
+                 % (what, res.returncode, want, res.describe()))
+        only_deadlock(t, res.reports, what)
+    # 0 is not a deadlock status: refused with a warning, the default stays.
+    what = "deadlock_2threads, LOCKWATCH_DEADLOCK_EXITCODE=0"
+    res = lw.run_preload_timed(prog, extra_env=deadlock_env(200, "exit", {
+        "LOCKWATCH_DEADLOCK_EXITCODE": "0"}), timeout=HANG_LIMIT)
+    t.expect(res.returncode == lw.DEFAULT_EXITCODE, "%s: exit status %r, expected %d\n%s"
+             % (what, res.returncode, lw.DEFAULT_EXITCODE, res.describe()))
+    t.expect(lw.WARNING_PREFIX + " LOCKWATCH_DEADLOCK_EXITCODE" in res.stderr,
+             "%s: no warning naming the variable:\n%s" % (what, res.stderr))
+    # The launcher: --exitcode=0 keeps a deadlock's status non-zero.
+    what = "lockwatch --exitcode=0 --deadlock-ms=200 deadlock_2threads"
+    env = lw.base_env()
+    rc, out, err, pid = lw.run([lw.launcher(), "--exitcode=0", "--deadlock-ms=200", prog], env,
                                timeout=HANG_LIMIT)
-    t.expect(res.returncode == 3, "%s: exit status %r, expected 3" % (what, res.returncode))
-    only_deadlock(t, res.reports, what)
+    t.expect(rc == lw.DEFAULT_EXITCODE, "%s: exit status %r, expected %d\n%s"
+             % (what, rc, lw.DEFAULT_EXITCODE, err))
+    what = "lockwatch --deadlock-exitcode=9 --deadlock-ms=200 deadlock_2threads"
+    rc, out, err, pid = lw.run([lw.launcher(), "--deadlock-exitcode=9", "--deadlock-ms=200", prog],
+                               env, timeout=HANG_LIMIT)
+    t.expect(rc == 9, "%s: exit status %r, expected 9\n%s" % (what, rc, err))
 
 
 def check_abort(t):

@@ -165,7 +165,20 @@ static void text_stack_at(workspace *w, uint32_t id, const char *none, const cha
     for (unsigned i = 0; i < st->n; i++) {
         lw_frame_info fi;
         lw_symbolize(st->pc[i], &fi);
-        if (fi.function[0])
+        /* Inlined frames first, with the same number: they share the pc. */
+        for (unsigned k = 0; k < fi.ninlined; k++) {
+            const lw_src_frame *sf = &fi.inlined[k];
+            lw_buf_printf(&w->b, "%s#%u 0x%lx in %s", indent, i, (unsigned long)fi.pc,
+                          sf->function[0] ? sf->function : "??");
+            if (sf->file)
+                lw_buf_printf(&w->b, " %s:%u", sf->file, sf->line);
+            lw_buf_puts(&w->b, " (inlined)\n");
+        }
+        if (fi.function[0] && fi.file)
+            lw_buf_printf(&w->b, "%s#%u 0x%lx in %s %s:%u (%s+0x%lx)\n", indent, i,
+                          (unsigned long)fi.pc, fi.function, fi.file, fi.line, fi.module,
+                          (unsigned long)fi.offset);
+        else if (fi.function[0])
             lw_buf_printf(&w->b, "%s#%u 0x%lx in %s %s+0x%lx\n", indent, i, (unsigned long)fi.pc,
                           fi.function, fi.module, (unsigned long)fi.offset);
         else
@@ -179,20 +192,60 @@ static void text_stack(workspace *w, uint32_t id, const char *none)
     text_stack_at(w, id, none, "    ");
 }
 
-static void first_function(uint32_t id, char *out, size_t cap)
+/* The frame a summary names: the first one in the program's own code
+ * (inlined frames included, innermost first), past the libc and libstdc++
+ * layers a lock is taken through; the innermost frame when none is. */
+typedef struct {
+    lw_frame_info fi;
+    const lw_src_frame *sf;   /* points into fi */
+    unsigned frame;           /* index in the stack */
+    lw_src_frame outer;       /* fi's own function, as a source frame */
+} summary_frame;
+
+static bool summary_of(uint32_t id, summary_frame *sum)
 {
     const lw_stack *st = lw_depot_get(id);
-    out[0] = 0;
     if (!st || !st->n)
+        return false;
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < st->n; i++) {
+            lw_symbolize(st->pc[i], &sum->fi);
+            sum->frame = i;
+            sum->outer.function = sum->fi.function;
+            sum->outer.mangled = sum->fi.mangled;
+            sum->outer.file = sum->fi.file;
+            sum->outer.line = sum->fi.line;
+            if (pass == 1) {
+                sum->sf = sum->fi.ninlined ? &sum->fi.inlined[0] : &sum->outer;
+                return true;
+            }
+            for (unsigned k = 0; k <= sum->fi.ninlined; k++) {
+                const lw_src_frame *sf = k < sum->fi.ninlined ? &sum->fi.inlined[k] : &sum->outer;
+                if (sf->function[0] && lw_frame_is_program(&sum->fi, sf)) {
+                    sum->sf = sf;
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
+}
+
+static void first_function(uint32_t id, char *out, size_t cap)
+{
+    summary_frame sum;
+    out[0] = 0;
+    if (!summary_of(id, &sum))
         return;
-    lw_frame_info fi;
-    lw_symbolize(st->pc[0], &fi);
     lw_buf b;
     lw_buf_init(&b, out, cap);
-    if (fi.function[0])
-        lw_buf_printf(&b, "%s", fi.function);
-    else
-        lw_buf_printf(&b, "%s+0x%lx", fi.module, (unsigned long)fi.offset);
+    if (sum.sf->function[0]) {
+        lw_buf_printf(&b, "%s", sum.sf->function);
+        if (sum.sf->file)
+            lw_buf_printf(&b, " %s:%u", sum.sf->file, sum.sf->line);
+    } else {
+        lw_buf_printf(&b, "%s+0x%lx", sum.fi.module, (unsigned long)sum.fi.offset);
+    }
 }
 
 /* "Mutex M3 (0x..., recursive mutex, \"name\")" */
@@ -360,7 +413,7 @@ static void write_text(workspace *w, const lw_finding *f)
             lw_buf_printf(b, "  Thread T%u (tid=%d) was not seen created\n", t->num, t->tid);
         }
     }
-    char fn[160] = "";
+    char fn[4096] = "";
     if (cycle)
         first_function(f->edges[0].stack, fn, sizeof(fn));
     else if (f->nthreads)
@@ -415,6 +468,29 @@ static void json_lock(workspace *w, const lw_flock *fl, bool first)
     lw_buf_puts(b, "}");
 }
 
+static void json_opt_str(lw_buf *b, const char *s)
+{
+    if (s && s[0])
+        lw_buf_json_str(b, s);
+    else
+        lw_buf_puts(b, "null");
+}
+
+/* "function":...,"mangled":...,"file":...,"line":... (null when unknown) */
+static void json_src_frame(lw_buf *b, const lw_src_frame *sf)
+{
+    lw_buf_puts(b, "\"function\":");
+    json_opt_str(b, sf->function);
+    lw_buf_puts(b, ",\"mangled\":");
+    json_opt_str(b, sf->mangled);
+    lw_buf_puts(b, ",\"file\":");
+    json_opt_str(b, sf->file);
+    if (sf->file && sf->line)
+        lw_buf_printf(b, ",\"line\":%u", sf->line);
+    else
+        lw_buf_puts(b, ",\"line\":null");
+}
+
 static void json_stacks(workspace *w)
 {
     lw_buf *b = &w->b;
@@ -427,12 +503,16 @@ static void json_stacks(workspace *w)
             lw_symbolize(st->pc[i], &fi);
             lw_buf_printf(b, "%s{\"pc\":\"0x%lx\",\"module\":", i ? "," : "", (unsigned long)fi.pc);
             lw_buf_json_str(b, fi.module);
-            lw_buf_printf(b, ",\"offset\":\"0x%lx\",\"function\":", (unsigned long)fi.offset);
-            if (fi.function[0])
-                lw_buf_json_str(b, fi.function);
-            else
-                lw_buf_puts(b, "null");
-            lw_buf_puts(b, "}");
+            lw_buf_printf(b, ",\"offset\":\"0x%lx\",", (unsigned long)fi.offset);
+            lw_src_frame own = { fi.function, fi.mangled, fi.file, fi.line };
+            json_src_frame(b, &own);
+            lw_buf_puts(b, ",\"inlined\":[");
+            for (unsigned k = 0; k < fi.ninlined; k++) {
+                lw_buf_puts(b, k ? ",{" : "{");
+                json_src_frame(b, &fi.inlined[k]);
+                lw_buf_puts(b, "}");
+            }
+            lw_buf_puts(b, "]}");
         }
         lw_buf_puts(b, "]");
     }

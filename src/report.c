@@ -591,6 +591,25 @@ static void json_extras(lw_buf *b, const lw_finding *f)
         lw_buf_printf(b, ",\"waiters\":%d", f->waiters);
 }
 
+/* "summary": the frame the SUMMARY line names (summary_of): the stack and
+ * frame index, and that source frame; null without a stack. */
+static void json_summary(workspace *w, const lw_finding *f, bool cycle)
+{
+    lw_buf *b = &w->b;
+    uint32_t id = cycle ? f->edges[0].stack : f->nthreads ? f->threads[0].stack : 0;
+    summary_frame sum;
+    lw_buf_puts(b, ",\"summary\":");
+    if (!id || !summary_of(id, &sum)) {
+        lw_buf_puts(b, "null");
+        return;
+    }
+    lw_buf_printf(b, "{\"stack\":%d,\"frame\":%u,\"module\":", stack_index(w, id), sum.frame);
+    lw_buf_json_str(b, sum.fi.module);
+    lw_buf_printf(b, ",\"offset\":\"0x%lx\",", (unsigned long)sum.fi.offset);
+    json_src_frame(b, sum.sf);
+    lw_buf_puts(b, "}");
+}
+
 static void write_json(workspace *w, const lw_finding *f)
 {
     lw_buf *b = &w->b;
@@ -639,6 +658,7 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_puts(b, ",\"suppression\":");
         lw_buf_json_str(b, f->suppression);
     }
+    json_summary(w, f, cycle);
     json_stacks(w);
     lw_buf_puts(b, "}\n");
     if (b->truncated) {
@@ -649,7 +669,7 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_puts(b, ",\"message\":");
         lw_buf_json_str(b, f->message);
         lw_buf_printf(b, ",\"pid\":%d,\"fingerprint\":\"%016llx\",\"threads\":[],\"locks\":[],"
-                      "\"stacks\":[],\"truncated\":true}\n", (int)getpid(),
+                      "\"summary\":null,\"stacks\":[],\"truncated\":true}\n", (int)getpid(),
                       (unsigned long long)f->fingerprint);
     }
 }

@@ -132,6 +132,26 @@ static void answer(uint64_t addr, const char *path)
     Dwarf_Die *cu = dwfl_module_addrdie(m, addr, &bias);
     Dwarf_Die *scopes = NULL;
     int n = cu ? dwarf_getscopes(cu, addr - bias, &scopes) : 0;
+    /* dwarf_getscopes continues past an inlined subroutine with the scopes
+     * of its abstract definition; the chain of callers is the physical
+     * nesting of the innermost function DIE: take that. */
+    for (int i = 0; i < n; i++) {
+        int tag = dwarf_tag(&scopes[i]);
+        if (tag == DW_TAG_inlined_subroutine) {
+            Dwarf_Die *chain = NULL;
+            int nc = dwarf_getscopes_die(&scopes[i], &chain);
+            if (nc > 0) {
+                free(scopes);
+                scopes = chain;
+                n = nc;
+            } else {
+                free(chain);
+            }
+            break;
+        }
+        if (tag == DW_TAG_subprogram)
+            break;
+    }
     Dwarf_Files *files = NULL;
     size_t nfiles = 0;
     if (cu && dwarf_getsrcfiles(cu, &files, &nfiles) != 0)

@@ -524,9 +524,10 @@ static const char *elf_symbol(modsyms *m, uintptr_t key)
  * lockwatch-symbolizer (src/symbolizer.c) reads DWARF with libdw and
  * demangles with libiberty, both of which allocate: it runs as a separate
  * process so that the program's malloc is never called from a lock wrapper.
- * Started at the first symbolisation (a report), with clone(CLONE_VM |
- * CLONE_VFORK) and exit signal 0, as posix_spawn does, so that the
- * program's wait() never sees it; raw system calls only, since lockwatch
+ * Started at the first symbolisation (a report), through an intermediate
+ * child (clone(CLONE_VM | CLONE_VFORK), as posix_spawn does) that forks it
+ * and exits, so that it is not the program's child: the program's wait()
+ * and waitpid(-1) never see it; raw system calls only, since lockwatch
  * exports wrappers of dup2, read, write, poll.  Talks over one socket
  * (fd >= LW_PRIVATE_FD_MIN, close-on-exec), each read bounded by
  * SYM_TIMEOUT_MS: a helper that is missing, dies or stalls is killed and
@@ -548,21 +549,36 @@ typedef struct {
     const char *path;
     int fd;
     int devnull;
+    long pid;           /* the helper's, set by the intermediate child */
 } spawn_arg;
 
+/* The intermediate child: shares the program's memory (CLONE_VM), so
+ * system calls only.  It forks the helper and exits at once: the helper is
+ * then nobody's child (reparented to init or a subreaper), so a program's
+ * waitpid(-1, ...) or wait() neither reaps it nor blocks waiting for it. */
 static int sym_child(void *p)
 {
     spawn_arg *a = p;
-    /* The shared memory is the parent's: system calls only. */
-    syscall(SYS_dup2, a->fd, 0);
-    syscall(SYS_dup2, a->fd, 1);
-    if (a->devnull >= 0)
-        syscall(SYS_dup2, a->devnull, 2);
-    char *argv[] = { (char *)SYM_NAME, NULL };
-    char *envp[] = { NULL };   /* no LD_PRELOAD, no debuginfod downloads */
-    syscall(SYS_execve, a->path, argv, envp);
-    syscall(SYS_exit, 127);
-    return 127;
+    long pid = syscall(SYS_clone, 0 /* no exit signal, a copy of the memory */, NULL, NULL,
+                       NULL, NULL);
+    if (pid == 0) {
+        syscall(SYS_dup2, a->fd, 0);
+        syscall(SYS_dup2, a->fd, 1);
+        if (a->devnull >= 0)
+            syscall(SYS_dup2, a->devnull, 2);
+        /* None of the program's descriptors: a pipe's write end kept open
+         * here would keep its reader from ever seeing end-of-file. */
+        if (syscall(SYS_close_range, 3, ~0u, 0) != 0)
+            for (int fd = 3; fd < 65536; fd++)
+                syscall(SYS_close, fd);
+        char *argv[] = { (char *)SYM_NAME, NULL };
+        char *envp[] = { NULL };   /* no LD_PRELOAD, no debuginfod downloads */
+        syscall(SYS_execve, a->path, argv, envp);
+        syscall(SYS_exit, 127);
+    }
+    a->pid = pid;
+    syscall(SYS_exit, 0);
+    return 0;
 }
 
 static bool executable(const char *path)
@@ -613,8 +629,8 @@ static void sym_stop(bool failed)
         sym_fd = -1;
     }
     if (sym_pid > 0) {
+        /* Not our child (sym_child): init reaps it. */
         syscall(SYS_kill, sym_pid, SIGKILL);
-        syscall(SYS_wait4, sym_pid, NULL, __WALL, NULL);
         sym_pid = 0;
     }
     if (failed) {
@@ -654,16 +670,19 @@ static bool sym_start(void)
         return false;
     }
     spawn_arg a = { path, sv[1], (int)syscall(SYS_openat, -100, "/dev/null",
-                                              O_WRONLY | O_CLOEXEC) };
+                                              O_WRONLY | O_CLOEXEC), -1 };
     /* Every signal blocked across the clone: no handler of the program may
      * run in the child, which shares the program's memory.  The helper
      * unblocks them. */
     sigset_t all, old;
     sigfillset(&all);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
-    long pid = clone(sym_child, sym_child_stack + sizeof(sym_child_stack),
+    long mid = clone(sym_child, sym_child_stack + sizeof(sym_child_stack),
                      CLONE_VM | CLONE_VFORK, &a);
+    if (mid > 0)   /* exited already (CLONE_VFORK): reap it, it is ours */
+        syscall(SYS_wait4, mid, NULL, __WALL, NULL);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+    long pid = mid > 0 ? a.pid : -1;
     lw_sys_close(sv[1]);
     if (a.devnull >= 0)
         lw_sys_close(a.devnull);

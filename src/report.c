@@ -248,13 +248,25 @@ static void first_function(uint32_t id, char *out, size_t cap)
     }
 }
 
-/* "Mutex M3 (0x..., recursive mutex, \"name\")" */
+/* The symbol of a global or static lock ("queue_lock", "table+0x40"), or
+ * "" (heap, stack, a thread's end). */
+static const char *lock_symbol(const lw_lock_snap *l, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (l->kind != LW_KIND_THREAD)
+        lw_symbolize_data(l->addr, out, cap);
+    return out;
+}
+
+/* "Mutex M3 (queue_lock, 0x..., recursive mutex, \"name\")" */
 static void lock_phrase(lw_buf *b, const lw_lock_snap *l)
 {
     const char *t = mtype_name(l);
-    lw_buf_printf(b, "%s M%lu (%p%s%s%s%s%s%s)", lw_lock_kind_title(l->kind),
-                  (unsigned long)l->id, (void *)l->addr, t ? ", " : "", t ? t : "",
-                  t ? " mutex" : "", l->name ? ", \"" : "", l->name ? l->name : "",
+    char sym[512];
+    lock_symbol(l, sym, sizeof(sym));
+    lw_buf_printf(b, "%s M%lu (%s%s%p%s%s%s%s%s%s)", lw_lock_kind_title(l->kind),
+                  (unsigned long)l->id, sym, sym[0] ? ", " : "", (void *)l->addr, t ? ", " : "",
+                  t ? t : "", t ? " mutex" : "", l->name ? ", \"" : "", l->name ? l->name : "",
                   l->name ? "\"" : "");
 }
 
@@ -305,7 +317,11 @@ static void text_cycle(workspace *w, const lw_finding *f)
     lw_buf_puts(b, "  Cycle in lock order graph: ");
     for (unsigned i = 0; i < f->nedges; i++) {
         const lw_lock_snap *l = &f->locks[f->edges[i].from].lock;
-        lw_buf_printf(b, "M%lu (%p) => ", (unsigned long)l->id, (void *)l->addr);
+        char sym[512];
+        /* A name given with lockwatch_name_lock() wins over the symbol. */
+        const char *nm = l->name ? l->name : lock_symbol(l, sym, sizeof(sym));
+        lw_buf_printf(b, "M%lu (%s%s%p) => ", (unsigned long)l->id, nm, nm[0] ? ", " : "",
+                      (void *)l->addr);
     }
     lw_buf_printf(b, "M%lu\n", (unsigned long)f->locks[f->edges[0].from].lock.id);
     if (f->confidence == LW_CONF_LATENT)
@@ -432,6 +448,8 @@ static void write_text(workspace *w, const lw_finding *f)
 
 /* ---- JSON ---- */
 
+static void json_opt_str(lw_buf *b, const char *s);
+
 static void json_stack_ref(lw_buf *b, int idx)
 {
     if (idx < 0)
@@ -457,6 +475,9 @@ static void json_lock(workspace *w, const lw_flock *fl, bool first)
         lw_buf_json_str(b, l->name);
     else
         lw_buf_puts(b, "null");
+    char sym[512];
+    lw_buf_puts(b, ",\"symbol\":");
+    json_opt_str(b, lock_symbol(l, sym, sizeof(sym)));
     lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":", first_seen_name(l->first_how));
     json_stack_ref(b, stack_index(w, l->first_stack));
     if (fl->role[0]) {

@@ -499,13 +499,14 @@ static modsyms *module_symbols(const char *path)
     return m;
 }
 
-/* Under sym_lock.  The ELF symbol containing module-relative key, or NULL. */
-static const char *elf_symbol(modsyms *m, uintptr_t key)
+/* Under sym_lock.  The ELF symbol of type `type` (STT_FUNC, STT_OBJECT)
+ * containing module-relative key, or NULL; *start receives its value. */
+static const char *elf_symbol_of(modsyms *m, uintptr_t key, unsigned type, uintptr_t *start)
 {
     for (int w = 0; w < 2; w++) {
         for (size_t i = 0; i < m->nsyms[w]; i++) {
             const ElfW(Sym) *sy = &m->syms[w][i];
-            if (ELF64_ST_TYPE(sy->st_info) != STT_FUNC || sy->st_shndx == SHN_UNDEF ||
+            if (ELF64_ST_TYPE(sy->st_info) != type || sy->st_shndx == SHN_UNDEF ||
                 sy->st_name >= m->strsz[w])
                 continue;
             if (key >= sy->st_value && key - sy->st_value < sy->st_size) {
@@ -513,11 +514,18 @@ static const char *elf_symbol(modsyms *m, uintptr_t key)
                 /* Only a terminated name: never read past the table. */
                 if (strnlen(nm, m->strsz[w] - sy->st_name) == m->strsz[w] - sy->st_name)
                     return NULL;
+                *start = sy->st_value;
                 return nm;
             }
         }
     }
     return NULL;
+}
+
+static const char *elf_symbol(modsyms *m, uintptr_t key)
+{
+    uintptr_t start;
+    return elf_symbol_of(m, key, STT_FUNC, &start);
 }
 
 /* ---- the symbolizer process ----
@@ -904,6 +912,47 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
         fi->module = exe_path;
     if (fi->module[0] == '/')
         lookup_symbol(fi->module, (uintptr_t)di.dli_fbase, q, fi);
+}
+
+bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
+{
+    Dl_info di;
+    out[0] = 0;
+    int e = errno;
+    int found = addr && dladdr((void *)addr, &di);
+    errno = e;
+    if (!found || !di.dli_fname)
+        return false;
+    find_exe_path();
+    const char *path = di.dli_fname;
+    if (exe_path[0] && path[0] != '/')
+        path = exe_path;
+    if (path[0] != '/')
+        return false;
+    uintptr_t base = (uintptr_t)di.dli_fbase;
+    lw_buf b;
+    lw_buf_init(&b, out, cap);
+    lw_mutex_lock(&sym_lock);
+    modsyms *m = module_symbols(path);
+    uintptr_t key = m && m->dyn ? addr - base : addr, start = 0;
+    const char *nm = m ? elf_symbol_of(m, key, STT_OBJECT, &start) : NULL;
+    if (nm) {
+        /* A C++ name is demangled by the helper (its answer for the
+         * object's own address names the object). */
+        lw_frame_info fi;
+        memset(&fi, 0, sizeof(fi));
+        fi.function = "";
+        e = errno;
+        if (nm[0] == '_' && nm[1] == 'Z' && sym_ask(path, start, &fi) && fi.function[0] &&
+            fi.mangled && strcmp(fi.mangled, nm) == 0)
+            nm = fi.function;
+        errno = e;
+        lw_buf_puts(&b, nm);
+        if (key != start)
+            lw_buf_printf(&b, "+0x%lx", (unsigned long)(key - start));
+    }
+    lw_mutex_unlock(&sym_lock);
+    return nm != NULL && !b.truncated;
 }
 
 static bool has_prefix(const char *s, const char *p)

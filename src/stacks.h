@@ -70,6 +70,10 @@ typedef struct {
  * inlined frames come from the lockwatch-symbolizer process, started at the
  * first call (never by a clean run); without it, the ELF symbol tables. */
 void lw_symbolize(uintptr_t pc, lw_frame_info *fi);
+/* The name of the global or static object at addr (a lock in the
+ * program's or a library's data), demangled, with "+0x.." when addr is
+ * inside it; false (out "") for heap, stack and unknown memory. */
+bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap);
 /* Whether a source frame belongs to the program rather than to the
  * threading layers it locks through (libc, libstdc++'s mutex wrappers). */
 bool lw_frame_is_program(const lw_frame_info *fi, const lw_src_frame *sf);

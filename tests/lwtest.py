@@ -439,6 +439,10 @@ def validate_report(rep, pid=None):
         else:
             lids.add(lid)
             lock_kind[lid] = lk.get("kind")
+        if "symbol" not in lk or not (lk["symbol"] is None or
+                                      (isinstance(lk["symbol"], str) and lk["symbol"])):
+            p.append(where + ".symbol missing or not a non-empty string/null: %r"
+                     % (lk.get("symbol", "missing"),))
         addr = lk.get("address")
         if not (isinstance(addr, str) and _HEX.match(addr)):
             p.append(where + ".address is not a hex string: %r" % (addr,))

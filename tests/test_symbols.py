@@ -6,6 +6,7 @@
   inlined frame of bank::Ledger::transfer; the SUMMARY line and the JSON
   summary name the program's frame, not a libstdc++ layer.
 - inversion (C): the same line check, text report included.
+- global and static locks are named by their symbols (lock_a).
 - a stripped copy falls back to module+offset (no file, no line).
 - a missing helper, one that exits at once and one that never answers: the
   report is still written, with module+offset, and the run does not hang.
@@ -191,10 +192,33 @@ def check_broken_helper(t, tmp):
                      "%s: no warning about the helper:\n%s" % (what, run.stderr))
 
 
+def check_global_names(t):
+    """A global or static lock is named by its symbol in the Cycle line, the
+    lock footers and the JSON (C++ names demangled: _ZL6lock_a is lock_a)."""
+    for name in ("inversion", "cxx_inversion"):
+        prog = lw.example(name)
+        run = lw.run_preload(prog)
+        rep = [r for r in run.reports if r["kind"] == "lock-order-inversion"][0]
+        syms = sorted(l.get("symbol") or "" for l in rep["locks"])
+        t.expect(syms == ["lock_a", "lock_b"], "%s: lock symbols %r" % (name, syms))
+        text = lw.run_preload(prog, fmt=None, log=False).stderr
+        t.expect(re.search(r"Cycle in lock order graph: M\d \(lock_[ab], 0x[0-9a-f]+\) => "
+                           r"M\d \(lock_[ab], 0x[0-9a-f]+\) => M\d", text),
+                 "%s: the Cycle line does not name lock_a and lock_b:\n%s" % (name, text))
+        t.expect(re.search(r"Mutex M\d \(lock_a, 0x[0-9a-f]+, normal mutex\) first locked at",
+                           text), "%s: the lock footer does not name lock_a:\n%s" % (name, text))
+    # Locks on a thread's stack have no symbol.
+    run = lw.run_preload(lw.example("cxx_bank"))
+    rep = run.reports[0]
+    t.expect(all(l.get("symbol") is None for l in rep["locks"]),
+             "cxx_bank: stack locks given a symbol: %r" % rep["locks"])
+
+
 def main(t):
     lw.detector_is_live(t)
     check_cxx_bank(t)
     check_c_inversion(t)
+    check_global_names(t)
     with tempfile.TemporaryDirectory(prefix="lwsym.") as tmp:
         check_broken_helper(t, tmp)
         check_stripped(t, tmp)

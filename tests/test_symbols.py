@@ -8,6 +8,7 @@
 - inversion (C): the same line check, text report included.
 - global and static locks are named by their symbols (lock_a).
 - a stripped copy falls back to module+offset (no file, no line).
+- a clean run never starts the helper; a report does.
 - a missing helper, one that exits at once and one that never answers: the
   report is still written, with module+offset, and the run does not hang.
 """
@@ -214,6 +215,21 @@ def check_global_names(t):
              "cxx_bank: stack locks given a symbol: %r" % rep["locks"])
 
 
+def check_clean_run_never_starts_helper(t, tmp):
+    """A run that reports nothing never starts the helper; one that reports
+    starts it (the same spy helper, which records that it ran)."""
+    mark = os.path.join(tmp, "started")
+    spy = os.path.join(tmp, "spy")
+    with open(spy, "w") as f:
+        f.write("#!/bin/sh\n: > %s\nexit 0\n" % mark)
+    os.chmod(spy, 0o755)
+    for name in ("clean_ordered", "cxx_clean"):
+        lw.run_preload(lw.example(name), extra_env={"LOCKWATCH_SYMBOLIZER": spy})
+        t.expect(not os.path.exists(mark), "%s: a clean run started the helper" % name)
+    lw.run_preload(lw.example("inversion"), extra_env={"LOCKWATCH_SYMBOLIZER": spy})
+    t.expect(os.path.exists(mark), "inversion: the spy helper was not started by a report")
+
+
 def main(t):
     lw.detector_is_live(t)
     check_cxx_bank(t)
@@ -221,6 +237,7 @@ def main(t):
     check_global_names(t)
     with tempfile.TemporaryDirectory(prefix="lwsym.") as tmp:
         check_broken_helper(t, tmp)
+        check_clean_run_never_starts_helper(t, tmp)
         check_stripped(t, tmp)
 
 

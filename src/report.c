@@ -320,8 +320,9 @@ static void text_cycle(workspace *w, const lw_finding *f)
         char sym[512];
         /* A name given with lockwatch_name_lock() wins over the symbol. */
         const char *nm = l->name ? l->name : lock_symbol(l, sym, sizeof(sym));
-        lw_buf_printf(b, "M%lu (%s%s%p) => ", (unsigned long)l->id, nm, nm[0] ? ", " : "",
-                      (void *)l->addr);
+        const char *q = l->name ? "\"" : "";
+        lw_buf_printf(b, "M%lu (%s%s%s%s%p) => ", (unsigned long)l->id, q, nm, q,
+                      nm[0] ? ", " : "", (void *)l->addr);
     }
     lw_buf_printf(b, "M%lu\n", (unsigned long)f->locks[f->edges[0].from].lock.id);
     if (f->confidence == LW_CONF_LATENT)

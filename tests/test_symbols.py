@@ -8,6 +8,7 @@
 - inversion (C): the same line check, text report included.
 - global and static locks are named by their symbols (lock_a).
 - a stripped copy falls back to module+offset (no file, no line).
+- suppressions match demangled, mangled and inlined names.
 - a clean run never starts the helper; a report does.
 - a missing helper, one that exits at once and one that never answers: the
   report is still written, with module+offset, and the run does not hang.
@@ -230,6 +231,25 @@ def check_clean_run_never_starts_helper(t, tmp):
     t.expect(os.path.exists(mark), "inversion: the spy helper was not started by a report")
 
 
+def check_cxx_suppressions(t, tmp):
+    """Suppression globs match demangled names, mangled names and inlined
+    frames; the generated rule (a symbol name, no blanks) silences the
+    report."""
+    prog = lw.example("cxx_bank")
+    run = lw.run_preload(prog, extra_env={"LOCKWATCH_GEN_SUPPRESSIONS": "1"})
+    rule = run.reports[0].get("suppression") if run.reports else None
+    t.expect(rule == "lock-order-inversion:_ZN4bank6Ledger8transferERNS_7AccountES2_l",
+             "cxx_bank: generated rule %r" % (rule,))
+    for n, r in enumerate([rule or "x:y", "lock-order-inversion:bank::credit(*",
+                           "*:bank::Ledger::transfer(bank::Account&, bank::Account&, long)"]):
+        path = os.path.join(tmp, "supp%d" % n)
+        with open(path, "w") as f:
+            f.write(r + "\n")
+        run = lw.run_preload(prog, extra_env={"LOCKWATCH_SUPPRESSIONS": path})
+        t.expect(run.reports == [] and run.returncode == 0,
+                 "cxx_bank: the rule %r did not suppress the report:\n%s" % (r, run.describe()))
+
+
 def main(t):
     lw.detector_is_live(t)
     check_cxx_bank(t)
@@ -238,6 +258,7 @@ def main(t):
     with tempfile.TemporaryDirectory(prefix="lwsym.") as tmp:
         check_broken_helper(t, tmp)
         check_clean_run_never_starts_helper(t, tmp)
+        check_cxx_suppressions(t, tmp)
         check_stripped(t, tmp)
 
 

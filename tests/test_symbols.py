@@ -9,12 +9,15 @@
 - global and static locks are named by their symbols (lock_a).
 - a stripped copy falls back to module+offset (no file, no line).
 - suppressions match demangled, mangled and inlined names.
+- a fork child reports with lines (its own helper); the program's
+  waitpid(-1) never meets the helper.
 - a clean run never starts the helper; a report does.
 - a missing helper, one that exits at once and one that never answers: the
   report is still written, with module+offset, and the run does not hang.
 """
 import os
 import re
+import shlex
 import shutil
 import stat
 import subprocess
@@ -250,6 +253,69 @@ def check_cxx_suppressions(t, tmp):
                  "cxx_bank: the rule %r did not suppress the report:\n%s" % (r, run.describe()))
 
 
+FORK_SOURCE = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pthread_mutex_t a = PTHREAD_MUTEX_INITIALIZER, b = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t c = PTHREAD_MUTEX_INITIALIZER, d = PTHREAD_MUTEX_INITIALIZER;
+
+static void pair(pthread_mutex_t *x, pthread_mutex_t *y)
+{
+    pthread_mutex_lock(x);
+    pthread_mutex_lock(y);
+    pthread_mutex_unlock(y);
+    pthread_mutex_unlock(x);
+}
+
+int main(void)
+{
+    int st;
+    pair(&a, &b);
+    pair(&b, &a);               /* the parent reports: its helper starts */
+    pid_t pid = fork();
+    if (pid == 0) {
+        pair(&c, &d);
+        pair(&d, &c);           /* the child reports: its own helper */
+        return 0;
+    }
+    /* The helper is nobody's child: waitpid(-1) reaps the child only, and
+     * then fails with ECHILD instead of waiting for the helper. */
+    if (waitpid(-1, &st, 0) != pid || waitpid(-1, &st, 0) != -1)
+        return 3;
+    printf("fork_sym: done\n");
+    return 0;
+}
+"""
+
+
+def check_fork(t, tmp):
+    """After a fork, the child's report still has file:line (its own helper),
+    and the program's waitpid(-1) never meets the helper."""
+    cc = shlex.split(os.environ.get("CC") or "") or ["cc"]
+    if not shutil.which(cc[0]):
+        raise lw.Skip("no C compiler (%s)" % cc[0])
+    src = os.path.join(tmp, "fork_sym.c")
+    with open(src, "w") as f:
+        f.write(FORK_SOURCE)
+    prog = os.path.join(tmp, "fork_sym")
+    res = subprocess.run(cc + ["-g", "-O0", "-pthread", "-o", prog, src],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    t.require(res.returncode == 0, "cannot compile %s: %s" % (src, res.stderr))
+    run = lw.run_preload(prog, timeout=60)
+    t.expect("fork_sym: done" in run.stdout, "fork_sym: the parent's waitpid(-1) calls went "
+             "wrong (the helper seen as a child?):\n" + run.describe())
+    pids = sorted(set(r["pid"] for r in run.reports))
+    t.expect(len(run.reports) == 2 and len(pids) == 2,
+             "fork_sym: expected one report from each process:\n" + run.describe())
+    for rep in run.reports:
+        n = check_lines(t, rep, src, "fork_sym pid %d" % rep["pid"])
+        t.expect(n >= 4, "fork_sym pid %d: only %d frames with a line of fork_sym.c"
+                 % (rep["pid"], n))
+
+
 def main(t):
     lw.detector_is_live(t)
     check_cxx_bank(t)
@@ -259,6 +325,7 @@ def main(t):
         check_broken_helper(t, tmp)
         check_clean_run_never_starts_helper(t, tmp)
         check_cxx_suppressions(t, tmp)
+        check_fork(t, tmp)
         check_stripped(t, tmp)
 
 

@@ -252,7 +252,20 @@ static void text_stack_at(workspace *w, uint32_t id, const char *none, const cha
     for (unsigned i = 0; i < st->n; i++) {
         lw_frame_info fi;
         lw_symbolize(st->pc[i], &fi);
-        if (fi.function[0])
+        /* Inlined frames first, with the same number: they share the pc. */
+        for (unsigned k = 0; k < fi.ninlined; k++) {
+            const lw_src_frame *sf = &fi.inlined[k];
+            lw_buf_printf(&w->b, "%s#%u 0x%lx in %s", indent, i, (unsigned long)fi.pc,
+                          sf->function[0] ? sf->function : "??");
+            if (sf->file)
+                lw_buf_printf(&w->b, " %s:%u", sf->file, sf->line);
+            lw_buf_puts(&w->b, " (inlined)\n");
+        }
+        if (fi.function[0] && fi.file)
+            lw_buf_printf(&w->b, "%s#%u 0x%lx in %s %s:%u (%s+0x%lx)\n", indent, i,
+                          (unsigned long)fi.pc, fi.function, fi.file, fi.line, fi.module,
+                          (unsigned long)fi.offset);
+        else if (fi.function[0])
             lw_buf_printf(&w->b, "%s#%u 0x%lx in %s %s+0x%lx\n", indent, i, (unsigned long)fi.pc,
                           fi.function, fi.module, (unsigned long)fi.offset);
         else
@@ -266,29 +279,81 @@ static void text_stack(workspace *w, uint32_t id, const char *none)
     text_stack_at(w, id, none, "    ");
 }
 
-static void first_function(uint32_t id, char *out, size_t cap)
+/* The frame a summary names: the first one in the program's own code
+ * (inlined frames included, innermost first), past the libc and libstdc++
+ * layers a lock is taken through; the innermost frame when none is. */
+typedef struct {
+    lw_frame_info fi;
+    const lw_src_frame *sf;   /* points into fi */
+    unsigned frame;           /* index in the stack */
+    lw_src_frame outer;       /* fi's own function, as a source frame */
+} summary_frame;
+
+static bool summary_of(uint32_t id, summary_frame *sum)
 {
     const lw_stack *st = lw_depot_get(id);
-    out[0] = 0;
     if (!st || !st->n)
-        return;
-    lw_frame_info fi;
-    lw_symbolize(st->pc[0], &fi);
-    lw_buf b;
-    lw_buf_init(&b, out, cap);
-    if (fi.function[0])
-        lw_buf_printf(&b, "%s", fi.function);
-    else
-        lw_buf_printf(&b, "%s+0x%lx", fi.module, (unsigned long)fi.offset);
+        return false;
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < st->n; i++) {
+            lw_symbolize(st->pc[i], &sum->fi);
+            sum->frame = i;
+            sum->outer.function = sum->fi.function;
+            sum->outer.mangled = sum->fi.mangled;
+            sum->outer.file = sum->fi.file;
+            sum->outer.line = sum->fi.line;
+            if (pass == 1) {
+                sum->sf = sum->fi.ninlined ? &sum->fi.inlined[0] : &sum->outer;
+                return true;
+            }
+            for (unsigned k = 0; k <= sum->fi.ninlined; k++) {
+                const lw_src_frame *sf = k < sum->fi.ninlined ? &sum->fi.inlined[k] : &sum->outer;
+                if (sf->function[0] && lw_frame_is_program(&sum->fi, sf)) {
+                    sum->sf = sf;
+                    return true;
+                }
+            }
+        }
+    }
+    return false;
 }
 
-/* "Mutex M3 (0x..., recursive mutex, \"name\")" */
+static void first_function(uint32_t id, char *out, size_t cap)
+{
+    summary_frame sum;
+    out[0] = 0;
+    if (!summary_of(id, &sum))
+        return;
+    lw_buf b;
+    lw_buf_init(&b, out, cap);
+    if (sum.sf->function[0]) {
+        lw_buf_printf(&b, "%s", sum.sf->function);
+        if (sum.sf->file)
+            lw_buf_printf(&b, " %s:%u", sum.sf->file, sum.sf->line);
+    } else {
+        lw_buf_printf(&b, "%s+0x%lx", sum.fi.module, (unsigned long)sum.fi.offset);
+    }
+}
+
+/* The symbol of a global or static lock ("queue_lock", "table+0x40"), or
+ * "" (heap, stack, a thread's end). */
+static const char *lock_symbol(const lw_lock_snap *l, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (l->kind != LW_KIND_THREAD)
+        lw_symbolize_data(l->addr, out, cap);
+    return out;
+}
+
+/* "Mutex M3 (queue_lock, 0x..., recursive mutex, \"name\")" */
 static void lock_phrase(lw_buf *b, const lw_lock_snap *l)
 {
     const char *t = mtype_name(l);
-    lw_buf_printf(b, "%s M%lu (%p%s%s%s%s%s%s)", lw_lock_kind_title(l->kind),
-                  (unsigned long)l->id, (void *)l->addr, t ? ", " : "", t ? t : "",
-                  t ? " mutex" : "", l->name ? ", \"" : "", l->name ? l->name : "",
+    char sym[512];
+    lock_symbol(l, sym, sizeof(sym));
+    lw_buf_printf(b, "%s M%lu (%s%s%p%s%s%s%s%s%s)", lw_lock_kind_title(l->kind),
+                  (unsigned long)l->id, sym, sym[0] ? ", " : "", (void *)l->addr, t ? ", " : "",
+                  t ? t : "", t ? " mutex" : "", l->name ? ", \"" : "", l->name ? l->name : "",
                   l->name ? "\"" : "");
 }
 
@@ -343,7 +408,12 @@ static void text_cycle(workspace *w, const lw_finding *f)
     lw_buf_puts(b, "  Cycle in lock order graph: ");
     for (unsigned i = 0; i < f->nedges; i++) {
         const lw_lock_snap *l = &f->locks[f->edges[i].from].lock;
-        lw_buf_printf(b, "M%lu (%p) => ", (unsigned long)l->id, (void *)l->addr);
+        char sym[512];
+        /* A name given with lockwatch_name_lock() wins over the symbol. */
+        const char *nm = l->name ? l->name : lock_symbol(l, sym, sizeof(sym));
+        const char *q = l->name ? "\"" : "";
+        lw_buf_printf(b, "M%lu (%s%s%s%s%p) => ", (unsigned long)l->id, q, nm, q,
+                      nm[0] ? ", " : "", (void *)l->addr);
     }
     lw_buf_printf(b, "M%lu\n", (unsigned long)f->locks[f->edges[0].from].lock.id);
     if (f->confidence == LW_CONF_LATENT)
@@ -453,7 +523,7 @@ static void write_text(workspace *w, const lw_finding *f)
                           t->tid, LW_TNAME(t));
         }
     }
-    char fn[160] = "";
+    char fn[4096] = "";
     if (cycle)
         first_function(f->edges[0].stack, fn, sizeof(fn));
     else if (f->nthreads)
@@ -471,6 +541,8 @@ static void write_text(workspace *w, const lw_finding *f)
 }
 
 /* ---- JSON ---- */
+
+static void json_opt_str(lw_buf *b, const char *s);
 
 static void json_stack_ref(lw_buf *b, int idx)
 {
@@ -497,6 +569,9 @@ static void json_lock(workspace *w, const lw_flock *fl, bool first)
         lw_buf_json_str(b, l->name);
     else
         lw_buf_puts(b, "null");
+    char sym[512];
+    lw_buf_puts(b, ",\"symbol\":");
+    json_opt_str(b, lock_symbol(l, sym, sizeof(sym)));
     lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":", first_seen_name(l->first_how));
     json_stack_ref(b, stack_index(w, l->first_stack));
     if (fl->role[0]) {
@@ -506,6 +581,29 @@ static void json_lock(workspace *w, const lw_flock *fl, bool first)
         json_stack_ref(b, stack_index(w, fl->role_stack));
     }
     lw_buf_puts(b, "}");
+}
+
+static void json_opt_str(lw_buf *b, const char *s)
+{
+    if (s && s[0])
+        lw_buf_json_str(b, s);
+    else
+        lw_buf_puts(b, "null");
+}
+
+/* "function":...,"mangled":...,"file":...,"line":... (null when unknown) */
+static void json_src_frame(lw_buf *b, const lw_src_frame *sf)
+{
+    lw_buf_puts(b, "\"function\":");
+    json_opt_str(b, sf->function);
+    lw_buf_puts(b, ",\"mangled\":");
+    json_opt_str(b, sf->mangled);
+    lw_buf_puts(b, ",\"file\":");
+    json_opt_str(b, sf->file);
+    if (sf->file && sf->line)
+        lw_buf_printf(b, ",\"line\":%u", sf->line);
+    else
+        lw_buf_puts(b, ",\"line\":null");
 }
 
 static void json_stacks(workspace *w)
@@ -520,12 +618,16 @@ static void json_stacks(workspace *w)
             lw_symbolize(st->pc[i], &fi);
             lw_buf_printf(b, "%s{\"pc\":\"0x%lx\",\"module\":", i ? "," : "", (unsigned long)fi.pc);
             lw_buf_json_str(b, fi.module);
-            lw_buf_printf(b, ",\"offset\":\"0x%lx\",\"function\":", (unsigned long)fi.offset);
-            if (fi.function[0])
-                lw_buf_json_str(b, fi.function);
-            else
-                lw_buf_puts(b, "null");
-            lw_buf_puts(b, "}");
+            lw_buf_printf(b, ",\"offset\":\"0x%lx\",", (unsigned long)fi.offset);
+            lw_src_frame own = { fi.function, fi.mangled, fi.file, fi.line };
+            json_src_frame(b, &own);
+            lw_buf_puts(b, ",\"inlined\":[");
+            for (unsigned k = 0; k < fi.ninlined; k++) {
+                lw_buf_puts(b, k ? ",{" : "{");
+                json_src_frame(b, &fi.inlined[k]);
+                lw_buf_puts(b, "}");
+            }
+            lw_buf_puts(b, "]}");
         }
         lw_buf_puts(b, "]");
     }
@@ -607,6 +709,25 @@ static void json_extras(lw_buf *b, const lw_finding *f)
         lw_buf_printf(b, ",\"waiters\":%d", f->waiters);
 }
 
+/* "summary": the frame the SUMMARY line names (summary_of): the stack and
+ * frame index, and that source frame; null without a stack. */
+static void json_summary(workspace *w, const lw_finding *f, bool cycle)
+{
+    lw_buf *b = &w->b;
+    uint32_t id = cycle ? f->edges[0].stack : f->nthreads ? f->threads[0].stack : 0;
+    summary_frame sum;
+    lw_buf_puts(b, ",\"summary\":");
+    if (!id || !summary_of(id, &sum)) {
+        lw_buf_puts(b, "null");
+        return;
+    }
+    lw_buf_printf(b, "{\"stack\":%d,\"frame\":%u,\"module\":", stack_index(w, id), sum.frame);
+    lw_buf_json_str(b, sum.fi.module);
+    lw_buf_printf(b, ",\"offset\":\"0x%lx\",", (unsigned long)sum.fi.offset);
+    json_src_frame(b, sum.sf);
+    lw_buf_puts(b, "}");
+}
+
 static void write_json(workspace *w, const lw_finding *f)
 {
     lw_buf *b = &w->b;
@@ -656,6 +777,7 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_puts(b, ",\"suppression\":");
         lw_buf_json_str(b, f->suppression);
     }
+    json_summary(w, f, cycle);
     json_stacks(w);
     lw_buf_puts(b, "}\n");
     if (b->truncated) {
@@ -668,7 +790,8 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_printf(b, ",\"pid\":%d", (int)getpid());
         json_process(b);
         lw_buf_printf(b, ",\"fingerprint\":\"%016llx\",\"threads\":[],\"locks\":[],"
-                      "\"stacks\":[],\"truncated\":true}\n", (unsigned long long)f->fingerprint);
+                      "\"summary\":null,\"stacks\":[],\"truncated\":true}\n",
+                      (unsigned long long)f->fingerprint);
     }
 }
 

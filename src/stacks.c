@@ -25,6 +25,12 @@
 #include <sys/stat.h>
 #include <elf.h>
 #include <time.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include "fmt.h"
 
 static void lw_depot_fatal(void);
 #define LW_UTHASH_OOM(elt) lw_depot_fatal()
@@ -493,35 +499,394 @@ static modsyms *module_symbols(const char *path)
     return m;
 }
 
-static bool lookup_symbol(const char *path, uintptr_t base, uintptr_t q, lw_frame_info *fi)
+/* Under sym_lock.  The ELF symbol of type `type` (STT_FUNC, STT_OBJECT)
+ * containing module-relative key, or NULL; *start receives its value. */
+static const char *elf_symbol_of(modsyms *m, uintptr_t key, unsigned type, uintptr_t *start)
 {
-    bool found = false;
-    lw_mutex_lock(&sym_lock);
-    modsyms *m = module_symbols(path);
-    if (m) {
-        uintptr_t key = m->dyn ? q - base : q;
-        for (int w = 0; w < 2 && !found; w++) {
-            for (size_t i = 0; i < m->nsyms[w]; i++) {
-                const ElfW(Sym) *sy = &m->syms[w][i];
-                if (ELF64_ST_TYPE(sy->st_info) != STT_FUNC || sy->st_shndx == SHN_UNDEF ||
-                    sy->st_name >= m->strsz[w])
-                    continue;
-                if (key >= sy->st_value && key - sy->st_value < sy->st_size) {
-                    const char *nm = m->strs[w] + sy->st_name;
-                    size_t l = strnlen(nm, m->strsz[w] - sy->st_name);
-                    if (l >= sizeof(fi->function))
-                        l = sizeof(fi->function) - 1;
-                    memcpy(fi->function, nm, l);
-                    fi->function[l] = 0;
-                    fi->fn_offset = key - sy->st_value + 1;
-                    found = true;
-                    break;
-                }
+    for (int w = 0; w < 2; w++) {
+        for (size_t i = 0; i < m->nsyms[w]; i++) {
+            const ElfW(Sym) *sy = &m->syms[w][i];
+            if (ELF64_ST_TYPE(sy->st_info) != type || sy->st_shndx == SHN_UNDEF ||
+                sy->st_name >= m->strsz[w])
+                continue;
+            if (key >= sy->st_value && key - sy->st_value < sy->st_size) {
+                const char *nm = m->strs[w] + sy->st_name;
+                /* Only a terminated name: never read past the table. */
+                if (strnlen(nm, m->strsz[w] - sy->st_name) == m->strsz[w] - sy->st_name)
+                    return NULL;
+                *start = sy->st_value;
+                return nm;
             }
         }
     }
+    return NULL;
+}
+
+static const char *elf_symbol(modsyms *m, uintptr_t key)
+{
+    uintptr_t start;
+    return elf_symbol_of(m, key, STT_FUNC, &start);
+}
+
+/* ---- the symbolizer process ----
+ * lockwatch-symbolizer (src/symbolizer.c) reads DWARF with libdw and
+ * demangles with libiberty, both of which allocate: it runs as a separate
+ * process so that the program's malloc is never called from a lock wrapper.
+ * Started at the first symbolisation (a report), through an intermediate
+ * child (clone(CLONE_VM | CLONE_VFORK), as posix_spawn does) that forks it
+ * and exits, so that it is not the program's child: the program's wait()
+ * and waitpid(-1) never see it; raw system calls only, since lockwatch
+ * exports wrappers of dup2, read, write, poll.  Talks over one socket
+ * (fd >= LW_PRIVATE_FD_MIN, close-on-exec), each read bounded by
+ * SYM_TIMEOUT_MS: a helper that is missing, dies or stalls is killed and
+ * symbolisation falls back to the ELF tables for the rest of the process.
+ * A fork child closes its copy and starts its own helper if it reports.
+ * All of it under sym_lock. */
+#define SYM_TIMEOUT_MS  5000
+#define SYM_REPLY_MAX   (64u << 10)
+#define SYM_CACHE_SLOTS 4096      /* pcs remembered; more are asked again */
+#define SYM_NAME        "lockwatch-symbolizer"
+
+static int sym_fd = -1;
+static pid_t sym_pid;
+static bool sym_failed;          /* no helper for the rest of this process */
+static char sym_reply[SYM_REPLY_MAX];
+static char sym_child_stack[16384] __attribute__((aligned(16)));
+
+typedef struct {
+    const char *path;
+    int fd;
+    int devnull;
+    long pid;           /* the helper's, set by the intermediate child */
+} spawn_arg;
+
+/* The intermediate child: shares the program's memory (CLONE_VM), so
+ * system calls only.  It forks the helper and exits at once: the helper is
+ * then nobody's child (reparented to init or a subreaper), so a program's
+ * waitpid(-1, ...) or wait() neither reaps it nor blocks waiting for it. */
+static int sym_child(void *p)
+{
+    spawn_arg *a = p;
+    long pid = syscall(SYS_clone, 0 /* no exit signal, a copy of the memory */, NULL, NULL,
+                       NULL, NULL);
+    if (pid == 0) {
+        syscall(SYS_dup2, a->fd, 0);
+        syscall(SYS_dup2, a->fd, 1);
+        if (a->devnull >= 0)
+            syscall(SYS_dup2, a->devnull, 2);
+        /* None of the program's descriptors: a pipe's write end kept open
+         * here would keep its reader from ever seeing end-of-file. */
+        if (syscall(SYS_close_range, 3, ~0u, 0) != 0)
+            for (int fd = 3; fd < 65536; fd++)
+                syscall(SYS_close, fd);
+        char *argv[] = { (char *)SYM_NAME, NULL };
+        char *envp[] = { NULL };   /* no LD_PRELOAD, no debuginfod downloads */
+        syscall(SYS_execve, a->path, argv, envp);
+        syscall(SYS_exit, 127);
+    }
+    a->pid = pid;
+    syscall(SYS_exit, 0);
+    return 0;
+}
+
+static bool executable(const char *path)
+{
+    return syscall(SYS_faccessat, -100 /* AT_FDCWD */, path, X_OK, 0) == 0;
+}
+
+/* The helper: LOCKWATCH_SYMBOLIZER, else beside this library (the
+ * installed pair share a directory, the build tree has it one level up from
+ * src/.libs), else LW_SYMBOLIZER_PATH. */
+static bool find_symbolizer(char *out, size_t cap)
+{
+    if (lw_opt.symbolizer[0]) {
+        if (strcmp(lw_opt.symbolizer, "none") == 0)
+            return false;
+        if (strlen(lw_opt.symbolizer) >= cap)
+            return false;
+        strcpy(out, lw_opt.symbolizer);
+        return executable(out);
+    }
+    Dl_info di;
+    if (dladdr((void *)find_symbolizer, &di) && di.dli_fname && di.dli_fname[0] == '/') {
+        const char *slash = strrchr(di.dli_fname, '/');
+        size_t dl = (size_t)(slash - di.dli_fname) + 1;
+        static const char *const rel[] = { SYM_NAME, "../" SYM_NAME };
+        for (unsigned i = 0; i < 2; i++) {
+            if (dl + strlen(rel[i]) + 1 > cap)
+                continue;
+            memcpy(out, di.dli_fname, dl);
+            strcpy(out + dl, rel[i]);
+            if (executable(out))
+                return true;
+        }
+    }
+#ifdef LW_SYMBOLIZER_PATH
+    if (strlen(LW_SYMBOLIZER_PATH) < cap) {
+        strcpy(out, LW_SYMBOLIZER_PATH);
+        return executable(out);
+    }
+#endif
+    return false;
+}
+
+static void sym_stop(bool failed)
+{
+    if (sym_fd >= 0) {
+        lw_sys_close(sym_fd);
+        sym_fd = -1;
+    }
+    if (sym_pid > 0) {
+        /* Not our child (sym_child): init reaps it. */
+        syscall(SYS_kill, sym_pid, SIGKILL);
+        sym_pid = 0;
+    }
+    if (failed) {
+        static int once;
+        sym_failed = true;
+        lw_warn_once(&once, "lockwatch: warning: %s stopped answering; reports show "
+                     "module+offset and ELF symbol names from now on\n", SYM_NAME);
+    }
+}
+
+static bool sym_start(void)
+{
+    if (sym_failed)
+        return false;
+    if (sym_fd >= 0)
+        return true;
+    char path[1024];
+    if (!find_symbolizer(path, sizeof(path))) {
+        static int once;
+        sym_failed = true;
+        if (strcmp(lw_opt.symbolizer, "none") != 0)
+            lw_warn_once(&once, "lockwatch: warning: %s not found (LOCKWATCH_SYMBOLIZER=%s); "
+                         "reports show no source lines or demangled names\n", SYM_NAME,
+                         lw_opt.symbolizer[0] ? lw_opt.symbolizer : "unset");
+        return false;
+    }
+    int sv[2];
+    if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        sym_failed = true;
+        return false;
+    }
+    int hi = lw_sys_fcntl(sv[0], F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
+    lw_sys_close(sv[0]);
+    if (hi < 0) {
+        lw_sys_close(sv[1]);
+        sym_failed = true;
+        return false;
+    }
+    spawn_arg a = { path, sv[1], (int)syscall(SYS_openat, -100, "/dev/null",
+                                              O_WRONLY | O_CLOEXEC), -1 };
+    /* Every signal blocked across the clone: no handler of the program may
+     * run in the child, which shares the program's memory.  The helper
+     * unblocks them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
+    long mid = clone(sym_child, sym_child_stack + sizeof(sym_child_stack),
+                     CLONE_VM | CLONE_VFORK, &a);
+    if (mid > 0)   /* exited already (CLONE_VFORK): reap it, it is ours */
+        syscall(SYS_wait4, mid, NULL, __WALL, NULL);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+    long pid = mid > 0 ? a.pid : -1;
+    lw_sys_close(sv[1]);
+    if (a.devnull >= 0)
+        lw_sys_close(a.devnull);
+    if (pid <= 0) {
+        lw_sys_close(hi);
+        sym_failed = true;
+        return false;
+    }
+    sym_fd = hi;
+    sym_pid = (pid_t)pid;
+    return true;
+}
+
+static bool sym_send(const char *p, size_t n)
+{
+    while (n) {
+        long w = syscall(SYS_sendto, sym_fd, p, n, MSG_NOSIGNAL, NULL, 0);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* Reads one answer (through "END\n") into sym_reply; its length, or -1. */
+static long sym_receive(void)
+{
+    size_t len = 0;
+    uint64_t deadline = gate_now_ns() + (uint64_t)SYM_TIMEOUT_MS * 1000000u;
+    for (;;) {
+        if (len >= 4 && memcmp(sym_reply + len - 4, "END\n", 4) == 0 &&
+            (len == 4 || sym_reply[len - 5] == '\n'))
+            return (long)len;
+        if (len == sizeof(sym_reply))
+            return -1;
+        uint64_t now = gate_now_ns();
+        if (now >= deadline)
+            return -1;
+        struct pollfd pfd = { sym_fd, POLLIN, 0 };
+        struct timespec ts = { (time_t)((deadline - now) / 1000000000u),
+                               (long)((deadline - now) % 1000000000u) };
+        long r = syscall(SYS_ppoll, &pfd, 1, &ts, NULL, _NSIG / 8);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        long got = lw_sys_read(sym_fd, sym_reply + len, sizeof(sym_reply) - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        len += (size_t)got;
+    }
+}
+
+static const char *intern(const char *p, size_t n)
+{
+    if (n == 0)
+        return NULL;
+    char *s = lw_arena_alloc(n + 1);
+    if (!s)
+        return NULL;
+    memcpy(s, p, n);
+    s[n] = 0;
+    return s;
+}
+
+/* Splits "F\tfn\tmangled\tfile\tline\tinlined" into sf; false if malformed. */
+static bool parse_frame(char *line, lw_src_frame *sf, bool *inlined)
+{
+    char *f[6];
+    unsigned n = 0;
+    for (char *p = line; n < 6; n++) {
+        f[n] = p;
+        char *t = strchr(p, '\t');
+        if (!t) {
+            n++;
+            break;
+        }
+        *t = 0;
+        p = t + 1;
+    }
+    if (n != 6 || strcmp(f[0], "F") != 0)
+        return false;
+    const char *fn = intern(f[1], strlen(f[1]));
+    sf->function = fn ? fn : "";
+    sf->mangled = intern(f[2], strlen(f[2]));
+    sf->file = intern(f[3], strlen(f[3]));
+    sf->line = 0;
+    for (const char *d = f[4]; *d >= '0' && *d <= '9'; d++)
+        sf->line = sf->line * 10 + (unsigned)(*d - '0');
+    *inlined = f[5][0] == '1';
+    return true;
+}
+
+/* Asks the helper about module-relative key in path; fills fi's source
+ * fields.  False when the helper knows nothing or is unavailable. */
+static bool sym_ask(const char *path, uintptr_t key, lw_frame_info *fi)
+{
+    if (!sym_start())
+        return false;
+    char req[1200];
+    lw_buf b;
+    lw_buf_init(&b, req, sizeof(req));
+    lw_buf_printf(&b, "%lx %s\n", (unsigned long)key, path);
+    if (b.truncated || strchr(path, '\n'))
+        return false;
+    if (!sym_send(req, b.len)) {
+        sym_stop(true);
+        return false;
+    }
+    long len = sym_receive();
+    if (len < 0) {
+        sym_stop(true);
+        return false;
+    }
+    sym_reply[len - 4] = 0;   /* drop "END\n" */
+    lw_src_frame frames[LW_MAX_INLINED + 1];
+    unsigned n = 0;
+    bool real = false;
+    for (char *p = sym_reply; *p && !real;) {
+        char *nl = strchr(p, '\n');
+        if (!nl)
+            break;
+        *nl = 0;
+        bool inl = false;
+        if (parse_frame(p, &frames[n < LW_MAX_INLINED ? n : LW_MAX_INLINED], &inl)) {
+            if (!inl)
+                real = true;
+            if (n < LW_MAX_INLINED || !inl)
+                n = n < LW_MAX_INLINED ? n + 1 : LW_MAX_INLINED + 1;
+        }
+        p = nl + 1;
+    }
+    if (!n)
+        return false;
+    /* The last frame is the function the pc is in; those before it were
+     * inlined into it (a deeper inline chain keeps its innermost ones). */
+    const lw_src_frame *last = &frames[n - 1];
+    fi->function = last->function;
+    fi->mangled = last->mangled;
+    fi->file = last->file;
+    fi->line = last->line;
+    fi->ninlined = n - 1;
+    for (unsigned i = 0; i + 1 < n; i++)
+        fi->inlined[i] = frames[i];
+    return true;
+}
+
+/* Answers, by pc, for the life of the process (open addressing). */
+typedef struct {
+    uintptr_t pc;
+    lw_frame_info *fi;
+} sym_slot;
+static sym_slot *sym_cache;
+
+static void lookup_symbol(const char *path, uintptr_t base, uintptr_t q, lw_frame_info *fi)
+{
+    lw_mutex_lock(&sym_lock);
+    if (!sym_cache)
+        sym_cache = lw_arena_alloc(SYM_CACHE_SLOTS * sizeof(sym_slot));
+    sym_slot *slot = NULL;
+    if (sym_cache) {
+        for (unsigned i = 0, h = (unsigned)lw_mix64(fi->pc); i < 16; i++) {
+            sym_slot *s = &sym_cache[(h + i) % SYM_CACHE_SLOTS];
+            if (s->pc == fi->pc && s->fi) {
+                *fi = *s->fi;
+                lw_mutex_unlock(&sym_lock);
+                return;
+            }
+            if (!s->pc) {
+                slot = s;
+                break;
+            }
+        }
+    }
+    modsyms *m = module_symbols(path);
+    uintptr_t key = m && m->dyn ? q - base : q;
+    int e = errno;
+    bool known = m && sym_ask(path, key, fi);
+    errno = e;
+    if (!known && m) {
+        const char *nm = elf_symbol(m, key);
+        if (nm)
+            fi->function = nm;
+    }
+    lw_frame_info *keep = slot ? lw_arena_alloc(sizeof(*keep)) : NULL;
+    if (keep) {
+        *keep = *fi;
+        slot->fi = keep;
+        slot->pc = fi->pc;
+    }
     lw_mutex_unlock(&sym_lock);
-    return found;
 }
 
 void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
@@ -530,8 +895,9 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
     memset(fi, 0, sizeof(*fi));
     fi->pc = pc;
     fi->module = "?";
+    fi->function = "";
     /* pc is a return address: look up pc - 1 so a call at the end of a
-     * function is attributed to it. */
+     * function is attributed to it, and the line is the call's. */
     uintptr_t q = pc ? pc - 1 : 0;
     int e = errno;
     int found = dladdr((void *)q, &di);
@@ -546,6 +912,74 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
         fi->module = exe_path;
     if (fi->module[0] == '/')
         lookup_symbol(fi->module, (uintptr_t)di.dli_fbase, q, fi);
+}
+
+bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
+{
+    Dl_info di;
+    out[0] = 0;
+    int e = errno;
+    int found = addr && dladdr((void *)addr, &di);
+    errno = e;
+    if (!found || !di.dli_fname)
+        return false;
+    find_exe_path();
+    const char *path = di.dli_fname;
+    if (exe_path[0] && path[0] != '/')
+        path = exe_path;
+    if (path[0] != '/')
+        return false;
+    uintptr_t base = (uintptr_t)di.dli_fbase;
+    lw_buf b;
+    lw_buf_init(&b, out, cap);
+    lw_mutex_lock(&sym_lock);
+    modsyms *m = module_symbols(path);
+    uintptr_t key = m && m->dyn ? addr - base : addr, start = 0;
+    const char *nm = m ? elf_symbol_of(m, key, STT_OBJECT, &start) : NULL;
+    if (nm) {
+        /* A C++ name is demangled by the helper (its answer for the
+         * object's own address names the object). */
+        lw_frame_info fi;
+        memset(&fi, 0, sizeof(fi));
+        fi.function = "";
+        e = errno;
+        if (nm[0] == '_' && nm[1] == 'Z' && sym_ask(path, start, &fi) && fi.function[0] &&
+            fi.mangled && strcmp(fi.mangled, nm) == 0)
+            nm = fi.function;
+        errno = e;
+        lw_buf_puts(&b, nm);
+        if (key != start)
+            lw_buf_printf(&b, "+0x%lx", (unsigned long)(key - start));
+    }
+    lw_mutex_unlock(&sym_lock);
+    return nm != NULL && !b.truncated;
+}
+
+static bool has_prefix(const char *s, const char *p)
+{
+    return strncmp(s, p, strlen(p)) == 0;
+}
+
+bool lw_frame_is_program(const lw_frame_info *fi, const lw_src_frame *sf)
+{
+    static const char *const lib_modules[] = {
+        "libc.so", "libstdc++.so", "libpthread.so", "ld-linux", "libgcc_s.so",
+    };
+    static const char *const lib_functions[] = {
+        "__gthread_", "__gthrw_", "std::", "_ZNSt", "_ZSt", "_ZL20__gthread", "pthread_",
+        "__pthread", "mtx_", "cnd_", "thrd_", "__GI_", "__libc_", "start_thread", "clone",
+    };
+    const char *base = strrchr(fi->module, '/');
+    base = base ? base + 1 : fi->module;
+    for (unsigned i = 0; i < sizeof(lib_modules) / sizeof(lib_modules[0]); i++)
+        if (has_prefix(base, lib_modules[i]))
+            return false;
+    if (sf->file && has_prefix(sf->file, "/usr/include/"))
+        return false;
+    for (unsigned i = 0; i < sizeof(lib_functions) / sizeof(lib_functions[0]); i++)
+        if (has_prefix(sf->function, lib_functions[i]))
+            return false;
+    return true;
 }
 
 uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames)
@@ -588,6 +1022,12 @@ void lw_stacks_atfork_parent(void)
 void lw_stacks_atfork_child(void)
 {
     lw_mutex_reset(&sym_lock);
+    /* The helper is the parent's: this process starts its own if it
+     * reports (its answers, cached by pc, stay valid: same mappings). */
+    if (sym_fd >= 0)
+        lw_sys_close(sym_fd);
+    sym_fd = -1;
+    sym_pid = 0;
     lw_mutex_reset(&depot_lock);
     /* libunwind was being loaded by a thread that is not in the child (in
      * practice never: lockwatch loads it before main).  Waiting would be

@@ -40,14 +40,43 @@ uint32_t lw_stack_capture(void);
 uint32_t lw_stack_of_held(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
                           const uintptr_t *sps, unsigned n);
 
+/* One source-level frame at a pc: the function, its file and line (the
+ * line of the call for a caller, of the pc for the innermost). */
+typedef struct {
+    const char *function;    /* demangled; "" when unknown, never NULL */
+    const char *mangled;     /* the object file's spelling; NULL when the same */
+    const char *file;        /* NULL when unknown */
+    unsigned line;           /* 0 when unknown */
+} lw_src_frame;
+
+#define LW_MAX_INLINED 8
+
+/* A symbolised pc.  Strings live as long as the process (arena, or the
+ * module's mapped symbol table); names are never cut. */
 typedef struct {
     uintptr_t pc;
     const char *module;      /* path, or "?" */
     uintptr_t offset;        /* pc - module base */
-    char function[128];      /* "" when unknown */
-    uintptr_t fn_offset;
+    const char *function;    /* "" when unknown, never NULL */
+    const char *mangled;     /* NULL when the same as function */
+    const char *file;        /* NULL without debug info */
+    unsigned line;
+    /* Functions inlined at this pc, innermost first; the last one was
+     * inlined into `function`, at `file`:`line`. */
+    unsigned ninlined;
+    lw_src_frame inlined[LW_MAX_INLINED];
 } lw_frame_info;
+/* pc is a return address (the call is looked up: pc - 1).  Names, lines and
+ * inlined frames come from the lockwatch-symbolizer process, started at the
+ * first call (never by a clean run); without it, the ELF symbol tables. */
 void lw_symbolize(uintptr_t pc, lw_frame_info *fi);
+/* The name of the global or static object at addr (a lock in the
+ * program's or a library's data), demangled, with "+0x.." when addr is
+ * inside it; false (out "") for heap, stack and unknown memory. */
+bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap);
+/* Whether a source frame belongs to the program rather than to the
+ * threading layers it locks through (libc, libstdc++'s mutex wrappers). */
+bool lw_frame_is_program(const lw_frame_info *fi, const lw_src_frame *sf);
 
 /* A hash of the innermost `frames` frames of stack id as (module file
  * name, offset): the same code path gives the same value in every run. */

@@ -275,6 +275,14 @@ static bool frame_matches(const char *glob, uintptr_t pc)
     lw_symbolize(pc, &fi);
     if (fi.function[0] && lw_glob(glob, fi.function))
         return true;
+    if (fi.mangled && lw_glob(glob, fi.mangled))
+        return true;
+    for (unsigned k = 0; k < fi.ninlined; k++) {
+        const lw_src_frame *sf = &fi.inlined[k];
+        if ((sf->function[0] && lw_glob(glob, sf->function)) ||
+            (sf->mangled && lw_glob(glob, sf->mangled)))
+            return true;
+    }
     if (fi.module && fi.module[0] && strcmp(fi.module, "?") != 0) {
         const char *base = strrchr(fi.module, '/');
         if (lw_glob(glob, fi.module) || (base && lw_glob(glob, base + 1)))
@@ -336,15 +344,22 @@ void lw_supp_suggest(const lw_finding *f, char *out, size_t cap)
     lw_buf_init(&b, out, cap);
     uint32_t id = f->nedges ? f->edges[0].stack : f->nthreads ? f->threads[0].stack : 0;
     const lw_stack *st = id ? lw_depot_get(id) : NULL;
-    for (unsigned i = 0; st && i < st->n; i++) {
-        lw_frame_info fi;
-        lw_symbolize(st->pc[i], &fi);
-        /* A name with characters a glob would read as special is written
-         * with '?' for them, so the rule still matches it. */
-        if (fi.function[0]) {
+    /* The first named frame in the program's own code (the SUMMARY's), else
+     * the first named frame; its symbol name, which has no blanks (a C++
+     * name is matched mangled too). */
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; st && i < st->n; i++) {
+            lw_frame_info fi;
+            lw_symbolize(st->pc[i], &fi);
+            lw_src_frame own = { fi.function, fi.mangled, fi.file, fi.line };
+            if (!fi.function[0] || (pass == 0 && !lw_frame_is_program(&fi, &own)))
+                continue;
+            const char *nm = fi.mangled ? fi.mangled : fi.function;
+            /* A name with characters a glob would read as special is
+             * written with '?' for them, so the rule still matches it. */
             lw_buf_printf(&b, "%s:", lw_finding_kind_name(f->kind));
-            for (const char *p = fi.function; *p; p++)
-                lw_buf_putc(&b, strchr("*?[]", *p) ? '?' : *p);
+            for (const char *p = nm; *p; p++)
+                lw_buf_putc(&b, strchr("*?[] \t", *p) ? '?' : *p);
             return;
         }
     }

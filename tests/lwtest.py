@@ -297,6 +297,25 @@ def _is_index(v, n):
     return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < n
 
 
+def _src_frame_problems(fr, where):
+    """function/mangled/file: string or null; line: positive int or null,
+    null when file is."""
+    p = []
+    for k in ("function", "mangled", "file"):
+        if k not in fr:
+            p.append("%s.%s is missing (null when unknown)" % (where, k))
+        elif not (fr[k] is None or isinstance(fr[k], str)):
+            p.append("%s.%s is not a string/null: %r" % (where, k, fr[k]))
+    line = fr.get("line", "missing")
+    if line == "missing":
+        p.append(where + ".line is missing (null when unknown)")
+    elif not (line is None or (isinstance(line, int) and line > 0)):
+        p.append("%s.line is not a positive integer/null: %r" % (where, line))
+    elif line is not None and fr.get("file") is None:
+        p.append("%s: line %r without a file" % (where, line))
+    return p
+
+
 def validate_report(rep, pid=None):
     """Check one report against the JSON schema of CONTRACT.md.  Returns a list
     of problems (empty when the report is well formed)."""
@@ -368,7 +387,31 @@ def validate_report(rep, pid=None):
                 p.append(where + ".function is missing (null when unknown)")
             elif not (fr["function"] is None or isinstance(fr["function"], str)):
                 p.append(where + ".function is not a string/null")
+            p.extend(_src_frame_problems(fr, where))
+            inl = fr.get("inlined")
+            if not isinstance(inl, list):
+                p.append(where + ".inlined missing or not a list: %r" % (inl,))
+            else:
+                for k, sf in enumerate(inl):
+                    if not isinstance(sf, dict):
+                        p.append("%s.inlined[%d] is not an object" % (where, k))
+                    else:
+                        p.extend(_src_frame_problems(sf, "%s.inlined[%d]" % (where, k)))
     nst = len(stacks)
+
+    summ = rep.get("summary", "missing")
+    if summ == "missing":
+        p.append("summary is missing (null when the report has no backtrace)")
+    elif summ is not None:
+        if not isinstance(summ, dict):
+            p.append("summary is not an object/null")
+        else:
+            p.extend(_src_frame_problems(summ, "summary"))
+            if not _is_index(summ.get("stack"), nst):
+                p.append("summary.stack %r is not an index into stacks" % (summ.get("stack"),))
+            elif not (isinstance(summ.get("frame"), int) and
+                      0 <= summ["frame"] < len(stacks[summ["stack"]])):
+                p.append("summary.frame %r is not a frame of its stack" % (summ.get("frame"),))
 
     def stack_ref(v, where):
         if v is not None and not _is_index(v, nst):
@@ -422,6 +465,10 @@ def validate_report(rep, pid=None):
         else:
             lids.add(lid)
             lock_kind[lid] = lk.get("kind")
+        if "symbol" not in lk or not (lk["symbol"] is None or
+                                      (isinstance(lk["symbol"], str) and lk["symbol"])):
+            p.append(where + ".symbol missing or not a non-empty string/null: %r"
+                     % (lk.get("symbol", "missing"),))
         addr = lk.get("address")
         if not (isinstance(addr, str) and _HEX.match(addr)):
             p.append(where + ".address is not a hex string: %r" % (addr,))

@@ -23,6 +23,8 @@
  * one warning, never a crash. */
 #define LW_MAX_HELD        128   /* held-lock stack entries per thread */
 #define LW_ACQ_LOG         64    /* a thread's log of the locks it took (power of 2) */
+#define LW_HELD_FULL       32    /* LOCKWATCH_HELD_STACKS=full: held entries with a stack */
+#define LW_HELD_FRAMES     16    /* and the frames kept of each */
 #define LW_EDGE_CACHE      256   /* per-thread cache of known edges (power of 2) */
 #define LW_SIG_CACHE       256   /* per-thread cache of known (held set, lock) pairs */
 #define LW_SIG_SET         4     /* largest held set that cache stores */

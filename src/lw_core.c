@@ -180,8 +180,7 @@ void lw_snap_thread(lw_thread *t, uint32_t stack, const uintptr_t *pcs, const ui
         lw_snap_lock(h->lock, &hs->lock);
         hs->lock.id = h->id;
         hs->mode = h->mode;
-        hs->stack = pcs ? lw_stack_of_held(h->pc, h->cfa, pcs, sps, n)
-                        : (h->pc ? lw_depot_put(&h->pc, 1) : 0);
+        hs->stack = lw_held_stack(t, i, pcs, sps, n);
     }
 }
 
@@ -225,8 +224,15 @@ static unsigned release_at(lw_thread *t, unsigned i)
     if (--h->count > 0)
         return mode;
     /* Remove entry i, keeping acquisition order of the rest. */
-    for (unsigned j = i + 1; j < t->nheld; j++)
+    for (unsigned j = i + 1; j < t->nheld; j++) {
         t->held[j - 1] = t->held[j];
+        if (j < LW_HELD_FULL) {
+            t->held_nframes[j - 1] = t->held_nframes[j];
+            memcpy(t->held_frames[j - 1], t->held_frames[j], sizeof(t->held_frames[j]));
+        }
+    }
+    if (t->nheld - 1 < LW_HELD_FULL)
+        t->held_nframes[t->nheld - 1] = 0;
     t->nheld--;
     return mode;
 }
@@ -442,7 +448,7 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
     lw_edge_origin o;
     memset(&o, 0, sizeof(o));
     o.stack_to = lw_depot_put(pcs, n < depth ? n : depth);
-    o.stack_from = lw_stack_of_held(h->pc, h->cfa, pcs, sps, n);
+    o.stack_from = lw_held_stack(t, hi, pcs, sps, n);
     o.thread = t->num;
     o.thread_stack = t->create_stack;
     o.tid = t->tid;
@@ -541,6 +547,32 @@ unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigne
     if (add_edges(t, l, mode, LW_ACQ_TIMEOUT_MS(how)))
         lw_sig_fill(c, t, key);
     return LW_PRE_GO;
+}
+
+void lw_held_capture(lw_thread *t, const lw_lock *l)
+{
+    if (!lw_opt.held_stacks)
+        return;
+    for (unsigned i = t->nheld; i-- > 0;) {
+        if (t->held[i].lock != l || t->held[i].id != l->id)
+            continue;
+        if (i < LW_HELD_FULL)
+            t->held_nframes[i] = (uint8_t)lw_unwind_pcs(t->held_frames[i], LW_HELD_FRAMES);
+        return;
+    }
+}
+
+uint32_t lw_held_stack(const lw_thread *t, unsigned i, const uintptr_t *pcs,
+                       const uintptr_t *sps, unsigned n)
+{
+    const lw_held *h = &t->held[i];
+    if (i < LW_HELD_FULL && t->held_nframes[i] && t->held_frames[i][0] == h->pc) {
+        unsigned depth = lw_stack_depth(), k = t->held_nframes[i];
+        return lw_depot_put(t->held_frames[i], k < depth ? k : depth);
+    }
+    if (pcs)
+        return lw_stack_of_held(h->pc, h->cfa, pcs, sps, n);
+    return h->pc ? lw_depot_put(&h->pc, 1) : 0;
 }
 
 void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa)

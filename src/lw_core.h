@@ -228,6 +228,15 @@ static inline bool lw_acquire_known(const lw_thread *t, const lw_lock *l, unsign
     return lw_sig_hit(&t->sig_cache[lw_sig_slot(sig, key)], t, key);
 }
 
+/* LOCKWATCH_HELD_STACKS=full: record the stack of the acquisition of l,
+ * which t holds now (called on the slow paths, which the option forces). */
+void lw_held_capture(lw_thread *t, const lw_lock *l);
+/* The stack to show for t's held entry i: the one captured at its
+ * acquisition, else its call site with the callers still live in the
+ * backtrace pcs/sps (n frames; NULL: the call site only). */
+uint32_t lw_held_stack(const lw_thread *t, unsigned i, const uintptr_t *pcs,
+                       const uintptr_t *sps, unsigned n);
+
 /* Post-event of a successful acquisition (any `how`: once it succeeds a
  * lock is held alike). */
 void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, uintptr_t cfa);

@@ -375,6 +375,15 @@ static unsigned unwind_fast(uintptr_t *pcs, unsigned max)
     return n;
 }
 
+unsigned lw_unwind_pcs(uintptr_t *pcs, unsigned max)
+{
+    int cs;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+    unsigned n = unwind_fast(pcs, max);
+    pthread_setcancelstate(cs, NULL);
+    return n;
+}
+
 uint32_t lw_stack_capture(void)
 {
     uintptr_t pcs[LW_MAX_FRAMES];

@@ -32,6 +32,10 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max);
 uint32_t lw_depot_put(const uintptr_t *pcs, unsigned n);
 const lw_stack *lw_depot_get(uint32_t id);
 uint32_t lw_stack_capture(void);
+/* The caller's return addresses, lockwatch's own frames dropped, by
+ * libunwind's cached fast trace (about 100 ns): no stack pointers.  0 when
+ * it cannot tell. */
+unsigned lw_unwind_pcs(uintptr_t *pcs, unsigned max);
 
 /* The stack at which a still-held lock was acquired: its call site `pc`
  * followed by the frames of the current stack (pcs/sps from lw_unwind) that

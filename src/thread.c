@@ -6,6 +6,7 @@
 #include "jitter.h"
 #include "lw_atomic.h"
 #include "lw_core.h"
+#include "options.h"
 #include "fmt.h"
 #include "lw_sys.h"
 
@@ -32,7 +33,7 @@ void lw_thread_setup(lw_thread *t)
         t->num = lw_thread_new_number();
     }
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
-    t->slow = lw_jitter_level != 0;
+    t->slow = lw_jitter_level != 0 || lw_opt.held_stacks != 0;
 }
 
 void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack,
@@ -47,7 +48,7 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
     t->create_stack = create_stack;
     t->created_seen = true;
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
-    t->slow = lw_jitter_level != 0;
+    t->slow = lw_jitter_level != 0 || lw_opt.held_stacks != 0;
 }
 
 void lw_thread_atfork_child(void)

@@ -87,6 +87,10 @@ typedef struct lw_thread {
      * while holding a lock (rules.h, lw_rule_join_held), relaxed. */
     uint64_t acq_key[LW_ACQ_LOG];
     uintptr_t acq_pc[LW_ACQ_LOG];
+    /* LOCKWATCH_HELD_STACKS=full: the stack of held entry i's acquisition
+     * (held_nframes[i] frames; 0: none), moved with the entries. */
+    uint8_t held_nframes[LW_HELD_FULL];
+    uintptr_t held_frames[LW_HELD_FULL][LW_HELD_FRAMES];
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
     lw_sig_cache_ent sig_cache[LW_SIG_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */

@@ -424,25 +424,9 @@ static void snap_quietly(const sleeper_view *sv, lw_thread_snap *ts)
 {
     lw_thread *t = sv->t;
     uintptr_t pc = sv->kind == LW_SLEEP_FAST ? lw_load_relaxed(&t->held[0].pc) : sv->s->pc;
-    memset(ts, 0, sizeof(*ts));
-    ts->num = t->num;
-    ts->parent = t->parent;
-    ts->tid = sv->tid;
-    memcpy(ts->name, t->name, sizeof(ts->name));
-    lw_thread_name_of(sv->tid, ts->name, sizeof(ts->name));
-    lw_thread_unset_inherited(t, ts->name);
-    ts->created_seen = t->created_seen;
-    ts->create_stack = t->create_stack;
-    ts->stack = pc ? lw_depot_put(&pc, 1) : 0;
-    unsigned nheld = sv->kind == LW_SLEEP_FAST ? 0 : lw_load_relaxed(&t->nheld);
-    for (unsigned i = 0; i < nheld && i < LW_MAX_HELD && ts->nholds < LW_TSNAP_HOLDS; i++) {
-        const lw_held *h = &t->held[i];
-        lw_hold_snap *hs = &ts->holds[ts->nholds++];
-        lw_snap_lock(h->lock, &hs->lock);
-        hs->lock.id = h->id;
-        hs->mode = h->mode;
-        hs->stack = h->pc ? lw_depot_put(&h->pc, 1) : 0;
-    }
+    /* A fast-path waiter holds nothing (nheld 0: its held[0] is filled
+     * but not published). */
+    lw_snap_thread(t, pc ? lw_depot_put(&pc, 1) : 0, NULL, NULL, 0, 0, ts);
 }
 
 /* Asks every sleeper that can answer for its stack; waits a little for the

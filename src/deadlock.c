@@ -287,14 +287,8 @@ static lw_waitrec *fast_record(pthread_t pt)
         return NULL;
     memset((char *)w + sizeof(void *), 0, sizeof(*w) - sizeof(void *));
     w->self = pt;
-    w->who.num = a->num;
-    w->who.parent = a->parent;
-    w->who.tid = a->tid;
-    memcpy(w->who.name, a->name, sizeof(w->who.name));
-    w->who.name[sizeof(w->who.name) - 1] = '\0';
-    w->who.created_seen = a->created_seen;
-    w->who.create_stack = a->create_stack;
-    w->who.stack = lw_depot_put(&pc, 1);
+    /* Another thread, holding nothing: its identity and the call site. */
+    lw_snap_thread((lw_thread *)a, lw_depot_put(&pc, 1), NULL, NULL, 0, 0, &w->who);
     lw_snap_lock(l, &w->lock);
     w->mode = LW_MODE_WRITE;
     /* Stable while the thread stays in this wait: what it waits for is

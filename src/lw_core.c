@@ -167,8 +167,14 @@ void lw_snap_thread(lw_thread *t, uint32_t stack, const uintptr_t *pcs, const ui
     ts->num = t->num;
     ts->parent = t->parent;
     ts->tid = t->tid;
-    lw_thread_refresh_name(t);
-    memcpy(ts->name, t->name, sizeof(ts->name));
+    if (t == &lw_self) {
+        lw_thread_refresh_name(t);
+        memcpy(ts->name, t->name, sizeof(ts->name));
+    } else {   /* another thread (asleep.c): its kernel name, read from /proc */
+        memcpy(ts->name, t->name, sizeof(ts->name));
+        lw_thread_name_of(t->tid, ts->name, sizeof(ts->name));
+        lw_thread_unset_inherited(t, ts->name);
+    }
     ts->created_seen = t->created_seen;
     ts->create_stack = t->create_stack;
     ts->stack = stack;
@@ -224,15 +230,16 @@ static unsigned release_at(lw_thread *t, unsigned i)
     if (--h->count > 0)
         return mode;
     /* Remove entry i, keeping acquisition order of the rest. */
-    for (unsigned j = i + 1; j < t->nheld; j++) {
+    for (unsigned j = i + 1; j < t->nheld; j++)
         t->held[j - 1] = t->held[j];
-        if (j < LW_HELD_FULL) {
+    if (LW_UNLIKELY(lw_opt.held_stacks)) {   /* the captured stacks move along */
+        for (unsigned j = i + 1; j < t->nheld && j < LW_HELD_FULL; j++) {
             t->held_nframes[j - 1] = t->held_nframes[j];
             memcpy(t->held_frames[j - 1], t->held_frames[j], sizeof(t->held_frames[j]));
         }
+        if (t->nheld - 1 < LW_HELD_FULL)
+            t->held_nframes[t->nheld - 1] = 0;
     }
-    if (t->nheld - 1 < LW_HELD_FULL)
-        t->held_nframes[t->nheld - 1] = 0;
     t->nheld--;
     return mode;
 }

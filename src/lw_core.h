@@ -59,7 +59,8 @@ void lw_lock_set_name(uintptr_t addr, const char *name);
 const char *lw_lock_name(uintptr_t addr);
 
 /* Snapshots of core state for findings.  lw_snap_thread: the thread's
- * identity, `stack` as its stack, and its held locks but the one at
+ * identity (t may be another thread, stopped in a wait: its name is then
+ * read from /proc), `stack` as its stack, and its held locks but the one at
  * `except` (0: none), each with the stack of its acquisition rebuilt from
  * the current backtrace pcs/sps (NULL: the call site only). */
 void lw_snap_lock(const lw_lock *l, lw_lock_snap *s);

@@ -24,6 +24,13 @@ uint32_t lw_thread_new_number(void)
     return lw_fetch_add_relaxed(&next_thread, 1);
 }
 
+/* Options that need every acquisition on the slow paths: jitter's points
+ * and LOCKWATCH_HELD_STACKS=full's captures are there. */
+static uint8_t slow_paths(void)
+{
+    return lw_jitter_level != 0 || lw_opt.held_stacks != 0;
+}
+
 void lw_thread_setup(lw_thread *t)
 {
     t->tid = (int)syscall(SYS_gettid);
@@ -33,7 +40,7 @@ void lw_thread_setup(lw_thread *t)
         t->num = lw_thread_new_number();
     }
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
-    t->slow = lw_jitter_level != 0 || lw_opt.held_stacks != 0;
+    t->slow = slow_paths();
 }
 
 void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack,
@@ -48,7 +55,7 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
     t->create_stack = create_stack;
     t->created_seen = true;
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
-    t->slow = lw_jitter_level != 0 || lw_opt.held_stacks != 0;
+    t->slow = slow_paths();
 }
 
 void lw_thread_atfork_child(void)

@@ -195,6 +195,46 @@ static uint64_t time_nested(pthread_mutex_t *m, int depth, long n)
     return ns;
 }
 
+/* nested2-helper: the same nest taken through a lock helper (a C xlock(),
+ * as std::lock_guard at -O0): every acquisition at the helper's one call
+ * site, whose frame returns with the lock held. */
+static __attribute__((noinline)) void xlock(pthread_mutex_t *m)
+{
+    pthread_mutex_lock(m);
+    __asm__ volatile("" ::: "memory");   /* not a tail call */
+}
+
+static __attribute__((noinline)) void xunlock(pthread_mutex_t *m)
+{
+    pthread_mutex_unlock(m);
+    __asm__ volatile("" ::: "memory");
+}
+
+static void helper_loop(pthread_mutex_t *m, int depth, long n)
+{
+    for (long i = 0; i < n; i++) {
+        for (int d = 0; d < depth; d++)
+            xlock(&m[d]);
+        counter++;
+        for (int d = depth; d-- > 0;)
+            xunlock(&m[d]);
+    }
+}
+
+static int mode_helper(const char *mode, int depth)
+{
+    long n = scaled(20000000 / depth);
+    helper_loop(locks, depth, 1000);   /* warm-up: every edge known */
+    counter = 0;
+    uint64_t t0 = now_ns();
+    helper_loop(locks, depth, n);
+    uint64_t ns = now_ns() - t0;
+    if (counter != n)
+        fail("counter %ld, expected %ld", counter, n);
+    result(mode, ns, n * depth, "depth=%d", depth);
+    return 0;
+}
+
 static void *idle_thread(void *arg)
 {
     return arg;
@@ -617,6 +657,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: %s MODE [SCALE]\n"
                 "modes: uncontended nested2 nested3 nested4 uncontended-mt nested2-mt nested4-mt\n"
+                "       nested2-helper\n"
                 "       contended2 contended4 fresh\n"
                 "       fresh-free rwlock prodcons churn write graph malloc-free\n"
                 "       malloc-free-held\n"
@@ -638,6 +679,8 @@ int main(int argc, char **argv)
         return mode_nested(m, 3);
     if (!strcmp(m, "nested4"))
         return mode_nested(m, 4);
+    if (!strcmp(m, "nested2-helper"))
+        return mode_helper(m, 2);
     if (!strcmp(m, "uncontended-mt"))
         return mode_nested(m, 1);
     if (!strcmp(m, "nested2-mt"))

@@ -88,6 +88,8 @@ def workloads(ctx):
         micro("nested2", ("null", 1.5), desc="2 mutexes nested in a fixed order (known edges)"),
         micro("nested3", ("null", 1.5), desc="3 mutexes nested"),
         micro("nested4", ("null", 1.5), desc="4 mutexes nested"),
+        micro("nested2-helper", ("null", 1.5),
+              desc="nested2 through a C lock helper (the held lock's caller returns)"),
         # The same after one idle thread was created and joined: glibc's lock
         # and unlock use plain stores instead of atomic instructions until a
         # process has had a second thread, so the rows above measure a case

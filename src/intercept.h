@@ -573,8 +573,6 @@ static inline int lw_lock_common(lw_thread *t, lw_lock *l, unsigned mode, int r,
     if (LW_LIKELY(l != NULL) && LW_LIKELY(r == 0 || r == EOWNERDEAD)) {
         lw_reenter(t);
         lw_after_acquire(t, l, mode, pc, cfa);
-        if (LW_UNLIKELY(t->slow))
-            lw_held_capture(t, l);
         lw_leave(t);
         lw_jitter(t, LW_JIT_ACQUIRED);
     }

@@ -23,8 +23,12 @@
  * one warning, never a crash. */
 #define LW_MAX_HELD        128   /* held-lock stack entries per thread */
 #define LW_ACQ_LOG         64    /* a thread's log of the locks it took (power of 2) */
-#define LW_HELD_FULL       32    /* LOCKWATCH_HELD_STACKS=full: held entries with a stack */
+#define LW_HELD_FULL       32    /* held entries that can keep their acquisition's stack */
 #define LW_HELD_FRAMES     16    /* and the frames kept of each */
+#define LW_SITE_SETS       64    /* per-thread acquisition-site table: sets of 2 (power of 2) */
+#define LW_SITE_YOUNG      2     /* captures at a site new to the thread */
+#define LW_SITE_REFILL     16    /* captures at a site after it formed an edge through a helper */
+#define LW_SITE_ALLOW      256   /* a thread's captures in hand (refilled by new edges) */
 #define LW_EDGE_CACHE      256   /* per-thread cache of known edges (power of 2) */
 #define LW_SIG_CACHE       256   /* per-thread cache of known (held set, lock) pairs */
 #define LW_SIG_SET         4     /* largest held set that cache stores */

@@ -229,16 +229,19 @@ static unsigned release_at(lw_thread *t, unsigned i)
     unsigned mode = h->mode;
     if (--h->count > 0)
         return mode;
-    /* Remove entry i, keeping acquisition order of the rest. */
-    for (unsigned j = i + 1; j < t->nheld; j++)
+    /* Remove entry i, keeping acquisition order of the rest; captured
+     * stacks move along (an entry past LW_HELD_FULL has none). */
+    for (unsigned j = i + 1; j < t->nheld; j++) {
         t->held[j - 1] = t->held[j];
-    if (LW_UNLIKELY(lw_opt.held_stacks)) {   /* the captured stacks move along */
-        for (unsigned j = i + 1; j < t->nheld && j < LW_HELD_FULL; j++) {
-            t->held_nframes[j - 1] = t->held_nframes[j];
-            memcpy(t->held_frames[j - 1], t->held_frames[j], sizeof(t->held_frames[j]));
+        if (LW_UNLIKELY(t->held[j].framed)) {
+            if (j < LW_HELD_FULL) {
+                t->held_nframes[j - 1] = t->held_nframes[j];
+                memcpy(t->held_frames[j - 1], t->held_frames[j],
+                       t->held_nframes[j] * sizeof(t->held_frames[j][0]));
+            } else {
+                t->held[j - 1].framed = 0;
+            }
         }
-        if (t->nheld - 1 < LW_HELD_FULL)
-            t->held_nframes[t->nheld - 1] = 0;
     }
     t->nheld--;
     return mode;
@@ -456,6 +459,11 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
     memset(&o, 0, sizeof(o));
     o.stack_to = lw_depot_put(pcs, n < depth ? n : depth);
     o.stack_from = lw_held_stack(t, hi, pcs, sps, n);
+    /* Taken through a helper that has returned: more edges from this site
+     * are likely forming (new locks on the same path), and only a capture
+     * at the acquisition shows their callers. */
+    if (lw_held_caller_frame(h->pc, h->cfa, pcs, sps, n) < 0)
+        lw_site_refill(t, h->pc);
     o.thread = t->num;
     o.thread_stack = t->create_stack;
     o.tid = t->tid;
@@ -556,24 +564,83 @@ unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigne
     return LW_PRE_GO;
 }
 
-void lw_held_capture(lw_thread *t, const lw_lock *l)
+/* ---- acquisition sites (lw_core.h) ---- */
+
+#define SITE_TAG(pc) ((uint64_t)(pc) << 8)
+#define SITE_STATE   0xffu   /* LW_SITE_HELPER | captures left */
+
+/* Held entry i (being filled, not yet published) gets its acquisition's
+ * stack: called from inside the lock wrapper, so the frames are the
+ * program's, the helper's included.  The guard makes the lock calls of
+ * libunwind (and of a signal handler meanwhile) pass through. */
+static LW_NOINLINE void capture(lw_thread *t, unsigned i, uintptr_t pc)
 {
-    if (!lw_opt.held_stacks)
+    if (i >= LW_HELD_FULL || t->site_allow == 0)
         return;
-    for (unsigned i = t->nheld; i-- > 0;) {
-        if (t->held[i].lock != l || t->held[i].id != l->id)
-            continue;
-        if (i < LW_HELD_FULL)
-            t->held_nframes[i] = (uint8_t)lw_unwind_pcs(t->held_frames[i], LW_HELD_FRAMES);
+    t->site_allow--;
+    t->site_captures++;
+    int g = t->guard;
+    t->guard = 1;
+    lw_compiler_barrier();
+    unsigned n = lw_unwind_pcs(t->held_frames[i], LW_HELD_FRAMES);
+    lw_compiler_barrier();
+    t->guard = g;
+    t->held_nframes[i] = (uint8_t)n;
+    t->held[i].framed = n != 0 && t->held_frames[i][0] == pc;
+}
+
+void lw_site_miss(lw_thread *t, unsigned i, uintptr_t pc, bool new_lock)
+{
+    uint64_t *set = &t->sites[2 * lw_site_set(pc)];
+    uint64_t tag = SITE_TAG(pc), w0 = set[0], w1 = set[1];
+    if (LW_UNLIKELY(lw_opt.held_stacks != LW_HELD_STACKS_AUTO)) {
+        if (lw_opt.held_stacks == LW_HELD_STACKS_CALL) {
+            set[0] = tag;   /* never: the probe passes from now on */
+            return;
+        }
+        t->site_allow = LW_SITE_ALLOW;   /* full: every acquisition, no table */
+        capture(t, i, pc);
         return;
     }
+    unsigned st;   /* LW_SITE_HELPER | captures left */
+    if ((w0 & ~(uint64_t)SITE_STATE) == tag) {
+        st = (unsigned)(w0 & SITE_STATE);
+    } else if ((w1 & ~(uint64_t)SITE_STATE) == tag) {
+        st = (unsigned)(w1 & SITE_STATE);
+        set[1] = w0;
+    } else {   /* new to this thread (or evicted: then young again) */
+        st = LW_SITE_YOUNG;
+        set[1] = w0;
+    }
+    unsigned left = st & ~LW_SITE_HELPER;
+    if (left) {
+        st--;
+        capture(t, i, pc);
+    } else if ((st & LW_SITE_HELPER) && new_lock) {
+        capture(t, i, pc);
+    }
+    set[0] = tag | st;
+}
+
+void lw_site_refill(lw_thread *t, uintptr_t pc)
+{
+    if (!pc)
+        return;
+    uint64_t *set = &t->sites[2 * lw_site_set(pc)];
+    uint64_t tag = SITE_TAG(pc);
+    if ((set[0] & ~(uint64_t)SITE_STATE) != tag)
+        set[1] = set[0];   /* evicts the other way, or swaps with it */
+    set[0] = tag | LW_SITE_HELPER | LW_SITE_REFILL;
+    t->site_allow = t->site_allow + 4 * LW_SITE_REFILL > LW_SITE_ALLOW
+                        ? LW_SITE_ALLOW
+                        : t->site_allow + 4 * LW_SITE_REFILL;
 }
 
 uint32_t lw_held_stack(const lw_thread *t, unsigned i, const uintptr_t *pcs,
                        const uintptr_t *sps, unsigned n)
 {
     const lw_held *h = &t->held[i];
-    if (i < LW_HELD_FULL && t->held_nframes[i] && t->held_frames[i][0] == h->pc) {
+    if (h->framed && i < LW_HELD_FULL && t->held_nframes[i] && t->held_frames[i][0] == h->pc) {
         unsigned depth = lw_stack_depth(), k = t->held_nframes[i];
         return lw_depot_put(t->held_frames[i], k < depth ? k : depth);
     }

@@ -121,24 +121,61 @@ static inline bool lw_lock_user_known(const lw_thread *t, const lw_lock *l)
     return u == t->num + 1 || u == LW_USERS_SHARED;
 }
 
-/* Fills a held-stack entry (not yet published: nheld unchanged). */
-/* Fills held entry i of t, and notes the acquisition in t's log of the
- * locks it took (thread.h acq_key: a join of t by a thread holding one of
- * them is a join cycle, rules.h). */
+/* ---- acquisition sites ----
+ * A held lock's acquisition stack is worth capturing (about 100 ns) only
+ * where the frame that called the lock function returns while the lock is
+ * held: a lock helper (std::lock_guard, std::mutex::lock at -O0, a C
+ * xlock()).  Elsewhere the frames still live when the lock later forms an
+ * edge give its callers for nothing (stacks.h, lw_stack_of_held).  A site
+ * is known to be a helper only once a lock taken there formed an edge, so
+ * a thread captures:
+ *  - at a site it has not used before, its first LW_SITE_YOUNG
+ *    acquisitions there (the first edges of a path run once);
+ *  - at a helper site, its next LW_SITE_REFILL acquisitions after a lock
+ *    taken there formed a new edge (more are forming), and any acquisition
+ *    of a lock this thread has not taken lately (a new order may start);
+ *  - at most site_allow times, refilled by new edges: a bound whatever the
+ *    program does.
+ * The steady state costs a probe of the thread's site table.  Entry:
+ * pc << 8 | LW_SITE_HELPER | captures left. */
+#define LW_SITE_HELPER 0x80u
+static inline unsigned lw_site_set(uintptr_t pc)
+{
+    return (unsigned)(((uint64_t)pc * 0x9E3779B97F4A7C15ull) >> 58) & (LW_SITE_SETS - 1);
+}
+/* Captures into held entry i when the site wants it, updating the table.
+ * new_lock: the lock is not in the thread's acquisition log. */
+void lw_site_miss(lw_thread *t, unsigned i, uintptr_t pc, bool new_lock);
+static inline void lw_site_probe(lw_thread *t, unsigned i, uintptr_t pc, bool new_lock)
+{
+    uint64_t e = t->sites[2 * lw_site_set(pc)], tag = (uint64_t)pc << 8;
+    if (LW_UNLIKELY(e != tag) && (e != (tag | LW_SITE_HELPER) || new_lock))
+        lw_site_miss(t, i, pc, new_lock);
+}
+/* A lock taken at pc formed a new edge through a helper (slow paths). */
+void lw_site_refill(lw_thread *t, uintptr_t pc);
+
+/* Fills held entry i of t (not yet published: nheld unchanged), and notes
+ * the acquisition in t's log of the locks it took (thread.h acq_key: a
+ * join of t by a thread holding one of them is a join cycle, rules.h). */
 static inline void lw_held_fill(lw_thread *t, unsigned i, lw_lock *l, unsigned mode, uintptr_t pc,
                                 uintptr_t cfa)
 {
     lw_held *h = &t->held[i];
     unsigned slot = (unsigned)l->id & (LW_ACQ_LOG - 1);
-    t->acq_key[slot] = l->id << 1 | (mode == LW_MODE_READ);
+    uint64_t key = l->id << 1 | (mode == LW_MODE_READ);
+    bool new_lock = t->acq_key[slot] != key;
+    t->acq_key[slot] = key;
     t->acq_pc[slot] = pc;
     h->lock = l;
     h->addr = (uintptr_t)__atomic_load_n(&l->h.k1, __ATOMIC_RELAXED);
     h->id = l->id;
-    h->mode = mode;
+    h->mode = (uint16_t)mode;
+    h->framed = 0;
     h->count = 1;
     h->pc = pc;
     h->cfa = cfa;
+    lw_site_probe(t, i, pc, new_lock);
 }
 
 void lw_held_overflow(lw_thread *t);
@@ -229,9 +266,6 @@ static inline bool lw_acquire_known(const lw_thread *t, const lw_lock *l, unsign
     return lw_sig_hit(&t->sig_cache[lw_sig_slot(sig, key)], t, key);
 }
 
-/* LOCKWATCH_HELD_STACKS=full: record the stack of the acquisition of l,
- * which t holds now (called on the slow paths, which the option forces). */
-void lw_held_capture(lw_thread *t, const lw_lock *l);
 /* The stack to show for t's held entry i: the one captured at its
  * acquisition, else its call site with the callers still live in the
  * backtrace pcs/sps (n frames; NULL: the call site only). */

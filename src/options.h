@@ -20,6 +20,8 @@ typedef struct {
 
 enum { LW_FORMAT_TEXT = 0, LW_FORMAT_JSON = 1 };
 enum { LW_ON_DEADLOCK_EXIT = 0, LW_ON_DEADLOCK_ABORT = 1, LW_ON_DEADLOCK_WAIT = 2 };
+/* LOCKWATCH_HELD_STACKS */
+enum { LW_HELD_STACKS_AUTO = 0, LW_HELD_STACKS_FULL = 1, LW_HELD_STACKS_CALL = 2 };
 
 /* Blocking-call families (LOCKWATCH_BLOCKING). */
 #define LW_FAM_SLEEP 0x01u   /* sleep, usleep, nanosleep, clock_nanosleep */

@@ -779,7 +779,7 @@ static void join_cycle(lw_thread *t, const lw_held *h, const lw_thread *target,
     e->from_mode = (uint16_t)h->mode;
     e->to_mode = LW_MODE_WRITE;
     e->stack = lw_depot_put(pcs, n < depth ? n : depth);
-    e->held_stack = lw_stack_of_held(h->pc, h->cfa, pcs, sps, n);
+    e->held_stack = lw_held_stack(t, (unsigned)(h - t->held), pcs, sps, n);
     e = &f->edges[f->nedges++];             /* end(T) => L: T took L */
     e->from = (uint16_t)ei;
     e->to = (uint16_t)li;

@@ -393,14 +393,9 @@ uint32_t lw_stack_capture(void)
     return lw_depot_put(pcs, n);
 }
 
-uint32_t lw_stack_of_held(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
-                          const uintptr_t *sps, unsigned n)
+int lw_held_caller_frame(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
+                         const uintptr_t *sps, unsigned n)
 {
-    uintptr_t out[LW_MAX_FRAMES];
-    unsigned depth = lw_stack_depth(), k = 0;
-    if (!pc)
-        return 0;
-    out[k++] = pc;
     /* The frame that called the lock function had stack pointer `cfa` at
      * the call.  If the current stack still passes through a frame with
      * that stack pointer, in the same function (close pc), it is the same
@@ -413,14 +408,25 @@ uint32_t lw_stack_of_held(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
          * either a loop in the same activation or a new activation of a
          * wrapper (std::mutex::lock, a lock helper) that returned and was
          * called again from a different line of its caller: the callers'
-         * pcs would then be wrong, so in that case keep the call site only. */
+         * pcs would then be wrong, so in that case it is not the frame. */
         uintptr_t d = pcs[i] > pc ? pcs[i] - pc : pc - pcs[i];
-        if (d < 0x10000 && pcs[i] != pc) {
-            for (unsigned j = i + 1; j < n && k < depth; j++)
-                out[k++] = pcs[j];
-        }
-        break;
+        return d < 0x10000 && pcs[i] != pc ? (int)i : -1;
     }
+    return -1;
+}
+
+uint32_t lw_stack_of_held(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
+                          const uintptr_t *sps, unsigned n)
+{
+    uintptr_t out[LW_MAX_FRAMES];
+    unsigned depth = lw_stack_depth(), k = 0;
+    if (!pc)
+        return 0;
+    out[k++] = pc;
+    int i = sps ? lw_held_caller_frame(pc, cfa, pcs, sps, n) : -1;
+    if (i >= 0)
+        for (unsigned j = (unsigned)i + 1; j < n && k < depth; j++)
+            out[k++] = pcs[j];
     return lw_depot_put(out, k);
 }
 

@@ -37,6 +37,11 @@ uint32_t lw_stack_capture(void);
  * it cannot tell. */
 unsigned lw_unwind_pcs(uintptr_t *pcs, unsigned max);
 
+/* The index in pcs/sps (a backtrace of n frames) of the frame that called
+ * the lock function at pc with stack pointer cfa, if that activation is
+ * still live; -1 when it has returned (a lock helper) or cannot be told. */
+int lw_held_caller_frame(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
+                         const uintptr_t *sps, unsigned n);
 /* The stack at which a still-held lock was acquired: its call site `pc`
  * followed by the frames of the current stack (pcs/sps from lw_unwind) that
  * lie outside the acquiring call, when that caller is still live (same stack

@@ -25,10 +25,10 @@ uint32_t lw_thread_new_number(void)
 }
 
 /* Options that need every acquisition on the slow paths: jitter's points
- * and LOCKWATCH_HELD_STACKS=full's captures are there. */
+ * are there. */
 static uint8_t slow_paths(void)
 {
-    return lw_jitter_level != 0 || lw_opt.held_stacks != 0;
+    return lw_jitter_level != 0;
 }
 
 void lw_thread_setup(lw_thread *t)
@@ -41,6 +41,7 @@ void lw_thread_setup(lw_thread *t)
     }
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
     t->slow = slow_paths();
+    t->site_allow = LW_SITE_ALLOW;
 }
 
 void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack,
@@ -56,6 +57,7 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
     t->created_seen = true;
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
     t->slow = slow_paths();
+    t->site_allow = LW_SITE_ALLOW;
 }
 
 void lw_thread_atfork_child(void)

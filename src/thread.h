@@ -22,7 +22,8 @@ typedef struct lw_held {
     lw_lock *lock;
     uintptr_t addr;        /* the lock's address (unlock finds it without a lookup) */
     uint64_t id;           /* lock->id when acquired (detects reuse) */
-    uint32_t mode;         /* LW_MODE_* */
+    uint16_t mode;         /* LW_MODE_* */
+    uint16_t framed;       /* 1: held_frames[] of this entry's index hold its stack */
     uint32_t count;        /* recursive acquisitions */
     uintptr_t pc;          /* call site of the acquisition */
     uintptr_t cfa;         /* caller's stack pointer at that call */
@@ -87,10 +88,18 @@ typedef struct lw_thread {
      * while holding a lock (rules.h, lw_rule_join_held), relaxed. */
     uint64_t acq_key[LW_ACQ_LOG];
     uintptr_t acq_pc[LW_ACQ_LOG];
-    /* LOCKWATCH_HELD_STACKS=full: the stack of held entry i's acquisition
-     * (held_nframes[i] frames; 0: none), moved with the entries. */
+    /* The stack of held entry i's acquisition when it was captured
+     * (held[i].framed; held_nframes[i] frames), moved with the entries:
+     * always with LOCKWATCH_HELD_STACKS=full, else at the sites that
+     * need it (lw_core.h, lw_site_probe). */
     uint8_t held_nframes[LW_HELD_FULL];
     uintptr_t held_frames[LW_HELD_FULL][LW_HELD_FRAMES];
+    /* Acquisition sites (call pcs) this thread has used, 2-way set
+     * associative, most recent first: pc << 8 | captures left at the site
+     * (0 in the steady state).  site_allow bounds the captures. */
+    uint64_t sites[LW_SITE_SETS * 2];
+    uint32_t site_allow;
+    uint32_t site_captures;   /* captures made (tests, statistics) */
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
     lw_sig_cache_ent sig_cache[LW_SIG_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */

@@ -1,11 +1,16 @@
-"""LOCKWATCH_HELD_STACKS=full: a held lock's acquisition stack reaches the
-program's frame that called the lock helper.  examples/cxx_bank takes its
-locks through std::lock_guard, which has returned by the time the second
-lock forms the edge: with the default (call) the held lock shows one frame
-inside the helper; with full, every cycle edge's held_stack passes through
-bank::Ledger::transfer at the line of the first lock_guard (checked against
-the source), starting at the same call site as the default's."""
+"""A held lock's acquisition stack reaches the program's frame that called
+the lock helper, with the default LOCKWATCH_HELD_STACKS and with full.
+
+examples/cxx_bank takes its locks through std::lock_guard (and, at -O0,
+std::mutex::lock and __gthread_mutex_lock), all of which have returned by
+the time the second lock forms the edge; examples/helper_pool through a C
+xlock() helper, after the worker has used it 2,000 times.  Every cycle
+edge's held_stack must pass through the function that called the helper
+(bank::Ledger::transfer; move_item or audit) at the line of that call,
+checked against the source: the line takes the held lock.  With
+LOCKWATCH_HELD_STACKS=full the stacks must be the same."""
 import os
+import re
 
 import lwtest as lw
 
@@ -15,38 +20,72 @@ def held_stacks(t, run, what):
               "%s: reports %r, expected one inversion:\n%s"
               % (what, lw.kinds_count(run.reports), lw.describe_reports(run.reports)))
     rep = run.reports[0]
+    problems = lw.validate_report(rep, run.pid)
+    t.expect(not problems, "%s: malformed report: %s" % (what, problems))
     return rep, [lw.stack(rep, e["held_stack"]) for e in rep["cycle"]]
+
+
+def source_lines(name):
+    with open(os.path.join(lw.srcdir(), "examples", name), encoding="utf-8") as f:
+        return f.read().splitlines()
+
+
+def check_edge(t, what, frames, callers, lines, line_ok):
+    """frames reach one of `callers` at a line for which line_ok(text) holds."""
+    t.require(frames, "%s: missing" % what)
+    hit = [fr for fr in frames if any(c in (fr.get("function") or "") for c in callers)]
+    t.require(hit, "%s: no frame in %s: %r" % (what, " or ".join(callers),
+                                                lw.functions(frames)))
+    fr = hit[0]
+    line = fr.get("line")
+    t.require(isinstance(line, int) and 0 < line <= len(lines),
+              "%s: %s's frame has no file:line: %r" % (what, fr.get("function"), fr))
+    t.expect(line_ok(lines[line - 1], fr),
+             "%s: %s's frame is at line %d, %r, which does not take the held lock"
+             % (what, fr.get("function"), line, lines[line - 1]))
+
+
+def sites(stacks):
+    return [[(os.path.basename(fr.get("module") or ""), fr.get("offset")) for fr in s]
+            for s in stacks]
 
 
 def main(t):
     lw.detector_is_live(t)
-    prog = lw.example("cxx_bank")
-    src = os.path.join(lw.srcdir(), "examples", "cxx_bank.cpp")
-    with open(src, encoding="utf-8") as f:
-        lines = f.read().splitlines()
 
-    _, dflt = held_stacks(t, lw.run_preload([prog]), "cxx_bank")
-    run = lw.run_preload([prog], extra_env={"LOCKWATCH_HELD_STACKS": "full"})
-    rep, full = held_stacks(t, run, "cxx_bank, LOCKWATCH_HELD_STACKS=full")
-    problems = lw.validate_report(rep, run.pid)
-    t.expect(not problems, "malformed report: %s" % problems)
-    for i, (d, s) in enumerate(zip(dflt, full)):
-        what = "cycle edge %d's held_stack" % i
-        t.require(d and s, "%s: missing (default %r, full %r)" % (what, d, s))
-        site = lambda fr: (os.path.basename(fr.get("module") or ""), fr.get("offset"))
-        t.expect(site(d[0]) == site(s[0]), "%s: full should start at the default's call site "
-                 "%r, starts at %r" % (what, site(d[0]), site(s[0])))
-        t.expect(len(s) > len(d), "%s: full has %d frames, default %d" % (what, len(s), len(d)))
-        hit = [fr for fr in s if "Ledger::transfer" in (fr.get("function") or "")]
-        t.require(hit, "%s: no frame in bank::Ledger::transfer: %r"
-                  % (what, lw.functions(s)))
-        fr = hit[0]
-        t.expect(fr.get("file", "").endswith("cxx_bank.cpp") and isinstance(fr.get("line"), int),
-                 "%s: transfer's frame has no file:line: %r" % (what, fr))
-        if isinstance(fr.get("line"), int) and 0 < fr["line"] <= len(lines):
-            t.expect("lock_guard" in lines[fr["line"] - 1],
-                     "%s: transfer's frame is at line %d, %r, not a lock_guard"
-                     % (what, fr["line"], lines[fr["line"] - 1]))
+    # C++: std::lock_guard.  The held lock's line holds a lock_guard.
+    bank = lw.example("cxx_bank")
+    bank_src = source_lines("cxx_bank.cpp")
+    results = {}
+    for mode in ("call", "full"):
+        what = "cxx_bank, LOCKWATCH_HELD_STACKS=%s" % mode
+        run = lw.run_preload([bank], extra_env={"LOCKWATCH_HELD_STACKS": mode})
+        _, stacks = held_stacks(t, run, what)
+        results[mode] = stacks
+        for i, s in enumerate(stacks):
+            check_edge(t, "%s: cycle edge %d's held_stack" % (what, i), s,
+                       ["Ledger::transfer"], bank_src, lambda text, fr: "lock_guard" in text)
+    t.expect(sites(results["call"]) == sites(results["full"]),
+             "cxx_bank: the default's held stacks differ from full's:\n%r\n%r"
+             % (sites(results["call"]), sites(results["full"])))
+
+    # C: a helper used 2,000 times by the worker before the audit.  The
+    # held lock's line calls xlock on that very lock (by its symbol).
+    pool = lw.example("helper_pool")
+    pool_src = source_lines("helper_pool.c")
+    for mode in ("call", "full"):
+        what = "helper_pool, LOCKWATCH_HELD_STACKS=%s" % mode
+        run = lw.run_preload([pool], extra_env={"LOCKWATCH_HELD_STACKS": mode})
+        rep, stacks = held_stacks(t, run, what)
+        for i, (e, s) in enumerate(zip(rep["cycle"], stacks)):
+            held = lw.lock_by_id(rep, e["from"]) or {}
+            sym = held.get("symbol") or ""
+            t.expect(sym in ("queue_lock", "stats_lock"),
+                     "%s: edge %d's held lock is %r, not a global of the program" % (what, i, sym))
+            check_edge(t, "%s: cycle edge %d's held_stack" % (what, i), s,
+                       ["move_item", "audit"], pool_src,
+                       lambda text, fr, sym=sym: re.search(r"xlock\(&%s\)" % re.escape(sym),
+                                                           text) is not None)
 
 
 lw.main(main)

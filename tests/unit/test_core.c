@@ -609,6 +609,173 @@ START_TEST(inversions_do_not_leak)
 }
 END_TEST
 
+/* ---- acquisition sites (lw_core.h): where a held lock's stack is captured ---- */
+
+static unsigned site_take(lw_thread *t, lw_lock *l, uintptr_t pc)
+{
+    unsigned before = t->site_captures;
+    ck_assert(h_acquire_at(t, l, LW_MODE_WRITE, LW_ACQ_BLOCKING, pc));
+    return t->site_captures - before;
+}
+
+/* A pc in set `set` of the site table, the k-th such. */
+static uintptr_t site_pc(unsigned set, unsigned k)
+{
+    for (uintptr_t pc = 0x500000;; pc += 16)
+        if (lw_site_set(pc) == set && k-- == 0)
+            return pc;
+}
+
+START_TEST(site_capture_policy)
+{
+    lw_thread *a = h_thread(0);
+    a->site_allow = LW_SITE_ALLOW;
+    lw_lock *m1 = h_lock(1), *m2 = h_lock(2), *m3 = h_lock(3);
+    uintptr_t s1 = site_pc(3, 0), s2 = site_pc(5, 0), s3 = site_pc(7, 0);
+    /* A site new to the thread: its first LW_SITE_YOUNG acquisitions. */
+    unsigned n = 0;
+    for (int i = 0; i < 20; i++) {
+        n += site_take(a, m1, s1);
+        h_unlock(a, m1);
+    }
+    ck_assert_uint_eq(n, LW_SITE_YOUNG);
+    /* A lock taken there forms a new edge, and its caller's frame is not
+     * on the stack (cfa 0: a helper that returned): the site captures its
+     * next LW_SITE_REFILL acquisitions. */
+    ck_assert_uint_eq(site_take(a, m1, s1), 0);
+    n = site_take(a, m2, s2);   /* young s2 */
+    ck_assert_uint_eq(n, 1);
+    h_unlock(a, m2);
+    h_unlock(a, m1);
+    n = 0;
+    for (int i = 0; i < 40; i++) {
+        n += site_take(a, m1, s1);
+        h_unlock(a, m1);
+    }
+    ck_assert_uint_eq(n, LW_SITE_REFILL);
+    /* A known edge refills nothing. */
+    for (int i = 0; i < 3; i++) {
+        site_take(a, m1, s1);
+        site_take(a, m2, s2);
+        h_unlock(a, m2);
+        h_unlock(a, m1);
+    }
+    n = 0;
+    for (int i = 0; i < 40; i++) {
+        n += site_take(a, m1, s1);
+        h_unlock(a, m1);
+    }
+    ck_assert_uint_eq(n, 0);
+    /* s1 is a helper site now: a lock the thread has not taken there before
+     * is captured at its first acquisition, then no more. */
+    ck_assert_uint_eq(site_take(a, m3, s1), 1);
+    h_unlock(a, m3);
+    ck_assert_uint_eq(site_take(a, m3, s1), 0);
+    h_unlock(a, m3);
+    /* Not so at a site that formed no edge through a helper. */
+    lw_lock *m4 = h_lock(4);
+    ck_assert_uint_eq(site_take(a, m4, s2), 0);
+    h_unlock(a, m4);
+    /* Two sites of one set alternate without losing their state; a third
+     * evicts the older one, which is young again when it comes back. */
+    uintptr_t x = site_pc(9, 0), y = site_pc(9, 1), z = site_pc(9, 2);
+    n = 0;
+    for (int i = 0; i < 10; i++) {
+        n += site_take(a, m3, x);
+        h_unlock(a, m3);
+        n += site_take(a, m3, y);
+        h_unlock(a, m3);
+    }
+    ck_assert_uint_eq(n, 2 * LW_SITE_YOUNG);
+    ck_assert_uint_eq(site_take(a, m3, z), 1);   /* evicts x */
+    h_unlock(a, m3);
+    ck_assert_uint_eq(site_take(a, m3, x), 1);   /* young again (evicts y) */
+    h_unlock(a, m3);
+    /* Captures are bounded by the thread's allowance, whatever the sites. */
+    a->site_allow = 5;
+    n = 0;
+    for (unsigned i = 0; i < 200; i++) {
+        n += site_take(a, m3, site_pc(i % LW_SITE_SETS, 3 + i / LW_SITE_SETS));
+        h_unlock(a, m3);
+    }
+    ck_assert_uint_eq(n, 5);
+    (void)s3;
+}
+END_TEST
+
+/* Against a plain model: per site, captures left and whether it is a
+ * helper; per set of the table, the two most recently used sites (a site
+ * pushed out forgets its state and is new when it comes back); per lock,
+ * whether the thread took it.  Random acquisitions of random locks at
+ * random sites, and new edges through helpers from random sites, with two
+ * sites per set (nothing is ever pushed out) and with six. */
+typedef struct {
+    unsigned left;
+    bool helper;
+    bool present;
+} site_model;
+
+START_TEST(site_table_against_model)
+{
+    enum { SITES = 12, LOCKS = 6, STEPS = 20000 };
+    lw_thread *a = h_thread(0);
+    lw_lock *m[LOCKS];
+    for (unsigned k = 0; k < LOCKS; k++)
+        m[k] = h_lock(1 + k);   /* consecutive ids: one log slot each */
+    for (int crowded = 0; crowded < 2; crowded++) {
+        uintptr_t pc[SITES];
+        unsigned set_of[SITES];
+        for (unsigned i = 0; i < SITES; i++) {   /* 2 per set, or 6 per set */
+            set_of[i] = crowded ? 20 + i % 2 : 30 + i / 2;
+            pc[i] = site_pc(set_of[i], crowded ? i / 2 : i % 2);
+        }
+        site_model st[SITES];
+        int mru[LW_SITE_SETS][2];   /* site indices, -1 none */
+        bool taken[LOCKS];
+        memset(st, 0, sizeof(st));
+        memset(mru, -1, sizeof(mru));
+        memset(taken, 0, sizeof(taken));
+        memset(a->sites, 0, sizeof(a->sites));
+        memset(a->acq_key, 0, sizeof(a->acq_key));
+        unsigned total = 0;
+        uint64_t rng = 88172645463325252ull + (uint64_t)crowded;
+        for (unsigned step = 0; step < STEPS; step++) {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            unsigned i = (unsigned)(rng % SITES), k = (unsigned)((rng >> 8) % LOCKS);
+            int *w = mru[set_of[i]];
+            /* The model's table: i to the front; whatever falls off forgets. */
+            if (w[0] != (int)i) {
+                if (w[1] != (int)i && w[1] >= 0)
+                    st[w[1]].present = false;
+                w[1] = w[0];
+                w[0] = (int)i;
+            }
+            if (!st[i].present)
+                st[i] = (site_model){ LW_SITE_YOUNG, false, true };
+            a->site_allow = LW_SITE_ALLOW;   /* the model has no allowance */
+            if ((rng >> 32) % 50 == 0) {
+                lw_site_refill(a, pc[i]);
+                st[i].left = LW_SITE_REFILL;
+                st[i].helper = true;
+                continue;
+            }
+            unsigned want = st[i].left || (st[i].helper && !taken[k]);
+            if (st[i].left)
+                st[i].left--;
+            taken[k] = true;
+            unsigned got = site_take(a, m[k], pc[i]);
+            h_unlock(a, m[k]);
+            ck_assert_msg(got == want, "%s, step %u site %u lock %u: captured %u, model %u",
+                          crowded ? "6 sites a set" : "2 sites a set", step, i, k, got, want);
+            total += got;
+        }
+        ck_assert_uint_gt(total, 0);
+    }
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -626,6 +793,8 @@ static Suite *core_suite(void)
     tcase_add_test(tc, unlock_not_owned);
     tcase_add_test(tc, fingerprint_ignores_data);
     tcase_add_test(tc, inversions_do_not_leak);
+    tcase_add_test(tc, site_capture_policy);
+    tcase_add_test(tc, site_table_against_model);
     suite_add_tcase(s, tc);
     TCase *ru = tcase_create("rules");
     tcase_add_checked_fixture(ru, h_setup, NULL);

@@ -25,6 +25,7 @@
 #define LW_ACQ_LOG         64    /* a thread's log of the locks it took (power of 2) */
 #define LW_HELD_FULL       32    /* held entries that can keep their acquisition's stack */
 #define LW_HELD_FRAMES     16    /* and the frames kept of each */
+#define LW_PAGE            4096  /* x86-64 */
 #define LW_SITE_SETS       64    /* per-thread acquisition-site table: sets of 2 (power of 2) */
 #define LW_SITE_YOUNG      2     /* captures at a site new to the thread */
 #define LW_SITE_REFILL     16    /* captures at a site after it formed an edge through a helper */

@@ -569,24 +569,37 @@ unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigne
 #define SITE_TAG(pc) ((uint64_t)(pc) << 8)
 #define SITE_STATE   0xffu   /* LW_SITE_HELPER | captures left */
 
-/* Held entry i (being filled, not yet published) gets its acquisition's
- * stack: called from inside the lock wrapper, so the frames are the
- * program's, the helper's included.  The guard makes the lock calls of
- * libunwind (and of a signal handler meanwhile) pass through. */
+/* Held entry i (being filled, not yet published) gets what shows its
+ * acquisition's stack later: called from inside the lock wrapper, where
+ * the helper's frames are still on the stack.
+ *  - auto: a copy of the 16 stack words above the lock call's stack
+ *    pointer (about 10 ns, no lock, no libunwind): where the helper frames
+ *    kept their return addresses (lw_stack_of_held_window reads them back
+ *    against the stack of the edge; framed 2).
+ *  - full: libunwind's fast trace of the whole stack (framed 1); the
+ *    guard makes libunwind's own lock calls (and a signal handler's
+ *    meanwhile) pass through. */
 static LW_NOINLINE void capture(lw_thread *t, unsigned i, uintptr_t pc)
 {
+    lw_held *h = &t->held[i];
     if (i >= LW_HELD_FULL || t->site_allow == 0)
         return;
     t->site_allow--;
     t->site_captures++;
-    int g = t->guard;
-    t->guard = 1;
-    lw_compiler_barrier();
-    unsigned n = lw_unwind_pcs(t->held_frames[i], LW_HELD_FRAMES);
-    lw_compiler_barrier();
-    t->guard = g;
+    unsigned n;
+    if (lw_opt.held_stacks == LW_HELD_STACKS_FULL) {
+        int g = t->guard;
+        t->guard = 1;
+        lw_compiler_barrier();
+        n = lw_unwind_pcs(t->held_frames[i], LW_HELD_FRAMES);
+        lw_compiler_barrier();
+        t->guard = g;
+        h->framed = n != 0 && t->held_frames[i][0] == pc ? 1 : 0;
+    } else {
+        n = lw_held_window(h->cfa, t->held_frames[i], LW_HELD_FRAMES);
+        h->framed = n != 0 ? 2 : 0;
+    }
     t->held_nframes[i] = (uint8_t)n;
-    t->held[i].framed = n != 0 && t->held_frames[i][0] == pc;
 }
 
 void lw_site_miss(lw_thread *t, unsigned i, uintptr_t pc, bool new_lock)
@@ -640,7 +653,10 @@ uint32_t lw_held_stack(const lw_thread *t, unsigned i, const uintptr_t *pcs,
                        const uintptr_t *sps, unsigned n)
 {
     const lw_held *h = &t->held[i];
-    if (h->framed && i < LW_HELD_FULL && t->held_nframes[i] && t->held_frames[i][0] == h->pc) {
+    if (h->framed == 2 && i < LW_HELD_FULL)
+        return lw_stack_of_held_window(h->pc, h->cfa, t->held_frames[i], t->held_nframes[i],
+                                       pcs, sps, n);
+    if (h->framed == 1 && i < LW_HELD_FULL && t->held_nframes[i] && t->held_frames[i][0] == h->pc) {
         unsigned depth = lw_stack_depth(), k = t->held_nframes[i];
         return lw_depot_put(t->held_frames[i], k < depth ? k : depth);
     }

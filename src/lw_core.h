@@ -146,11 +146,17 @@ static inline unsigned lw_site_set(uintptr_t pc)
 /* Captures into held entry i when the site wants it, updating the table.
  * new_lock: the lock is not in the thread's acquisition log. */
 void lw_site_miss(lw_thread *t, unsigned i, uintptr_t pc, bool new_lock);
-static inline void lw_site_probe(lw_thread *t, unsigned i, uintptr_t pc, bool new_lock)
+/* slot, key: the acquisition log's slot of the lock and its key there,
+ * not yet stored (new_lock is known only if the probe misses). */
+static inline void lw_site_probe(lw_thread *t, unsigned i, uintptr_t pc, unsigned slot,
+                                 uint64_t key)
 {
     uint64_t e = t->sites[2 * lw_site_set(pc)], tag = (uint64_t)pc << 8;
-    if (LW_UNLIKELY(e != tag) && (e != (tag | LW_SITE_HELPER) || new_lock))
-        lw_site_miss(t, i, pc, new_lock);
+    if (LW_UNLIKELY(e != tag)) {
+        bool new_lock = t->acq_key[slot] != key;
+        if (e != (tag | LW_SITE_HELPER) || new_lock)
+            lw_site_miss(t, i, pc, new_lock);
+    }
 }
 /* A lock taken at pc formed a new edge through a helper (slow paths). */
 void lw_site_refill(lw_thread *t, uintptr_t pc);
@@ -164,9 +170,6 @@ static inline void lw_held_fill(lw_thread *t, unsigned i, lw_lock *l, unsigned m
     lw_held *h = &t->held[i];
     unsigned slot = (unsigned)l->id & (LW_ACQ_LOG - 1);
     uint64_t key = l->id << 1 | (mode == LW_MODE_READ);
-    bool new_lock = t->acq_key[slot] != key;
-    t->acq_key[slot] = key;
-    t->acq_pc[slot] = pc;
     h->lock = l;
     h->addr = (uintptr_t)__atomic_load_n(&l->h.k1, __ATOMIC_RELAXED);
     h->id = l->id;
@@ -175,7 +178,9 @@ static inline void lw_held_fill(lw_thread *t, unsigned i, lw_lock *l, unsigned m
     h->count = 1;
     h->pc = pc;
     h->cfa = cfa;
-    lw_site_probe(t, i, pc, new_lock);
+    lw_site_probe(t, i, pc, slot, key);
+    t->acq_key[slot] = key;
+    t->acq_pc[slot] = pc;
 }
 
 void lw_held_overflow(lw_thread *t);

@@ -430,6 +430,96 @@ uint32_t lw_stack_of_held(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
     return lw_depot_put(out, k);
 }
 
+/* A return address in the same function as pc (as lw_held_caller_frame
+ * judges it: near, not equal). */
+static bool near_pc(uintptr_t a, uintptr_t pc)
+{
+    uintptr_t d = a > pc ? a - pc : pc - a;
+    return a != pc && d < 0x10000;
+}
+
+unsigned lw_held_window(uintptr_t cfa, uintptr_t *out, unsigned max)
+{
+    if (!cfa || max == 0)
+        return 0;
+    uintptr_t want = (uintptr_t)max * sizeof(uintptr_t), n = want;
+    uintptr_t page_end = (cfa | (LW_PAGE - 1)) + 1;
+    if (cfa + want > page_end) {
+        /* The frames above may end in this page (a coroutine's stack at
+         * the top of its mapping): read on only if the next page exists. */
+        unsigned char v;
+        int e = errno;
+        if (syscall(SYS_mincore, (void *)page_end, (size_t)1, &v) != 0)
+            n = page_end - cfa;
+        errno = e;
+    }
+    n /= sizeof(uintptr_t);
+    for (unsigned i = 0; i < n; i++)
+        out[i] = ((const volatile uintptr_t *)cfa)[i];
+    return (unsigned)n;
+}
+
+uint32_t lw_stack_of_held_window(uintptr_t pc, uintptr_t cfa, const uintptr_t *win,
+                                 unsigned nwin, const uintptr_t *pcs, const uintptr_t *sps,
+                                 unsigned n)
+{
+    uintptr_t out[LW_MAX_FRAMES];
+    unsigned depth = lw_stack_depth(), k = 0;
+    if (!pc)
+        return 0;
+    if (!pcs || !sps || lw_held_caller_frame(pc, cfa, pcs, sps, n) >= 0)
+        return lw_stack_of_held(pc, cfa, pcs, sps, n);
+    /* Frame j's return address (pcs[j]) sits just below its stack pointer
+     * sps[j]; at the acquisition, the same slot held what the window
+     * saved.  The frames whose slots the window covers, innermost first:
+     * lo..hi. */
+    int lo = -1, hi = -1;
+    for (unsigned j = 0; j < n; j++) {
+        if (sps[j] <= cfa || sps[j] - sizeof(uintptr_t) < cfa)
+            continue;
+        uintptr_t w = (sps[j] - sizeof(uintptr_t) - cfa) / sizeof(uintptr_t);
+        if (w >= nwin)
+            break;
+        if (lo < 0)
+            lo = (int)j;
+        hi = (int)j;
+    }
+    if (lo < 0)
+        return lw_stack_of_held(pc, cfa, pcs, sps, n);
+#define SAVED(j) win[(sps[(j)] - sizeof(uintptr_t) - cfa) / sizeof(uintptr_t)]
+    /* From the outermost covered frame inwards, the frames the two stacks
+     * share have the same return address; the first that differs, in the
+     * same function, is the frame that called the helper then, at the
+     * line of that call (F).  A slot that differs otherwise was not a
+     * return address then: the stacks do not share that frame. */
+    int f = -1;
+    for (int j = hi; j >= lo; j--) {
+        uintptr_t v = SAVED(j);
+        if (v == pcs[j])
+            continue;
+        if (near_pc(v, pcs[j]))
+            f = j;
+        break;
+    }
+    if (f < 0)   /* nothing told apart within the window */
+        return lw_stack_of_held(pc, cfa, pcs, sps, n);
+    out[k++] = pc;
+    /* The helper frames between the lock call and F, when they were the
+     * same then (the same helper chain, at the same depth). */
+    bool same = true;
+    for (int j = lo; j < f && same; j++)
+        same = SAVED(j) == pcs[j];
+    if (same)
+        for (int j = lo; j < f && k < depth; j++)
+            out[k++] = pcs[j];
+    if (k < depth)
+        out[k++] = SAVED(f);
+#undef SAVED
+    for (unsigned j = (unsigned)f + 1; j < n && k < depth; j++)
+        out[k++] = pcs[j];
+    return lw_depot_put(out, k);
+}
+
 /* ---- symbolisation ----
  * Names come from the module's own symbol tables (.symtab when the file has
  * one, else .dynsym), read from the file with mmap and kept mapped.  A name

@@ -48,6 +48,20 @@ int lw_held_caller_frame(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
  * pointer `cfa`); just the call site otherwise. */
 uint32_t lw_stack_of_held(uintptr_t pc, uintptr_t cfa, const uintptr_t *pcs,
                           const uintptr_t *sps, unsigned n);
+/* LOCKWATCH_HELD_STACKS=auto's capture: up to max words of the stack from
+ * cfa (the stack pointer of the frame that called the lock function)
+ * upwards, into out; the words read.  Never reads a page that is not
+ * mapped.  Async-signal-safe, no lock, about 10 ns. */
+unsigned lw_held_window(uintptr_t cfa, uintptr_t *out, unsigned max);
+/* The stack of a held lock acquired at pc with stack pointer cfa, from the
+ * window saved then (nwin words) and the current backtrace: the return
+ * addresses the window saved in the slots of the frames both stacks share
+ * give the frame that called the helper at the line of that call, and the
+ * current frames its callers.  As lw_stack_of_held when the window tells
+ * nothing. */
+uint32_t lw_stack_of_held_window(uintptr_t pc, uintptr_t cfa, const uintptr_t *win,
+                                 unsigned nwin, const uintptr_t *pcs, const uintptr_t *sps,
+                                 unsigned n);
 
 /* One source-level frame at a pc: the function, its file and line (the
  * line of the call for a caller, of the pc for the innermost). */

@@ -23,7 +23,8 @@ typedef struct lw_held {
     uintptr_t addr;        /* the lock's address (unlock finds it without a lookup) */
     uint64_t id;           /* lock->id when acquired (detects reuse) */
     uint16_t mode;         /* LW_MODE_* */
-    uint16_t framed;       /* 1: held_frames[] of this entry's index hold its stack */
+    uint16_t framed;       /* held_frames[] of this entry's index hold: 1 its stack,
+                            * 2 the stack words above its cfa (lw_core.c capture) */
     uint32_t count;        /* recursive acquisitions */
     uintptr_t pc;          /* call site of the acquisition */
     uintptr_t cfa;         /* caller's stack pointer at that call */
@@ -88,8 +89,8 @@ typedef struct lw_thread {
      * while holding a lock (rules.h, lw_rule_join_held), relaxed. */
     uint64_t acq_key[LW_ACQ_LOG];
     uintptr_t acq_pc[LW_ACQ_LOG];
-    /* The stack of held entry i's acquisition when it was captured
-     * (held[i].framed; held_nframes[i] frames), moved with the entries:
+    /* What was captured of held entry i's acquisition (held[i].framed;
+     * held_nframes[i] words), moved with the entries:
      * always with LOCKWATCH_HELD_STACKS=full, else at the sites that
      * need it (lw_core.h, lw_site_probe). */
     uint8_t held_nframes[LW_HELD_FULL];

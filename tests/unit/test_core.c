@@ -7,6 +7,7 @@
  * and deduplication.
  */
 #include "core_harness.h"
+#include "stacks.h"
 #include "arena.h"
 #include "deadlock.h"
 #include "rules.h"
@@ -609,6 +610,101 @@ START_TEST(inversions_do_not_leak)
 }
 END_TEST
 
+/* lw_stack_of_held_window on made-up stacks: cfa 0x10000 was the stack
+ * pointer of the frame that called the lock function at S; the window
+ * holds the 16 words above it as they were then; pcs/sps are the stack of
+ * the later edge (frame j's return address pcs[j] in the slot below
+ * sps[j]). */
+#define W_CFA ((uintptr_t)0x10000)
+#define W_SLOT(sp) (((sp) - 8 - W_CFA) / 8)
+
+static void expect_stack(uint32_t id, const uintptr_t *want, unsigned n, const char *what)
+{
+    const lw_stack *st = lw_depot_get(id);
+    ck_assert_msg(st != NULL, "%s: no stack", what);
+    ck_assert_msg(st->n == n, "%s: %u frames, expected %u", what, st->n, n);
+    for (unsigned i = 0; i < n; i++)
+        ck_assert_msg(st->pc[i] == want[i], "%s: frame %u is %#lx, expected %#lx", what, i,
+                      (unsigned long)st->pc[i], (unsigned long)want[i]);
+}
+
+START_TEST(held_window_reconstruction)
+{
+    const uintptr_t S = 0x401000;   /* the lock call inside the helper */
+    uintptr_t win[16];
+
+    /* A C helper called twice from one function: the window's slot of
+     * that function's frame holds the first call's return address. */
+    {
+        uintptr_t pcs[] = { S, 0x402120, 0x403050, 0x7f0001 };
+        uintptr_t sps[] = { W_CFA, W_CFA + 0x20, W_CFA + 0x60, W_CFA + 0x400 };
+        memset(win, 0xab, sizeof(win));
+        win[W_SLOT(sps[1])] = 0x402100;    /* first xlock call */
+        win[W_SLOT(sps[2])] = 0x403050;    /* the same caller */
+        uintptr_t want[] = { S, 0x402100, 0x403050, 0x7f0001 };
+        expect_stack(lw_stack_of_held_window(S, W_CFA, win, 16, pcs, sps, 4), want, 4,
+                     "C helper");
+    }
+    /* std::lock_guard at -O0: a chain of helper frames, the same then and
+     * now, below the program's frame. */
+    {
+        uintptr_t pcs[] = { S, 0x401200, 0x401300, 0x405090, 0x406000 };
+        uintptr_t sps[] = { W_CFA, W_CFA + 0x10, W_CFA + 0x30, W_CFA + 0x60, W_CFA + 0xa0 };
+        memset(win, 0, sizeof(win));
+        win[W_SLOT(sps[1])] = 0x401200;
+        win[W_SLOT(sps[2])] = 0x401300;
+        win[W_SLOT(sps[3])] = 0x405040;   /* the first lock_guard's line */
+        uintptr_t want[] = { S, 0x401200, 0x401300, 0x405040 };   /* STACK_DEPTH=4 */
+        expect_stack(lw_stack_of_held_window(S, W_CFA, win, 16, pcs, sps, 5), want, 4,
+                     "lock_guard chain");
+        /* A helper frame that differs: the helper frames are left out. */
+        win[W_SLOT(sps[2])] = 0x401380;
+        uintptr_t want2[] = { S, 0x405040, 0x406000 };
+        expect_stack(lw_stack_of_held_window(S, W_CFA, win, 16, pcs, sps, 5), want2, 3,
+                     "differing helper frame");
+    }
+    /* The held lock was taken in f, the new one in g called by f: g's
+     * frame lies below the old cfa and is not looked at. */
+    {
+        uintptr_t pcs[] = { S, 0x408010, 0x409080, 0x40a000 };
+        uintptr_t sps[] = { W_CFA - 0x100, W_CFA - 0xc0, W_CFA + 0x20, W_CFA + 0x78 };
+        memset(win, 0, sizeof(win));
+        win[W_SLOT(sps[2])] = 0x409040;
+        win[W_SLOT(sps[3])] = 0x40a000;
+        uintptr_t want[] = { S, 0x409040, 0x40a000 };
+        expect_stack(lw_stack_of_held_window(S, W_CFA, win, 16, pcs, sps, 4), want, 3,
+                     "caller's caller");
+    }
+    /* Nothing told apart, or a slot that was no return address of that
+     * function: the call site only (as without a window). */
+    {
+        uintptr_t pcs[] = { S, 0x402120, 0x403050 };
+        uintptr_t sps[] = { W_CFA, W_CFA + 0x20, W_CFA + 0x60 };
+        win[W_SLOT(sps[1])] = 0x402120;
+        win[W_SLOT(sps[2])] = 0x403050;
+        uintptr_t want[] = { S };
+        expect_stack(lw_stack_of_held_window(S, W_CFA, win, 16, pcs, sps, 3), want, 1,
+                     "all the same");
+        win[W_SLOT(sps[1])] = 0x7777777;
+        expect_stack(lw_stack_of_held_window(S, W_CFA, win, 16, pcs, sps, 3), want, 1,
+                     "no return address");
+        /* A window too short to reach the differing slot. */
+        win[W_SLOT(sps[1])] = 0x402100;
+        expect_stack(lw_stack_of_held_window(S, W_CFA, win, 2, pcs, sps, 3), want, 1,
+                     "short window");
+    }
+    /* Taken directly by a frame still live: its callers, window or not. */
+    {
+        uintptr_t pcs[] = { 0x402140, 0x403050 };
+        uintptr_t sps[] = { W_CFA, W_CFA + 0x40 };
+        memset(win, 0, sizeof(win));
+        uintptr_t want[] = { 0x402100, 0x403050 };
+        expect_stack(lw_stack_of_held_window(0x402100, W_CFA, win, 16, pcs, sps, 2), want, 2,
+                     "direct");
+    }
+}
+END_TEST
+
 /* ---- acquisition sites (lw_core.h): where a held lock's stack is captured ---- */
 
 static unsigned site_take(lw_thread *t, lw_lock *l, uintptr_t pc)
@@ -794,6 +890,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, fingerprint_ignores_data);
     tcase_add_test(tc, inversions_do_not_leak);
     tcase_add_test(tc, site_capture_policy);
+    tcase_add_test(tc, held_window_reconstruction);
     tcase_add_test(tc, site_table_against_model);
     suite_add_tcase(s, tc);
     TCase *ru = tcase_create("rules");

@@ -77,7 +77,8 @@ static struct {
     char *path;
     Dwfl *dwfl;
     Dwfl_Module *mod;
-    bool indexed;         /* vars built (data requests only) */
+    int indexed;          /* vars built (data requests only): 1 the
+                           * namespace-scope ones, 2 with functions' statics */
     var_ent *vars;        /* sorted by lo */
     size_t nvars;
 } mods[MAX_MODULES];
@@ -387,7 +388,8 @@ typedef struct {
     size_t n, cap;
 } var_vec;
 
-static void index_scope(Dwarf_Die *parent, Dwarf_Off fn, var_vec *vv, unsigned depth)
+static void index_scope(Dwarf_Die *parent, Dwarf_Off fn, var_vec *vv, unsigned depth,
+                        bool into_functions)
 {
     Dwarf_Die c;
     if (depth > 32 || dwarf_child(parent, &c) != 0)
@@ -409,11 +411,13 @@ static void index_scope(Dwarf_Die *parent, Dwarf_Off fn, var_vec *vv, unsigned d
                 vv->cap = cap;
             }
             vv->v[vv->n++] = (var_ent){ addr, sz ? sz : 1, dwarf_dieoffset(&c), fn };
-        } else if (tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block ||
-                   tag == DW_TAG_namespace || tag == DW_TAG_structure_type ||
-                   tag == DW_TAG_class_type || tag == DW_TAG_inlined_subroutine) {
+        } else if (tag == DW_TAG_namespace || tag == DW_TAG_structure_type ||
+                   tag == DW_TAG_class_type) {
+            index_scope(&c, fn, vv, depth + 1, into_functions);
+        } else if (into_functions && (tag == DW_TAG_subprogram || tag == DW_TAG_lexical_block ||
+                                      tag == DW_TAG_inlined_subroutine)) {
             Dwarf_Off f = tag == DW_TAG_subprogram ? dwarf_dieoffset(&c) : fn;
-            index_scope(&c, f, vv, depth + 1);
+            index_scope(&c, f, vv, depth + 1, into_functions);
         }
     } while (dwarf_siblingof(&c, &c) == 0);
 }
@@ -424,16 +428,22 @@ static int var_cmp(const void *a, const void *b)
     return x->lo < y->lo ? -1 : x->lo > y->lo;
 }
 
-static void index_module(int mi)
+/* Level 1: variables at namespace scope (the DIE trees of functions, most
+ * of a module's DWARF, are skipped); level 2: functions' statics too, built
+ * only when level 1 does not hold the address. */
+static void index_module(int mi, int level)
 {
     var_vec vv = { NULL, 0, 0 };
-    mods[mi].indexed = true;
+    mods[mi].indexed = level;
+    free(mods[mi].vars);
+    mods[mi].vars = NULL;
+    mods[mi].nvars = 0;
     if (!mods[mi].mod)
         return;
     Dwarf_Addr bias;
     Dwarf_Die *cu = NULL;
     while ((cu = dwfl_module_nextcu(mods[mi].mod, cu, &bias)) != NULL)
-        index_scope(cu, 0, &vv, 0);
+        index_scope(cu, 0, &vv, 0, level == 2);
     if (vv.n)
         qsort(vv.v, vv.n, sizeof(*vv.v), var_cmp);
     mods[mi].vars = vv.v;
@@ -487,7 +497,7 @@ static void answer_data(uint64_t addr, const char *path)
         return;
     Dwfl_Module *m = mods[mi].mod;
     if (!mods[mi].indexed)
-        index_module(mi);
+        index_module(mi, 1);
     GElf_Sym sym;
     GElf_Off soff = 0;
     const char *symname = dwfl_module_addrinfo(m, addr, &soff, &sym, NULL, NULL, NULL);
@@ -498,6 +508,10 @@ static void answer_data(uint64_t addr, const char *path)
     Dwarf_Addr bias = 0;
     Dwarf *dw = dwfl_module_getdwarf(m, &bias);
     const var_ent *v = dw ? find_var(mi, addr - bias) : NULL;
+    if (dw && !v && mods[mi].indexed == 1) {
+        index_module(mi, 2);
+        v = find_var(mi, addr - bias);
+    }
     Dwarf_Die var, type;
     if (v && dwarf_offdie(dw, v->die, &var)) {
         char pbuf[1024];

@@ -13,6 +13,7 @@
 - C++: a member of a class object in a namespace
   (bank::ledger.accounts_[1].m_), and cxx_bank's locks on main's stack.
 """
+import json
 import os
 import re
 import shlex
@@ -123,6 +124,18 @@ def check_json(t):
              "ledger[1]: %r" % rep["locks"])
     t.expect('("ledger head")' in rep["message"] and "(ledger[1])" in rep["message"],
              "message %r" % rep["message"])
+
+    # The viewer's headings name the locks as the text report does.
+    with tempfile.TemporaryDirectory(prefix="lwnames.") as tmp:
+        log = os.path.join(tmp, "names.jsonl")
+        with open(log, "w") as f:
+            f.write("".join(json.dumps(r) + "\n" for r in run.reports))
+        viewer = os.path.join(os.path.dirname(lw.launcher()), "lockwatch-report")
+        out = subprocess.run([viewer, log], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             universal_newlines=True).stdout
+        t.expect(re.search(r"M\d+ \(accounts\[3\]\.lock, 0x[0-9a-f]+\) acquired while holding "
+                           r"M\d+ \(accounts\[1\]\.lock, 0x[0-9a-f]+\)", out),
+                 "lockwatch-report does not name the accounts:\n" + out)
 
     # Names do not enter the fingerprint: the same five in another run.
     again = lw.run_preload(prog)

@@ -15,6 +15,7 @@
 #include "lw_atomic.h"
 #include "options.h"
 #include "stacks.h"
+#include "lockname.h"
 #include "lw_sys.h"
 
 #include <errno.h>
@@ -175,6 +176,12 @@ typedef struct {
     lw_buf b;
     uint32_t stack_ids[LW_MAX_STACKS];   /* depot ids, index = report's stack index */
     unsigned nstacks;
+    /* What each of f's locks is (lockname.h), described at first use. */
+    const lw_finding *f;
+    bool described[LW_F_MAX_LOCKS];
+    lw_lock_desc desc[LW_F_MAX_LOCKS];
+    char label[LW_F_MAX_LOCKS][sizeof(((lw_lock_desc *)0)->label) + 2];
+    char message[1024];                  /* f->message with the locks' labels */
     char mem[LW_REPORT_BUF];
 } workspace;
 
@@ -345,16 +352,83 @@ static const char *lock_symbol(const lw_lock_snap *l, char *out, size_t cap)
     return out;
 }
 
-/* "Mutex M3 (queue_lock, 0x..., recursive mutex, \"name\")" */
-static void lock_phrase(lw_buf *b, const lw_lock_snap *l)
+/* What lock l (one of w->f's) is; NULL for a thread's end. */
+static const lw_lock_desc *lock_desc(workspace *w, const lw_lock_snap *l)
+{
+    const lw_finding *f = w->f;
+    for (unsigned i = 0; f && i < f->nlocks; i++) {
+        if (&f->locks[i].lock != l)
+            continue;
+        if (l->kind == LW_KIND_THREAD)
+            return NULL;
+        if (!w->described[i]) {
+            lw_lock_describe(l->addr, &w->desc[i]);
+            w->described[i] = true;
+        }
+        return &w->desc[i];
+    }
+    return NULL;
+}
+
+/* The name a report puts beside M<id>: the program's own (given with
+ * lockwatch_name_lock(), quoted), else what the lock is
+ * ("accounts[3].lock", "stack of T2", "heap object 0x..."); "" when
+ * nothing is known. */
+static const char *lock_label(workspace *w, const lw_lock_snap *l)
+{
+    const lw_finding *f = w->f;
+    for (unsigned i = 0; f && i < f->nlocks; i++) {
+        if (&f->locks[i].lock != l)
+            continue;
+        if (!w->label[i][0]) {
+            lw_buf b;
+            lw_buf_init(&b, w->label[i], sizeof(w->label[i]));
+            const lw_lock_desc *d = l->name ? NULL : lock_desc(w, l);
+            if (l->name)
+                lw_buf_printf(&b, "\"%s\"", l->name);
+            else if (d)
+                lw_buf_puts(&b, d->label);
+        }
+        return w->label[i];
+    }
+    return "";
+}
+
+/* " (accounts[3].lock)" after M<id> in a heading, or "". */
+static void label_paren(lw_buf *b, workspace *w, const lw_lock_snap *l)
+{
+    const char *lab = lock_label(w, l);
+    if (lab[0])
+        lw_buf_printf(b, " (%s)", lab);
+}
+
+/* "Mutex M3 (accounts[3].lock, 0x..., recursive mutex, \"name\"), global
+ * accounts[3].lock declared at bank.c:12," (the clause after the
+ * parentheses: what the lock is, when known). */
+static void lock_phrase(workspace *w, lw_buf *b, const lw_lock_snap *l)
 {
     const char *t = mtype_name(l);
-    char sym[512];
-    lock_symbol(l, sym, sizeof(sym));
+    const lw_lock_desc *d = lock_desc(w, l);
+    const char *sym = d ? d->label : "";
     lw_buf_printf(b, "%s M%lu (%s%s%p%s%s%s%s%s%s)", lw_lock_kind_title(l->kind),
                   (unsigned long)l->id, sym, sym[0] ? ", " : "", (void *)l->addr, t ? ", " : "",
                   t ? t : "", t ? " mutex" : "", l->name ? ", \"" : "", l->name ? l->name : "",
                   l->name ? "\"" : "");
+    if (d && d->detail[0])
+        lw_buf_printf(b, ", %s,", d->detail);
+}
+
+/* f->message with every lock it names labelled, into w->message. */
+static const char *named_message(workspace *w, const lw_finding *f)
+{
+    uint64_t ids[LW_F_MAX_LOCKS];
+    const char *labels[LW_F_MAX_LOCKS];
+    for (unsigned i = 0; i < f->nlocks; i++) {
+        ids[i] = f->locks[i].lock.id;
+        labels[i] = lock_label(w, &f->locks[i].lock);
+    }
+    lw_name_message(f->message, ids, labels, f->nlocks, w->message, sizeof(w->message));
+    return w->message;
 }
 
 /* Stack indices in the order a reader meets them: an inversion's edges
@@ -383,19 +457,21 @@ static void text_join_edge(workspace *w, const lw_finding *f, const lw_fedge *e)
     const lw_fthread *t = &f->threads[e->thread];
     if (to->kind == LW_KIND_THREAD) {
         lw_buf_printf(b, "\n  Thread end M%lu (%p) acquired, by joining the thread, here while "
-                      "holding %s M%lu in thread T%u (tid=%d%s%s%s):\n", (unsigned long)to->id,
-                      (void *)to->addr, lw_lock_kind_word(from->kind), (unsigned long)from->id,
-                      t->num, t->tid, LW_TNAME(t));
+                      "holding %s M%lu", (unsigned long)to->id, (void *)to->addr,
+                      lw_lock_kind_word(from->kind), (unsigned long)from->id);
+        label_paren(b, w, from);
+        lw_buf_printf(b, " in thread T%u (tid=%d%s%s%s):\n", t->num, t->tid, LW_TNAME(t));
         text_stack(w, e->stack, "<no backtrace>");
         lw_buf_printf(b, "  %s M%lu previously acquired by the same thread here:\n",
                       lw_lock_kind_title(from->kind), (unsigned long)from->id);
         text_stack(w, e->held_stack, "<no backtrace>");
         return;
     }
-    lw_buf_printf(b, "\n  %s M%lu %sacquired here by thread T%u (tid=%d%s%s%s), which holds its "
-                  "own end M%lu for its whole life:\n", lw_lock_kind_title(to->kind),
-                  (unsigned long)to->id, e->to_mode == LW_MODE_READ ? "read-" : "", t->num,
-                  t->tid, LW_TNAME(t), (unsigned long)from->id);
+    lw_buf_printf(b, "\n  %s M%lu", lw_lock_kind_title(to->kind), (unsigned long)to->id);
+    label_paren(b, w, to);
+    lw_buf_printf(b, " %sacquired here by thread T%u (tid=%d%s%s%s), which holds its "
+                  "own end M%lu for its whole life:\n", e->to_mode == LW_MODE_READ ? "read-" : "",
+                  t->num, t->tid, LW_TNAME(t), (unsigned long)from->id);
     text_stack(w, e->stack, "<no backtrace>");
     lw_buf_printf(b, "  Thread end M%lu held since the thread was created here:\n",
                   (unsigned long)from->id);
@@ -408,12 +484,10 @@ static void text_cycle(workspace *w, const lw_finding *f)
     lw_buf_puts(b, "  Cycle in lock order graph: ");
     for (unsigned i = 0; i < f->nedges; i++) {
         const lw_lock_snap *l = &f->locks[f->edges[i].from].lock;
-        char sym[512];
         /* A name given with lockwatch_name_lock() wins over the symbol. */
-        const char *nm = l->name ? l->name : lock_symbol(l, sym, sizeof(sym));
-        const char *q = l->name ? "\"" : "";
-        lw_buf_printf(b, "M%lu (%s%s%s%s%p) => ", (unsigned long)l->id, q, nm, q,
-                      nm[0] ? ", " : "", (void *)l->addr);
+        const char *nm = lock_label(w, l);
+        lw_buf_printf(b, "M%lu (%s%s%p) => ", (unsigned long)l->id, nm, nm[0] ? ", " : "",
+                      (void *)l->addr);
     }
     lw_buf_printf(b, "M%lu\n", (unsigned long)f->locks[f->edges[0].from].lock.id);
     if (f->confidence == LW_CONF_LATENT)
@@ -431,11 +505,14 @@ static void text_cycle(workspace *w, const lw_finding *f)
             text_join_edge(w, f, e);
             continue;
         }
-        lw_buf_printf(b, "\n  %s M%lu %sacquired here while holding %s M%lu%s in thread T%u "
-                      "(tid=%d%s%s%s)", lw_lock_kind_title(to->kind), (unsigned long)to->id,
+        lw_buf_printf(b, "\n  %s M%lu", lw_lock_kind_title(to->kind), (unsigned long)to->id);
+        label_paren(b, w, to);
+        lw_buf_printf(b, " %sacquired here while holding %s M%lu",
                       e->to_mode == LW_MODE_READ ? "read-"
                       : to->kind == LW_KIND_RWLOCK ? "write-" : "",
-                      from->kind == LW_KIND_RWLOCK ? "rwlock" : "mutex", (unsigned long)from->id,
+                      from->kind == LW_KIND_RWLOCK ? "rwlock" : "mutex", (unsigned long)from->id);
+        label_paren(b, w, from);
+        lw_buf_printf(b, "%s in thread T%u (tid=%d%s%s%s)",
                       from->kind != LW_KIND_RWLOCK ? ""
                       : e->from_mode == LW_MODE_WRITE ? " (for writing)" : " (for reading)",
                       t->num, t->tid, LW_TNAME(t));
@@ -444,8 +521,9 @@ static void text_cycle(workspace *w, const lw_finding *f)
                           "before it fails", e->timed_ms);
         lw_buf_puts(b, ":\n");
         text_stack(w, e->stack, "<no backtrace>");
-        lw_buf_printf(b, "  %s M%lu previously acquired by the same thread here:\n",
-                      lw_lock_kind_title(from->kind), (unsigned long)from->id);
+        lw_buf_printf(b, "  %s M%lu", lw_lock_kind_title(from->kind), (unsigned long)from->id);
+        label_paren(b, w, from);
+        lw_buf_puts(b, " previously acquired by the same thread here:\n");
         text_stack(w, e->held_stack, "<no backtrace>");
     }
 }
@@ -462,7 +540,7 @@ static void text_threads(workspace *w, const lw_finding *f)
             const lw_fhold *hd = &f->holds[t->first_hold + h];
             const lw_lock_snap *l = &f->locks[hd->lock].lock;
             lw_buf_puts(b, "    holding ");
-            lock_phrase(b, l);
+            lock_phrase(w, b, l);
             lw_buf_printf(b, "%s, acquired here:\n",
                           l->kind == LW_KIND_RWLOCK
                               ? (hd->mode == LW_MODE_READ ? " for reading" : " for writing")
@@ -483,7 +561,7 @@ static void write_text(workspace *w, const lw_finding *f)
     if (cycle)
         text_cycle(w, f);
     else {
-        lw_buf_printf(b, "  %s\n", f->message);
+        lw_buf_printf(b, "  %s\n", named_message(w, f));
         text_threads(w, f);
     }
     /* The locks the finding is about: a role, or where first seen. */
@@ -494,7 +572,7 @@ static void write_text(workspace *w, const lw_finding *f)
         if (!fl->own)
             continue;
         lw_buf_puts(b, cycle ? "  " : "\n  ");
-        lock_phrase(b, &fl->lock);
+        lock_phrase(w, b, &fl->lock);
         if (fl->role[0]) {
             lw_buf_printf(b, " %s:\n", fl->role);
             text_stack(w, fl->role_stack, "<no backtrace>");
@@ -544,6 +622,52 @@ static void write_text(workspace *w, const lw_finding *f)
 
 static void json_opt_str(lw_buf *b, const char *s);
 
+/* What the lock is (lockwatch(7)): ,"label":..,"memory":..,"variable":..,
+ * "member":..,"decl_file":..,"decl_line":..,"stack_of":..,"frame":..,
+ * "heap_object":.. (null when unknown). */
+static void json_lock_desc(workspace *w, const lw_lock_snap *l)
+{
+    lw_buf *b = &w->b;
+    const lw_lock_desc *d = lock_desc(w, l);
+    lw_buf_puts(b, ",\"label\":");
+    json_opt_str(b, lock_label(w, l));
+    lw_buf_puts(b, ",\"memory\":");
+    json_opt_str(b, d ? d->memory : NULL);
+    lw_buf_puts(b, ",\"variable\":");
+    json_opt_str(b, d ? d->variable : NULL);
+    lw_buf_puts(b, ",\"member\":");
+    json_opt_str(b, d ? d->member : NULL);
+    lw_buf_puts(b, ",\"decl_file\":");
+    json_opt_str(b, d ? d->decl_file : NULL);
+    if (d && d->decl_file && d->decl_line)
+        lw_buf_printf(b, ",\"decl_line\":%u", d->decl_line);
+    else
+        lw_buf_puts(b, ",\"decl_line\":null");
+    lw_buf_puts(b, ",\"stack_of\":");
+    if (d && d->stack_thread >= 0)
+        lw_buf_printf(b, "\"T%d\"", d->stack_thread);
+    else
+        lw_buf_puts(b, "null");
+    lw_buf_puts(b, ",\"frame\":");
+    if (d && d->function) {
+        lw_buf_puts(b, "{\"function\":");
+        json_opt_str(b, d->function);
+        lw_buf_puts(b, ",\"file\":");
+        json_opt_str(b, d->frame_file);
+        if (d->frame_file && d->frame_line)
+            lw_buf_printf(b, ",\"line\":%u}", d->frame_line);
+        else
+            lw_buf_puts(b, ",\"line\":null}");
+    } else {
+        lw_buf_puts(b, "null");
+    }
+    lw_buf_puts(b, ",\"heap_object\":");
+    if (d && d->heap_object)
+        lw_buf_printf(b, "\"0x%lx\"", (unsigned long)d->heap_object);
+    else
+        lw_buf_puts(b, "null");
+}
+
 static void json_stack_ref(lw_buf *b, int idx)
 {
     if (idx < 0)
@@ -572,6 +696,7 @@ static void json_lock(workspace *w, const lw_flock *fl, bool first)
     char sym[512];
     lw_buf_puts(b, ",\"symbol\":");
     json_opt_str(b, lock_symbol(l, sym, sizeof(sym)));
+    json_lock_desc(w, l);
     lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":", first_seen_name(l->first_how));
     json_stack_ref(b, stack_index(w, l->first_stack));
     if (fl->role[0]) {
@@ -735,7 +860,7 @@ static void write_json(workspace *w, const lw_finding *f)
     lw_buf_puts(b, "{\"kind\":");
     lw_buf_json_str(b, lw_finding_kind_name(f->kind));
     lw_buf_puts(b, ",\"message\":");
-    lw_buf_json_str(b, f->message);
+    lw_buf_json_str(b, named_message(w, f));
     lw_buf_printf(b, ",\"pid\":%d", (int)getpid());
     json_process(b);
     lw_buf_printf(b, ",\"fingerprint\":\"%016llx\"", (unsigned long long)f->fingerprint);
@@ -786,7 +911,7 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_puts(b, "{\"kind\":");
         lw_buf_json_str(b, lw_finding_kind_name(f->kind));
         lw_buf_puts(b, ",\"message\":");
-        lw_buf_json_str(b, f->message);
+        lw_buf_json_str(b, w->message);
         lw_buf_printf(b, ",\"pid\":%d", (int)getpid());
         json_process(b);
         lw_buf_printf(b, ",\"fingerprint\":\"%016llx\",\"threads\":[],\"locks\":[],"
@@ -801,6 +926,11 @@ void lw_report_finding(const lw_finding *f)
     if (!w)
         return;
     lw_buf_init(&w->b, w->mem, sizeof(w->mem));
+    w->f = f;
+    memset(w->described, 0, sizeof(w->described));
+    for (unsigned i = 0; i < LW_F_MAX_LOCKS; i++)
+        w->label[i][0] = 0;
+    w->message[0] = 0;
     collect_stacks(w, f);
     if (lw_opt.format == LW_FORMAT_JSON)
         write_json(w, f);

@@ -1060,6 +1060,156 @@ bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
     return nm != NULL && !b.truncated;
 }
 
+/* Sends req and reads the answer, "END\n" cut off; NULL when the helper is
+ * unavailable or failed.  Under sym_lock. */
+static char *sym_query(const char *req, size_t n)
+{
+    if (!sym_start())
+        return NULL;
+    if (!sym_send(req, n)) {
+        sym_stop(true);
+        return NULL;
+    }
+    long len = sym_receive();
+    if (len < 0) {
+        sym_stop(true);
+        return NULL;
+    }
+    sym_reply[len - 4] = 0;
+    return sym_reply;
+}
+
+/* Splits a tab-separated answer line in place into at most max fields;
+ * returns how many. */
+static unsigned split_tabs(char *line, char **f, unsigned max)
+{
+    unsigned n = 0;
+    char *nl = strchr(line, '\n');
+    if (nl)
+        *nl = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        char *t = strchr(p, '\t');
+        if (!t)
+            break;
+        *t = 0;
+        p = t + 1;
+    }
+    return n;
+}
+
+static unsigned parse_uint(const char *d)
+{
+    unsigned v = 0;
+    for (; *d >= '0' && *d <= '9'; d++)
+        v = v * 10 + (unsigned)(*d - '0');
+    return v;
+}
+
+static const char *intern_or_empty(const char *s)
+{
+    const char *r = intern(s, strlen(s));
+    return r ? r : "";
+}
+
+/* The module file and module-relative key of addr (in the program's
+ * memory), as lookup_symbol does for pcs.  Under sym_lock. */
+static modsyms *module_key(uintptr_t addr, const char **path, uintptr_t *key)
+{
+    Dl_info di;
+    int e = errno;
+    int found = addr && dladdr((void *)addr, &di);
+    errno = e;
+    if (!found || !di.dli_fname)
+        return NULL;
+    find_exe_path();
+    *path = di.dli_fname;
+    if (exe_path[0] && (*path)[0] != '/')
+        *path = exe_path;
+    if ((*path)[0] != '/')
+        return NULL;
+    modsyms *m = module_symbols(*path);
+    *key = m && m->dyn ? addr - (uintptr_t)di.dli_fbase : addr;
+    return m;
+}
+
+bool lw_symbolize_var(uintptr_t addr, lw_var_info *vi)
+{
+    memset(vi, 0, sizeof(*vi));
+    const char *path;
+    uintptr_t key;
+    bool ok = false;
+    lw_mutex_lock(&sym_lock);
+    modsyms *m = module_key(addr, &path, &key);
+    if (m) {
+        char req[1200];
+        lw_buf b;
+        lw_buf_init(&b, req, sizeof(req));
+        lw_buf_printf(&b, "data %lx %s\n", (unsigned long)key, path);
+        int e = errno;
+        char *ans = !b.truncated && !strchr(path, '\n') ? sym_query(req, b.len) : NULL;
+        errno = e;
+        char *f[7];
+        if (ans && ans[0] == 'V' && split_tabs(ans, f, 7) == 7 && f[1][0]) {
+            vi->name = intern_or_empty(f[1]);
+            vi->mangled = intern(f[2], strlen(f[2]));
+            vi->path = intern_or_empty(f[3]);
+            vi->decl_file = intern(f[4], strlen(f[4]));
+            vi->decl_line = parse_uint(f[5]);
+            vi->is_static = f[6][0] == '1';
+            ok = true;
+        }
+    }
+    lw_mutex_unlock(&sym_lock);
+    if (!ok && m) {
+        /* No helper: the ELF symbol, +0x.. inside it. */
+        char sym[512];
+        if (lw_symbolize_data(addr, sym, sizeof(sym))) {
+            char *plus = strrchr(sym, '+');
+            lw_mutex_lock(&sym_lock);
+            vi->path = plus ? intern_or_empty(plus) : "";
+            if (plus)
+                *plus = 0;
+            vi->name = intern_or_empty(sym);
+            lw_mutex_unlock(&sym_lock);
+            ok = vi->name[0] != 0;
+        }
+    }
+    return ok;
+}
+
+bool lw_symbolize_local(uintptr_t pc, intptr_t cfa_off, lw_local_info *li)
+{
+    memset(li, 0, sizeof(*li));
+    const char *path;
+    uintptr_t key;
+    bool ok = false;
+    if (!pc)
+        return false;
+    lw_mutex_lock(&sym_lock);
+    modsyms *m = module_key(pc - 1, &path, &key);
+    if (m) {
+        char req[1200];
+        lw_buf b;
+        lw_buf_init(&b, req, sizeof(req));
+        lw_buf_printf(&b, "local %lx %lld %s\n", (unsigned long)key, (long long)cfa_off, path);
+        int e = errno;
+        char *ans = !b.truncated && !strchr(path, '\n') ? sym_query(req, b.len) : NULL;
+        errno = e;
+        char *f[6];
+        if (ans && ans[0] == 'L' && split_tabs(ans, f, 6) == 6 && f[2][0]) {
+            li->function = intern_or_empty(f[1]);
+            li->name = intern_or_empty(f[2]);
+            li->path = intern_or_empty(f[3]);
+            li->decl_file = intern(f[4], strlen(f[4]));
+            li->decl_line = parse_uint(f[5]);
+            ok = true;
+        }
+    }
+    lw_mutex_unlock(&sym_lock);
+    return ok;
+}
+
 static bool has_prefix(const char *s, const char *p)
 {
     return strncmp(s, p, strlen(p)) == 0;

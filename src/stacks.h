@@ -97,6 +97,32 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi);
  * program's or a library's data), demangled, with "+0x.." when addr is
  * inside it; false (out "") for heap, stack and unknown memory. */
 bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap);
+/* A global or static variable holding a data address, from the helper's
+ * DWARF (lockwatch-symbolizer "data" requests), else the ELF symbol.
+ * Strings live as long as the process. */
+typedef struct {
+    const char *name;        /* "accounts", "bank::ledger", "worker::lock" */
+    const char *mangled;     /* NULL when the same as name */
+    const char *path;        /* the place inside it: "[3].lock", "+0x8", "" */
+    const char *decl_file;   /* NULL when unknown */
+    unsigned decl_line;      /* 0 when unknown */
+    bool is_static;          /* internal linkage, or a function's static */
+} lw_var_info;
+/* False (vi zeroed) for memory that is no module's data, or unknown. */
+bool lw_symbolize_var(uintptr_t addr, lw_var_info *vi);
+
+/* The local variable at `cfa_off` bytes from the canonical frame address
+ * of the frame whose return address is pc (lockwatch-symbolizer "local"
+ * requests; DWARF only). */
+typedef struct {
+    const char *function;    /* the frame's function, demangled */
+    const char *name;        /* the variable */
+    const char *path;        /* the place inside it, or "" */
+    const char *decl_file;
+    unsigned decl_line;
+} lw_local_info;
+bool lw_symbolize_local(uintptr_t pc, intptr_t cfa_off, lw_local_info *li);
+
 /* Whether a source frame belongs to the program rather than to the
  * threading layers it locks through (libc, libstdc++'s mutex wrappers). */
 bool lw_frame_is_program(const lw_frame_info *fi, const lw_src_frame *sf);

@@ -9,6 +9,7 @@
 #include "options.h"
 #include "fmt.h"
 #include "lw_sys.h"
+#include "memmap.h"
 
 #include <errno.h>
 #include <sys/prctl.h>
@@ -39,6 +40,7 @@ void lw_thread_setup(lw_thread *t)
     } else {
         t->num = lw_thread_new_number();
     }
+    lw_mem_note_stack(t->num, t->tid, (uintptr_t)__builtin_frame_address(0));
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
     t->slow = slow_paths();
     t->site_allow = LW_SITE_ALLOW;
@@ -55,6 +57,7 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
     t->parent = parent;
     t->create_stack = create_stack;
     t->created_seen = true;
+    lw_mem_note_stack(num, t->tid, (uintptr_t)__builtin_frame_address(0));
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
     t->slow = slow_paths();
     t->site_allow = LW_SITE_ALLOW;

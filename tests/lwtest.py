@@ -316,6 +316,39 @@ def _src_frame_problems(fr, where):
     return p
 
 
+LOCK_MEMORY = {None, "global", "static", "stack", "heap", "anonymous", "mapped"}
+
+
+def _lock_desc_problems(lk, where):
+    """What a lock is (lockwatch(7)): label, memory, variable, member,
+    decl_file, decl_line, stack_of, frame, heap_object."""
+    p = []
+    for key in ("label", "variable", "member", "decl_file"):
+        v = lk.get(key, "missing")
+        if not (v is None or (isinstance(v, str) and v)):
+            p.append(where + ".%s missing or not a non-empty string/null: %r" % (key, v))
+    if lk.get("memory", "missing") not in LOCK_MEMORY:
+        p.append(where + ".memory is %r" % (lk.get("memory", "missing"),))
+    line = lk.get("decl_line", "missing")
+    if not (line is None or (isinstance(line, int) and line >= 1)):
+        p.append(where + ".decl_line is %r" % (line,))
+    elif line is not None and not lk.get("decl_file"):
+        p.append(where + ".decl_line without a decl_file")
+    so = lk.get("stack_of", "missing")
+    if not (so is None or (isinstance(so, str) and re.match(r"^T\d+$", so))):
+        p.append(where + ".stack_of is %r" % (so,))
+    fr = lk.get("frame", "missing")
+    if not (fr is None or (isinstance(fr, dict) and isinstance(fr.get("function"), str) and
+                           "file" in fr and "line" in fr)):
+        p.append(where + ".frame is %r" % (fr,))
+    ho = lk.get("heap_object", "missing")
+    if not (ho is None or (isinstance(ho, str) and _HEX.match(ho))):
+        p.append(where + ".heap_object is %r" % (ho,))
+    if lk.get("name") is not None and lk.get("label") != '"%s"' % lk["name"]:
+        p.append(where + ".label %r is not the given name %r" % (lk.get("label"), lk["name"]))
+    return p
+
+
 def validate_report(rep, pid=None):
     """Check one report against the JSON schema of CONTRACT.md.  Returns a list
     of problems (empty when the report is well formed)."""
@@ -488,6 +521,7 @@ def validate_report(rep, pid=None):
             p.append(where + ".type of a c11-mutex is %r" % (ty,))
         if "name" not in lk or not (lk["name"] is None or isinstance(lk["name"], str)):
             p.append(where + ".name missing or not a string/null")
+        p.extend(_lock_desc_problems(lk, where))
         if lk.get("first_seen") not in ("initialised", "locked", "used"):
             p.append(where + ".first_seen is %r" % (lk.get("first_seen"),))
         if "first_stack" not in lk:

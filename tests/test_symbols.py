@@ -210,8 +210,9 @@ def check_global_names(t):
         t.expect(re.search(r"Cycle in lock order graph: M\d \(lock_[ab], 0x[0-9a-f]+\) => "
                            r"M\d \(lock_[ab], 0x[0-9a-f]+\) => M\d", text),
                  "%s: the Cycle line does not name lock_a and lock_b:\n%s" % (name, text))
-        t.expect(re.search(r"Mutex M\d \(lock_a, 0x[0-9a-f]+, normal mutex\) first locked at",
-                           text), "%s: the lock footer does not name lock_a:\n%s" % (name, text))
+        t.expect(re.search(r"Mutex M\d \(lock_a, 0x[0-9a-f]+, normal mutex\), static lock_a "
+                           r"declared at \S+:\d+, first locked at", text),
+                 "%s: the lock footer does not name lock_a:\n%s" % (name, text))
     # Locks on a thread's stack have no symbol.
     run = lw.run_preload(lw.example("cxx_bank"))
     rep = run.reports[0]

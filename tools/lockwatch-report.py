@@ -210,6 +210,8 @@ def lock_label(lk):
     lid = text(lk.get("id")) or "?"
     if name:
         return "%s (%s)" % (text(name), lid)
+    if lk.get("label"):   # what the lock is: accounts[3].lock, stack of T2, ...
+        return "%s (%s, %s)" % (lid, text(lk.get("label")), text(lk.get("address")) or "?")
     return "%s (%s)" % (lid, text(lk.get("address")) or "?")
 
 

@@ -764,10 +764,13 @@ static bool sym_start(void)
     if (!find_symbolizer(path, sizeof(path))) {
         static int once;
         sym_failed = true;
+        char shown[640];
         if (strcmp(lw_opt.symbolizer, "none") != 0)
             lw_warn_once(&once, "lockwatch: warning: %s not found (LOCKWATCH_SYMBOLIZER=%s); "
                          "reports show no source lines or demangled names\n", SYM_NAME,
-                         lw_opt.symbolizer[0] ? lw_opt.symbolizer : "unset");
+                         lw_opt.symbolizer[0]
+                             ? lw_value_str(lw_opt.symbolizer, shown, sizeof(shown), 128)
+                             : "unset");
         return false;
     }
     int sv[2];

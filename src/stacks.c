@@ -5,6 +5,7 @@
  * symbolising (libunwind and dladdr take their own locks).
  */
 #include "stacks.h"
+#include "thread.h"
 #include "arena.h"
 #include "lw_atomic.h"
 #include "lw_sys.h"
@@ -314,7 +315,7 @@ void lw_unwind_gate_reset(void)
     lw_mutex_reset(&unwind_gate);
 }
 
-unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
+static unsigned unwind_here(uintptr_t *pcs, uintptr_t *sps, unsigned max)
 {
     unw_context_t ctx;
     unw_cursor_t cur;
@@ -357,6 +358,25 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
     pthread_setcancelstate(cs, NULL);
     errno = e;
     return n;
+}
+
+struct unwind_args {
+    uintptr_t *pcs, *sps;
+    unsigned max, n;
+};
+
+static void unwind_side(void *p)
+{
+    struct unwind_args *a = p;
+    a->n = unwind_here(a->pcs, a->sps, a->max);
+}
+
+unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
+{
+    /* libunwind's cursor, context and steps take 2-4 KB of stack. */
+    struct unwind_args a = { pcs, sps, max, 0 };
+    lw_side_call(unwind_side, &a);
+    return a.n;
 }
 
 /* ---- depot ---- */

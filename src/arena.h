@@ -33,8 +33,10 @@
  *    8. ws_pool       report.c     (leaf)
  *    9. depot_lock    stacks.c     -> arena_lock
  *   10. sym_lock      stacks.c     (leaf)
+ *   10a. rel_lock     stacks.c     (leaf: relative module paths)
  *   11. names_lock    lw_core.c    -> arena_lock
  *   12. tramp_pool    intercept_thread.c (leaf)
+ *   12a. state_pool   intercept_thread.c (leaf: threads' states)
  *   13. arena_lock    arena.c      (leaf)
  * Spinlocks are not taken by the fork handlers; each is safe without:
  *  - registry and edge-hash stripes, their free-list locks and the slot

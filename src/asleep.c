@@ -107,7 +107,7 @@ void lw_sleep_thread_gone(lw_thread *t)
 
 void lw_sleep_atfork_child(void)
 {
-    lw_thread *self = &lw_self;
+    lw_thread *self = lw_tls.t;
     for (lw_sleeper *s = slots; s; s = s->next) {
         if (s->t == self) {
             s->tid = self->tid;
@@ -133,8 +133,9 @@ static void monitor_loop(void);
 static void *monitor_main(void *arg)
 {
     (void)arg;
-    /* Every interposed call it makes passes through (it is lockwatch). */
-    lw_self.guard = 1;
+    /* Every interposed call it makes passes through (it is lockwatch): it
+     * never has a state of its own. */
+    lw_tls.guard = 1;
     monitor_tid = (int)syscall(SYS_gettid);
     syscall(SYS_prctl, 15 /* PR_SET_NAME */, "lockwatch", 0, 0, 0);
     monitor_loop();

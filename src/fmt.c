@@ -150,6 +150,40 @@ void lw_buf_json_str(lw_buf *b, const char *s)
     lw_buf_putc(b, '"');
 }
 
+void lw_buf_value(lw_buf *b, const char *s, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = s ? strlen(s) : 0;
+    for (size_t i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        switch (c) {
+        case '"': lw_buf_puts(b, "\\\""); break;
+        case '\\': lw_buf_puts(b, "\\\\"); break;
+        case '\n': lw_buf_puts(b, "\\n"); break;
+        case '\t': lw_buf_puts(b, "\\t"); break;
+        case '\r': lw_buf_puts(b, "\\r"); break;
+        default:
+            if (c < 0x20 || c >= 0x7f) {
+                lw_buf_puts(b, "\\x");
+                lw_buf_putc(b, hex[c >> 4]);
+                lw_buf_putc(b, hex[c & 15]);
+            } else {
+                lw_buf_putc(b, (char)c);
+            }
+        }
+    }
+    if (n > max)
+        lw_buf_printf(b, "...(%zu bytes)", n);
+}
+
+const char *lw_value_str(const char *s, char *out, size_t cap, size_t max)
+{
+    lw_buf b;
+    lw_buf_init(&b, out, cap);
+    lw_buf_value(&b, s, max);
+    return out;
+}
+
 bool lw_buf_write(const lw_buf *b, int fd)
 {
     int saved = errno;

@@ -24,6 +24,13 @@ void lw_buf_printf(lw_buf *b, const char *fmt, ...) __attribute__((format(printf
 void lw_buf_vprintf(lw_buf *b, const char *fmt, va_list ap);
 /* A JSON string literal, quotes included. */
 void lw_buf_json_str(lw_buf *b, const char *s);
+/* A value from outside (an environment variable, a file name) for one
+ * line of a warning: at most max bytes of it, with \n \t \r \\ \" and
+ * other control or non-ASCII bytes escaped (\xNN), and "...(N bytes)"
+ * when it was longer.  No quotes added. */
+void lw_buf_value(lw_buf *b, const char *s, size_t max);
+/* The same into out (cap bytes), returned: for a "%s" in a warning. */
+const char *lw_value_str(const char *s, char *out, size_t cap, size_t max);
 /* Writes the whole buffer (retrying short writes and EINTR); false on error. */
 bool lw_buf_write(const lw_buf *b, int fd);
 

@@ -62,7 +62,7 @@ void lw_resolve_all(void)
     }
     set_fallbacks();
     lw_mem_resolve();
-    lw_self.guard++;
+    lw_guard_up();
     void *p;
 #define LW_RESOLVE(ret, name, args)                                   \
     if ((p = dlsym(RTLD_NEXT, #name)) != NULL)                        \
@@ -79,7 +79,7 @@ void lw_resolve_all(void)
     lw_real___libc_start_main = (int (*)(int (*)(int, char **, char **), int, char **,
                                          void (*)(void), void (*)(void), void (*)(void),
                                          void *))dlsym(RTLD_NEXT, "__libc_start_main");
-    lw_self.guard--;
+    lw_guard_down();
     lw_store_release(&resolve_state, 2);
 }
 
@@ -99,9 +99,9 @@ static LW_TLS bool fork_locked;
 static void atfork_prepare(void)
 {
     fork_locked = false;
-    if (!lw_load_relaxed(&lw_core_ready) || lw_self.guard)
+    if (!lw_load_relaxed(&lw_core_ready) || lw_guarded())
         return;
-    lw_self.guard++;
+    lw_guard_up();
     lw_core_atfork_prepare();
     lw_thread_atfork_prepare_pools();
     lw_arena_atfork_prepare();
@@ -116,7 +116,7 @@ static void atfork_parent(void)
     lw_arena_atfork_parent();
     lw_thread_atfork_parent_pools();
     lw_core_atfork_parent();
-    lw_self.guard--;
+    lw_guard_down();
 }
 
 static void atfork_child(void)
@@ -128,7 +128,7 @@ static void atfork_child(void)
     lw_thread_atfork_child_pools();
     lw_core_atfork_child();
     lw_sleep_atfork_child();
-    lw_self.guard--;
+    lw_guard_down();
 }
 
 /* ---- start-up ---- */
@@ -150,12 +150,12 @@ static bool intercept_init_once(char **envp)
 {
     if (lw_load_acquire(&init_done))
         return lw_load_relaxed(&lw_core_ready);
-    if (lw_self.guard)
+    if (lw_guarded())
         return false;   /* re-entered from our own start-up */
     lw_resolve_all();
     if (lw_load_acquire(&resolve_state) != 2)
         return false;
-    lw_self.guard++;
+    lw_guard_up();
     int expected = 0;
     static int started;
     if (lw_cas_acq_rel(&started, &expected, 1)) {
@@ -168,7 +168,7 @@ static bool intercept_init_once(char **envp)
         while (!lw_load_acquire(&init_done))
             lw_cpu_relax();
     }
-    lw_self.guard--;
+    lw_guard_down();
     return lw_load_relaxed(&lw_core_ready);
 }
 
@@ -176,9 +176,13 @@ lw_thread *lw_enter_slow(void)
 {
     if (LW_UNLIKELY(!lw_load_relaxed(&lw_core_ready)) && !lw_intercept_init())
         return NULL;
-    lw_thread *t = &lw_self;
-    if (t->guard)
+    lw_thread *t = lw_tls.t;
+    if (lw_tls.guard)
         return NULL;
+    if (t == &lw_dormant && (t = lw_thread_attach()) == NULL)
+        return NULL;
+    if (t->guard)
+        return NULL;   /* inside lockwatch, or lw_gone */
     t->guard = 1;
     lw_compiler_barrier();
     if (!t->ready)

@@ -106,6 +106,12 @@ bool lw_intercept_init(void);
 #define LW_PC()  ((uintptr_t)__builtin_return_address(0))
 #define LW_CFA() ((uintptr_t)__builtin_dwarf_cfa())
 
+/* The calling thread's own state, attached now (lw_tls.t was lw_dormant);
+ * NULL when none can be had (the thread then goes unwatched). */
+lw_thread *lw_thread_attach(void);
+/* Gives the calling thread's state back (its end has been handled): from
+ * now on its calls pass through (lw_gone). */
+void lw_thread_detach(void);
 /* First event of a thread lockwatch did not see created. */
 void lw_thread_first_use(lw_thread *t);
 /* This thread's state must be checked when it ends (exit-holding-lock). */
@@ -117,11 +123,13 @@ void lw_thread_watch_exit(void);
 lw_thread *lw_enter_slow(void);
 static inline lw_thread *lw_enter(void)
 {
-    lw_thread *t = &lw_self;
-    if (LW_LIKELY(t->gate == LW_GATE_OPEN)) {
-        t->guard = 1;
+    /* lw_tls.t read where it is used, not kept in a variable: callers
+     * that set up a cancellation handler (a setjmp) would have gcc warn
+     * that the variable may be clobbered. */
+    if (LW_LIKELY(lw_tls.t->gate == LW_GATE_OPEN)) {
+        lw_tls.t->guard = 1;
         lw_compiler_barrier();
-        return t;
+        return lw_tls.t;
     }
     return lw_enter_slow();
 }
@@ -130,7 +138,7 @@ static inline lw_thread *lw_enter(void)
  * the thread's state consistent at every instruction need no guard. */
 static inline lw_thread *lw_fast(void)
 {
-    lw_thread *t = &lw_self;
+    lw_thread *t = lw_tls.t;
     return LW_LIKELY(t->gate == LW_GATE_OPEN) ? t : NULL;
 }
 

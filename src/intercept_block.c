@@ -105,11 +105,11 @@ static LW_NOINLINE void *lw_b_resolve(int i)
         return NULL;
     int e = errno;
     lw_b_resolving = 1;
-    lw_self.guard++;
+    lw_guard_up();
     lw_compiler_barrier();
     void *p = dlsym(RTLD_NEXT, lw_b_names[i]);
     lw_compiler_barrier();
-    lw_self.guard--;
+    lw_guard_down();
     lw_b_resolving = 0;
     errno = e;
     if (p)
@@ -154,11 +154,11 @@ static unsigned lw_b_fd_family(int fd)
 {
     if (!(lw_blocking_families & LW_FD_FAMS))
         return 0;
-    lw_self.guard++;
+    lw_guard_up();
     lw_compiler_barrier();
     unsigned f = lw_fd_family(fd);
     lw_compiler_barrier();
-    lw_self.guard--;
+    lw_guard_down();
     return f;
 }
 

@@ -57,9 +57,9 @@ LW_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, ch
                                 void *stack_end)
 {
     lw_intercept_init();
-    lw_self.guard++;
+    lw_guard_up();
     lw_stacks_init(); /* libc is up now: dlopen works */
-    lw_self.guard--;
+    lw_guard_down();
     real_main = main;
     atexit(last_exit_handler);
     return lw_real___libc_start_main(main_wrapper, argc, argv, init, fini, rtld_fini, stack_end);

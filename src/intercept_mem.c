@@ -66,7 +66,7 @@ void lw_mem_resolve(void)
         return;
     int e = errno;
     mem_resolving = 1;
-    lw_self.guard++;
+    lw_guard_up();
     lw_compiler_barrier();
     void *p;
     LW_MEM_RESOLVE(free)
@@ -75,7 +75,7 @@ void lw_mem_resolve(void)
     LW_MEM_RESOLVE(munmap)
     LW_MEM_RESOLVE(mremap)
     lw_compiler_barrier();
-    lw_self.guard--;
+    lw_guard_down();
     mem_resolving = 0;
     errno = e;
 }
@@ -102,7 +102,7 @@ static inline bool holds_locks(void)
 {
     /* The thread's own count: no atomics.  Inside lockwatch (guard set)
      * it may be non-zero too; the slow paths' lw_enter then says no. */
-    return LW_UNLIKELY(lw_self.nheld != 0);
+    return LW_UNLIKELY(lw_tls.t->nheld != 0);
 }
 
 /* [lo, hi) was given back by `call`: the core checks the held stack, and
@@ -141,7 +141,7 @@ static LW_NOINLINE void free_call(void *p)
  * lies at or above the block's start. */
 static LW_NOINLINE void free_held(void *p, uintptr_t pc)
 {
-    const lw_thread *t = &lw_self;
+    const lw_thread *t = lw_tls.t;
     uintptr_t lo = (uintptr_t)p;
     if (p && lw_held_reaches(t, lo)) {
         uintptr_t hi = lo + malloc_usable_size(p);
@@ -209,7 +209,7 @@ static void realloc_released(void *p, size_t old, const void *r, size_t n, const
 static LW_NOINLINE void *realloc_held(void *p, size_t n, bool array, size_t nmemb, size_t size,
                                       uintptr_t pc)
 {
-    if (LW_LIKELY(!lw_held_reaches(&lw_self, (uintptr_t)p)))
+    if (LW_LIKELY(!lw_held_reaches(lw_tls.t, (uintptr_t)p)))
         return array ? reallocarray_call(p, nmemb, size) : realloc_call(p, n);
     size_t old = malloc_usable_size(p);
     void *r = array ? reallocarray_call(p, nmemb, size) : realloc_call(p, n);

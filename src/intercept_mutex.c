@@ -21,11 +21,10 @@ struct published {
 static void wait_cancelled(void *p)
 {
     struct published *pw = p;
-    lw_thread *t = &lw_self;
-    t->guard++;
+    lw_guard_up();
     lw_sleep_end(pw->sleep);
     lw_wait_end(pw->w);
-    t->guard--;
+    lw_guard_down();
 }
 
 /* Can only another thread of this process end a wait for l?  Not when
@@ -189,7 +188,7 @@ void lw_forget_reused(uintptr_t addr)
 {
     lw_lock *l = lw_registry_find(addr);
     if (l)
-        lw_forget_lock(&lw_self, l);
+        lw_forget_lock(lw_tls.t, l);
 }
 
 lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,

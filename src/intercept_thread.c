@@ -9,8 +9,10 @@
 #include "deadlock.h"
 #include "rules.h"
 #include "asleep.h"
+#include "log.h"
 
 #include <errno.h>
+#include <string.h>
 #include <limits.h>
 #include <sys/prctl.h>
 
@@ -20,18 +22,72 @@ struct tramp {
     int (*cfn)(void *);
     void *arg;
     uint32_t num, parent, stack;
+    size_t stack_size;       /* asked for by the creator (0 unknown) */
     char creator_name[16];   /* the name the new thread inherits */
 };
 
+/* The stack size a thread created with attr gets (0 when unknown). */
+static size_t stack_size_of(const pthread_attr_t *attr)
+{
+    size_t sz = 0;
+    if (attr)
+        return pthread_attr_getstacksize(attr, &sz) == 0 ? sz : 0;
+    pthread_attr_t d;
+    if (pthread_getattr_default_np(&d) != 0)
+        return 0;
+    if (pthread_attr_getstacksize(&d, &sz) != 0)
+        sz = 0;
+    pthread_attr_destroy(&d);
+    return sz;
+}
+
 static lw_pool tramp_pool = LW_POOL_INIT(sizeof(struct tramp));
+
+/* The threads' states (thread.h lw_tls): taken at a thread's first event,
+ * given back when its end has been handled.  Type-stable: another thread
+ * may still read a state it found before (a joiner, the monitor), and
+ * reads zeros or a newer thread's values, never unmapped memory. */
+static lw_pool state_pool = LW_POOL_INIT(sizeof(lw_thread));
+
+lw_thread *lw_thread_attach(void)
+{
+    lw_tls.guard++;   /* a signal handler meanwhile passes through */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    lw_thread *t = lw_pool_get(&state_pool);
+    if (t)
+        memset(t, 0, sizeof(*t));
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    lw_tls.guard--;
+    if (!t) {
+        static int once;
+        lw_warn_once(&once, "lockwatch: warning: out of memory for a thread's state; "
+                     "threads started from now on may go unwatched\n");
+        lw_tls.t = &lw_gone;
+        return NULL;
+    }
+    __atomic_store_n(&lw_tls.t, t, __ATOMIC_RELEASE);
+    return t;
+}
+
+void lw_thread_detach(void)
+{
+    lw_thread *t = lw_tls.t;
+    if (!lw_thread_own(t))
+        return;
+    __atomic_store_n(&lw_tls.t, &lw_gone, __ATOMIC_RELEASE);
+    lw_side_free(t);
+    lw_pool_put(&state_pool, t);
+}
 
 void lw_thread_atfork_prepare_pools(void)
 {
     lw_mutex_lock(&tramp_pool.lock);
+    lw_mutex_lock(&state_pool.lock);
 }
 
 void lw_thread_atfork_parent_pools(void)
 {
+    lw_mutex_unlock(&state_pool.lock);
     lw_mutex_unlock(&tramp_pool.lock);
 }
 
@@ -40,6 +96,7 @@ static int exit_key_state;   /* 0 none, 1 creating, 2 ready, 3 failed */
 void lw_thread_atfork_child_pools(void)
 {
     lw_mutex_reset(&tramp_pool.lock);
+    lw_mutex_reset(&state_pool.lock);
     /* A thread that is not in the child was creating the key: create one
      * again (at worst one key is lost) rather than wait for ever. */
     if (lw_load_relaxed(&exit_key_state) == 1)
@@ -141,8 +198,8 @@ static void note_exit(lw_thread *t, const char *how, uintptr_t site, bool site_i
 static void thread_ended(void *v)
 {
     uintptr_t round = (uintptr_t)v;
-    lw_thread *t = &lw_self;
-    if (!lw_load_relaxed(&lw_core_ready))
+    lw_thread *t = lw_tls.t;
+    if (!lw_load_relaxed(&lw_core_ready) || !lw_thread_own(t))
         return;
     if (round < PTHREAD_DESTRUCTOR_ITERATIONS && holds_locks(t) &&
         pthread_setspecific(exit_key, (void *)(round + 1)) == 0)
@@ -150,6 +207,7 @@ static void thread_ended(void *v)
     t->guard++;
     decide_exit(t);
     t->guard--;
+    lw_thread_detach();
 }
 
 void lw_thread_watch_exit(void)
@@ -173,18 +231,27 @@ void lw_thread_first_use(lw_thread *t)
 static struct tramp tramp_take(void *p)
 {
     struct tramp tr = *(struct tramp *)p;
-    lw_thread *t = &lw_self;
-    t->guard++;
+    lw_guard_up();
     lw_pool_put(&tramp_pool, p);
-    lw_thread_adopt(t, tr.num, tr.parent, tr.stack, tr.creator_name);
-    lw_thread_watch_exit();
-    t->guard--;
+    lw_guard_down();
+    lw_thread *t = lw_tls.t == &lw_dormant ? lw_thread_attach() : NULL;
+    if (t) {
+        t->guard++;
+        lw_thread_adopt(t, tr.num, tr.parent, tr.stack, tr.creator_name);
+        uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+        if (tr.stack_size && tr.stack_size < here)
+            t->stack_lo = here - tr.stack_size;
+        lw_thread_watch_exit();
+        t->guard--;
+    }
     return tr;
 }
 
 static void returned(uintptr_t routine)
 {
-    lw_thread *t = &lw_self;
+    lw_thread *t = lw_tls.t;
+    if (!lw_thread_own(t))
+        return;
     t->guard++;
     note_exit(t, "returned from its start routine", routine, true);
     t->guard--;
@@ -316,6 +383,9 @@ LW_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*
         return LW_REAL(pthread_create)(th, attr, fn, arg);
     tr->fn = fn;
     tr->arg = arg;
+    lw_reenter(t);
+    tr->stack_size = stack_size_of(attr);
+    lw_leave(t);
     int r = LW_REAL(pthread_create)(th, attr, trampoline, tr);
     if (r != 0) {
         lw_reenter(t);
@@ -338,6 +408,7 @@ LW_EXPORT int thrd_create(thrd_t *th, thrd_start_t fn, void *arg)
         return LW_REAL(thrd_create)(th, fn, arg);
     tr->cfn = fn;
     tr->arg = arg;
+    tr->stack_size = 0;   /* thrd_create: the default, which is large */
     int r = LW_REAL(thrd_create)(th, c11_trampoline, tr);
     if (r != thrd_success) {
         lw_reenter(t);

@@ -39,6 +39,8 @@ static void vwarn(const char *fmt, va_list ap)
     int saved = errno;
     lw_buf_init(&b, mem, sizeof(mem));
     lw_buf_vprintf(&b, fmt, ap);
+    if (b.truncated && b.len > 0)
+        b.p[b.len - 1] = '\n';   /* a line, however long the message was */
     lw_buf_write(&b, lw_log_fd());
     errno = saved;
 }

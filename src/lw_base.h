@@ -26,6 +26,8 @@
 #define LW_HELD_FULL       32    /* held entries that can keep their acquisition's stack */
 #define LW_HELD_FRAMES     16    /* and the frames kept of each */
 #define LW_PAGE            4096  /* x86-64 */
+#define LW_SIDE_NEED       (64 * 1024)   /* stack a slow path may need (lw_side_call) */
+#define LW_SIDE_SIZE       (256 * 1024)  /* a side stack's size */
 #define LW_SITE_SETS       64    /* per-thread acquisition-site table: sets of 2 (power of 2) */
 #define LW_SITE_YOUNG      2     /* captures at a site new to the thread */
 #define LW_SITE_REFILL     16    /* captures at a site after it formed an edge through a helper */

@@ -167,7 +167,7 @@ void lw_snap_thread(lw_thread *t, uint32_t stack, const uintptr_t *pcs, const ui
     ts->num = t->num;
     ts->parent = t->parent;
     ts->tid = t->tid;
-    if (t == &lw_self) {
+    if (t == lw_tls.t) {
         lw_thread_refresh_name(t);
         memcpy(ts->name, t->name, sizeof(ts->name));
     } else {   /* another thread (asleep.c): its kernel name, read from /proc */
@@ -433,8 +433,8 @@ static lw_finding *cycle_finding(const lw_cycle *cyc)
     return f;
 }
 
-static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
-                                  uint64_t key, uint32_t timed_ms)
+static LW_NOINLINE void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
+                                       uint64_t key, uint32_t timed_ms)
 {
     lw_held *h = &t->held[hi];
     /* A lock this thread still lists but that is gone (another thread
@@ -495,6 +495,28 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
         c->e = e;
     }
     lw_finding_emit(f);
+}
+
+struct slow_edge_args {
+    lw_thread *t;
+    unsigned hi;
+    lw_lock *to;
+    uint32_t modes, timed_ms;
+    uint64_t key;
+};
+
+static void slow_edge_side(void *p)
+{
+    struct slow_edge_args *a = p;
+    slow_edge_here(a->t, a->hi, a->to, a->modes, a->key, a->timed_ms);
+}
+
+/* A new edge: its backtraces, the graph, a report (several KB of stack). */
+static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
+                                  uint64_t key, uint32_t timed_ms)
+{
+    struct slow_edge_args a = { t, hi, to, modes, timed_ms, key };
+    lw_side_call(slow_edge_side, &a);
 }
 
 /* Returns true when every edge was known already (no slow path taken). */

@@ -58,10 +58,13 @@ const char *lw_env(char **envp, const char *name)
     return NULL;
 }
 
+/* One line, whatever the value holds: shortened and escaped. */
 static void warn_bad(const char *name, const char *val, const char *accepted, const char *dflt)
 {
+    char mem[640];
+    lw_value_str(val, mem, sizeof(mem), 96);
     lw_warn("lockwatch: warning: %s=\"%s\" is not valid (accepted: %s); using %s\n",
-            name, val, accepted, dflt);
+            name, mem, accepted, dflt);
 }
 
 static bool parse_long(const char *s, long *out)

@@ -146,8 +146,10 @@ static int stream_fd(void)
         expand_log_path(path, sizeof(path));
         log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
         if (log_fd < 0) {
+            int e = errno;
+            char shown[640];
             lw_warn("lockwatch: warning: cannot open LOCKWATCH_LOG file \"%s\" (errno %d); "
-                    "reporting to stderr\n", path, errno);
+                    "reporting to stderr\n", lw_value_str(path, shown, sizeof(shown), 128), e);
         } else if (log_fd < LW_PRIVATE_FD_MIN) {
             int hi = lw_sys_fcntl(log_fd, F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
             if (hi >= 0) {

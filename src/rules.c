@@ -93,7 +93,7 @@ static inline unsigned block_slot(uint64_t sig)
 
 bool lw_blocking_known(uintptr_t pc)
 {
-    const lw_thread *t = &lw_self;
+    const lw_thread *t = lw_tls.t;
     uint64_t sig = blocking_sig(t, pc, 0);
     return t->block_seen[block_slot(sig)] == sig;
 }
@@ -302,14 +302,15 @@ static void blocking_report(lw_thread *t, const lw_block_ctx *c, uint64_t elapse
 static void blocking_begin(lw_block_ctx *c, const char *call, unsigned family, uintptr_t pc,
                            uintptr_t cfa, uintptr_t except)
 {
-    lw_thread *t = &lw_self;
+    lw_thread *t = lw_tls.t;
     c->call = call;
     c->family = family;
     c->pc = pc;
     c->cfa = cfa;
     c->except = except;
     c->active = false;
-    if (!(family & lw_blocking_families) || t->guard)
+    /* A thread with no state of its own holds nothing lockwatch saw. */
+    if (!(family & lw_blocking_families) || !lw_thread_own(t) || t->guard)
         return;
     t->guard++;
     int e = errno;
@@ -342,8 +343,8 @@ void lw_blocking_before_except(lw_block_ctx *c, const char *call, unsigned famil
 
 void lw_blocking_after(lw_block_ctx *c)
 {
-    lw_thread *t = &lw_self;
-    if (!c->active || t->guard)
+    lw_thread *t = lw_tls.t;
+    if (!c->active || !lw_thread_own(t) || t->guard)
         return;
     t->guard++;
     int e = errno;

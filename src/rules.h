@@ -39,7 +39,7 @@ typedef struct {
 static inline bool lw_blocking_watch(void)
 {
     /* The held count and guard are this thread's own: no atomics. */
-    return lw_self.nheld != 0 && lw_self.guard == 0;
+    return lw_tls.t->nheld != 0 && lw_tls.t->guard == 0;
 }
 
 void lw_blocking_before(lw_block_ctx *c, const char *call, unsigned family, uintptr_t pc,

@@ -313,6 +313,11 @@ void lw_sink_set_hook(lw_finding_hook h, void *ctx, bool write)
 
 static void emit(lw_finding *f);
 
+static void emit_side(void *f)
+{
+    emit(f);
+}
+
 void lw_finding_emit(lw_finding *f)
 {
     if (!f)
@@ -322,7 +327,7 @@ void lw_finding_emit(lw_finding *f)
      * here, with the guard set and report_lock held (lw_unwind). */
     int cs;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
-    emit(f);
+    lw_side_call(emit_side, f);   /* writing takes several KB of stack */
     pthread_setcancelstate(cs, NULL);
 }
 

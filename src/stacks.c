@@ -5,6 +5,7 @@
  * symbolising (libunwind and dladdr take their own locks).
  */
 #include "stacks.h"
+#include "thread.h"
 #include "arena.h"
 #include "lw_atomic.h"
 #include "lw_sys.h"
@@ -21,6 +22,7 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <elf.h>
@@ -54,6 +56,7 @@ static struct {
 static uintptr_t hide_lo, hide_hi;
 static bool load_unwind(void);
 static char exe_path[512];
+static uintptr_t exe_base;   /* its load address (dli_fbase); 0 unknown */
 
 static int init_state;   /* 0 not tried, 1 in progress, 2 done */
 
@@ -94,8 +97,93 @@ static void find_exe_path(void)
     int e = errno;
     ssize_t r = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
     exe_path[r > 0 ? r : 0] = 0;
+    /* The executable's load address, as dladdr gives it for its frames:
+     * its program headers lie in its first mapping. */
+    Dl_info di;
+    uintptr_t phdr = (uintptr_t)getauxval(AT_PHDR);
+    if (phdr && dladdr((void *)phdr, &di))
+        exe_base = (uintptr_t)di.dli_fbase;
     errno = e;
     lw_store_release(&state, 2);
+}
+
+/* Libraries loaded by a relative path (dlopen("./libb.so")): dladdr gives
+ * that path, relative to a directory that may have changed since; the
+ * kernel's mapping gives the file.  A few remembered, by load address. */
+#define LW_REL_MODULES 16
+static struct {
+    uintptr_t base;
+    char path[256];
+} rel_mods[LW_REL_MODULES];
+static unsigned n_rel_mods;
+/* protects: rel_mods, n_rel_mods.  A leaf lock. */
+static lw_mutex rel_lock = LW_MUTEX_INIT;
+
+/* The path of the file mapped at base in /proc/self/maps, into out. */
+static bool mapped_file_at(uintptr_t base, char *out, size_t cap)
+{
+    int fd = lw_sys_open_read("/proc/self/maps");
+    if (fd < 0)
+        return false;
+    char buf[4096], line[600];
+    size_t ll = 0;
+    bool found = false;
+    long r;
+    while (!found && (r = lw_sys_read(fd, buf, sizeof(buf))) > 0) {
+        for (long i = 0; i < r && !found; i++) {
+            if (buf[i] != '\n') {
+                if (ll + 1 < sizeof(line))
+                    line[ll++] = buf[i];
+                continue;
+            }
+            line[ll] = 0;
+            ll = 0;
+            /* "start-end perms offset dev inode   path" */
+            uintptr_t start = 0;
+            const char *p = line;
+            for (; *p && *p != '-'; p++) {
+                unsigned d = *p >= 'a' ? (unsigned)(*p - 'a' + 10) : (unsigned)(*p - '0');
+                start = start << 4 | (d & 15);
+            }
+            if (start != base)
+                continue;
+            const char *path = strchr(line, '/');
+            if (path && strlen(path) < cap) {
+                strcpy(out, path);
+                found = true;
+            }
+        }
+    }
+    lw_sys_close(fd);
+    return found;
+}
+
+/* The file of a frame's module: the executable's path for the program
+ * (dladdr says "" or argv[0]), the file a relative path was loaded from,
+ * else dladdr's absolute name. */
+static const char *module_path(const Dl_info *di)
+{
+    find_exe_path();
+    const char *p = di->dli_fname;
+    if ((exe_base && (uintptr_t)di->dli_fbase == exe_base) || !p || !p[0])
+        return exe_path[0] ? exe_path : (p ? p : "");
+    if (p[0] == '/')
+        return p;
+    uintptr_t base = (uintptr_t)di->dli_fbase;
+    const char *r = p;
+    lw_mutex_lock(&rel_lock);
+    unsigned i;
+    for (i = 0; i < n_rel_mods && rel_mods[i].base != base; i++)
+        ;
+    if (i < n_rel_mods) {
+        r = rel_mods[i].path;
+    } else if (n_rel_mods < LW_REL_MODULES &&
+               mapped_file_at(base, rel_mods[n_rel_mods].path, sizeof(rel_mods[0].path))) {
+        rel_mods[n_rel_mods].base = base;
+        r = rel_mods[n_rel_mods++].path;
+    }
+    lw_mutex_unlock(&rel_lock);
+    return r;
 }
 
 static bool load_unwind(void)
@@ -227,7 +315,7 @@ void lw_unwind_gate_reset(void)
     lw_mutex_reset(&unwind_gate);
 }
 
-unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
+static unsigned unwind_here(uintptr_t *pcs, uintptr_t *sps, unsigned max)
 {
     unw_context_t ctx;
     unw_cursor_t cur;
@@ -270,6 +358,25 @@ unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
     pthread_setcancelstate(cs, NULL);
     errno = e;
     return n;
+}
+
+struct unwind_args {
+    uintptr_t *pcs, *sps;
+    unsigned max, n;
+};
+
+static void unwind_side(void *p)
+{
+    struct unwind_args *a = p;
+    a->n = unwind_here(a->pcs, a->sps, a->max);
+}
+
+unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
+{
+    /* libunwind's cursor, context and steps take 2-4 KB of stack. */
+    struct unwind_args a = { pcs, sps, max, 0 };
+    lw_side_call(unwind_side, &a);
+    return a.n;
 }
 
 /* ---- depot ---- */
@@ -764,10 +871,13 @@ static bool sym_start(void)
     if (!find_symbolizer(path, sizeof(path))) {
         static int once;
         sym_failed = true;
+        char shown[640];
         if (strcmp(lw_opt.symbolizer, "none") != 0)
             lw_warn_once(&once, "lockwatch: warning: %s not found (LOCKWATCH_SYMBOLIZER=%s); "
                          "reports show no source lines or demangled names\n", SYM_NAME,
-                         lw_opt.symbolizer[0] ? lw_opt.symbolizer : "unset");
+                         lw_opt.symbolizer[0]
+                             ? lw_value_str(lw_opt.symbolizer, shown, sizeof(shown), 128)
+                             : "unset");
         return false;
     }
     int sv[2];
@@ -1009,12 +1119,8 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
     errno = e;
     if (!found || !di.dli_fname)
         return;
-    fi->module = di.dli_fname;
     fi->offset = pc - (uintptr_t)di.dli_fbase;
-    find_exe_path();
-    /* The main program's dli_fname is "" or argv[0]: give its real path. */
-    if (exe_path[0] && fi->module[0] != '/')
-        fi->module = exe_path;
+    fi->module = module_path(&di);
     if (fi->module[0] == '/')
         lookup_symbol(fi->module, (uintptr_t)di.dli_fbase, q, fi);
 }
@@ -1028,10 +1134,7 @@ bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
     errno = e;
     if (!found || !di.dli_fname)
         return false;
-    find_exe_path();
-    const char *path = di.dli_fname;
-    if (exe_path[0] && path[0] != '/')
-        path = exe_path;
+    const char *path = module_path(&di);
     if (path[0] != '/')
         return false;
     uintptr_t base = (uintptr_t)di.dli_fbase;
@@ -1252,7 +1355,7 @@ uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames)
         if (pc && dladdr((void *)(pc - 1), &di) && di.dli_fname) {
             /* The module's file name (not its directory: the same binary
              * built or installed elsewhere) and the offset in it. */
-            const char *name = di.dli_fname[0] ? di.dli_fname : exe_path;
+            const char *name = module_path(&di);
             const char *base = strrchr(name, '/');
             where = lw_str_hash(base ? base + 1 : name) ^ lw_mix64(pc - (uintptr_t)di.dli_fbase);
         }
@@ -1266,16 +1369,19 @@ void lw_stacks_atfork_prepare(void)
 {
     lw_mutex_lock(&depot_lock);
     lw_mutex_lock(&sym_lock);
+    lw_mutex_lock(&rel_lock);
 }
 
 void lw_stacks_atfork_parent(void)
 {
+    lw_mutex_unlock(&rel_lock);
     lw_mutex_unlock(&sym_lock);
     lw_mutex_unlock(&depot_lock);
 }
 
 void lw_stacks_atfork_child(void)
 {
+    lw_mutex_reset(&rel_lock);
     lw_mutex_reset(&sym_lock);
     /* The helper is the parent's: this process starts its own if it
      * reports (its answers, cached by pc, stay valid: same mappings). */

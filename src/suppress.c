@@ -104,8 +104,9 @@ bool lw_glob(const char *pat, const char *s)
 
 static void bad_line(const char *file, unsigned line, const char *why, const char *text)
 {
-    lw_warn("lockwatch: error: suppressions %s:%u: %s: \"%s\"; line skipped\n", file, line, why,
-            text);
+    char f[400], t[400];
+    lw_warn("lockwatch: error: suppressions %s:%u: %s: \"%s\"; line skipped\n",
+            lw_value_str(file, f, sizeof(f), 96), line, why, lw_value_str(text, t, sizeof(t), 96));
 }
 
 static int kind_of(const char *s, size_t n)
@@ -208,8 +209,9 @@ static void load_file(const char *path)
 {
     int fd = lw_sys_open_read(path);
     if (fd < 0) {
+        char shown[640];
         lw_warn("lockwatch: error: cannot read suppressions file \"%s\"; its rules are not "
-                "applied\n", path);
+                "applied\n", lw_value_str(path, shown, sizeof(shown), 128));
         return;
     }
     char *buf = lw_arena_alloc(LW_SUPP_FILE_MAX + 1);
@@ -221,9 +223,12 @@ static void load_file(const char *path)
     lw_sys_close(fd);
     if (!buf)
         return;
-    if (n == LW_SUPP_FILE_MAX)
+    if (n == LW_SUPP_FILE_MAX) {
+        char shown[640];
         lw_warn("lockwatch: error: suppressions file \"%s\" is larger than %u bytes; the rest "
-                "is ignored\n", path, (unsigned)LW_SUPP_FILE_MAX);
+                "is ignored\n", lw_value_str(path, shown, sizeof(shown), 128),
+                (unsigned)LW_SUPP_FILE_MAX);
+    }
     buf[n] = 0;
     char *name = lw_arena_alloc(strlen(path) + 1);
     if (!name)

@@ -1,6 +1,8 @@
 /*
- * thread.c: per-thread state set-up.  Owns lw_self and thread numbering.
- * Must never: allocate (TLS is initial-exec, numbering is an atomic counter).
+ * thread.c: per-thread state set-up.  Owns lw_tls (the pointer to the
+ * state, thread.h) and thread numbering.
+ * Must never: allocate (the states come from intercept_thread.c's pool,
+ * numbering is an atomic counter).
  */
 #include "thread.h"
 #include "jitter.h"
@@ -12,11 +14,17 @@
 #include "memmap.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-LW_TLS lw_thread lw_self;
+LW_TLS lw_tls_t lw_tls = { &lw_dormant, 0 };
+/* Zero: not ready, so the gate is closed. */
+lw_thread lw_dormant;
+/* Guard up: nothing of lockwatch runs; a join of the thread waits for
+ * nothing of it (routine_done). */
+lw_thread lw_gone = { .guard = 1, .ready = true, .routine_done = 1 };
 
 static uint32_t next_thread = 1;   /* 0 is the main thread; relaxed: unique only */
 
@@ -30,6 +38,60 @@ uint32_t lw_thread_new_number(void)
 static uint8_t slow_paths(void)
 {
     return lw_jitter_level != 0;
+}
+
+/* lw_call_on_stack(arg, fn, top): calls fn(arg) with the stack pointer at
+ * top.  Its frame keeps the caller's stack pointer in rbp, and its CFI
+ * says so: unwinders step from the side stack back to the thread's own. */
+void lw_call_on_stack(void *arg, void (*fn)(void *), void *top);
+__asm__(".text\n"
+        ".globl lw_call_on_stack\n"
+        ".hidden lw_call_on_stack\n"
+        ".type lw_call_on_stack,@function\n"
+        "lw_call_on_stack:\n"
+        "    .cfi_startproc\n"
+        "    pushq %rbp\n"
+        "    .cfi_def_cfa_offset 16\n"
+        "    .cfi_offset %rbp, -16\n"
+        "    movq %rsp, %rbp\n"
+        "    .cfi_def_cfa_register %rbp\n"
+        "    movq %rdx, %rsp\n"
+        "    callq *%rsi\n"
+        "    movq %rbp, %rsp\n"
+        "    popq %rbp\n"
+        "    .cfi_def_cfa %rsp, 8\n"
+        "    ret\n"
+        "    .cfi_endproc\n"
+        ".size lw_call_on_stack, .-lw_call_on_stack\n");
+
+void lw_side_call(void (*fn)(void *), void *arg)
+{
+    lw_thread *t = lw_tls.t;
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (!lw_thread_own(t) || t->on_side || !t->stack_lo || sp < t->stack_lo ||
+        sp - t->stack_lo > LW_SIDE_NEED) {
+        fn(arg);
+        return;
+    }
+    if (!t->side) {
+        void *m = (void *)syscall(SYS_mmap, NULL, (size_t)LW_SIDE_SIZE, PROT_READ | PROT_WRITE,
+                                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (m == MAP_FAILED) {
+            fn(arg);
+            return;
+        }
+        t->side = m;
+    }
+    t->on_side = 1;
+    lw_call_on_stack(arg, fn, (char *)t->side + LW_SIDE_SIZE);
+    t->on_side = 0;
+}
+
+void lw_side_free(lw_thread *t)
+{
+    if (t->side)
+        lw_sys_munmap(t->side, LW_SIDE_SIZE);
+    t->side = NULL;
 }
 
 void lw_thread_setup(lw_thread *t)
@@ -68,17 +130,21 @@ void lw_thread_atfork_child(void)
     /* The child's only thread keeps its own held locks (it holds them in
      * the child too) but gets the child's tid.  Other threads' state is in
      * their TLS, which does not exist in the child. */
-    lw_thread *t = &lw_self;
-    if (t->ready)
+    lw_thread *t = lw_tls.t;
+    if (lw_thread_own(t) && t->ready)
         t->tid = (int)syscall(SYS_gettid);
 }
 
 lw_thread *lw_thread_of(pthread_t pt)
 {
     /* The same in every thread: initial-exec TLS lies at a constant
-     * distance from the thread pointer, and so from pthread_self(). */
-    intptr_t off = (intptr_t)(uintptr_t)&lw_self - (intptr_t)(uintptr_t)pthread_self();
-    return (lw_thread *)(uintptr_t)((intptr_t)(uintptr_t)pt + off);
+     * distance from the thread pointer, and so from pthread_self().  The
+     * state it points to may be lw_dormant or lw_gone: readable, never
+     * NULL. */
+    intptr_t off = (intptr_t)(uintptr_t)&lw_tls - (intptr_t)(uintptr_t)pthread_self();
+    const lw_tls_t *o = (const lw_tls_t *)(uintptr_t)((intptr_t)(uintptr_t)pt + off);
+    lw_thread *t = __atomic_load_n(&o->t, __ATOMIC_ACQUIRE);
+    return t ? t : &lw_gone;
 }
 
 void lw_thread_refresh_name(lw_thread *t)

@@ -101,6 +101,13 @@ typedef struct lw_thread {
     uint64_t sites[LW_SITE_SETS * 2];
     uint32_t site_allow;
     uint32_t site_captures;   /* captures made (tests, statistics) */
+    /* The lowest address of the thread's stack when lockwatch knows it (a
+     * thread it saw created: the trampoline's frame less the stack size
+     * asked for); 0 unknown.  side: a stack for the slow paths when that
+     * one runs short (lw_side_call); on_side: running on it. */
+    uintptr_t stack_lo;
+    void *side;
+    uint8_t on_side;
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
     lw_sig_cache_ent sig_cache[LW_SIG_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */
@@ -115,7 +122,62 @@ _Static_assert(offsetof(lw_thread, guard) == offsetof(lw_thread, gate) &&
                    sizeof(((lw_thread *)0)->gate) == 8,
                "gate must cover guard (low word) and ready (byte 4)");
 
-extern LW_TLS lw_thread lw_self;
+/* The calling thread's state is lw_tls.t, allocated at its first event
+ * (intercept_thread.c, lw_thread_attach): the thread-local storage
+ * lockwatch takes from every thread (glibc carves it out of the thread's
+ * stack) is these 16 bytes, not the state's 30 KB.  Until then lw_tls.t is
+ * lw_dormant, whose gate is closed (every wrapper takes its slow path,
+ * which attaches a state); after the thread's end was handled, lw_gone,
+ * whose guard is up (everything passes through).  Both are shared by many
+ * threads and never written.  lw_tls.guard is the guard of a thread with
+ * no state of its own. */
+typedef struct {
+    lw_thread *t;
+    int guard;
+} lw_tls_t;
+extern LW_TLS lw_tls_t lw_tls;
+extern lw_thread lw_dormant, lw_gone;
+
+static inline bool lw_thread_own(const lw_thread *t)
+{
+    return t != &lw_dormant && t != &lw_gone;
+}
+/* Raise and lower the calling thread's guard (lockwatch is calling: the
+ * wrappers pass through), whether or not it has a state yet.  A state is
+ * neither attached nor detached between the two. */
+static inline void lw_guard_up(void)
+{
+    lw_thread *t = lw_tls.t;
+    if (lw_thread_own(t))
+        t->guard++;
+    else
+        lw_tls.guard++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+}
+static inline void lw_guard_down(void)
+{
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    lw_thread *t = lw_tls.t;
+    if (lw_thread_own(t))
+        t->guard--;
+    else
+        lw_tls.guard--;
+}
+static inline bool lw_guarded(void)
+{
+    lw_thread *t = lw_tls.t;
+    return lw_tls.guard != 0 || (lw_thread_own(t) && t->guard != 0);
+}
+
+/* Runs fn(arg), on a side stack of LW_SIDE_SIZE bytes when the calling
+ * thread's own stack has less than LW_SIDE_NEED left below it: reports,
+ * unwinding and symbolising take several KB, more than a thread created
+ * with a small stack (PTHREAD_STACK_MIN is 16 KiB) may have.  The switch
+ * is a frame with call-frame information, so backtraces taken on the side
+ * stack continue into the thread's own frames. */
+void lw_side_call(void (*fn)(void *), void *arg);
+/* Gives back t's side stack (its thread has ended). */
+void lw_side_free(lw_thread *t);
 
 /* First use on this thread: number it (threads lockwatch did not see
  * created get a number lazily). */

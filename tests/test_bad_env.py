@@ -1,5 +1,9 @@
 """Invalid LOCKWATCH_* values: exactly one 'lockwatch: warning:' line on stderr
-naming the variable, and the default is used.  Valid values give no warning."""
+naming the variable, and the default is used.  Valid values give no warning.
+Hostile values (100 KB, newlines, control bytes) give one escaped,
+shortened line each."""
+import re
+
 import lwtest as lw
 
 BAD = [
@@ -55,12 +59,55 @@ def check_good(t, prog):
                  "%s: every stack should have exactly 1 frame, sizes are %r" % (what, sizes))
 
 
+def check_hostile(t, prog):
+    """Values no warning should print raw: 100 KB long, with newlines and
+    control bytes; nine bad variables at once.  One line each, at most a
+    few hundred bytes, the value escaped, each ending with the default
+    used."""
+    big = "x" * 100000
+    bad = {
+        "LOCKWATCH_EXITCODE": big,
+        "LOCKWATCH_FORMAT": "json\nlockwatch: warning: forged line\x01\x1b[31m",
+        "LOCKWATCH_STACK_DEPTH": "1\t2",
+        "LOCKWATCH_DEADLOCK_MS": big,
+        "LOCKWATCH_HELD_STACKS": "\x7f\xc3\xa9",
+        "LOCKWATCH_ON_DEADLOCK": "exit\r\n",
+        "LOCKWATCH_ALL_ASLEEP": "2",
+        "LOCKWATCH_BLOCKING": "sleep,\nnet",
+        "LOCKWATCH_LOG": big,
+    }
+    run = lw.run_preload(prog, fmt=None, log=False, extra_env=bad)
+    lines = run.stderr.split("\n")
+    warnings = [l for l in lines if l.startswith(lw.WARNING_PREFIX)]
+    t.expect(len(warnings) == len(bad),
+             "nine bad values: expected %d warning lines, got %d:\n%s"
+             % (len(bad), len(warnings), run.stderr[:3000]))
+    for name in bad:
+        mine = [l for l in warnings if l.startswith(lw.WARNING_PREFIX + " " + name + "=")]
+        t.expect(len(mine) == 1, "%s: expected one warning line starting with its name, got %r"
+                 % (name, mine))
+    for w in warnings:
+        t.expect(len(w) < 400, "warning line of %d bytes: %r..." % (len(w), w[:200]))
+        t.expect(all(0x20 <= ord(c) < 0x7f for c in w), "control byte in warning: %r" % w)
+        t.expect(re.search(r"; using [^;]+$", w) is not None,
+                 "warning does not end with the default used: %r" % w)
+    t.expect(not any("forged line" in l and not l.startswith(lw.WARNING_PREFIX + " LOCKWATCH_FORMAT=")
+                     for l in lines), "a value's newline started a line of its own:\n%s"
+             % run.stderr[:3000])
+    t.expect("...(100000 bytes)" in run.stderr, "the 100 KB value is not shown cut with its length")
+    # The defaults apply: exit status 66, one text report.
+    t.expect(run.returncode == lw.DEFAULT_EXITCODE, "hostile values: exit status %d"
+             % run.returncode)
+    t.expect(run.stderr.count(lw.TEXT_BANNER) == 1, "hostile values: expected one text report")
+
+
 def main(t):
     prog = lw.example("inversion")
     lw.native_ok(t, prog)
     for name, value in BAD:
         check_bad(t, prog, name, value)
     check_good(t, prog)
+    check_hostile(t, prog)
 
 
 lw.main(main)

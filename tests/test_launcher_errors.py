@@ -73,6 +73,16 @@ def main(t):
     expect_usage_error(t, launch(["--log", prog]), "lockwatch --log PROGRAM", "--log")
     expect_usage_error(t, launch(["--exitcode=0"]), "lockwatch --exitcode=0 (no program)",
                        "no program")
+    expect_usage_error(t, launch(["--library=", prog]), "lockwatch --library= PROGRAM",
+                       "--library")
+    # A value with a newline or 100 KB: still one error line and the usage.
+    expect_usage_error(t, launch(["--exitcode=4\n2", prog]), "lockwatch --exitcode='4\\n2'",
+                       "--exitcode")
+    res = launch(["--exitcode=" + "9" * 100000, prog])
+    expect_usage_error(t, res, "lockwatch --exitcode=<100 KB>", "(100000 bytes)")
+    t.expect(all(len(l) < 400 for l in res.stderr.splitlines()),
+             "lockwatch --exitcode=<100 KB>: a line of %d bytes"
+             % max(len(l) for l in res.stderr.splitlines() or [""]))
 
     with tempfile.TemporaryDirectory(prefix="lwtest.") as tmp:
         # --json=VALUE

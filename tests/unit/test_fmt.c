@@ -417,6 +417,36 @@ START_TEST(test_json_truncated)
 }
 END_TEST
 
+/* ---- lw_buf_value: outside values in one line of a warning ---- */
+
+START_TEST(test_value_escaped_and_cut)
+{
+    char out[512];
+    ck_assert_str_eq(lw_value_str("plain/path.log", out, sizeof(out), 96), "plain/path.log");
+    ck_assert_str_eq(lw_value_str("a\nb\tc\r\"q\"\\\x01\x7f\xc3\xa9", out, sizeof(out), 96),
+                     "a\\nb\\tc\\r\\\"q\\\"\\\\\\x01\\x7f\\xc3\\xa9");
+    /* Every byte value: no control byte, no newline gets through. */
+    char all[256];
+    for (int i = 1; i < 256; i++)
+        all[i - 1] = (char)i;
+    all[255] = 0;
+    lw_value_str(all, out, sizeof(out), 300);
+    for (const char *p = out; *p; p++)
+        ck_assert_msg((unsigned char)*p >= 0x20 && (unsigned char)*p < 0x7f,
+                      "byte %#x got through", (unsigned)(unsigned char)*p);
+    /* Long values are cut, and say how long they were. */
+    static char big[100001];
+    memset(big, 'x', sizeof(big) - 1);
+    lw_value_str(big, out, sizeof(out), 96);
+    ck_assert_uint_eq(strlen(out), 96 + strlen("...(100000 bytes)"));
+    ck_assert(strstr(out, "...(100000 bytes)") != NULL);
+    /* Cut by the buffer: never overflows. */
+    char small[8];
+    lw_value_str("\n\n\n\n\n\n", small, sizeof(small), 96);
+    ck_assert_uint_eq(strlen(small), 7);
+}
+END_TEST
+
 /* ---- lw_buf_write ---- */
 
 START_TEST(test_write)
@@ -480,6 +510,7 @@ static Suite *fmt_suite(void)
     tcase_add_test(tc, test_json_escaping);
     tcase_add_test(tc, test_json_every_byte_round_trips);
     tcase_add_test(tc, test_json_truncated);
+    tcase_add_test(tc, test_value_escaped_and_cut);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("write");

@@ -558,8 +558,8 @@ static inline __attribute__((always_inline)) bool
 lw_mutex_lock_nested(lw_thread *t, pthread_mutex_t *m, uintptr_t pc, uintptr_t cfa, int *rp)
 {
     unsigned n = t->nheld;
-    if (LW_UNLIKELY(n >= LW_MAX_HELD))
-        return false;
+    if (LW_UNLIKELY(n >= t->held_cap))
+        return false;   /* the slow path grows the held stack */
     lw_lock *l = lw_mutex_cached(m);
     if (LW_UNLIKELY(l == NULL) || !lw_acquire_known(t, l, LW_MODE_WRITE))
         return false;

@@ -162,11 +162,23 @@ void lw_unlock_slow(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed,
         lw_rule_unlock_not_owned(t, lw_registry_find(addr), addr, kind, owner_tid, call, pc);
 }
 
+/* Initialising a lock the calling thread holds starts a new lock there
+ * and ends the old one, which the thread no longer holds: jemalloc's fork
+ * child re-initialises the mutexes its prepare handler took instead of
+ * unlocking them. */
+static void init_held(lw_thread *t, uintptr_t addr)
+{
+    lw_lock *old = lw_registry_find(addr);
+    if (old && lw_held_find(t, old))
+        lw_forget_lock(t, old);
+}
+
 void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)
 {
     lw_thread *t = lw_enter();
     if (t) {
         int e = errno;
+        init_held(t, addr);
         lw_lock_initialised(addr, kind, mtype, pc);
         errno = e;
         lw_leave(t);
@@ -178,6 +190,7 @@ void lw_note_mutex_init(pthread_mutex_t *m, enum lw_lock_kind kind, uintptr_t pc
     lw_thread *t = lw_enter();
     if (t) {
         int e = errno;
+        init_held(t, (uintptr_t)m);
         lw_mutex_remember(m, lw_lock_initialised((uintptr_t)m, kind, lw_mutex_type(m), pc));
         errno = e;
         lw_leave(t);

@@ -54,8 +54,14 @@ lw_thread *lw_thread_attach(void)
     lw_tls.guard++;   /* a signal handler meanwhile passes through */
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     lw_thread *t = lw_pool_get(&state_pool);
-    if (t)
+    if (t) {
+        lw_held *big = t->held_big;   /* zero in a new state */
+        unsigned big_cap = t->held_big_cap;
         memset(t, 0, sizeof(*t));
+        t->held_big = big;
+        t->held_big_cap = big_cap;
+        lw_thread_init(t);
+    }
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     lw_tls.guard--;
     if (!t) {

@@ -21,7 +21,7 @@
 
 /* Limits.  Each fixed-size structure has a name here; overflow degrades with
  * one warning, never a crash. */
-#define LW_MAX_HELD        128   /* held-lock stack entries per thread */
+#define LW_HELD_INLINE     32    /* held-lock stack entries in a thread's state (it grows) */
 #define LW_ACQ_LOG         64    /* a thread's log of the locks it took (power of 2) */
 #define LW_HELD_FULL       32    /* held entries that can keep their acquisition's stack */
 #define LW_HELD_FRAMES     16    /* and the frames kept of each */

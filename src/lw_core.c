@@ -214,12 +214,30 @@ lw_held *lw_held_find(lw_thread *t, const lw_lock *l)
     return NULL;
 }
 
-void lw_held_overflow(lw_thread *t)
+bool lw_held_grow(lw_thread *t)
 {
-    static int once;
-    t->overflow++;
-    lw_warn_once(&once, "lockwatch: warning: a thread holds more than %u locks; "
-                 "locks past that are not tracked\n", (unsigned)LW_MAX_HELD);
+    unsigned cap = t->held_cap * 2;
+    lw_held *mem = t->held_big && t->held_big_cap >= cap && t->held_big != t->held
+                       ? t->held_big
+                       : lw_arena_alloc(cap * sizeof(lw_held));
+    if (!mem || cap <= t->held_cap) {
+        static int once;
+        t->overflow++;
+        lw_warn_once(&once, "lockwatch: warning: no memory for a thread holding %u locks; "
+                     "the locks it takes past those are not tracked\n", t->nheld);
+        return false;
+    }
+    memcpy(mem, t->held, t->nheld * sizeof(lw_held));
+    /* A signal handler reading the held stack sees the old array or the
+     * new one, complete either way. */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    t->held = mem;
+    t->held_cap = cap;
+    if (mem != t->held_big) {   /* the earlier big one, if any, is left behind */
+        t->held_big = mem;
+        t->held_big_cap = cap;
+    }
+    return true;
 }
 
 /* Removes one count of held entry i; returns its mode. */
@@ -249,8 +267,10 @@ static unsigned release_at(lw_thread *t, unsigned i)
 
 static unsigned not_held(lw_thread *t)
 {
-    if (t->overflow)
+    if (t->overflow) {
         t->overflow--;   /* released one we could not track */
+        return LW_RELEASED_UNTRACKED;
+    }
     return 0;
 }
 

@@ -183,14 +183,14 @@ static inline void lw_held_fill(lw_thread *t, unsigned i, lw_lock *l, unsigned m
     t->acq_pc[slot] = pc;
 }
 
-void lw_held_overflow(lw_thread *t);
+/* Makes room for one more held entry: false (and the acquisition goes
+ * untracked, t->overflow) only when no memory is left. */
+bool lw_held_grow(lw_thread *t);
 static inline void lw_held_push(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc,
                                 uintptr_t cfa)
 {
-    if (LW_UNLIKELY(t->nheld == LW_MAX_HELD)) {
-        lw_held_overflow(t);
+    if (LW_UNLIKELY(t->nheld == t->held_cap) && !lw_held_grow(t))
         return;
-    }
     lw_held_fill(t, t->nheld, l, mode, pc, cfa);
     lw_lock_user(t, l);
     /* Publish the entry after it is complete: a signal handler on this
@@ -290,6 +290,10 @@ static inline void lw_after_acquire(lw_thread *t, lw_lock *l, unsigned mode, uin
 }
 
 /* Returns the mode the lock was held in (0 if this thread did not hold it). */
+/* lw_release's result when the lock was not on the held stack but the
+ * thread had taken locks it could not track: presumably one of those (no
+ * unlock-not-owned). */
+#define LW_RELEASED_UNTRACKED 0x100u
 unsigned lw_release(lw_thread *t, lw_lock *l);
 /* The same by the lock's address, without a registry lookup (the
  * interposers handle the innermost-lock case inline first). */

@@ -799,7 +799,7 @@ static void join_cycle(lw_thread *t, const lw_held *h, const lw_thread *target,
 void lw_rule_join_held(lw_thread *t, const lw_thread *target, uintptr_t target_addr,
                        uintptr_t pc)
 {
-    for (unsigned i = 0; i < t->nheld && i < LW_MAX_HELD; i++) {
+    for (unsigned i = 0; i < t->nheld; i++) {
         const lw_held *h = &t->held[i];
         unsigned slot = (unsigned)h->id & (LW_ACQ_LOG - 1);
         uint64_t key = lw_load_relaxed(&target->acq_key[slot]);

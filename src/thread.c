@@ -94,6 +94,13 @@ void lw_side_free(lw_thread *t)
     t->side = NULL;
 }
 
+void lw_thread_init(lw_thread *t)
+{
+    t->held = t->held_big ? t->held_big : t->held_inline;
+    t->held_cap = t->held_big ? t->held_big_cap : LW_HELD_INLINE;
+    t->site_allow = LW_SITE_ALLOW;
+}
+
 void lw_thread_setup(lw_thread *t)
 {
     t->tid = (int)syscall(SYS_gettid);

@@ -78,11 +78,17 @@ typedef struct lw_thread {
      * called pthread_exit: a join of it only waits for the exit itself. */
     int routine_done;
     const lw_lock *not_held;  /* set by the pre-event: l is not in held[] */
-    uint64_t overflow;     /* acquisitions not tracked: held stack full */
+    uint64_t overflow;     /* acquisitions not tracked: no memory to grow the held stack */
     struct lw_sleeper *sleeper;   /* asleep.c: this thread's sleep slot, or NULL */
     uint64_t jit_rng;      /* LOCKWATCH_JITTER's generator (jitter.c); 0 = unseeded */
     uint8_t jit_bias;      /* this thread's slowness, 0-3 */
-    lw_held held[LW_MAX_HELD];
+    /* The held-lock stack: held_cap entries at held, which is held_inline
+     * or, once a thread held more, a larger array (lw_held_grow).  held_big
+     * and held_big_cap keep that array when the state is reused. */
+    lw_held *held;
+    unsigned held_cap;
+    lw_held *held_big;
+    unsigned held_big_cap;
     /* The locks this thread acquired in its life, direct-mapped by id (a
      * later lock may take an earlier one's slot): id << 1 | 1 if read
      * mode, and the call site.  Read by a thread that joins this one
@@ -111,6 +117,7 @@ typedef struct lw_thread {
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
     lw_sig_cache_ent sig_cache[LW_SIG_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */
+    lw_held held_inline[LW_HELD_INLINE];
 } lw_thread;
 
 /* guard 0, ready 1 and slow 0, read as one word (x86-64 is little-endian). */
@@ -178,6 +185,10 @@ static inline bool lw_guarded(void)
 void lw_side_call(void (*fn)(void *), void *arg);
 /* Gives back t's side stack (its thread has ended). */
 void lw_side_free(lw_thread *t);
+
+/* A state's first set-up (zeroed memory, or a state being reused, whose
+ * grown held stack it keeps): what zero does not mean. */
+void lw_thread_init(lw_thread *t);
 
 /* First use on this thread: number it (threads lockwatch did not see
  * created get a number lazily). */

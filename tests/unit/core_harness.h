@@ -69,6 +69,7 @@ static inline void h_setup_env(char **envp)
     h_threads = calloc(H_MAX_THREADS, sizeof(lw_thread));
     ck_assert(h_threads != NULL);
     for (unsigned i = 0; i < H_MAX_THREADS; i++) {
+        lw_thread_init(&h_threads[i]);
         h_threads[i].num = i + 1;
         h_threads[i].tid = 1000 + (int)i;
         h_threads[i].ready = true;
@@ -91,6 +92,7 @@ static inline lw_thread *h_self(void)
     if (!me) {
         me = calloc(1, sizeof(*me));
         ck_assert(me != NULL);
+        lw_thread_init(me);
         lw_tls.t = me;
     }
     return me;

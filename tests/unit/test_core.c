@@ -872,6 +872,38 @@ START_TEST(site_table_against_model)
 }
 END_TEST
 
+/* The held stack grows past its first LW_HELD_INLINE entries: 300 locks
+ * held at once, released in an order of their own, with no finding and
+ * every release finding its entry. */
+START_TEST(held_stack_grows)
+{
+    enum { N = 300 };
+    lw_thread *a = h_thread(0);
+    lw_lock *l[N];
+    for (unsigned i = 0; i < N; i++)
+        l[i] = h_lock(100 + i);
+    for (unsigned i = 0; i < N; i++)
+        h_lock_m(a, l[i]);
+    ck_assert_uint_eq(a->nheld, N);
+    ck_assert_uint_ge(a->held_cap, N);
+    ck_assert_uint_eq(a->overflow, 0);
+    for (unsigned i = 0; i < N; i++)
+        ck_assert(lw_held_find(a, l[i]) != NULL);
+    /* Odd ones first, then the even ones from the top. */
+    for (unsigned i = 1; i < N; i += 2)
+        ck_assert_uint_ne(lw_release(a, l[i]), 0);
+    for (unsigned i = N - 2 + (N % 2);; i -= 2) {
+        ck_assert_uint_ne(lw_release(a, l[i]), 0);
+        if (i < 2)
+            break;
+    }
+    ck_assert_uint_eq(a->nheld, 0);
+    ck_assert_uint_eq(h_nfindings, 0);
+    /* A lock not held is not released. */
+    ck_assert_uint_eq(lw_release(a, l[0]), 0);
+}
+END_TEST
+
 static Suite *core_suite(void)
 {
     Suite *s = suite_create("core");
@@ -890,6 +922,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, fingerprint_ignores_data);
     tcase_add_test(tc, inversions_do_not_leak);
     tcase_add_test(tc, site_capture_policy);
+    tcase_add_test(tc, held_stack_grows);
     tcase_add_test(tc, held_window_reconstruction);
     tcase_add_test(tc, site_table_against_model);
     suite_add_tcase(s, tc);

@@ -71,6 +71,7 @@ static lw_thread *self_state(void)
     if (!me) {
         me = calloc(1, sizeof(*me));
         ck_assert(me != NULL);
+        lw_thread_init(me);
         lw_tls.t = me;
     }
     return me;

@@ -17,6 +17,8 @@
 #include <stdarg.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* ---- names, one table each ---- */
 
@@ -311,6 +313,25 @@ void lw_sink_set_hook(lw_finding_hook h, void *ctx, bool write)
     hook_writes = h ? write : true;
 }
 
+/* The processes that reported: the count is shared by a vfork child and its
+ * parent (same memory, no fork handlers), and a child's exit status is its
+ * own unless it reported itself.  The first and the last reporter cover a
+ * parent and the vfork children it waits for. */
+static int reporter_first, reporter_last;
+
+static void note_reporter(void)
+{
+    int pid = (int)syscall(SYS_getpid), none = 0;
+    lw_cas_acq_rel(&reporter_first, &none, pid);
+    lw_store_release(&reporter_last, pid);
+}
+
+static bool this_process_reported(void)
+{
+    int pid = (int)syscall(SYS_getpid);
+    return lw_load_acquire(&reporter_first) == pid || lw_load_acquire(&reporter_last) == pid;
+}
+
 static void emit(lw_finding *f);
 
 static void emit_side(void *f)
@@ -357,6 +378,7 @@ static void emit(lw_finding *f)
     /* A suppressed finding is not written and does not count for the exit
      * status; its rule's count says it was seen (lw_supp_summary). */
     if (first && f->suppressed_by < 0) {
+        note_reporter();
         lw_fetch_add_acq_rel(&nfindings, 1);
         if (hook_writes)
             lw_report_finding(f);
@@ -371,7 +393,7 @@ uint64_t lw_findings_count(void)
 
 int lw_exit_status(int status)
 {
-    if (lw_findings_count() > 0 && lw_opt.exitcode != 0)
+    if (lw_findings_count() > 0 && lw_opt.exitcode != 0 && this_process_reported())
         return (int)lw_opt.exitcode;
     return status;
 }
@@ -405,4 +427,5 @@ void lw_sink_atfork_child(void)
     /* The child is a process of its own: its own count.  What the parent
      * reported stays reported (the once-only sets are kept). */
     nfindings = 0;
+    reporter_first = reporter_last = 0;
 }

@@ -186,6 +186,36 @@ static const char *module_path(const Dl_info *di)
     return r;
 }
 
+/* libunwind opens a pipe when it first unwinds (to check addresses by
+ * writing from them): at the lowest free descriptors, 3 and 4 in most
+ * programs, which then find their first open() returning 5.  So it first
+ * unwinds here, at start-up, with every free descriptor below
+ * LW_PRIVATE_FD_MIN held by a placeholder: its pipe lands up there with
+ * lockwatch's own. */
+static void init_unwind_high(void)
+{
+    unsigned char held[LW_PRIVATE_FD_MIN / 8] = { 0 };
+    int null = lw_sys_open_read("/dev/null");
+    if (null >= 0 && null < LW_PRIVATE_FD_MIN) {
+        for (int fd = null + 1; fd < LW_PRIVATE_FD_MIN; fd++) {
+            if (lw_sys_fcntl(fd, F_GETFD, 0) >= 0)
+                continue;   /* the program's */
+            if (syscall(SYS_dup2, null, fd) != fd)
+                break;      /* out of descriptors (RLIMIT_NOFILE): as far as it goes */
+            held[fd / 8] |= (unsigned char)(1u << (fd % 8));
+        }
+    }
+    unw_context_t ctx;
+    unw_cursor_t cur;
+    if (uw.getcontext(&ctx) == 0)
+        uw.init_local(&cur, &ctx);
+    for (int fd = 0; fd < LW_PRIVATE_FD_MIN; fd++)
+        if (held[fd / 8] & (1u << (fd % 8)))
+            lw_sys_close(fd);
+    if (null >= 0)
+        lw_sys_close(null);
+}
+
 static bool load_unwind(void)
 {
     find_exe_path();
@@ -200,6 +230,8 @@ static bool load_unwind(void)
     uw.get_reg = (int (*)(unw_cursor_t *, unw_regnum_t, unw_word_t *))dlsym(h, LW_STR(unw_get_reg));
     uw.backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
     uw.ok = uw.getcontext && uw.init_local && uw.step && uw.get_reg;
+    if (uw.ok)
+        init_unwind_high();
     return uw.ok;
 }
 
@@ -493,10 +525,11 @@ unsigned lw_unwind_pcs(uintptr_t *pcs, unsigned max)
 
 uint32_t lw_stack_capture(void)
 {
+    /* Not unw_backtrace: its per-thread cache costs the program a
+     * thread-specific key (libunwind creates one for it), and every thread
+     * pays the cache's first fill.  The step loop's caches are global. */
     uintptr_t pcs[LW_MAX_FRAMES];
-    unsigned n = unwind_fast(pcs, lw_stack_depth());
-    if (n == 0)
-        n = lw_unwind(pcs, NULL, lw_stack_depth());
+    unsigned n = lw_unwind(pcs, NULL, lw_stack_depth());
     return lw_depot_put(pcs, n);
 }
 

@@ -424,7 +424,8 @@ static void snap_object(lw_lock_snap *ls, unsigned kind, uintptr_t addr, uintptr
 static void snap_quietly(const sleeper_view *sv, lw_thread_snap *ts)
 {
     lw_thread *t = sv->t;
-    uintptr_t pc = sv->kind == LW_SLEEP_FAST ? lw_load_relaxed(&t->held[0].pc) : sv->s->pc;
+    const lw_held *h0 = lw_load_relaxed(&t->held);
+    uintptr_t pc = sv->kind == LW_SLEEP_FAST ? (h0 ? lw_load_relaxed(&h0[0].pc) : 0) : sv->s->pc;
     /* A fast-path waiter holds nothing (nheld 0: its held[0] is filled
      * but not published). */
     lw_snap_thread(t, pc ? lw_depot_put(&pc, 1) : 0, NULL, NULL, 0, 0, ts);

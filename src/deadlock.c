@@ -277,7 +277,9 @@ static lw_waitrec *fast_record(pthread_t pt)
     uintptr_t addr = __atomic_load_n(&a->fast_wait, __ATOMIC_RELAXED);
     /* The call site is in the entry the fast path fills before it waits
      * (held[0]: it holds nothing). */
-    uintptr_t pc = __atomic_load_n(&a->held[0].pc, __ATOMIC_RELAXED);
+    /* (held is NULL for a moment while a state is being reused.) */
+    const lw_held *h0 = __atomic_load_n(&a->held, __ATOMIC_RELAXED);
+    uintptr_t pc = h0 ? __atomic_load_n(&h0[0].pc, __ATOMIC_RELAXED) : 0;
     lw_lock *l = addr ? lw_registry_find(addr) : NULL;
     if (!l)
         return NULL;

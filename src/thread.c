@@ -20,11 +20,13 @@
 #include <unistd.h>
 
 LW_TLS lw_tls_t lw_tls = { &lw_dormant, 0 };
-/* Zero: not ready, so the gate is closed. */
-lw_thread lw_dormant;
+/* Not ready, so the gate is closed.  Other threads read both (a joiner,
+ * the deadlock checks): an empty held stack of their own. */
+lw_thread lw_dormant = { .held = lw_dormant.held_inline, .held_cap = LW_HELD_INLINE };
 /* Guard up: nothing of lockwatch runs; a join of the thread waits for
  * nothing of it (routine_done). */
-lw_thread lw_gone = { .guard = 1, .ready = true, .routine_done = 1 };
+lw_thread lw_gone = { .guard = 1, .ready = true, .routine_done = 1,
+                      .held = lw_gone.held_inline, .held_cap = LW_HELD_INLINE };
 
 static uint32_t next_thread = 1;   /* 0 is the main thread; relaxed: unique only */
 

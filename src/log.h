@@ -12,8 +12,22 @@
  * program that closes or redirects stderr still gets our warnings where its
  * stderr first was.  Idempotent. */
 void lw_log_init(void);
-/* That descriptor, or 2 before lw_log_init. */
+/* That descriptor; -1 when stderr was closed at start or has been lost. */
 int lw_log_fd(void);
+/* LOCKWATCH_LOG's path (with %p for the pid), or NULL/"" for stderr; set
+ * once at start-up. */
+void lw_out_set_log(const char *path_template);
+/* Writes a report (a text block or a JSON line) to the LOCKWATCH_LOG file,
+ * else, or when that fails, to stderr.  Never into a descriptor the
+ * program has since reused, never raising SIGPIPE, waiting for a slow
+ * reader at most half a second; says once on the other channel when a
+ * report could not be written.  Callers serialise (report_lock).  True
+ * when it was written somewhere. */
+bool lw_out_report(const char *p, size_t n);
+/* A line of lockwatch's own on stderr (as lw_warn, without formatting). */
+void lw_out_warn(const char *p, size_t n);
+/* In a fork child: a log path naming the pid is opened anew. */
+void lw_out_atfork_child(void);
 /* One message (the caller ends it with '\n'); errno is preserved. */
 void lw_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The same, at most once per `once` flag. */

@@ -28,10 +28,8 @@
 #define LW_REPORT_BUF   (256u << 10)
 #define LW_MAX_STACKS   (4 * LW_MAX_CYCLE + LW_F_MAX_HOLDS + 8)
 
-/* protects: log_fd, log_opened; writes to the stream */
+/* protects: writes to the stream (log.c's channels) */
 static lw_mutex report_lock = LW_MUTEX_INIT;
-static int log_fd = -1;
-static bool log_opened;
 
 /* The command line, read once at start-up (/proc/self/cmdline: argv[0],
  * NUL, argv[1], NUL, ...), for the program and args members of every JSON
@@ -68,6 +66,7 @@ static void read_cmdline(void)
 void lw_report_init(void)
 {
     lw_log_init();
+    lw_out_set_log(lw_opt.log);
     read_cmdline();
 }
 
@@ -123,54 +122,11 @@ static void json_process(lw_buf *b)
     lw_buf_json_str(b, PACKAGE_VERSION);
 }
 
-static void expand_log_path(char *out, size_t cap)
-{
-    lw_buf b;
-    lw_buf_init(&b, out, cap);
-    for (const char *p = lw_opt.log; *p; p++) {
-        if (p[0] == '%' && p[1] == 'p') {
-            lw_buf_printf(&b, "%d", (int)getpid());
-            p++;
-        } else {
-            lw_buf_putc(&b, *p);
-        }
-    }
-}
-
-/* Under report_lock. */
-static int stream_fd(void)
-{
-    if (lw_opt.log[0] && !log_opened) {
-        char path[1024];
-        log_opened = true;
-        expand_log_path(path, sizeof(path));
-        log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-        if (log_fd < 0) {
-            int e = errno;
-            char shown[640];
-            lw_warn("lockwatch: warning: cannot open LOCKWATCH_LOG file \"%s\" (errno %d); "
-                    "reporting to stderr\n", lw_value_str(path, shown, sizeof(shown), 128), e);
-        } else if (log_fd < LW_PRIVATE_FD_MIN) {
-            int hi = lw_sys_fcntl(log_fd, F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
-            if (hi >= 0) {
-                close(log_fd);
-                log_fd = (int)hi;
-            }
-        }
-    }
-    if (log_fd >= 0)
-        return log_fd;
-    return lw_log_fd();
-}
-
 static void stream_write(const char *p, size_t len)
 {
-    int saved = errno;
-    lw_buf b = { (char *)p, len, len + 1, false };
     lw_mutex_lock(&report_lock);
-    lw_buf_write(&b, stream_fd());
+    lw_out_report(p, len);
     lw_mutex_unlock(&report_lock);
-    errno = saved;
 }
 
 typedef struct {
@@ -205,12 +161,7 @@ void lw_report_atfork_child(void)
 {
     lw_mutex_reset(&ws_pool.lock);
     lw_mutex_reset(&report_lock);
-    /* The child has its own file when the path names the pid. */
-    if (strstr(lw_opt.log, "%p") && log_fd >= 0) {
-        close(log_fd);
-        log_fd = -1;
-        log_opened = false;
-    }
+    lw_out_atfork_child();
 }
 
 /* ---- pieces ---- */

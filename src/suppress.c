@@ -395,5 +395,5 @@ void lw_supp_summary(void)
         first = false;
     }
     lw_buf_puts(&b, "\n");
-    lw_buf_write(&b, lw_log_fd());
+    lw_out_warn(b.p, b.len);
 }

@@ -36,6 +36,7 @@ enum lw_finding_kind {
     LW_F_EXIT_HOLDING_LOCK,
     LW_F_RWLOCK_UPGRADE,
     LW_F_USE_AFTER_DESTROY,
+    LW_F_ORDER_VIOLATION,
     LW_F_NKINDS
 };
 
@@ -150,6 +151,11 @@ typedef struct lw_finding {
         const char *family;
         int64_t elapsed_us;   /* -1: not measured */
     } call;
+    struct {                  /* order-violation: LOCKWATCH_ORDER_FILE's entries */
+        const char *first;    /* key of the lock taken, which the file lists first */
+        const char *second;   /* key of the lock held, listed after it */
+        uint32_t first_line, second_line;   /* their lines in the file */
+    } order;
     int owner_tid;            /* unlock-not-owned: > 0 the holder, else none */
     bool has_owner;
     int holder_tid;           /* destroy-locked: > 0 the holder, else none */
@@ -210,5 +216,33 @@ void lw_sink_atfork_child(void);
 
 /* ---- the writer (report.c): formats a finding, text or JSON ---- */
 void lw_report_finding(const lw_finding *f);
+
+/* ---- the run's lock-order graph, for the JSON log ----
+ * Written once per process at exit (lw_core_write_graph): every lock that
+ * is an end of an edge and every edge, with the stacks of the edge's first
+ * acquisition, as a {"kind":"graph"} record (lockwatch(7)).  Bounded: past
+ * these limits the record says "truncated". */
+#define LW_GRAPH_REC_EDGES 4096
+#define LW_GRAPH_REC_LOCKS 4096
+
+typedef struct {
+    uint16_t from, to;        /* indices into locks */
+    uint16_t from_mode, to_mode;   /* LW_MODE_* */
+    uint32_t thread;          /* the thread number that first took it */
+    uint32_t stack;           /* depot id: first acquisition of `to` */
+    uint32_t held_stack;      /* depot id: acquisition of `from` then */
+    bool cyclic;              /* it closed a cycle (lockwatch reported or filtered it) */
+} lw_gedge;
+
+typedef struct {
+    unsigned nlocks, nedges;
+    bool truncated;
+    lw_lock_snap locks[LW_GRAPH_REC_LOCKS];
+    lw_gedge edges[LW_GRAPH_REC_EDGES];
+} lw_graph_rec;
+
+/* Writes g as one JSON line (JSON output only); the writer may drop edges
+ * (and say truncated) to fit its buffer. */
+void lw_report_graph(lw_graph_rec *g);
 
 #endif

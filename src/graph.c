@@ -74,6 +74,16 @@ void lw_graph_unlock(void)
     lw_mutex_unlock(&graph_lock);
 }
 
+void lw_graph_each_edge(bool (*fn)(lw_edge *e, void *ctx), void *ctx)
+{
+    /* The edge hash is written under the graph lock only: its chains are
+     * still while we hold it.  A removed edge (k1 0) is skipped. */
+    for (uint32_t b = 0; b <= lw_edges.mask; b++)
+        for (lw_hent *h = lw_load_relaxed(&lw_edges.buckets[b]); h; h = lw_load_relaxed(&h->next))
+            if (lw_load_relaxed(&h->k1) && !fn((lw_edge *)h, ctx))
+                return;
+}
+
 uint64_t lw_graph_edges(void)
 {
     return lw_load_relaxed(&nedges);
@@ -494,8 +504,17 @@ enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t mode
     return nomem ? LW_EDGE_NOMEM : LW_EDGE_ADDED;
 }
 
+static void (*removal_hook)(lw_edge *e);
+
+void lw_graph_set_removal_hook(void (*fn)(lw_edge *e))
+{
+    removal_hook = fn;
+}
+
 static void unlink_edge(lw_edge *e)
 {
+    if (removal_hook)
+        removal_hook(e);
     if (e->prev_out)
         e->prev_out->next_out = e->next_out;
     else

@@ -964,6 +964,84 @@ bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
     return nm != NULL && !b.truncated;
 }
 
+bool lw_symbolize_data_raw(uintptr_t addr, char *out, size_t cap)
+{
+    Dl_info di;
+    out[0] = 0;
+    int e = errno;
+    int found = addr && dladdr((void *)addr, &di);
+    errno = e;
+    if (!found || !di.dli_fname)
+        return false;
+    find_exe_path();
+    const char *path = di.dli_fname;
+    if (exe_path[0] && path[0] != '/')
+        path = exe_path;
+    if (path[0] != '/')
+        return false;
+    uintptr_t base = (uintptr_t)di.dli_fbase;
+    lw_buf b;
+    lw_buf_init(&b, out, cap);
+    lw_mutex_lock(&sym_lock);
+    modsyms *m = module_symbols(path);
+    uintptr_t key = m && m->dyn ? addr - base : addr, start = 0;
+    const char *nm = m ? elf_symbol_of(m, key, STT_OBJECT, &start) : NULL;
+    if (nm) {
+        lw_buf_puts(&b, nm);
+        if (key != start)
+            lw_buf_printf(&b, "+0x%lx", (unsigned long)(key - start));
+    }
+    lw_mutex_unlock(&sym_lock);
+    return nm != NULL && !b.truncated;
+}
+
+bool lw_addr_in_module(uintptr_t addr)
+{
+    Dl_info di;
+    int e = errno;
+    int found = addr && dladdr((void *)addr, &di);
+    errno = e;
+    return found && di.dli_fname;
+}
+
+bool lw_code_site(uintptr_t pc, char *out, size_t cap, bool *in_function)
+{
+    Dl_info di;
+    out[0] = 0;
+    *in_function = false;
+    uintptr_t q = pc ? pc - 1 : 0;
+    int e = errno;
+    int found = q && dladdr((void *)q, &di);
+    errno = e;
+    if (!found || !di.dli_fname)
+        return false;
+    find_exe_path();
+    const char *path = di.dli_fname[0] ? di.dli_fname : exe_path;
+    if (exe_path[0] && path[0] != '/')
+        path = exe_path;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!base[0])
+        return false;
+    uintptr_t fbase = (uintptr_t)di.dli_fbase;
+    const char *nm = NULL;
+    lw_buf b;
+    lw_buf_init(&b, out, cap);
+    if (path[0] == '/') {
+        lw_mutex_lock(&sym_lock);
+        modsyms *m = module_symbols(path);
+        uintptr_t key = m && m->dyn ? q - fbase : q;
+        nm = m ? elf_symbol(m, key) : NULL;
+        if (nm)
+            lw_buf_printf(&b, "%s (%s)", nm, base);
+        lw_mutex_unlock(&sym_lock);
+    }
+    if (!nm)
+        lw_buf_printf(&b, "%s+0x%lx", base, (unsigned long)(pc - fbase));
+    *in_function = nm != NULL;
+    return !b.truncated;
+}
+
 static bool has_prefix(const char *s, const char *p)
 {
     return strncmp(s, p, strlen(p)) == 0;

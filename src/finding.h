@@ -49,6 +49,12 @@ const char *lw_finding_kind_title(enum lw_finding_kind k);
 const char *lw_lock_kind_name(unsigned kind);
 const char *lw_lock_kind_title(unsigned kind);
 const char *lw_lock_kind_word(unsigned kind);
+/* A lock's key, its name across runs (order.h says which; order.c makes
+ * it), into out; false (out "") when it has none.  The writer puts it in
+ * every JSON lock ("key"), LOCKWATCH_ORDER_FILE is matched with it. */
+#define LW_LOCK_KEY_MAX 512          /* bytes of a key, NUL included */
+struct lw_lock_snap;
+bool lw_lock_key(const struct lw_lock_snap *l, char *out, size_t cap);
 
 #define LW_F_MAX_THREADS LW_MAX_CYCLE        /* an inversion names a thread per edge */
 #define LW_F_MAX_LOCKS   (LW_MAX_CYCLE + 8)
@@ -56,7 +62,7 @@ const char *lw_lock_kind_word(unsigned kind);
 #define LW_TSNAP_HOLDS   16                  /* held locks a thread snapshot keeps */
 
 /* A lock as it was when the finding was made. */
-typedef struct {
+typedef struct lw_lock_snap {
     uint64_t id;              /* M<id>; the incarnation that was held or used */
     uintptr_t addr;
     uint16_t kind, mtype;     /* enum lw_lock_kind, LW_MTYPE_* */
@@ -152,6 +158,7 @@ typedef struct lw_finding {
         int64_t elapsed_us;   /* -1: not measured */
     } call;
     struct {                  /* order-violation: LOCKWATCH_ORDER_FILE's entries */
+        const char *file;     /* the order file's path */
         const char *first;    /* key of the lock taken, which the file lists first */
         const char *second;   /* key of the lock held, listed after it */
         uint32_t first_line, second_line;   /* their lines in the file */

@@ -516,6 +516,7 @@ static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
     fe->stack = o->stack_to;
     fe->held_stack = o->stack_from;
     fe->timed_ms = o->timed_ms;
+    f->order.file = lw_order_path();
     f->order.first = want->key;
     f->order.second = held->key;
     f->order.first_line = want->line;
@@ -823,18 +824,28 @@ void lw_core_write_graph(void)
     g->truncated = false;
     /* Snapshot under the graph lock; stacks are symbolised after it. */
     lw_graph_lock();
+    if (lw_graph_edges() == 0 && nkept == 0) {
+        lw_graph_unlock();   /* nothing to walk (1M buckets) or to keep */
+        goto write;
+    }
     for (unsigned i = 0; i < nkept; i++)
         if (!graph_rec_add(g, &kept[i].from, &kept[i].to, &kept[i].ge))
             break;
     g->truncated |= kept_full;
     lw_graph_each_edge(graph_rec_edge, g);
     lw_graph_unlock();
+write:
     for (unsigned i = 0; i < g->nlocks; i++) {
         lw_lock_snap *l = &g->locks[i];
         if (!l->first_stack && l->first_pc)
             l->first_stack = lw_depot_put(&l->first_pc, 1);
     }
+    /* Source lines only if a report has started the symbolizer already:
+     * a clean run stays a run that never starts it (the graph's frames
+     * then have ELF names and module+offset, which is what keys use). */
+    lw_symbolizer_may_start(false);
     lw_report_graph(g);
+    lw_symbolizer_may_start(true);
 }
 
 /* ---- fork ----

@@ -36,10 +36,7 @@
 
 #define LW_ORDER_FILE_MAX  (8u << 20)   /* bytes of an order file read */
 #define LW_ORDER_MAX_LOCKS 65000u       /* keys an order file may list */
-#define LW_LOCK_KEY_MAX    512          /* bytes of a key, NUL included */
-
-/* The key of a lock (above) into out; false (out "") when it has none. */
-bool lw_lock_key(const lw_lock_snap *l, char *out, size_t cap);
+/* lw_lock_key (finding.h) makes the key above. */
 
 /* Reads the order file at path (not empty) into the table.  A file that
  * cannot be read or has a line that is not an order file line: one

@@ -16,7 +16,6 @@
 #include "options.h"
 #include "stacks.h"
 #include "lw_sys.h"
-#include "order.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -487,7 +486,8 @@ static void text_order(workspace *w, const lw_finding *f)
     const char *second = f->order.second ? f->order.second : "?";
     lw_buf_printf(b, "  LOCKWATCH_ORDER_FILE %s lists \"%s\" (line %u) before \"%s\" (line %u),\n"
                   "  but thread T%u took \"%s\" while holding \"%s\".  Once another thread takes "
-                  "them\n  in the file's order, the two can deadlock.\n", lw_order_path(), first,
+                  "them\n  in the file's order, the two can deadlock.\n",
+                  f->order.file ? f->order.file : "?", first,
                   f->order.first_line, second, f->order.second_line, t->num, first, second);
     lw_buf_printf(b, "\n  %s M%lu acquired here while holding %s M%lu in thread T%u "
                   "(tid=%d%s%s%s):\n", lw_lock_kind_title(to->kind), (unsigned long)to->id,
@@ -806,7 +806,7 @@ static void write_json(workspace *w, const lw_finding *f)
         lw_buf_printf(b, ",\"confidence\":\"%s\"", lw_confidence_name(f->confidence));
     if (f->order.first && f->order.second) {
         lw_buf_puts(b, ",\"order\":{\"file\":");
-        lw_buf_json_str(b, lw_order_path());
+        json_opt_str(b, f->order.file);
         lw_buf_puts(b, ",\"first\":");
         lw_buf_json_str(b, f->order.first);
         lw_buf_printf(b, ",\"first_line\":%u,\"second\":", f->order.first_line);

@@ -658,12 +658,25 @@ static void sym_stop(bool failed)
     }
 }
 
+/* Set while the exit graph is written (lw_symbolizer_may_start): a run
+ * that reported nothing never starts the helper. */
+static bool sym_no_start;
+
+void lw_symbolizer_may_start(bool yes)
+{
+    lw_mutex_lock(&sym_lock);
+    sym_no_start = !yes;
+    lw_mutex_unlock(&sym_lock);
+}
+
 static bool sym_start(void)
 {
     if (sym_failed)
         return false;
     if (sym_fd >= 0)
         return true;
+    if (sym_no_start)
+        return false;   /* not a failure: the next report may start it */
     char path[1024];
     if (!find_symbolizer(path, sizeof(path))) {
         static int once;

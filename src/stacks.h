@@ -87,6 +87,11 @@ bool lw_symbolize_data_raw(uintptr_t addr, char *out, size_t cap);
  * offset of pc, as JSON frames give it); module is the file name without
  * its directory.  false (out "") when pc is in no module. */
 bool lw_code_site(uintptr_t pc, char *out, size_t cap, bool *in_function);
+/* false: symbolisation uses the helper only if it runs already, and the
+ * ELF tables otherwise (the exit graph of a run that reported nothing
+ * must not start it: LOCKWATCH_SYMBOLIZER's promise).  Answers found
+ * without it are cached like the others. */
+void lw_symbolizer_may_start(bool yes);
 /* Does addr lie in a loaded module (a global or static object)?  No
  * symbol lookup: dladdr only. */
 bool lw_addr_in_module(uintptr_t addr);

@@ -172,8 +172,33 @@ def check_launcher(t, order):
                  % (r.returncode, lw.describe_reports(reps), r.stderr))
 
 
+def check_graph_at_deadlock_exit(t):
+    """The graph record is also written before lockwatch ends a deadlocked
+    process (LOCKWATCH_ON_DEADLOCK=exit): both orders, the closing edge
+    marked cyclic; and a text run writes none."""
+    prog = lw.example("deadlock_2threads")
+    run = lw.run_preload_timed([prog])
+    what = "deadlock_2threads (json log)"
+    kinds = sorted(r.get("kind") for r in run.reports)
+    t.expect("deadlock" in kinds, "%s: no deadlock reported: %r" % (what, kinds))
+    t.require(len(run.graphs) == 1, "%s: expected one graph record, got %d\n%s"
+              % (what, len(run.graphs), run.describe()))
+    g = run.graphs[0]
+    keys = {lk.get("id"): lk.get("key") for lk in g.get("locks", [])}
+    pairs = {(keys.get(e.get("from")), keys.get(e.get("to"))): e.get("cyclic")
+             for e in g.get("edges", [])}
+    t.expect(set(pairs) == {("lock_a", "lock_b"), ("lock_b", "lock_a")}
+             and sorted(pairs.values()) == [False, True],
+             "%s: the graph should hold lock_a -> lock_b and back, one edge cyclic: %r"
+             % (what, pairs))
+    text = lw.run_preload([lw.example(PROG), "ab"], fmt=None, log=False)
+    t.expect(text.stderr == "", "order_pair ab in text mode: nothing expected on stderr, got:\n%s"
+             % text.stderr)
+
+
 def main(t):
     lw.detector_is_live(t)
+    check_graph_at_deadlock_exit(t)
     with tempfile.TemporaryDirectory(prefix="lworder.") as tmp:
         order = write_order(t, tmp)
         check_violation(t, order)

@@ -53,6 +53,7 @@ typedef struct lw_edge {
     lw_hent h;                /* k1 = from id, k2 = to id */
     lw_lock *from, *to;       /* graph lock */
     struct lw_edge *next_out, *prev_out, *next_in, *prev_in;  /* graph lock */
+    struct lw_edge *next_all, *prev_all;   /* every edge (lw_graph_each_edge); graph lock */
     uint32_t modes;           /* LW_EM_*; written under graph lock, read relaxed */
     uint32_t ngates;          /* written under graph lock, read acquire */
     uint64_t gates[LW_MAX_GATES];   /* lock ids; written under graph lock */

@@ -63,7 +63,8 @@ bool lw_core_init(char **envp, const void *self_addr)
         return false;
     }
     lw_graph_set_cycle_filter(cycle_not_reported);
-    lw_graph_set_removal_hook(keep_removed_edge);
+    if (lw_opt.format == LW_FORMAT_JSON)   /* the exit graph is JSON's only */
+        lw_graph_set_removal_hook(keep_removed_edge);
     if (self_addr)
         lw_stacks_hide_module_of(self_addr);
     lw_store_release(&init_state, 2);
@@ -561,7 +562,9 @@ static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32
     o.parent = t->parent;
     o.created_seen = t->created_seen;
     o.timed_ms = timed_ms;
-    o.class_sig = lw_mix64(lock_class(h->lock) * 3 + lock_class(to));
+    /* Only the exit graph of JSON output needs it (two dladdr calls). */
+    if (lw_opt.format == LW_FORMAT_JSON)
+        o.class_sig = lw_mix64(lock_class(h->lock) * 3 + lock_class(to));
     lw_thread_refresh_name(t);
     memcpy(o.thread_name, t->name, sizeof(o.thread_name));
 

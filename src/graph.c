@@ -32,9 +32,6 @@ static int64_t next_rank;
 static int64_t low_rank;   /* sources moved to the front get ranks below 0 */
 static uint64_t cyclic_edges;
 static uint64_t nedges;
-/* Every live edge, newest first: lw_graph_each_edge walks this rather than
- * the edge hash's million buckets. */
-static lw_edge *all_edges;
 
 /* Work lists, grown from the arena (old arrays are abandoned: growth is
  * geometric so the waste is bounded by the final size). */
@@ -77,11 +74,22 @@ void lw_graph_unlock(void)
     lw_mutex_unlock(&graph_lock);
 }
 
-void lw_graph_each_edge(bool (*fn)(lw_edge *e, void *ctx), void *ctx)
+bool lw_graph_each_edge(bool (*fn)(lw_edge *e, void *ctx), void *ctx)
 {
-    for (lw_edge *e = all_edges; e; e = e->next_all)
-        if (!fn(e, ctx))
-            return;
+    /* Rather than the edge hash's million buckets: every edge is on its
+     * from-node's out list, and every node has a slot (one step per lock
+     * record made, not per bucket). */
+    uint64_t seen = 0;
+    uint32_t n = lw_registry_slots();
+    for (uint32_t s = 1; s < n; s++) {
+        lw_lock *l = lw_slot_node(s);
+        if (!l || !lw_load_relaxed(&l->h.k1))
+            continue;   /* no memory for its chunk, or a dead record: no edges */
+        for (lw_edge *e = l->out; e; e = e->next_out, seen++)
+            if (!fn(e, ctx))
+                return true;
+    }
+    return seen == lw_load_relaxed(&nedges);
 }
 
 uint64_t lw_graph_edges(void)
@@ -489,10 +497,6 @@ enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t mode
         to->in->prev_in = e;
     to->in = e;
     to->nin++;
-    e->next_all = all_edges;
-    if (all_edges)
-        all_edges->prev_all = e;
-    all_edges = e;
     lw_fetch_add_relaxed(&nedges, 1);
     ensure_rank(from);
     ensure_rank(to);
@@ -533,12 +537,6 @@ static void unlink_edge(lw_edge *e)
     if (e->next_in)
         e->next_in->prev_in = e->prev_in;
     e->to->nin--;
-    if (e->prev_all)
-        e->prev_all->next_all = e->next_all;
-    else
-        all_edges = e->next_all;
-    if (e->next_all)
-        e->next_all->prev_all = e->prev_all;
     if (e->cyclic)
         cyclic_edges--;
     lw_hash_remove(&lw_edges, &e->h, e->from->id, e->to->id);
@@ -665,13 +663,7 @@ int lw_graph_check_invariants(void)
     }
     if (!bad && count != lw_load_relaxed(&nedges))
         bad = 9;
-    uint64_t nall = 0;
-    for (lw_edge *e = all_edges; e && !bad; e = e->next_all, nall++)
-        if ((e->prev_all ? e->prev_all->next_all : all_edges) != e ||
-            lw_graph_find_edge(e->from->id, e->to->id) != e)
-            bad = 11;   /* the list of every edge is broken */
-    if (!bad && nall != count)
-        bad = 11;
+
     if (!bad && ncyc != cyclic_edges)
         bad = 10;
     lw_graph_unlock();

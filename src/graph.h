@@ -53,7 +53,6 @@ typedef struct lw_edge {
     lw_hent h;                /* k1 = from id, k2 = to id */
     lw_lock *from, *to;       /* graph lock */
     struct lw_edge *next_out, *prev_out, *next_in, *prev_in;  /* graph lock */
-    struct lw_edge *next_all, *prev_all;   /* every edge (lw_graph_each_edge); graph lock */
     uint32_t modes;           /* LW_EM_*; written under graph lock, read relaxed */
     uint32_t ngates;          /* written under graph lock, read acquire */
     uint64_t gates[LW_MAX_GATES];   /* lock ids; written under graph lock */
@@ -105,8 +104,11 @@ void lw_graph_set_cycle_filter(bool (*fresh)(struct lw_edge *const *edge, unsign
  * Set once at start-up. */
 void lw_graph_set_removal_hook(void (*fn)(lw_edge *e));
 /* Under the graph lock: calls fn for every edge, in no particular order,
- * until it returns false. */
-void lw_graph_each_edge(bool (*fn)(lw_edge *e, void *ctx), void *ctx);
+ * until it returns false.  Walks the lock records by slot (registry.h), so
+ * it costs one step per lock record ever made plus one per edge; false
+ * when it may have missed edges (a record without a slot: only past 2^32
+ * records, or when the slot table had no memory). */
+bool lw_graph_each_edge(bool (*fn)(lw_edge *e, void *ctx), void *ctx);
 
 uint64_t lw_graph_edges(void);
 uint64_t lw_graph_cyclic_edges(void);

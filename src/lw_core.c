@@ -835,7 +835,8 @@ void lw_core_write_graph(void)
         if (!graph_rec_add(g, &kept[i].from, &kept[i].to, &kept[i].ge))
             break;
     g->truncated |= kept_full;
-    lw_graph_each_edge(graph_rec_edge, g);
+    if (!lw_graph_each_edge(graph_rec_edge, g))
+        g->truncated = true;
     lw_graph_unlock();
 write:
     for (unsigned i = 0; i < g->nlocks; i++) {

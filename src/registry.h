@@ -182,6 +182,9 @@ lw_lock *lw_registry_get(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
 /* The lock at addr is gone (destroyed, or re-initialised): forget it. */
 void lw_registry_forget(lw_lock *l);
 uint64_t lw_registry_live(void);
+/* One past the last slot handed out (slots run from 1): lw_slot_node(s)
+ * for s below it is a lock record or NULL. */
+uint32_t lw_registry_slots(void);
 /* A lock id for an object that has no node (a finding's semaphore). */
 uint64_t lw_registry_new_id(void);
 void lw_registry_atfork_child(void);

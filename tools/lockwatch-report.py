@@ -785,7 +785,8 @@ def render_html(log):
     out.append("</table>")
     out.append('<h2>Lock-order graph</h2><div id="graph">')
     if not g.nodes:
-        out.append("<p>No locks in a reported cycle.</p>")
+        out.append("<p>No lock-order graph in these logs (no graph record, no reported "
+                   "cycle).</p>")
     elif svg is not None:
         out.append(svg[svg.find("<svg"):] if "<svg" in svg else "")
     else:

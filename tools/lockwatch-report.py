@@ -206,8 +206,10 @@ def program_module(rec):
 
 
 def lock_label(lk):
+    """"queue_lock (M2)": its name, else the symbol of the global it is;
+    else "M2 (0x...)"."""
     lk = as_dict(lk)
-    name = lk.get("name")
+    name = lk.get("name") or lk.get("symbol")
     lid = text(lk.get("id")) or "?"
     if name:
         return "%s (%s)" % (text(name), lid)

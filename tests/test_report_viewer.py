@@ -9,7 +9,10 @@ stray non-JSON line, then deadlock_2threads's log with its last line cut in
 half, as a killed process leaves it), hostile.jsonl (inversion with lock,
 thread and function names that are HTML, shell and terminal injections) and
 inversion-lines.jsonl (inversion's frames given `file` and `line` by
-addr2line, as the core will write them).
+addr2line, as the core will write them).  order_pair-ab.jsonl is a clean
+run of examples/order_pair ab (its graph record only) and
+order-violation.jsonl a run of order_pair ba with the order file made from
+it (the order-violation, then the graph record).
 
 The HTML page in a browser is tests/test_report_browser.py.
 """

@@ -110,6 +110,16 @@ def check_violation(t, order):
     t.expect(FIRST in rep.get("message", "") and SECOND in rep.get("message", ""),
              "%s: message %r" % (what, rep.get("message")))
 
+    # A suppression rule (lockwatch(5)) silences it like any finding.
+    supp = order + ".supp"
+    with open(supp, "w") as f:
+        f.write("order-violation:stats_then_queue\n")
+    quiet = lw.run_preload([prog, "ba"], extra_env={"LOCKWATCH_ORDER_FILE": order,
+                                                    "LOCKWATCH_SUPPRESSIONS": supp})
+    t.expect(quiet.returncode == 0 and quiet.reports == [],
+             "%s, suppressed: exit %d, findings:\n%s"
+             % (what, quiet.returncode, lw.describe_reports(quiet.reports)))
+
     # The same run without the file: no cycle, nothing to report.
     plain = lw.run_preload([prog, "ba"])
     lw.expect_clean_run(t, native, plain, "order_pair ba without an order file")

@@ -719,24 +719,24 @@ static kept_edge *kept;            /* LW_GRAPH_REC_EDGES of them */
 static unsigned nkept;
 static bool kept_full;             /* an edge could not be kept */
 static uint64_t *kept_sigs;        /* open addressing, 0 = empty */
+static unsigned nkept_sigs;        /* at most half the slots: probes stay short */
 
-/* Adds sig to the set of class pairs; false when it was there (or the set
- * cannot be had: then every edge is new). */
-static bool class_pair_new(uint64_t sig)
+/* Adds sig to the set of class pairs: 1 when new, 0 when it was there, -1
+ * when the set is full (or cannot be had) and cannot tell. */
+static int class_pair_add(uint64_t sig)
 {
     if (!kept_sigs && !(kept_sigs = lw_arena_alloc(LW_KEPT_SLOTS * sizeof(*kept_sigs))))
-        return true;
+        return -1;
     sig |= 1;
-    for (unsigned i = (unsigned)sig & (LW_KEPT_SLOTS - 1), n = 0; n < LW_KEPT_SLOTS;
-         i = (i + 1) & (LW_KEPT_SLOTS - 1), n++) {
+    unsigned i = (unsigned)sig & (LW_KEPT_SLOTS - 1);
+    for (; kept_sigs[i]; i = (i + 1) & (LW_KEPT_SLOTS - 1))
         if (kept_sigs[i] == sig)
-            return false;
-        if (!kept_sigs[i]) {
-            kept_sigs[i] = sig;
-            return true;
-        }
-    }
-    return true;
+            return 0;
+    if (nkept_sigs == LW_KEPT_SLOTS / 2)
+        return -1;
+    kept_sigs[i] = sig;
+    nkept_sigs++;
+    return 1;
 }
 
 static void edge_fields(const lw_edge *e, lw_gedge *ge)
@@ -753,12 +753,13 @@ static void edge_fields(const lw_edge *e, lw_gedge *ge)
 /* The graph's removal hook (graph_lock -> names_lock, as arena.h allows). */
 static void keep_removed_edge(lw_edge *e)
 {
-    if (nkept == LW_GRAPH_REC_EDGES) {
+    int r = class_pair_add(e->origin.class_sig);
+    if (r == 0)
+        return;   /* an edge of its pair of classes is kept already */
+    if (r < 0 || nkept == LW_GRAPH_REC_EDGES) {
         kept_full = true;
         return;
     }
-    if (!class_pair_new(e->origin.class_sig))
-        return;
     if (!kept && !(kept = lw_arena_alloc(LW_GRAPH_REC_EDGES * sizeof(*kept)))) {
         kept_full = true;
         return;
@@ -801,8 +802,8 @@ static bool graph_rec_add(lw_graph_rec *g, const lw_lock_snap *a, const lw_lock_
 static bool graph_rec_edge(lw_edge *e, void *ctx)
 {
     lw_graph_rec *g = ctx;
-    if (!class_pair_new(e->origin.class_sig))
-        return true;
+    if (class_pair_add(e->origin.class_sig) == 0)
+        return true;   /* its pair of classes is in already */
     lw_lock_snap a, b;
     lw_gedge ge;
     lw_snap_lock(e->from, &a);

@@ -4,7 +4,8 @@
  * rule driven by events (core_harness.h): a new edge against the file is
  * reported once per pair of keys, with both stacks; edges in the file's
  * order, between unlisted locks, within one class or one `cycle` line are
- * not.
+ * not.  And the graph record written at exit: edges of destroyed locks
+ * kept, one edge per pair of lock classes, once per process.
  */
 #include "core_harness.h"
 #include "order.h"
@@ -300,6 +301,77 @@ START_TEST(bad_file_means_no_checks)
 }
 END_TEST
 
+/* ---- the graph record at exit (finding.h, lw_core_write_graph) ---- */
+
+static char graph_log[64];
+static char graph_env[128];
+
+static void graph_setup(void)
+{
+    strcpy(graph_log, "/tmp/lw-graph-XXXXXX");
+    int fd = mkstemp(graph_log);
+    ck_assert(fd >= 0);
+    close(fd);
+    snprintf(graph_env, sizeof(graph_env), "LOCKWATCH_LOG=%s", graph_log);
+    static char *envp[] = { "LOCKWATCH_FORMAT=json", graph_env, NULL };
+    h_setup_env(envp);
+}
+
+static char *read_log(void)
+{
+    static char buf[1 << 16];
+    FILE *f = fopen(graph_log, "r");
+    ck_assert(f != NULL);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    unlink(graph_log);
+    return buf;
+}
+
+static unsigned count(const char *s, const char *what)
+{
+    unsigned n = 0;
+    for (const char *p = s; (p = strstr(p, what)) != NULL; p += strlen(what))
+        n++;
+    return n;
+}
+
+START_TEST(graph_record_keeps_destroyed_and_merges_classes)
+{
+    lw_thread *a = h_thread(0);
+    /* Two locks, then the first destroyed: its edge leaves the graph. */
+    lw_lock *x = h_lock(1), *y = h_lock(2);
+    h_nest2(a, x, y);
+    uint64_t xid = x->id, yid = y->id;
+    ck_assert(lw_graph_find_edge(xid, yid) != NULL);
+    lw_lock_destroyed(H_ADDR(1));
+    ck_assert(lw_graph_find_edge(xid, yid) == NULL);
+    /* Heap locks made at two sites: two edges of one pair of classes. */
+    const uintptr_t site_p = 0x500000, site_q = 0x500100;
+    for (unsigned i = 0; i < 2; i++) {
+        lw_lock *p = lw_lock_lookup(H_ADDR(10 + 2 * i), LW_KIND_MUTEX, 0, site_p);
+        lw_lock *q = lw_lock_lookup(H_ADDR(11 + 2 * i), LW_KIND_MUTEX, 0, site_q);
+        ck_assert(p && q);
+        h_nest2(a, p, q);
+    }
+    ck_assert_uint_eq(lw_graph_edges(), 2);
+    lw_core_write_graph();
+    lw_core_write_graph();   /* once per process */
+    char *log = read_log();
+    ck_assert_uint_eq(count(log, "\n"), 1);
+    ck_assert_msg(starts(log, "{\"kind\":\"graph\",\"pid\":"), "%.200s", log);
+    ck_assert_msg(strstr(log, "\"truncated\":false"), "%.300s", log);
+    char want[96];
+    snprintf(want, sizeof(want), "{\"from\":\"M%lu\",\"to\":\"M%lu\",", (unsigned long)xid,
+             (unsigned long)yid);
+    ck_assert_msg(strstr(log, want), "the destroyed lock's edge is missing: %s", log);
+    ck_assert_uint_eq(count(log, "{\"from\":"), 2);   /* x->y, and p->q once */
+    ck_assert_uint_eq(count(log, "\"cyclic\":false"), 2);
+    ck_assert_msg(strstr(log, "\"stacks\":[["), "%.300s", log);
+}
+END_TEST
+
 static Suite *order_suite(void)
 {
     Suite *s = suite_create("order");
@@ -318,6 +390,10 @@ static Suite *order_suite(void)
     tcase_add_checked_fixture(b, bad_file_setup, NULL);
     tcase_add_test(b, bad_file_means_no_checks);
     suite_add_tcase(s, b);
+    TCase *g = tcase_create("graph record");
+    tcase_add_checked_fixture(g, graph_setup, NULL);
+    tcase_add_test(g, graph_record_keeps_destroyed_and_merges_classes);
+    suite_add_tcase(s, g);
     return s;
 }
 

@@ -206,15 +206,17 @@ def program_module(rec):
 
 
 def lock_label(lk):
-    """"queue_lock (M2)": its name, else the symbol of the global it is;
-    else "M2 (0x...)"."""
+    """"ledger head" (M2) for a name given by the program; "M2 (accounts[3].lock,
+    0x...)" for what lockwatch found the lock to be; "queue_lock (M2)" from a
+    symbol alone; else "M2 (0x...)"."""
     lk = as_dict(lk)
-    name = lk.get("name") or lk.get("symbol")
     lid = text(lk.get("id")) or "?"
-    if name:
-        return "%s (%s)" % (text(name), lid)
+    if lk.get("name"):    # given with lockwatch_name_lock()
+        return "%s (%s)" % (text(lk.get("name")), lid)
     if lk.get("label"):   # what the lock is: accounts[3].lock, stack of T2, ...
         return "%s (%s, %s)" % (lid, text(lk.get("label")), text(lk.get("address")) or "?")
+    if lk.get("symbol"):  # logs without labels (no helper, older versions)
+        return "%s (%s)" % (text(lk.get("symbol")), lid)
     return "%s (%s)" % (lid, text(lk.get("address")) or "?")
 
 

@@ -90,7 +90,8 @@ def findings(directory, prefix):
                     obj = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(obj, dict) and "kind" in obj:
+                # The graph record each process writes at exit is no finding.
+                if isinstance(obj, dict) and "kind" in obj and obj["kind"] != "graph":
                     out.append(obj)
         os.unlink(os.path.join(directory, name))
     return out

@@ -227,7 +227,11 @@ void lw_deadlock_act(void)
         /* No exit handlers or destructors: they could block on the very
          * locks of the cycle.  Its own status, never 0 (the option's
          * minimum is 1): LOCKWATCH_EXITCODE=0 keeps the status of a program
-         * that ends by itself, but one that lockwatch ends must not pass. */
+         * that ends by itself, but one that lockwatch ends must not pass.
+         * The run's graph first (JSON output): it takes only lockwatch's
+         * own locks, none of which a thread of the cycle holds while it
+         * waits, and the report just made has the symbolizer running. */
+        lw_core_write_graph();
         syscall(SYS_exit_group, (int)lw_opt.deadlock_exitcode);
         break;
     case LW_ON_DEADLOCK_ABORT:

@@ -36,6 +36,7 @@ enum lw_finding_kind {
     LW_F_EXIT_HOLDING_LOCK,
     LW_F_RWLOCK_UPGRADE,
     LW_F_USE_AFTER_DESTROY,
+    LW_F_ORDER_VIOLATION,
     LW_F_NKINDS
 };
 
@@ -48,6 +49,12 @@ const char *lw_finding_kind_title(enum lw_finding_kind k);
 const char *lw_lock_kind_name(unsigned kind);
 const char *lw_lock_kind_title(unsigned kind);
 const char *lw_lock_kind_word(unsigned kind);
+/* A lock's key, its name across runs (order.h says which; order.c makes
+ * it), into out; false (out "") when it has none.  The writer puts it in
+ * every JSON lock ("key"), LOCKWATCH_ORDER_FILE is matched with it. */
+#define LW_LOCK_KEY_MAX 512          /* bytes of a key, NUL included */
+struct lw_lock_snap;
+bool lw_lock_key(const struct lw_lock_snap *l, char *out, size_t cap);
 
 #define LW_F_MAX_THREADS LW_MAX_CYCLE        /* an inversion names a thread per edge */
 #define LW_F_MAX_LOCKS   (LW_MAX_CYCLE + 8)
@@ -55,7 +62,7 @@ const char *lw_lock_kind_word(unsigned kind);
 #define LW_TSNAP_HOLDS   16                  /* held locks a thread snapshot keeps */
 
 /* A lock as it was when the finding was made. */
-typedef struct {
+typedef struct lw_lock_snap {
     uint64_t id;              /* M<id>; the incarnation that was held or used */
     uintptr_t addr;
     uint16_t kind, mtype;     /* enum lw_lock_kind, LW_MTYPE_* */
@@ -150,6 +157,12 @@ typedef struct lw_finding {
         const char *family;
         int64_t elapsed_us;   /* -1: not measured */
     } call;
+    struct {                  /* order-violation: LOCKWATCH_ORDER_FILE's entries */
+        const char *file;     /* the order file's path */
+        const char *first;    /* key of the lock taken, which the file lists first */
+        const char *second;   /* key of the lock held, listed after it */
+        uint32_t first_line, second_line;   /* their lines in the file */
+    } order;
     int owner_tid;            /* unlock-not-owned: > 0 the holder, else none */
     bool has_owner;
     int holder_tid;           /* destroy-locked: > 0 the holder, else none */
@@ -210,5 +223,33 @@ void lw_sink_atfork_child(void);
 
 /* ---- the writer (report.c): formats a finding, text or JSON ---- */
 void lw_report_finding(const lw_finding *f);
+
+/* ---- the run's lock-order graph, for the JSON log ----
+ * Written once per process at exit (lw_core_write_graph): every lock that
+ * is an end of an edge and every edge, with the stacks of the edge's first
+ * acquisition, as a {"kind":"graph"} record (lockwatch(7)).  Bounded: past
+ * these limits the record says "truncated". */
+#define LW_GRAPH_REC_EDGES 4096
+#define LW_GRAPH_REC_LOCKS 4096
+
+typedef struct {
+    uint16_t from, to;        /* indices into locks */
+    uint16_t from_mode, to_mode;   /* LW_MODE_* */
+    uint32_t thread;          /* the thread number that first took it */
+    uint32_t stack;           /* depot id: first acquisition of `to` */
+    uint32_t held_stack;      /* depot id: acquisition of `from` then */
+    bool cyclic;              /* it closed a cycle (lockwatch reported or filtered it) */
+} lw_gedge;
+
+typedef struct {
+    unsigned nlocks, nedges;
+    bool truncated;
+    lw_lock_snap locks[LW_GRAPH_REC_LOCKS];
+    lw_gedge edges[LW_GRAPH_REC_EDGES];
+} lw_graph_rec;
+
+/* Writes g as one JSON line (JSON output only); the writer may drop edges
+ * (and say truncated) to fit its buffer. */
+void lw_report_graph(lw_graph_rec *g);
 
 #endif

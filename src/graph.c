@@ -74,6 +74,24 @@ void lw_graph_unlock(void)
     lw_mutex_unlock(&graph_lock);
 }
 
+bool lw_graph_each_edge(bool (*fn)(lw_edge *e, void *ctx), void *ctx)
+{
+    /* Rather than the edge hash's million buckets: every edge is on its
+     * from-node's out list, and every node has a slot (one step per lock
+     * record made, not per bucket). */
+    uint64_t seen = 0;
+    uint32_t n = lw_registry_slots();
+    for (uint32_t s = 1; s < n; s++) {
+        lw_lock *l = lw_slot_node(s);
+        if (!l || !lw_load_relaxed(&l->h.k1))
+            continue;   /* no memory for its chunk, or a dead record: no edges */
+        for (lw_edge *e = l->out; e; e = e->next_out, seen++)
+            if (!fn(e, ctx))
+                return true;
+    }
+    return seen == lw_load_relaxed(&nedges);
+}
+
 uint64_t lw_graph_edges(void)
 {
     return lw_load_relaxed(&nedges);
@@ -494,8 +512,17 @@ enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t mode
     return nomem ? LW_EDGE_NOMEM : LW_EDGE_ADDED;
 }
 
+static void (*removal_hook)(lw_edge *e);
+
+void lw_graph_set_removal_hook(void (*fn)(lw_edge *e))
+{
+    removal_hook = fn;
+}
+
 static void unlink_edge(lw_edge *e)
 {
+    if (removal_hook)
+        removal_hook(e);
     if (e->prev_out)
         e->prev_out->next_out = e->next_out;
     else
@@ -636,6 +663,7 @@ int lw_graph_check_invariants(void)
     }
     if (!bad && count != lw_load_relaxed(&nedges))
         bad = 9;
+
     if (!bad && ncyc != cyclic_edges)
         bad = 10;
     lw_graph_unlock();

@@ -43,6 +43,10 @@ typedef struct lw_edge_origin {
     bool created_seen;        /* the thread's creation was observed */
     char thread_name[16];
     uint32_t timed_ms;        /* a timed acquisition of `to` (its timeout), or 0 */
+    /* The pair of lock classes the edge joins (the core's; equal for edges
+     * between locks of the same two order keys, near enough): the exit
+     * graph keeps one edge per class pair. */
+    uint64_t class_sig;
 } lw_edge_origin;
 
 typedef struct lw_edge {
@@ -94,6 +98,17 @@ uint64_t lw_cycle_signature_edges(struct lw_edge *const *edge, unsigned n);
  * through a new or weakened edge is invalid or stale, the graph looks for
  * another one through that edge (bounded search). */
 void lw_graph_set_cycle_filter(bool (*fresh)(struct lw_edge *const *edge, unsigned n));
+
+/* fn is called, under the graph lock, with every edge about to be removed
+ * (its lock destroyed or its memory released), while it is still whole.
+ * Set once at start-up. */
+void lw_graph_set_removal_hook(void (*fn)(lw_edge *e));
+/* Under the graph lock: calls fn for every edge, in no particular order,
+ * until it returns false.  Walks the lock records by slot (registry.h), so
+ * it costs one step per lock record ever made plus one per edge; false
+ * when it may have missed edges (a record without a slot: only past 2^32
+ * records, or when the slot table had no memory). */
+bool lw_graph_each_edge(bool (*fn)(lw_edge *e, void *ctx), void *ctx);
 
 uint64_t lw_graph_edges(void);
 uint64_t lw_graph_cyclic_edges(void);

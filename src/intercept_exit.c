@@ -37,6 +37,15 @@ static void final_words(void)
 
 static void last_exit_handler(void)
 {
+    /* The run's graph for the JSON log, after the program's own exit
+     * handlers (their locks are in it).  Not on _exit and _Exit, which run
+     * no handlers: a fork or vfork child ending that way leaves the graph
+     * to its parent. */
+    if (lw_load_relaxed(&lw_core_ready)) {
+        lw_guard_up();
+        lw_core_write_graph();
+        lw_guard_down();
+    }
     final_words();
     /* Reports made by exit handlers that ran after the status was decided:
      * the status must still say so.  stdio is flushed as exit would. */

@@ -18,10 +18,13 @@
 #include "stacks.h"
 #include "suppress.h"
 #include "jitter.h"
+#include "order.h"
 
 #include "fmt.h"
 
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static bool names_oom;   /* names_lock: the last HASH_ADD had no memory */
 #define LW_UTHASH_OOM(elt) (names_oom = true)
@@ -30,6 +33,7 @@ static bool names_oom;   /* names_lock: the last HASH_ADD had no memory */
 int lw_core_ready;
 
 static int init_state;
+static void keep_removed_edge(lw_edge *e);
 
 /* The graph's filter: a cycle reported before is no news. */
 static bool cycle_not_reported(lw_edge *const *edge, unsigned n)
@@ -49,6 +53,8 @@ bool lw_core_init(char **envp, const void *self_addr)
     lw_thread_init_process();
     lw_report_init();
     lw_supp_load(lw_opt.suppressions);
+    if (lw_opt.order_file[0])
+        lw_order_load(lw_opt.order_file);
     lw_jitter_init();
     if (!lw_registry_init() || !lw_graph_init()) {
         static int once;
@@ -57,6 +63,8 @@ bool lw_core_init(char **envp, const void *self_addr)
         return false;
     }
     lw_graph_set_cycle_filter(cycle_not_reported);
+    if (lw_opt.format == LW_FORMAT_JSON)   /* the exit graph is JSON's only */
+        lw_graph_set_removal_hook(keep_removed_edge);
     if (self_addr)
         lw_stacks_hide_module_of(self_addr);
     lw_store_release(&init_state, 2);
@@ -453,6 +461,98 @@ static lw_finding *cycle_finding(const lw_cycle *cyc)
     return f;
 }
 
+/* A lock's class for the exit graph, cheaply (no symbol lookup): its
+ * address when it lies in a module (a global: one lock, one key), else
+ * where and how it was first seen (heap locks made at one site: one class,
+ * as their order key); its name, when it has one, either way. */
+static uint64_t lock_class(const lw_lock *l)
+{
+    uintptr_t addr = (uintptr_t)lw_load_relaxed(&l->h.k1);
+    const char *name = lw_lock_name(addr);
+    if (name)
+        return lw_str_hash(name);
+    if (lw_addr_in_module(addr))
+        return lw_mix64(addr ^ 0x676c6f62616cull);
+    return lw_mix64((uint64_t)l->first_pc * 31 + (uint64_t)l->first_how * 7 + l->kind);
+}
+
+/* ---- the committed order (LOCKWATCH_ORDER_FILE, order.h) ---- */
+
+/* l's entry in the order file, or NULL; its key is computed (symbol
+ * lookups) once per lock node and the answer kept on the node. */
+static const lw_order_ent *order_entry_of(lw_lock *l)
+{
+    unsigned c = lw_load_relaxed(&l->order_class);
+    if (c == 0) {
+        uint64_t id = lw_load_relaxed(&l->id);
+        lw_lock_snap s;
+        char key[LW_LOCK_KEY_MAX];
+        lw_snap_lock(l, &s);
+        const lw_order_ent *e = lw_lock_key(&s, key, sizeof(key)) ? lw_order_find(key) : NULL;
+        c = e ? LW_ORDER_BASE + e->index : LW_ORDER_NONE;
+        /* A node recycled meanwhile is another lock: leave its class be. */
+        if (lw_load_relaxed(&l->id) == id)
+            lw_store_relaxed(&l->order_class, (uint16_t)c);
+    }
+    return c >= LW_ORDER_BASE ? lw_order_entry(c - LW_ORDER_BASE) : NULL;
+}
+
+/* A new edge held -> to against the file: the file lists to's key before
+ * held's (a lower rank), so the program took them in the order the team
+ * wrote down as forbidden.  The finding (NULL: none) once per pair of
+ * keys; it carries both stacks as an inversion's edge does. */
+static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
+                               const lw_edge_origin *o)
+{
+    const lw_order_ent *held = order_entry_of(h->lock), *want = order_entry_of(to);
+    if (!held || !want || want->rank >= held->rank)
+        return NULL;   /* unlisted, in order, one class or one cycle of the file */
+    if (!lw_first_time(lw_mix64(((uint64_t)held->index << 32 | want->index) ^
+                                0x6f726465722d7669ull)))
+        return NULL;
+    lw_finding *f = lw_finding_new(LW_F_ORDER_VIOLATION);
+    if (!f)
+        return NULL;
+    lw_lock_snap from, ls;
+    lw_snap_lock(h->lock, &from);
+    from.id = h->id;
+    lw_snap_lock(to, &ls);
+    int fi = lw_finding_lock(f, &from, true, NULL, 0);
+    int ti = lw_finding_lock(f, &ls, true, NULL, 0);
+    lw_thread_snap ts;
+    memset(&ts, 0, sizeof(ts));
+    ts.num = o->thread;
+    ts.parent = o->parent;
+    ts.tid = o->tid;
+    memcpy(ts.name, o->thread_name, sizeof(ts.name));
+    ts.created_seen = o->created_seen;
+    ts.create_stack = o->thread_stack;
+    if (fi < 0 || ti < 0 || !lw_finding_thread(f, &ts)) {
+        lw_finding_free(f);
+        return NULL;
+    }
+    lw_fedge *fe = &f->edges[f->nedges++];
+    fe->from = (uint16_t)fi;
+    fe->to = (uint16_t)ti;
+    fe->thread = 0;
+    fe->from_mode = (modes & LW_EM_FROM_WRITE) ? LW_MODE_WRITE : LW_MODE_READ;
+    fe->to_mode = (modes & LW_EM_TO_WRITE) ? LW_MODE_WRITE : LW_MODE_READ;
+    fe->stack = o->stack_to;
+    fe->held_stack = o->stack_from;
+    fe->timed_ms = o->timed_ms;
+    f->order.file = lw_order_path();
+    f->order.first = want->key;
+    f->order.second = held->key;
+    f->order.first_line = want->line;
+    f->order.second_line = held->line;
+    lw_finding_message(f, "%s: M%lu (\"%s\") acquired while holding M%lu (\"%s\"); %s lists "
+                       "\"%s\" (line %u) before \"%s\" (line %u)",
+                       lw_finding_kind_title(LW_F_ORDER_VIOLATION), (unsigned long)ls.id,
+                       want->key, (unsigned long)from.id, held->key, lw_order_path(), want->key,
+                       want->line, held->key, held->line);
+    return f;
+}
+
 static LW_NOINLINE void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
                                        uint64_t key, uint32_t timed_ms)
 {
@@ -490,8 +590,14 @@ static LW_NOINLINE void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, u
     o.parent = t->parent;
     o.created_seen = t->created_seen;
     o.timed_ms = timed_ms;
+    /* Only the exit graph of JSON output needs it (two dladdr calls). */
+    if (lw_opt.format == LW_FORMAT_JSON)
+        o.class_sig = lw_mix64(lock_class(h->lock) * 3 + lock_class(to));
     lw_thread_refresh_name(t);
     memcpy(o.thread_name, t->name, sizeof(o.thread_name));
+
+    /* Before the graph lock: a lock's key takes the symbol tables' lock. */
+    lw_finding *violation = LW_UNLIKELY(lw_order_active()) ? order_check(h, to, modes, &o) : NULL;
 
     lw_cycle cyc;
     lw_edge *e = NULL;
@@ -514,6 +620,7 @@ static LW_NOINLINE void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, u
         c->key = key;
         c->e = e;
     }
+    lw_finding_emit(violation);
     lw_finding_emit(f);
 }
 
@@ -718,6 +825,157 @@ void lw_after_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc
         return;
     }
     lw_held_push(t, l, mode, pc, cfa);
+}
+
+/* ---- the run's graph, at exit ----
+ * The graph at exit has lost the edges of every lock destroyed before
+ * (no edge survives its lock), yet a team's order file wants them: an
+ * edge about to be removed is kept here first, one per class pair
+ * (lw_edge_origin.class_sig), up to LW_GRAPH_REC_EDGES.  All of it under
+ * the graph lock. */
+
+typedef struct {
+    lw_lock_snap from, to;
+    lw_gedge ge;              /* from, to unused */
+} kept_edge;
+
+#define LW_KEPT_SLOTS (4 * LW_GRAPH_REC_EDGES)   /* class-pair set, power of 2 */
+static kept_edge *kept;            /* LW_GRAPH_REC_EDGES of them */
+static unsigned nkept;
+static bool kept_full;             /* an edge could not be kept */
+static uint64_t *kept_sigs;        /* open addressing, 0 = empty */
+static unsigned nkept_sigs;        /* at most half the slots: probes stay short */
+
+/* Adds sig to the set of class pairs: 1 when new, 0 when it was there, -1
+ * when the set is full (or cannot be had) and cannot tell. */
+static int class_pair_add(uint64_t sig)
+{
+    if (!kept_sigs && !(kept_sigs = lw_arena_alloc(LW_KEPT_SLOTS * sizeof(*kept_sigs))))
+        return -1;
+    sig |= 1;
+    unsigned i = (unsigned)sig & (LW_KEPT_SLOTS - 1);
+    for (; kept_sigs[i]; i = (i + 1) & (LW_KEPT_SLOTS - 1))
+        if (kept_sigs[i] == sig)
+            return 0;
+    if (nkept_sigs == LW_KEPT_SLOTS / 2)
+        return -1;
+    kept_sigs[i] = sig;
+    nkept_sigs++;
+    return 1;
+}
+
+static void edge_fields(const lw_edge *e, lw_gedge *ge)
+{
+    uint32_t m = lw_load_relaxed(&e->modes);
+    ge->from_mode = (m & LW_EM_FROM_WRITE) ? LW_MODE_WRITE : LW_MODE_READ;
+    ge->to_mode = (m & LW_EM_TO_WRITE) ? LW_MODE_WRITE : LW_MODE_READ;
+    ge->thread = e->origin.thread;
+    ge->stack = e->origin.stack_to;
+    ge->held_stack = e->origin.stack_from;
+    ge->cyclic = e->cyclic;
+}
+
+/* The graph's removal hook (graph_lock -> names_lock, as arena.h allows). */
+static void keep_removed_edge(lw_edge *e)
+{
+    int r = class_pair_add(e->origin.class_sig);
+    if (r == 0)
+        return;   /* an edge of its pair of classes is kept already */
+    if (r < 0 || nkept == LW_GRAPH_REC_EDGES) {
+        kept_full = true;
+        return;
+    }
+    if (!kept && !(kept = lw_arena_alloc(LW_GRAPH_REC_EDGES * sizeof(*kept)))) {
+        kept_full = true;
+        return;
+    }
+    kept_edge *k = &kept[nkept++];
+    lw_snap_lock(e->from, &k->from);
+    lw_snap_lock(e->to, &k->to);
+    edge_fields(e, &k->ge);
+}
+
+/* Index of lock l in g (added if new), or -1 when g is full. */
+static int graph_rec_lock(lw_graph_rec *g, const lw_lock_snap *l)
+{
+    for (unsigned i = 0; i < g->nlocks; i++)
+        if (g->locks[i].id == l->id)
+            return (int)i;
+    if (g->nlocks == LW_GRAPH_REC_LOCKS)
+        return -1;
+    g->locks[g->nlocks] = *l;
+    return (int)g->nlocks++;
+}
+
+static bool graph_rec_add(lw_graph_rec *g, const lw_lock_snap *a, const lw_lock_snap *b,
+                          const lw_gedge *fields)
+{
+    int from, to;
+    if (g->nedges == LW_GRAPH_REC_EDGES || (from = graph_rec_lock(g, a)) < 0 ||
+        (to = graph_rec_lock(g, b)) < 0) {
+        g->truncated = true;
+        return false;
+    }
+    lw_gedge *ge = &g->edges[g->nedges++];
+    *ge = *fields;
+    ge->from = (uint16_t)from;
+    ge->to = (uint16_t)to;
+    return true;
+}
+
+/* Under the graph lock: a live edge, unless its class pair is in already. */
+static bool graph_rec_edge(lw_edge *e, void *ctx)
+{
+    lw_graph_rec *g = ctx;
+    if (class_pair_add(e->origin.class_sig) == 0)
+        return true;   /* its pair of classes is in already */
+    lw_lock_snap a, b;
+    lw_gedge ge;
+    lw_snap_lock(e->from, &a);
+    lw_snap_lock(e->to, &b);
+    edge_fields(e, &ge);
+    return graph_rec_add(g, &a, &b, &ge);
+}
+
+void lw_core_write_graph(void)
+{
+    /* Once per process: a fork child has a pid of its own and its own
+     * copy of the graph (the parent's edges and its own). */
+    static int written_by;
+    int pid = (int)syscall(SYS_getpid);
+    if (!lw_load_relaxed(&lw_core_ready) || lw_opt.format != LW_FORMAT_JSON ||
+        lw_xchg_acq_rel(&written_by, pid) == pid)
+        return;
+    static lw_graph_rec *g;
+    if (!g && !(g = lw_arena_map(sizeof(*g))))
+        return;
+    g->nlocks = g->nedges = 0;
+    g->truncated = false;
+    /* Snapshot under the graph lock; stacks are symbolised after it. */
+    lw_graph_lock();
+    if (lw_graph_edges() == 0 && nkept == 0) {
+        lw_graph_unlock();   /* nothing to walk (1M buckets) or to keep */
+        goto write;
+    }
+    for (unsigned i = 0; i < nkept; i++)
+        if (!graph_rec_add(g, &kept[i].from, &kept[i].to, &kept[i].ge))
+            break;
+    g->truncated |= kept_full;
+    if (!lw_graph_each_edge(graph_rec_edge, g))
+        g->truncated = true;
+    lw_graph_unlock();
+write:
+    for (unsigned i = 0; i < g->nlocks; i++) {
+        lw_lock_snap *l = &g->locks[i];
+        if (!l->first_stack && l->first_pc)
+            l->first_stack = lw_depot_put(&l->first_pc, 1);
+    }
+    /* Source lines only if a report has started the symbolizer already:
+     * a clean run stays a run that never starts it (the graph's frames
+     * then have ELF names and module+offset, which is what keys use). */
+    lw_symbolizer_may_start(false);
+    lw_report_graph(g);
+    lw_symbolizer_may_start(true);
 }
 
 /* ---- fork ----

@@ -54,6 +54,10 @@ static inline lw_lock *lw_lock_lookup(uintptr_t addr, enum lw_lock_kind kind, un
 /* Returns the new node (NULL: out of memory). */
 lw_lock *lw_lock_initialised(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc);
 void lw_lock_destroyed(uintptr_t addr);
+/* At process exit, JSON output only: one {"kind":"graph"} record of the
+ * run's lock-order graph (finding.h), once per process, written even when
+ * nothing was reported (lockwatch-report --order builds on clean runs). */
+void lw_core_write_graph(void);
 /* Names given with lockwatch_name_lock(); name must stay valid. */
 void lw_lock_set_name(uintptr_t addr, const char *name);
 const char *lw_lock_name(uintptr_t addr);

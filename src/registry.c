@@ -165,6 +165,14 @@ static void slot_assign(lw_lock *l)
     lw_spin_unlock(&slot_lock);
 }
 
+uint32_t lw_registry_slots(void)
+{
+    lw_spin_lock(&slot_lock);
+    uint32_t n = next_slot;
+    lw_spin_unlock(&slot_lock);
+    return n ? n : UINT32_MAX;   /* wrapped: every slot is taken */
+}
+
 struct reg_ctx {
     enum lw_lock_kind kind;
     unsigned mtype;

@@ -67,6 +67,8 @@ void lw_hash_atfork_child(lw_hash *h);
 struct lw_edge;
 
 
+#define LW_ORDER_NONE 1u   /* lw_lock.order_class */
+#define LW_ORDER_BASE 2u
 #define LW_USERS_SHARED UINT32_MAX   /* lw_lock.users: taken by two threads or more */
 
 typedef struct lw_lock {
@@ -98,6 +100,12 @@ typedef struct lw_lock {
     bool pending;             /* a deferred blocking-call report names it */
     /* Condition variables only (kind LW_KIND_COND). */
     bool destroyed;           /* destroyed and not re-initialised */
+    /* Its key's entry in the order file (order.h), looked up at its first
+     * new order edge while a file is loaded: 0 not looked up yet,
+     * LW_ORDER_NONE no key or not listed, else LW_ORDER_BASE + index.
+     * Written relaxed by any thread in the core's slow_edge (all write the
+     * same value), read relaxed there. */
+    uint16_t order_class;
     uint32_t cond_waiters;    /* atomic: threads inside a wait on it */
     uint32_t cond_gen;        /* fork generation of the four fields around it
                                * (written under cond_lock, read relaxed) */
@@ -174,6 +182,9 @@ lw_lock *lw_registry_get(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype,
 /* The lock at addr is gone (destroyed, or re-initialised): forget it. */
 void lw_registry_forget(lw_lock *l);
 uint64_t lw_registry_live(void);
+/* One past the last slot handed out (slots run from 1): lw_slot_node(s)
+ * for s below it is a lock record or NULL. */
+uint32_t lw_registry_slots(void);
 /* A lock id for an object that has no node (a finding's semaphore). */
 uint64_t lw_registry_new_id(void);
 void lw_registry_atfork_child(void);

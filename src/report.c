@@ -132,8 +132,9 @@ static void stream_write(const char *p, size_t len)
 typedef struct {
     void *pool_link;          /* first word: pool free list */
     lw_buf b;
-    uint32_t stack_ids[LW_MAX_STACKS];   /* depot ids, index = report's stack index */
-    unsigned nstacks;
+    uint32_t *stack_ids;      /* depot ids, index = report's stack index */
+    unsigned nstacks, max_stacks;
+    uint32_t ids[LW_MAX_STACKS];   /* a finding's stack_ids */
     /* What each of f's locks is (lockname.h), described at first use. */
     const lw_finding *f;
     bool described[LW_F_MAX_LOCKS];
@@ -174,7 +175,7 @@ static int stack_index(workspace *w, uint32_t id)
     for (unsigned i = 0; i < w->nstacks; i++)
         if (w->stack_ids[i] == id)
             return (int)i;
-    if (w->nstacks == LW_MAX_STACKS)
+    if (w->nstacks == w->max_stacks)
         return -1;
     w->stack_ids[w->nstacks] = id;
     return (int)w->nstacks++;
@@ -505,13 +506,41 @@ static void text_threads(workspace *w, const lw_finding *f)
     }
 }
 
+/* An order violation: the edge, both stacks, and what the file says. */
+static void text_order(workspace *w, const lw_finding *f)
+{
+    lw_buf *b = &w->b;
+    const lw_fedge *e = &f->edges[0];
+    const lw_lock_snap *from = &f->locks[e->from].lock, *to = &f->locks[e->to].lock;
+    const lw_fthread *t = &f->threads[e->thread];
+    const char *first = f->order.first ? f->order.first : "?";
+    const char *second = f->order.second ? f->order.second : "?";
+    lw_buf_printf(b, "  LOCKWATCH_ORDER_FILE %s lists \"%s\" (line %u) before \"%s\" (line %u),\n"
+                  "  but thread T%u took \"%s\" while holding \"%s\".  Once another thread takes "
+                  "them\n  in the file's order, the two can deadlock.\n",
+                  f->order.file ? f->order.file : "?", first,
+                  f->order.first_line, second, f->order.second_line, t->num, first, second);
+    lw_buf_printf(b, "\n  %s M%lu acquired here while holding %s M%lu in thread T%u "
+                  "(tid=%d%s%s%s):\n", lw_lock_kind_title(to->kind), (unsigned long)to->id,
+                  lw_lock_kind_word(from->kind), (unsigned long)from->id, t->num, t->tid,
+                  LW_TNAME(t));
+    text_stack(w, e->stack, "<no backtrace>");
+    lw_buf_printf(b, "  %s M%lu previously acquired by the same thread here:\n",
+                  lw_lock_kind_title(from->kind), (unsigned long)from->id);
+    text_stack(w, e->held_stack, "<no backtrace>");
+}
+
 static void write_text(workspace *w, const lw_finding *f)
 {
     lw_buf *b = &w->b;
+    /* An inversion's cycle or an order violation's edge: the edges tell
+     * the story (and name the threads); otherwise the threads do. */
     bool cycle = f->nedges > 0;
     lw_buf_printf(b, "==================\nWARNING: lockwatch: %s (pid=%d)\n",
                   lw_finding_kind_title(f->kind), (int)getpid());
-    if (cycle)
+    if (f->kind == LW_F_ORDER_VIOLATION && cycle)
+        text_order(w, f);
+    else if (cycle)
         text_cycle(w, f);
     else {
         lw_buf_printf(b, "  %s\n", named_message(w, f));
@@ -646,10 +675,14 @@ static void json_lock(workspace *w, const lw_flock *fl, bool first)
         lw_buf_json_str(b, l->name);
     else
         lw_buf_puts(b, "null");
-    char sym[512];
+    char sym[LW_LOCK_KEY_MAX];
     lw_buf_puts(b, ",\"symbol\":");
     json_opt_str(b, lock_symbol(l, sym, sizeof(sym)));
     json_lock_desc(w, l);
+    /* Its name across runs: what lockwatch-report groups locks by and
+     * LOCKWATCH_ORDER_FILE lists (order.h). */
+    lw_buf_puts(b, ",\"key\":");
+    json_opt_str(b, lw_lock_key(l, sym, sizeof(sym)) ? sym : NULL);
     lw_buf_printf(b, ",\"first_seen\":\"%s\",\"first_stack\":", first_seen_name(l->first_how));
     json_stack_ref(b, stack_index(w, l->first_stack));
     if (fl->role[0]) {
@@ -829,7 +862,8 @@ static void write_json(workspace *w, const lw_finding *f)
             }
     lw_buf_puts(b, "]");
     if (cycle) {
-        lw_buf_puts(b, ",\"cycle\":[");
+        /* An order violation's one edge is no cycle: "edges". */
+        lw_buf_puts(b, f->kind == LW_F_ORDER_VIOLATION ? ",\"edges\":[" : ",\"cycle\":[");
         for (unsigned i = 0; i < f->nedges; i++) {
             const lw_fedge *e = &f->edges[i];
             lw_buf_printf(b, "%s{\"from\":\"M%lu\",\"to\":\"M%lu\",\"thread\":\"T%u\","
@@ -848,6 +882,15 @@ static void write_json(workspace *w, const lw_finding *f)
     }
     if (lw_confidence_name(f->confidence))
         lw_buf_printf(b, ",\"confidence\":\"%s\"", lw_confidence_name(f->confidence));
+    if (f->order.first && f->order.second) {
+        lw_buf_puts(b, ",\"order\":{\"file\":");
+        json_opt_str(b, f->order.file);
+        lw_buf_puts(b, ",\"first\":");
+        lw_buf_json_str(b, f->order.first);
+        lw_buf_printf(b, ",\"first_line\":%u,\"second\":", f->order.first_line);
+        lw_buf_json_str(b, f->order.second);
+        lw_buf_printf(b, ",\"second_line\":%u}", f->order.second_line);
+    }
     json_extras(b, f);
     if (f->jitter)
         lw_buf_printf(b, ",\"jitter\":%u,\"seed\":%u", f->jitter, (unsigned)f->seed);
@@ -884,6 +927,8 @@ void lw_report_finding(const lw_finding *f)
     for (unsigned i = 0; i < LW_F_MAX_LOCKS; i++)
         w->label[i][0] = 0;
     w->message[0] = 0;
+    w->stack_ids = w->ids;
+    w->max_stacks = LW_MAX_STACKS;
     collect_stacks(w, f);
     if (lw_opt.format == LW_FORMAT_JSON)
         write_json(w, f);
@@ -891,4 +936,80 @@ void lw_report_finding(const lw_finding *f)
         write_text(w, f);
     stream_write(w->b.p, w->b.len);
     lw_pool_put(&ws_pool, w);
+}
+
+/* ---- the graph record ---- */
+
+#define LW_GRAPH_BUF    (64u << 20)   /* bytes of the graph record, at most */
+#define LW_GRAPH_STACKS (2 * LW_GRAPH_REC_EDGES + LW_GRAPH_REC_LOCKS)
+
+/* One JSON line from g in w (whose buffer is big); false when it did not
+ * fit. */
+static bool graph_json(workspace *w, const lw_graph_rec *g)
+{
+    lw_buf *b = &w->b;
+    w->nstacks = 0;
+    lw_buf_puts(b, "{\"kind\":\"graph\"");
+    lw_buf_printf(b, ",\"pid\":%d", (int)getpid());
+    json_process(b);
+    lw_buf_printf(b, ",\"truncated\":%s,\"locks\":[", g->truncated ? "true" : "false");
+    lw_flock fl;
+    memset(&fl, 0, sizeof(fl));
+    for (unsigned i = 0; i < g->nlocks; i++) {
+        fl.lock = g->locks[i];
+        json_lock(w, &fl, i == 0);
+    }
+    lw_buf_puts(b, "],\"edges\":[");
+    for (unsigned i = 0; i < g->nedges; i++) {
+        const lw_gedge *e = &g->edges[i];
+        lw_buf_printf(b, "%s{\"from\":\"M%lu\",\"to\":\"M%lu\",\"thread\":\"T%u\","
+                      "\"from_mode\":\"%s\",\"to_mode\":\"%s\",\"cyclic\":%s,\"stack\":",
+                      i ? "," : "", (unsigned long)g->locks[e->from].id,
+                      (unsigned long)g->locks[e->to].id, e->thread, mode_name(e->from_mode),
+                      mode_name(e->to_mode), e->cyclic ? "true" : "false");
+        json_stack_ref(b, stack_index(w, e->stack));
+        lw_buf_puts(b, ",\"held_stack\":");
+        json_stack_ref(b, stack_index(w, e->held_stack));
+        lw_buf_puts(b, "}");
+    }
+    lw_buf_puts(b, "]");
+    json_stacks(w);
+    lw_buf_puts(b, "}\n");
+    return !b->truncated;
+}
+
+void lw_report_graph(lw_graph_rec *g)
+{
+    if (lw_opt.format != LW_FORMAT_JSON)
+        return;   /* text output gets nothing new */
+    /* Once per process, at exit: mappings of its own, never given back
+     * (a fork child that exits too writes its own from its copy). */
+    static workspace *w;
+    static char *mem;
+    static uint32_t *ids;
+    if (!w) {
+        w = lw_arena_map(sizeof(*w));
+        mem = lw_arena_map(LW_GRAPH_BUF);
+        ids = lw_arena_map(LW_GRAPH_STACKS * sizeof(*ids));
+        if (!w || !mem || !ids) {
+            w = NULL;
+            return;
+        }
+    }
+    w->stack_ids = ids;
+    w->max_stacks = LW_GRAPH_STACKS;
+    for (;;) {
+        lw_buf_init(&w->b, mem, LW_GRAPH_BUF);
+        if (graph_json(w, g))
+            break;
+        if (g->nedges == 0 && g->nlocks == 0)
+            return;
+        /* Too big: keep half the edges and say so. */
+        g->truncated = true;
+        if (g->nedges)
+            g->nedges /= 2;
+        else
+            g->nlocks /= 2;
+    }
+    stream_write(w->b.p, w->b.len);
 }

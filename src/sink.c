@@ -39,6 +39,8 @@ static const struct {
     [LW_F_RWLOCK_UPGRADE] = { "rwlock-upgrade",
                               "rwlock upgrade (read lock held, write lock wanted)" },
     [LW_F_USE_AFTER_DESTROY] = { "use-after-destroy", "use of a destroyed lock" },
+    [LW_F_ORDER_VIOLATION] = { "order-violation",
+                               "lock order violation (against LOCKWATCH_ORDER_FILE)" },
 };
 
 const char *lw_finding_kind_name(enum lw_finding_kind k)

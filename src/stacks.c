@@ -894,12 +894,25 @@ static void sym_stop(bool failed)
     }
 }
 
+/* Set while the exit graph is written (lw_symbolizer_may_start): a run
+ * that reported nothing never starts the helper. */
+static bool sym_no_start;
+
+void lw_symbolizer_may_start(bool yes)
+{
+    lw_mutex_lock(&sym_lock);
+    sym_no_start = !yes;
+    lw_mutex_unlock(&sym_lock);
+}
+
 static bool sym_start(void)
 {
     if (sym_failed)
         return false;
     if (sym_fd >= 0)
         return true;
+    if (sym_no_start)
+        return false;   /* not a failure: the next report may start it */
     char path[1024];
     if (!find_symbolizer(path, sizeof(path))) {
         static int once;
@@ -1258,10 +1271,7 @@ static modsyms *module_key(uintptr_t addr, const char **path, uintptr_t *key)
     errno = e;
     if (!found || !di.dli_fname)
         return NULL;
-    find_exe_path();
-    *path = di.dli_fname;
-    if (exe_path[0] && (*path)[0] != '/')
-        *path = exe_path;
+    *path = module_path(&di);
     if ((*path)[0] != '/')
         return NULL;
     modsyms *m = module_symbols(*path);
@@ -1344,6 +1354,78 @@ bool lw_symbolize_local(uintptr_t pc, intptr_t cfa_off, lw_local_info *li)
     }
     lw_mutex_unlock(&sym_lock);
     return ok;
+}
+
+bool lw_symbolize_data_raw(uintptr_t addr, char *out, size_t cap)
+{
+    Dl_info di;
+    out[0] = 0;
+    int e = errno;
+    int found = addr && dladdr((void *)addr, &di);
+    errno = e;
+    if (!found || !di.dli_fname)
+        return false;
+    const char *path = module_path(&di);
+    if (path[0] != '/')
+        return false;
+    uintptr_t base = (uintptr_t)di.dli_fbase;
+    lw_buf b;
+    lw_buf_init(&b, out, cap);
+    lw_mutex_lock(&sym_lock);
+    modsyms *m = module_symbols(path);
+    uintptr_t key = m && m->dyn ? addr - base : addr, start = 0;
+    const char *nm = m ? elf_symbol_of(m, key, STT_OBJECT, &start) : NULL;
+    if (nm) {
+        lw_buf_puts(&b, nm);
+        if (key != start)
+            lw_buf_printf(&b, "+0x%lx", (unsigned long)(key - start));
+    }
+    lw_mutex_unlock(&sym_lock);
+    return nm != NULL && !b.truncated;
+}
+
+bool lw_addr_in_module(uintptr_t addr)
+{
+    Dl_info di;
+    int e = errno;
+    int found = addr && dladdr((void *)addr, &di);
+    errno = e;
+    return found && di.dli_fname;
+}
+
+bool lw_code_site(uintptr_t pc, char *out, size_t cap, bool *in_function)
+{
+    Dl_info di;
+    out[0] = 0;
+    *in_function = false;
+    uintptr_t q = pc ? pc - 1 : 0;
+    int e = errno;
+    int found = q && dladdr((void *)q, &di);
+    errno = e;
+    if (!found || !di.dli_fname)
+        return false;
+    const char *path = module_path(&di);
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (!base[0])
+        return false;
+    uintptr_t fbase = (uintptr_t)di.dli_fbase;
+    const char *nm = NULL;
+    lw_buf b;
+    lw_buf_init(&b, out, cap);
+    if (path[0] == '/') {
+        lw_mutex_lock(&sym_lock);
+        modsyms *m = module_symbols(path);
+        uintptr_t key = m && m->dyn ? q - fbase : q;
+        nm = m ? elf_symbol(m, key) : NULL;
+        if (nm)
+            lw_buf_printf(&b, "%s (%s)", nm, base);
+        lw_mutex_unlock(&sym_lock);
+    }
+    if (!nm)
+        lw_buf_printf(&b, "%s+0x%lx", base, (unsigned long)(pc - fbase));
+    *in_function = nm != NULL;
+    return !b.truncated;
 }
 
 static bool has_prefix(const char *s, const char *p)

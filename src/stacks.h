@@ -123,6 +123,23 @@ typedef struct {
 } lw_local_info;
 bool lw_symbolize_local(uintptr_t pc, intptr_t cfa_off, lw_local_info *li);
 
+/* The same from the ELF tables alone, as the object file spells the name
+ * (C++ names mangled): never starts the helper (order keys, order.h). */
+bool lw_symbolize_data_raw(uintptr_t addr, char *out, size_t cap);
+/* A code site that is the same in every run of the binary, from the ELF
+ * tables alone: "function (module)" when a function symbol covers the
+ * return address pc (*in_function set), else "module+0x<offset>" (the
+ * offset of pc, as JSON frames give it); module is the file name without
+ * its directory.  false (out "") when pc is in no module. */
+bool lw_code_site(uintptr_t pc, char *out, size_t cap, bool *in_function);
+/* false: symbolisation uses the helper only if it runs already, and the
+ * ELF tables otherwise (the exit graph of a run that reported nothing
+ * must not start it: LOCKWATCH_SYMBOLIZER's promise).  Answers found
+ * without it are cached like the others. */
+void lw_symbolizer_may_start(bool yes);
+/* Does addr lie in a loaded module (a global or static object)?  No
+ * symbol lookup: dladdr only. */
+bool lw_addr_in_module(uintptr_t addr);
 /* Whether a source frame belongs to the program rather than to the
  * threading layers it locks through (libc, libstdc++'s mutex wrappers). */
 bool lw_frame_is_program(const lw_frame_info *fi, const lw_src_frame *sf);

@@ -53,6 +53,9 @@ REPORT_KINDS = {
     "exit-holding-lock", "rwlock-upgrade",
 }
 LOCK_KINDS = {"mutex", "rwlock", "spinlock", "c11-mutex", "condvar", "semaphore", "barrier", "thread"}
+# Not a finding: the run's lock-order graph, written once per process at exit
+# in JSON output (lockwatch(7), "The graph record").
+GRAPH_KIND = "graph"
 MUTEX_TYPES = {"normal", "recursive", "errorcheck", "adaptive"}
 MODES = {"read", "write"}
 
@@ -182,7 +185,8 @@ class Result:
         self.pid = pid
         self.log_text = log_text  # None: no log file was asked for or none was written
         self.log_path = log_path
-        self.reports = None  # set by run_preload in json mode
+        self.reports = None  # set by run_preload in json mode: the findings
+        self.graphs = None   # and the graph records (one per process that exited)
 
     def describe(self):
         return ("command %s exited %s\n--- stdout ---\n%s--- stderr ---\n%s--- log ---\n%s"
@@ -249,7 +253,9 @@ def run_preload(argv, fmt="json", log=True, extra_env=None, timeout=None):
     res = Result(argv, rc, out, err, pid, log_text, log_path)
     check_no_loader_error(res)
     if fmt == "json" and log:
-        res.reports = parse_json_lines(log_text or "", "LOCKWATCH_LOG file of " + " ".join(argv))
+        res.graphs = []
+        res.reports = parse_json_lines(log_text or "", "LOCKWATCH_LOG file of " + " ".join(argv),
+                                       res.graphs)
     return res
 
 
@@ -262,9 +268,11 @@ def check_no_loader_error(res):
 # JSON Lines
 
 
-def parse_json_lines(text, what):
+def parse_json_lines(text, what, graphs=None):
     """Parse JSON Lines: every line must be one JSON object.  An empty text
-    (or a file that was never created) means no report."""
+    (or a file that was never created) means no report.  The findings are
+    returned; the {"kind":"graph"} record each process writes at exit is not
+    a finding: it goes to the list `graphs` when one is given, else nowhere."""
     reports = []
     if text and not text.endswith("\n"):
         raise Failure("%s: last line is not terminated by a newline: %r" % (what, text[-200:]))
@@ -275,17 +283,22 @@ def parse_json_lines(text, what):
             raise Failure("%s: line %d is not valid JSON (%s): %r" % (what, n, e, line[:300]))
         if not isinstance(obj, dict):
             raise Failure("%s: line %d is JSON but not an object: %r" % (what, n, line[:300]))
+        if obj.get("kind") == GRAPH_KIND:
+            if graphs is not None:
+                graphs.append(obj)
+            continue
         reports.append(obj)
     return reports
 
 
-def json_lines_in(text):
-    """The lines of a mixed stream (e.g. stderr) that start with '{', parsed;
-    such a line that is not valid JSON fails the test."""
+def json_lines_in(text, graphs=None):
+    """The findings in a mixed stream (e.g. stderr): its lines that start
+    with '{', parsed (graph records to `graphs`, as parse_json_lines); such
+    a line that is not valid JSON fails the test."""
     reports = []
     for line in text.splitlines():
         if line.startswith("{"):
-            reports.extend(parse_json_lines(line + "\n", "stderr"))
+            reports.extend(parse_json_lines(line + "\n", "stderr", graphs))
     return reports
 
 
@@ -809,7 +822,9 @@ class Spawned:
         self.result = res
         check_no_loader_error(res)
         if self.fmt == "json":
-            res.reports = parse_json_lines(log or "", "LOCKWATCH_LOG file of " + " ".join(self.argv))
+            res.graphs = []
+            res.reports = parse_json_lines(log or "", "LOCKWATCH_LOG file of " + " ".join(self.argv),
+                                           res.graphs)
         return res
 
 
@@ -829,7 +844,7 @@ def run_preload_timed(argv, fmt="json", extra_env=None, timeout=None):
 
 
 # Kinds of report the library emits besides CONTRACT.md's fixed list.
-EXTRA_REPORT_KINDS = {"use-after-destroy"}
+EXTRA_REPORT_KINDS = {"use-after-destroy", "order-violation"}
 
 
 def validate_issue(rep, pid=None):

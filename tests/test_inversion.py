@@ -106,9 +106,11 @@ def check_json_stderr(t, native):
     what = "inversion (json on stderr)"
     t.expect(run.returncode == lw.DEFAULT_EXITCODE, "%s: exit status %d" % (what, run.returncode))
     lw.expect_same_stdout(t, native, run, what)
+    # The report, then the run's graph record at exit.
     lines = [l for l in run.stderr.splitlines() if l.strip()]
-    t.require(len(lines) == 1, "%s: expected exactly one line (one JSON report) on stderr, got:\n%s"
-              % (what, run.stderr))
+    t.require(len(lines) == 2 and '"kind":"graph"' in lines[1],
+              "%s: expected exactly two lines (one JSON report, then the graph record) on "
+              "stderr, got:\n%s" % (what, run.stderr))
     reports = lw.parse_json_lines(lines[0] + "\n", what)
     problems = lw.validate_report(reports[0], run.pid)
     t.expect(not problems, "%s: malformed report: %s" % (what, problems))

@@ -9,7 +9,10 @@ stray non-JSON line, then deadlock_2threads's log with its last line cut in
 half, as a killed process leaves it), hostile.jsonl (inversion with lock,
 thread and function names that are HTML, shell and terminal injections) and
 inversion-lines.jsonl (inversion's frames given `file` and `line` by
-addr2line, as the core will write them).
+addr2line, as the core will write them).  order_pair-ab.jsonl is a clean
+run of examples/order_pair ab (its graph record only) and
+order-violation.jsonl a run of order_pair ba with the order file made from
+it (the order-violation, then the graph record).
 
 The HTML page in a browser is tests/test_report_browser.py.
 """
@@ -17,6 +20,7 @@ import html.parser
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import signal
@@ -184,8 +188,9 @@ class Outputs(Tmp):
         self.assertIn("<td>lock_a</td><td>lock_b</td>", graph)
 
     def test_graph_record(self):
-        """A {"kind":"graph"} record (the whole run's graph, which the core
-        does not write yet) adds its edges, not highlighted."""
+        """A {"kind":"graph"} record (the whole run's graph) adds its edges,
+        not highlighted; locks without a "key" member (an older log) are
+        named as before."""
         sys.path.insert(0, os.path.join(lw.srcdir(), "tools"))
         import importlib
         rep = importlib.import_module("lockwatch-report")
@@ -347,6 +352,115 @@ class Outputs(Tmp):
         self.assertEqual(locks, ["d\tx", "a", "b", "c"])
         self.assertEqual(cycles, [])
         self.assertEqual(len(edges), 4)
+
+
+class GraphAndOrder(Tmp):
+    """The graph record the library writes at exit (order_pair-ab.jsonl: a
+    clean run of examples/order_pair ab), the order file made from it, and
+    the order-violation a later run reports against that file
+    (order-violation.jsonl: examples/order_pair ba with it)."""
+
+    def setUp(self):
+        super().setUp()
+        sys.path.insert(0, os.path.join(lw.srcdir(), "tools"))
+        import importlib
+        self.rep = importlib.import_module("lockwatch-report")
+
+    def test_graph_record_read(self):
+        log = self.rep.load([data("order_pair-ab.jsonl")])
+        self.assertEqual(log.findings, [])
+        self.assertEqual(len(log.graphs), 1)
+        g = self.rep.build_graph(log)
+        self.assertEqual(set(g.nodes), {"queue_lock", "stats_lock"})
+        e = g.edges[("queue_lock", "stats_lock")]
+        self.assertFalse(e["cycle"])
+        self.assertFalse(e["violation"])
+        self.assertIn("queue_then_stats", e["where"])
+        # not a finding: the text mode counts it as a record only
+        r = run([data("order_pair-ab.jsonl")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("0 finding(s) in 1 record(s) from 1 log(s)", r.stdout)
+
+    def test_graph_record_drawn(self):
+        out = self.path("g.dot")
+        r = run(["--dot", out, data("order_pair-ab.jsonl")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            dot = f.read()
+        ids = dict(re.findall(r'^  (n\d+) \[label="([^"]*)"\];$', dot, re.M))
+        by_label = {v: k for k, v in ids.items()}
+        self.assertIn("queue_lock", by_label)
+        self.assertIn("stats_lock", by_label)
+        edge = [l for l in dot.splitlines()
+                if l.strip().startswith("%s -> %s " % (by_label["queue_lock"], by_label["stats_lock"]))]
+        self.assertEqual(len(edge), 1, dot)
+        self.assertNotIn("color=red", edge[0])
+
+    def test_order_from_graph_record(self):
+        out = self.path("lock.order")
+        r = run(["--order", out, data("order_pair-ab.jsonl")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            txt = f.read()
+        locks, edges, cycles = self.rep.parse_order(txt)
+        self.assertEqual(locks, ["queue_lock", "stats_lock"])
+        self.assertEqual(edges, [("queue_lock", "stats_lock")])
+        self.assertEqual(cycles, [])
+
+    def test_order_round_trip(self):
+        """Written with --order, parsed back, written again from what was
+        read: the same order, the same file."""
+        out = self.path("lock.order")
+        logs = [data(x) for x in ("order_pair-ab.jsonl", "cycle4.jsonl", "deadlock_2threads.jsonl")]
+        r = run(["--order", out] + logs)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            txt = f.read()
+        locks, edges, cycles = self.rep.parse_order(txt)
+        self.assertLess(locks.index("queue_lock"), locks.index("stats_lock"))
+        g = self.rep.Graph()
+        for k in locks:
+            g.add_node(k, "mutex")
+        for line in txt.split("\n"):
+            f = line.split("\t")
+            if f[0] == "edge":
+                th, _, where = self.rep.order_unescape(f[3][len("# thread "):]).partition(" at ")
+                g.add_edge(self.rep.order_unescape(f[1]), self.rep.order_unescape(f[2]), where, th,
+                           False, None)
+        again = self.rep.render_order(g, len(logs))
+        self.assertEqual(again, txt)
+        self.assertEqual(self.rep.parse_order(again), (locks, edges, cycles))
+
+    def test_order_violation_shown(self):
+        r = run([data("order-violation.jsonl")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("1 finding(s) in 2 record(s) from 1 log(s)", r.stdout)
+        self.assertIn("order-violation", r.stdout)
+        self.assertIn("previously acquired by the same thread", r.stdout)
+        self.assertIn("stats_then_queue", r.stdout)
+        log = self.rep.load([data("order-violation.jsonl"), data("order_pair-ab.jsonl")])
+        g = self.rep.build_graph(log)
+        self.assertTrue(g.edges[("stats_lock", "queue_lock")]["violation"])
+        self.assertFalse(g.edges[("queue_lock", "stats_lock")]["violation"])
+        dot = self.rep.render_dot(g)
+        self.assertIn("color=orange", dot)
+        # both orders seen: the order written from both logs has a cycle
+        locks, edges, cycles = self.rep.parse_order(self.rep.render_order(g, 2))
+        self.assertIn(["queue_lock", "stats_lock"], cycles)
+
+    def test_order_violation_sarif(self):
+        out = self.path("r.sarif")
+        r = run(["--sarif", out, data("order-violation.jsonl")])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(out) as f:
+            doc = json.load(f)
+        run0 = doc["runs"][0]
+        rules = run0["tool"]["driver"]["rules"]
+        self.assertEqual([x["id"] for x in rules], ["order-violation"])
+        self.assertIn("LOCKWATCH_ORDER_FILE", rules[0]["shortDescription"]["text"])
+        self.assertEqual(len(run0["results"]), 1)
+        self.assertEqual(run0["results"][0]["level"], "warning")
+        self.assertIn("stats_then_queue", json.dumps(run0["results"][0]["locations"]))
 
 
 class Wellformed(html.parser.HTMLParser):

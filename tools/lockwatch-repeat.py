@@ -71,7 +71,8 @@ def read_findings(path):
                     obj = json.loads(line)
                 except ValueError:
                     continue   # a process killed mid-line
-                if isinstance(obj, dict) and "kind" in obj:
+                # The graph record each process writes at exit is no finding.
+                if isinstance(obj, dict) and "kind" in obj and obj["kind"] != "graph":
                     out.append(obj)
     except OSError:
         pass

@@ -48,6 +48,7 @@ KIND_TITLES = {
     "exit-holding-lock": "exit while holding a lock",
     "rwlock-upgrade": "rwlock upgrade (read to write)",
     "use-after-destroy": "use of a destroyed lock",
+    "order-violation": "lock order violation (against LOCKWATCH_ORDER_FILE)",
 }
 _SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
 # Control characters from a log must not reach a terminal as such (an
@@ -205,13 +206,17 @@ def program_module(rec):
 
 
 def lock_label(lk):
+    """"ledger head" (M2) for a name given by the program; "M2 (accounts[3].lock,
+    0x...)" for what lockwatch found the lock to be; "queue_lock (M2)" from a
+    symbol alone; else "M2 (0x...)"."""
     lk = as_dict(lk)
-    name = lk.get("name")
     lid = text(lk.get("id")) or "?"
-    if name:
-        return "%s (%s)" % (text(name), lid)
+    if lk.get("name"):    # given with lockwatch_name_lock()
+        return "%s (%s)" % (text(lk.get("name")), lid)
     if lk.get("label"):   # what the lock is: accounts[3].lock, stack of T2, ...
         return "%s (%s, %s)" % (lid, text(lk.get("label")), text(lk.get("address")) or "?")
+    if lk.get("symbol"):  # logs without labels (no helper, older versions)
+        return "%s (%s)" % (text(lk.get("symbol")), lid)
     return "%s (%s)" % (lid, text(lk.get("address")) or "?")
 
 
@@ -242,7 +247,8 @@ def sections(rec):
     def lk(lid):
         return lock_label(locks.get(text(lid), {"id": lid}))
 
-    for e in map(as_dict, as_list(rec.get("cycle"))):
+    # An inversion's cycle; an order violation's one edge ("edges").
+    for e in map(as_dict, as_list(rec.get("cycle")) + as_list(rec.get("edges"))):
         th = thread_label(threads.get(text(e.get("thread"))), text(e.get("thread")))
         out.append(("%s acquired while holding %s in thread %s"
                     % (lk(e.get("to")), lk(e.get("from")), th), e.get("stack")))
@@ -403,14 +409,20 @@ def render_text(log):
 
 
 def lock_key(rec, lk):
-    """A lock's name across processes and runs: its name when it has one,
-    else where it was first seen (module file name + offset: no address),
+    """A lock's name across processes and runs: the "key" lockwatch wrote
+    for it (its lockwatch_name_lock name, else the symbol of the global it
+    is, else its kind and first-seen site: lockwatch-report(1), LOCK KEYS),
+    the string LOCKWATCH_ORDER_FILE is matched with.  Locks first seen at
+    one site share it: a class of locks.  For a record without one (an
+    older lockwatch, a thread end): its name, else where it was first seen,
     with its id when another lock of the record was first seen there too."""
     lk = as_dict(lk)
+    if isinstance(lk.get("key"), str) and lk.get("key"):
+        return lk["key"]
     key = lock_key1(rec, lk)
     if not lk.get("name"):
         same = [o for o in map(as_dict, as_list(rec.get("locks")))
-                if not o.get("name") and lock_key1(rec, o) == key]
+                if not o.get("name") and not o.get("key") and lock_key1(rec, o) == key]
         if len(same) > 1:
             key = key.replace(" first ", " %s first " % text(lk.get("id")), 1)
     return key
@@ -431,16 +443,18 @@ class Graph:
 
     def __init__(self):
         self.nodes = {}          # key -> {"kind":..}
-        self.edges = {}          # (from, to) -> {"where": str, "thread": str, "cycle": bool, "fps": set}
+        # (from, to) -> {"where": str, "thread": str, "cycle": bool, "violation": bool, "fps": set}
+        self.edges = {}
         self.truncated = False
 
     def add_node(self, key, kind):
         self.nodes.setdefault(key, {"kind": kind})
 
-    def add_edge(self, a, b, where, thread, cycle, fp):
+    def add_edge(self, a, b, where, thread, cycle, fp, violation=False):
         e = self.edges.setdefault((a, b), {"where": where, "thread": thread, "cycle": False,
-                                           "fps": set()})
+                                           "violation": False, "fps": set()})
         e["cycle"] = e["cycle"] or cycle
+        e["violation"] = e["violation"] or violation
         if fp:
             e["fps"].add(fp)
 
@@ -458,9 +472,12 @@ def build_graph(log):
             a, b = locks.get(text(e.get("from"))), locks.get(text(e.get("to")))
             if a is None or b is None:
                 continue
+            ka, kb = lock_key(rec, a), lock_key(rec, b)
+            if ka == kb:
+                continue   # two locks of one class: it orders nothing
             st = stack_of(rec, e.get("stack")) or []
-            g.add_edge(lock_key(rec, a), lock_key(rec, b), frame_where(program_frame(rec, st)),
-                       text(e.get("thread")), False, None)
+            g.add_edge(ka, kb, frame_where(program_frame(rec, st)), text(e.get("thread")),
+                       False, None)
         g.truncated = g.truncated or bool(rec.get("truncated"))
     for f in log.findings:
         rec = f.rec
@@ -479,6 +496,16 @@ def build_graph(log):
             st = stack_of(rec, e.get("stack")) or []
             g.add_edge(a, b, frame_where(program_frame(rec, st)), text(e.get("thread")), True,
                        f.fingerprint)
+        if f.kind == "order-violation":
+            for e in map(as_dict, as_list(rec.get("edges"))):
+                a, b = key(e.get("from")), key(e.get("to"))
+                if a is None or b is None:
+                    continue
+                g.add_node(a, text(locks[text(e.get("from"))].get("kind")))
+                g.add_node(b, text(locks[text(e.get("to"))].get("kind")))
+                st = stack_of(rec, e.get("stack")) or []
+                g.add_edge(a, b, frame_where(program_frame(rec, st)), text(e.get("thread")),
+                           False, f.fingerprint, violation=True)
         if f.kind == "deadlock":
             for t in map(as_dict, as_list(rec.get("threads"))):
                 b = key(t.get("waits_for"))
@@ -506,7 +533,8 @@ def render_dot(g, around=None):
         keep = {around} | {b for (a, b) in g.edges if a == around} | {a for (a, b) in g.edges if b == around}
     out = ["digraph lockwatch {",
            "  // lockwatch-report: an edge A -> B: some thread took B while holding A.",
-           "  // Red edges belong to a reported cycle.",
+           "  // Red edges belong to a reported cycle; orange ones are order violations",
+           "  // (taken against LOCKWATCH_ORDER_FILE).",
            "  rankdir=TB;",
            '  node [shape=box, fontname="monospace", fontsize=10];',
            '  edge [fontname="monospace", fontsize=9];']
@@ -522,6 +550,8 @@ def render_dot(g, around=None):
         attrs = ["label=%s" % dot_quote("%s %s" % (e["thread"], e["where"]))]
         if e["cycle"]:
             attrs += ["color=red", "penwidth=2", "fontcolor=red"]
+        elif e.get("violation"):
+            attrs += ["color=orange", "penwidth=2", "fontcolor=orange", "style=dashed"]
         out.append("  %s -> %s [%s];" % (ids[a], ids[b], ", ".join(attrs)))
     if g.truncated:
         out.append('  truncated [shape=note, label="graph truncated by lockwatch"];')
@@ -546,7 +576,8 @@ def render_graph_text(g, around):
     out = ["Graph around %s:" % around, ""]
     for (a, b), e in sorted(g.edges.items()):
         if around in (a, b):
-            out.append("  %s%s -> %s" % ("[cycle] " if e["cycle"] else "", a, b))
+            out.append("  %s%s -> %s" % ("[cycle] " if e["cycle"] else
+                                          "[violation] " if e.get("violation") else "", a, b))
             out.append("      thread %s at %s" % (e["thread"], e["where"]))
     if len(out) == 2:
         out.append("  (no edges)")
@@ -760,7 +791,8 @@ def render_html(log):
     out.append("</table>")
     out.append('<h2>Lock-order graph</h2><div id="graph">')
     if not g.nodes:
-        out.append("<p>No locks in a reported cycle.</p>")
+        out.append("<p>No lock-order graph in these logs (no graph record, no reported "
+                   "cycle).</p>")
     elif svg is not None:
         out.append(svg[svg.find("<svg"):] if "<svg" in svg else "")
     else:

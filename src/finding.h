@@ -205,6 +205,11 @@ uint64_t lw_finding_fingerprint(const lw_finding *f);
 uint64_t lw_findings_count(void);
 /* The status a process exiting with `status` should exit with. */
 int lw_exit_status(int status);
+/* Is the caller a vfork child (or a clone sharing this process's memory
+ * that fork handlers did not see)?  Its writes would be its parent's. */
+bool lw_in_vfork_child(void);
+/* Notes this process's pid (core start-up). */
+void lw_sink_start(void);
 /* True the first time `sig` is offered (rules use it to decide, before
  * they unwind, whether a finding can be new). */
 bool lw_first_time(uint64_t sig);

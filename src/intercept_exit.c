@@ -86,6 +86,10 @@ LW_EXPORT void _exit(int status)
 {
     if (!lw_real__exit)
         lw_resolve_all();
+    /* A vfork child shares its parent's memory: it decides its status
+     * without a trace, and leaves the final words to the parent. */
+    if (lw_load_relaxed(&lw_core_ready) && lw_in_vfork_child())
+        lw_real__exit(lw_exit_status(status));
     int st = decide(status);
     final_words();   /* no exit handlers run after _exit */
     lw_real__exit(st);
@@ -96,6 +100,8 @@ LW_EXPORT void _Exit(int status)
 {
     if (!lw_real__Exit)
         lw_resolve_all();
+    if (lw_load_relaxed(&lw_core_ready) && lw_in_vfork_child())
+        lw_real__Exit(lw_exit_status(status));
     int st = decide(status);
     final_words();
     lw_real__Exit(st);

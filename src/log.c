@@ -46,6 +46,8 @@ static chan log_ch = { -1, false, false, 0, 0 };
 static bool log_tried, log_failed_noted, err_failed_noted;
 static const char *log_template;
 
+static int err_inited;   /* lw_log_init has run */
+
 #define LW_OUT_WAIT_MS 500   /* how long a report waits for a slow reader */
 
 static bool file_id(int fd, unsigned long *dev, unsigned long *ino, unsigned *mode)
@@ -104,6 +106,8 @@ static bool chan_live(chan *c)
  * a slow reader waited for at most LW_OUT_WAIT_MS in all. */
 static bool chan_write(chan *c, const char *p, size_t n)
 {
+    if (c == &err_ch && !lw_load_acquire(&err_inited))
+        lw_log_init();   /* a warning before start-up got there */
     if (!chan_live(c)) {
         errno = EBADF;
         return false;
@@ -157,8 +161,8 @@ static bool chan_write(chan *c, const char *p, size_t n)
 
 void lw_log_init(void)
 {
-    if (lw_load_acquire(&err_ch.fd) >= 0)
-        return;
+    if (lw_xchg_acq_rel(&err_inited, 1))
+        return;   /* once: stderr as it was when lockwatch started */
     int saved = errno;
     if (lw_sys_fcntl(2, F_GETFD, 0) >= 0) {
         unsigned long dev, ino;

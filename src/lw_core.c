@@ -50,6 +50,7 @@ bool lw_core_init(char **envp, const void *self_addr)
         return s == 2;
     }
     lw_options_parse(envp);
+    lw_sink_start();
     lw_thread_init_process();
     lw_report_init();
     lw_supp_load(lw_opt.suppressions);

@@ -328,6 +328,21 @@ static void note_reporter(void)
     lw_store_release(&reporter_last, pid);
 }
 
+/* This process's pid: set at start-up and by the fork child handler; a
+ * vfork child, which runs no fork handler, sees its parent's. */
+static int process_pid;
+
+void lw_sink_start(void)
+{
+    lw_store_release(&process_pid, (int)syscall(SYS_getpid));
+}
+
+bool lw_in_vfork_child(void)
+{
+    int p = lw_load_acquire(&process_pid);
+    return p != 0 && (int)syscall(SYS_getpid) != p;
+}
+
 static bool this_process_reported(void)
 {
     int pid = (int)syscall(SYS_getpid);
@@ -430,4 +445,5 @@ void lw_sink_atfork_child(void)
      * reported stays reported (the once-only sets are kept). */
     nfindings = 0;
     reporter_first = reporter_last = 0;
+    process_pid = (int)syscall(SYS_getpid);
 }

@@ -23,7 +23,9 @@
  * write(2); graph: one lock+unlock pair of the nested4 loop, timed after a
  * 100,000-lock / 1,000,000-edge order graph was built; malloc-free,
  * malloc-free-held: one malloc(64) + free pair, with nothing held or with
- * one mutex (on the stack, above the blocks) held throughout.
+ * one mutex (on the stack, above the blocks) held throughout; chain-cycle:
+ * one new order edge of a 34,000-lock chain, built before and after an
+ * unrelated cycle exists (chain_before/after_ns_per_edge).
  *
  * Memory figures (kB, from /proc/self/status) are printed where a mode's
  * target is about memory: the driver subtracts the native run's figures.
@@ -640,6 +642,65 @@ static int mode_graph(const char *mode)
     return 0;
 }
 
+/* chain-cycle: the cost of a new order edge before and after the graph
+ * has a cycle somewhere else.  A chain of N mutexes (each taken while the
+ * one before it is held: N-1 new edges), then an inversion of two other
+ * mutexes under a gate lock they share (a cycle lockwatch does not report:
+ * the gate serialises it), then a second chain of N.  The second chain's
+ * new edges must cost what the first one's did. */
+static uint64_t build_chain(pthread_mutex_t *L, long n, pthread_mutex_t *hub)
+{
+    /* Untimed: a hub lock before every lock of the chain, so no new edge
+     * of the chain starts at a lock without an edge into it (the graph's
+     * shortcut for those). */
+    for (long i = 0; i < n; i++) {
+        pthread_mutex_lock(hub);
+        pthread_mutex_lock(&L[i]);
+        pthread_mutex_unlock(&L[i]);
+        pthread_mutex_unlock(hub);
+    }
+    /* From the far end back: each new edge L[i] -> L[i+1] leads into the
+     * whole chain built so far (a search from L[i+1] walks it). */
+    uint64_t t0 = now_ns();
+    for (long i = n - 2; i >= 0; i--) {
+        pthread_mutex_lock(&L[i]);
+        pthread_mutex_lock(&L[i + 1]);
+        pthread_mutex_unlock(&L[i + 1]);
+        pthread_mutex_unlock(&L[i]);
+    }
+    return now_ns() - t0;
+}
+
+static int mode_chain_cycle(const char *mode)
+{
+    long n = scaled(34000);
+    if (n < 2)
+        n = 2;
+    pthread_mutex_t *L = malloc(2 * (size_t)n * sizeof(*L));
+    if (!L)
+        fail("out of memory");
+    for (long i = 0; i < 2 * n; i++)
+        CHECK0(pthread_mutex_init(&L[i], NULL));
+    pthread_mutex_t hub1 = PTHREAD_MUTEX_INITIALIZER, hub2 = PTHREAD_MUTEX_INITIALIZER;
+    uint64_t before = build_chain(L, n, &hub1);
+    pthread_mutex_t g = PTHREAD_MUTEX_INITIALIZER, a = PTHREAD_MUTEX_INITIALIZER,
+                    b = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&g);
+    pthread_mutex_lock(&a);
+    pthread_mutex_lock(&b);
+    pthread_mutex_unlock(&b);
+    pthread_mutex_unlock(&a);
+    pthread_mutex_lock(&b);
+    pthread_mutex_lock(&a);
+    pthread_mutex_unlock(&a);
+    pthread_mutex_unlock(&b);
+    pthread_mutex_unlock(&g);
+    uint64_t after = build_chain(L + n, n, &hub2);
+    result(mode, after, n - 1, "locks=%ld chain_before_ns_per_edge=%.1f chain_after_ns_per_edge=%.1f",
+           2 * n, (double)before / (double)(n - 1), (double)after / (double)(n - 1));
+    return 0;
+}
+
 /* "contended8" with prefix "contended" -> 8; 0 if m is not prefix+N. */
 static int thread_suffix(const char *m, const char *prefix)
 {
@@ -660,7 +721,7 @@ int main(int argc, char **argv)
                 "       nested2-helper\n"
                 "       contended2 contended4 fresh\n"
                 "       fresh-free rwlock prodcons churn write graph malloc-free\n"
-                "       malloc-free-held\n"
+                "       malloc-free-held chain-cycle\n"
                 "       contendedN rwlockN (N threads, 1 to 256)\n",
                 argv[0]);
         return 2;
@@ -705,6 +766,8 @@ int main(int argc, char **argv)
         return mode_write(m);
     if (!strcmp(m, "graph"))
         return mode_graph(m);
+    if (!strcmp(m, "chain-cycle"))
+        return mode_chain_cycle(m);
     if (!strcmp(m, "malloc-free"))
         return mode_malloc_free(m, false);
     if (!strcmp(m, "malloc-free-held"))

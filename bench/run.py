@@ -118,6 +118,10 @@ def workloads(ctx):
         micro("malloc-free-held", ("native", 1.5),
               desc="20 M malloc(64)+free while holding one mutex (on the stack, above "
                    "the blocks: lockwatch's whole check on every free)"),
+        micro("chain-cycle", ("native", None), min_rounds=3 if full else 2,
+              max_rounds=3 if full else 2,
+              desc="a 34,000-lock chain of new edges, before and after an unrelated (gated) "
+                   "cycle elsewhere in the graph"),
         micro("graph", ("native", None), min_rounds=3 if full else 2, max_rounds=3 if full else 2,
               desc="100,000 locks / ~1 M edges built, then nested4 (known edges) timed"),
         Workload("pigz -p 2", "prog",
@@ -637,6 +641,16 @@ def summarize(ctx, wl, runs):
                                 med(warm) / 1024,
                                 int(runs[0]["lockwatch"]["fields"].get("threads_total", 0) / 2),
                                 int(runs[0]["lockwatch"]["fields"].get("threads_total", 0))))
+    if wl.name == "chain-cycle":
+        before = [x for x in f("lockwatch", "chain_before_ns_per_edge") if x]
+        after = [x for x in f("lockwatch", "chain_after_ns_per_edge") if x]
+        inproc = [a / b for a, b in zip(after, before)]
+        row["lw_after_before"] = med(inproc)
+        if inproc:
+            row["checks"].append(("lockwatch new edge after/before an unrelated cycle <= 1.5",
+                                  "%.2f" % med(inproc), med(inproc) <= 1.5))
+        row["notes"] = ("new edge: %.1f us before, %.1f us after the cycle"
+                        % (med(before) / 1000, med(after) / 1000) if before and after else "")
     if wl.name == "graph":
         before = [x for x in f("lockwatch", "nested4_before_ns") if x]
         after = [x for x in f("lockwatch", "nested4_after_ns") if x]
@@ -830,7 +844,7 @@ def main():
             log("bench: %s is missing: run `make bench` (it builds it)" % p)
             return 2
     if ctx.quick:
-        scale = {"graph": 0.1, "churn": 1.0}   # churn: 30,000 threads to see memory flat
+        scale = {"graph": 0.1, "churn": 1.0, "chain-cycle": 1.0}   # churn: 30,000 threads to see memory flat
         ctx.micro_scale = lambda mode: scale.get(mode, 0.1)
         ctx.micro_min = ctx.micro_max = ctx.noisy_max = ctx.noisy_min = 5
         ctx.prog_min = ctx.prog_max = 3

@@ -298,6 +298,49 @@ static void build_cycle(lw_edge *e, lw_cycle *c)
 }
 
 /* Is there a path to -> ... -> from?  Fills *c if so. */
+/* ---- components ----
+ * Every cycle lies within one component of the graph taken without edge
+ * directions.  Once a cycle exists, its cyclic edge is left out of the
+ * ordering, and a new edge can close a cycle through it only by a search
+ * over every edge; but only when the new edge's component has a cyclic
+ * edge.  A union-find over the locks' slots (kept through recycling, never
+ * split: a component only grows) tells, so an old cycle elsewhere costs a
+ * new edge nothing. */
+static lw_lock *uf_root(lw_lock *l)
+{
+    if (!l->slot)
+        return NULL;   /* no slot: no component, search */
+    while (l->uf_up) {
+        lw_lock *p = lw_slot_node(l->uf_up);
+        if (!p)
+            return NULL;
+        if (p->uf_up)
+            l->uf_up = p->uf_up;   /* halve the path */
+        l = p;
+    }
+    return l;
+}
+
+/* Joins a's and b's components; their root, NULL when unknown. */
+static lw_lock *uf_join(lw_lock *a, lw_lock *b)
+{
+    lw_lock *ra = uf_root(a), *rb = uf_root(b);
+    if (!ra || !rb)
+        return NULL;
+    if (ra == rb)
+        return ra;
+    rb->uf_up = ra->slot;
+    ra->uf_flags |= rb->uf_flags;
+    return ra;
+}
+
+/* May a cycle through a cyclic edge run through l's component? */
+static bool component_cyclic(lw_lock *l)
+{
+    lw_lock *r = uf_root(l);
+    return !r || (r->uf_flags & LW_UF_CYCLIC);
+}
+
 static bool find_cycle(lw_edge *e, bool try_ordered, bool *nomem)
 {
     lw_lock *from = e->from, *to = e->to;
@@ -326,7 +369,7 @@ static bool find_cycle(lw_edge *e, bool try_ordered, bool *nomem)
             return false;
         }
     }
-    if (cyclic_edges > 0) {
+    if (cyclic_edges > 0 && component_cyclic(from)) {
         epoch += 2;
         return search_forward(to, from, false, 0, nomem);
     }
@@ -467,7 +510,7 @@ enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t mode
             return LW_EDGE_KNOWN;
         /* A weaker edge can turn a suppressed cycle into a real one; cycles
          * exist only where some edge is cyclic. */
-        if (cyclic_edges > 0) {
+        if (cyclic_edges > 0 && component_cyclic(from)) {
             epoch += 2;
             if (search_forward(to, from, false, 0, &nomem)) {
                 build_cycle(e, cycle);
@@ -500,10 +543,13 @@ enum lw_graph_result lw_graph_add_edge(lw_lock *from, lw_lock *to, uint32_t mode
     lw_fetch_add_relaxed(&nedges, 1);
     ensure_rank(from);
     ensure_rank(to);
+    lw_lock *root = uf_join(from, to);
 
     if (find_cycle(e, true, &nomem)) {
         e->cyclic = true;
         cyclic_edges++;
+        if (root)
+            root->uf_flags |= LW_UF_CYCLIC;
         build_cycle(e, cycle);
         if (!cycle->valid || !wanted(cycle->edge, cycle->n))
             find_valid_cycle(e, cycle);

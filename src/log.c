@@ -182,6 +182,16 @@ void lw_log_init(void)
     errno = saved;
 }
 
+void lw_log_reinit(void)
+{
+    int fd = lw_load_acquire(&err_ch.fd);
+    if (fd >= 0 && chan_live(&err_ch))
+        lw_sys_close(fd);
+    lw_store_release(&err_ch.fd, -1);
+    lw_store_release(&err_inited, 0);
+    lw_log_init();
+}
+
 int lw_log_fd(void)
 {
     return lw_load_acquire(&err_ch.fd);

@@ -12,6 +12,8 @@
  * program that closes or redirects stderr still gets our warnings where its
  * stderr first was.  Idempotent. */
 void lw_log_init(void);
+/* Takes fd 2 as it is now as stderr (unit tests that redirect fd 2). */
+void lw_log_reinit(void);
 /* That descriptor; -1 when stderr was closed at start or has been lost. */
 int lw_log_fd(void);
 /* LOCKWATCH_LOG's path (with %p for the pid), or NULL/"" for stderr; set

@@ -195,7 +195,7 @@ static void lock_init(lw_hent *rec, void *vctx)
 bool lw_registry_init(void)
 {
     lw_registry.by_address = true;
-    lw_registry.keep = offsetof(lw_lock, kind) - sizeof(lw_hent);   /* the slot */
+    lw_registry.keep = offsetof(lw_lock, kind) - sizeof(lw_hent);   /* slot, uf_up, uf_flags */
     return lw_hash_init(&lw_registry, LW_REG_BUCKETS, sizeof(lw_lock));
 }
 

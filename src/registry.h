@@ -70,10 +70,18 @@ struct lw_edge;
 #define LW_ORDER_NONE 1u   /* lw_lock.order_class */
 #define LW_ORDER_BASE 2u
 #define LW_USERS_SHARED UINT32_MAX   /* lw_lock.users: taken by two threads or more */
+#define LW_UF_CYCLIC 1u              /* lw_lock.uf_flags */
 
 typedef struct lw_lock {
     lw_hent h;                /* k1 = lock address */
     uint32_t slot;            /* index in the slot table (0: none); kept on reuse */
+    /* The order graph's components, ignoring edge directions (graph.c):
+     * the slot of a parent in a union-find forest (0: a root), and at a
+     * root LW_UF_CYCLIC when a cyclic edge joined the component.  Kept on
+     * reuse too, and never split or cleared: a component only grows, which
+     * errs towards searching (graph lock). */
+    uint32_t uf_up;
+    uint32_t uf_flags;
     uint16_t kind;            /* enum lw_lock_kind */
     uint16_t mtype;           /* LW_MTYPE_* for mutexes */
     uint64_t id;              /* unique per incarnation, never 0 or reused */

@@ -194,7 +194,7 @@ static const char *module_path(const Dl_info *di)
  * lockwatch's own. */
 static void init_unwind_high(void)
 {
-    unsigned char held[LW_PRIVATE_FD_MIN / 8] = { 0 };
+    unsigned char held[(LW_PRIVATE_FD_MIN + 7) / 8] = { 0 };
     int null = lw_sys_open_read("/dev/null");
     if (null >= 0 && null < LW_PRIVATE_FD_MIN) {
         for (int fd = null + 1; fd < LW_PRIVATE_FD_MIN; fd++) {

@@ -447,6 +447,7 @@ static int run_seed(unsigned seed, bool verbose)
         lw_thread *ct = h_thread(t);
         uint32_t num = ct->num;
         memset(ct, 0, sizeof(*ct));
+        lw_thread_init(ct);
         ct->num = num;
         ct->tid = 1000 + (int)t;
         ct->ready = true;

@@ -5,6 +5,7 @@
  * fd 2 (captured here so the tests can count and read it).
  */
 #include "options.h"
+#include "log.h"
 
 #include <check.h>
 
@@ -32,6 +33,8 @@ static void capture_start(void)
     saved_stderr = dup(2);
     ck_assert_int_ge(saved_stderr, 0);
     ck_assert_int_eq(dup2(cap_fd, 2), 2);
+    /* lockwatch writes where stderr was when it started: start again. */
+    lw_log_reinit();
 }
 
 /* Restores fd 2, returns what was written, and echoes it to the real
@@ -40,6 +43,7 @@ static const char *capture_end(void)
 {
     ck_assert_int_eq(dup2(saved_stderr, 2), 2);
     close(saved_stderr);
+    lw_log_reinit();
     ck_assert_int_eq(lseek(cap_fd, 0, SEEK_SET), 0);
     ssize_t n = read(cap_fd, captured, sizeof(captured) - 1);
     close(cap_fd);

@@ -114,6 +114,13 @@ static void ensure_rank(lw_lock *l)
  * only and stays within rank <= max_rank when `ordered`; otherwise follows
  * every edge.  Visited nodes are left in wl_fwd with mark == epoch and
  * parent = the edge that reached them.  Returns true if goal was reached. */
+static uint64_t visits;   /* nodes the forward searches went through (tests) */
+
+uint64_t lw_graph_search_visits(void)
+{
+    return visits;
+}
+
 static bool search_forward(lw_lock *start, lw_lock *goal, bool ordered, int64_t max_rank,
                            bool *nomem)
 {
@@ -126,6 +133,7 @@ static bool search_forward(lw_lock *start, lw_lock *goal, bool ordered, int64_t 
     }
     for (size_t i = 0; i < wl_fwd.n; i++) {
         lw_lock *n = wl_fwd.v[i];
+        visits++;
         for (lw_edge *e = n->out; e; e = e->next_out) {
             lw_lock *t = e->to;
             if (ordered && (e->cyclic || t->rank > max_rank))

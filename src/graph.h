@@ -112,6 +112,9 @@ bool lw_graph_each_edge(bool (*fn)(lw_edge *e, void *ctx), void *ctx);
 
 uint64_t lw_graph_edges(void);
 uint64_t lw_graph_cyclic_edges(void);
+/* Nodes the graph's forward searches have gone through so far (tests:
+ * what a new edge costs). */
+uint64_t lw_graph_search_visits(void);
 /* For tests: every invariant the graph maintains; 0 when all hold, else a
  * number naming the first that failed. */
 int lw_graph_check_invariants(void);

@@ -764,6 +764,46 @@ START_TEST(test_concurrent_destroy_adjacent)
 }
 END_TEST
 
+/* A cycle elsewhere costs a new edge nothing: a 2,000-lock chain built
+ * back to front (each new edge leads into the chain built so far) after a
+ * hub took every lock, before and after a cycle of two unrelated locks;
+ * the searches go through about as many nodes either way.  (Before the
+ * union-find, every edge after the cycle walked the chain: ~2 M nodes.) */
+enum { CHAIN = 2000 };
+
+static uint64_t chain_visits(unsigned base, lw_lock **l)
+{
+    lw_lock *hub = mutex(base);
+    for (unsigned i = 0; i < CHAIN; i++) {
+        l[i] = mutex(base + 1 + i);
+        assert_added(hub, l[i]);
+    }
+    uint64_t v0 = lw_graph_search_visits();
+    lw_cycle cy;
+    for (unsigned i = CHAIN - 1; i-- > 0;)
+        ck_assert_int_eq(add(l[i], l[i + 1], &cy), LW_EDGE_ADDED);
+    return lw_graph_search_visits() - v0;
+}
+
+START_TEST(test_unrelated_cycle_costs_nothing)
+{
+    static lw_lock *l1[CHAIN], *l2[CHAIN];
+    uint64_t before = chain_visits(10000, l1);
+    lw_lock *x = mutex(1), *y = mutex(2);
+    assert_added(x, y);
+    assert_closes(y, x, 2, true);
+    ck_assert_uint_eq(lw_graph_cyclic_edges(), 1);
+    uint64_t after = chain_visits(20000, l2);
+    ck_assert_msg(after <= before + CHAIN, "new edges after an unrelated cycle visited %llu "
+                  "nodes, %llu before it", (unsigned long long)after,
+                  (unsigned long long)before);
+    /* Once the chain joins the cycle's component, a cycle through the
+     * cyclic edge y -> x is found: x -> l2[N-2] -> l2[N-1] -> y -> x. */
+    assert_added(x, l2[CHAIN - 2]);
+    assert_closes(l2[CHAIN - 1], y, 4, true);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -772,6 +812,7 @@ static Suite *graph_suite(void)
     tcase_set_timeout(tc, TEST_TIMEOUT);
     tcase_add_loop_test(tc, test_cycle_lengths, 0, 8);
     tcase_add_test(tc, test_cycle_at_limit);
+    tcase_add_test(tc, test_unrelated_cycle_costs_nothing);
 #ifndef LW_TEST_SMALL
     tcase_add_loop_test(tc, test_cycle_over_limit, 0, 6);
 #endif

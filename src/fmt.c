@@ -125,53 +125,46 @@ void lw_buf_printf(lw_buf *b, const char *fmt, ...)
     va_end(ap);
 }
 
-void lw_buf_json_str(lw_buf *b, const char *s)
+/* One byte of a quoted string: the usual backslash escapes, else `pre`
+ * and two hex digits for bytes outside [0x20, lim), else itself. */
+static void put_escaped(lw_buf *b, unsigned char c, const char *pre, unsigned lim)
 {
     static const char hex[] = "0123456789abcdef";
+    switch (c) {
+    case '"': lw_buf_puts(b, "\\\""); break;
+    case '\\': lw_buf_puts(b, "\\\\"); break;
+    case '\n': lw_buf_puts(b, "\\n"); break;
+    case '\t': lw_buf_puts(b, "\\t"); break;
+    case '\r': lw_buf_puts(b, "\\r"); break;
+    default:
+        if (c < 0x20 || c >= lim) {
+            lw_buf_puts(b, pre);
+            lw_buf_putc(b, hex[c >> 4]);
+            lw_buf_putc(b, hex[c & 15]);
+        } else {
+            lw_buf_putc(b, (char)c);
+        }
+    }
+}
+
+void lw_buf_json_str(lw_buf *b, const char *s)
+{
     lw_buf_putc(b, '"');
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
-        switch (c) {
-        case '"': lw_buf_puts(b, "\\\""); break;
-        case '\\': lw_buf_puts(b, "\\\\"); break;
-        case '\n': lw_buf_puts(b, "\\n"); break;
-        case '\t': lw_buf_puts(b, "\\t"); break;
-        case '\r': lw_buf_puts(b, "\\r"); break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                lw_buf_puts(b, "\\u00");
-                lw_buf_putc(b, hex[c >> 4]);
-                lw_buf_putc(b, hex[c & 15]);
-            } else {
-                lw_buf_putc(b, (char)c);
-            }
-        }
+        if (c == 0x7f)
+            lw_buf_puts(b, "\\u007f");
+        else
+            put_escaped(b, c, "\\u00", 0x100);   /* UTF-8 bytes pass */
     }
     lw_buf_putc(b, '"');
 }
 
 void lw_buf_value(lw_buf *b, const char *s, size_t max)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t n = s ? strlen(s) : 0;
-    for (size_t i = 0; i < n && i < max; i++) {
-        unsigned char c = (unsigned char)s[i];
-        switch (c) {
-        case '"': lw_buf_puts(b, "\\\""); break;
-        case '\\': lw_buf_puts(b, "\\\\"); break;
-        case '\n': lw_buf_puts(b, "\\n"); break;
-        case '\t': lw_buf_puts(b, "\\t"); break;
-        case '\r': lw_buf_puts(b, "\\r"); break;
-        default:
-            if (c < 0x20 || c >= 0x7f) {
-                lw_buf_puts(b, "\\x");
-                lw_buf_putc(b, hex[c >> 4]);
-                lw_buf_putc(b, hex[c & 15]);
-            } else {
-                lw_buf_putc(b, (char)c);
-            }
-        }
-    }
+    for (size_t i = 0; i < n && i < max; i++)
+        put_escaped(b, (unsigned char)s[i], "\\x", 0x7f);   /* ASCII only */
     if (n > max)
         lw_buf_printf(b, "...(%zu bytes)", n);
 }

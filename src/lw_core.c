@@ -408,6 +408,19 @@ static enum lw_confidence cycle_confidence(const lw_cycle *cyc)
     return LW_CONF_FEASIBLE;
 }
 
+/* The thread that made an edge, as the edge remembers it (it may have
+ * ended since): no held locks. */
+static void snap_origin(const lw_edge_origin *o, lw_thread_snap *ts)
+{
+    memset(ts, 0, sizeof(*ts));
+    ts->num = o->thread;
+    ts->parent = o->parent;
+    ts->tid = o->tid;
+    memcpy(ts->name, o->thread_name, sizeof(ts->name));
+    ts->created_seen = o->created_seen;
+    ts->create_stack = o->thread_stack;
+}
+
 /* The finding of a cycle, under the graph lock (the edges are stable). */
 static lw_finding *cycle_finding(const lw_cycle *cyc)
 {
@@ -435,13 +448,7 @@ static lw_finding *cycle_finding(const lw_cycle *cyc)
         int ti = lw_finding_thread_index(f, o->thread);
         if (ti < 0) {
             lw_thread_snap ts;
-            memset(&ts, 0, sizeof(ts));
-            ts.num = o->thread;
-            ts.parent = o->parent;
-            ts.tid = o->tid;
-            memcpy(ts.name, o->thread_name, sizeof(ts.name));
-            ts.created_seen = o->created_seen;
-            ts.create_stack = o->thread_stack;
+            snap_origin(o, &ts);
             if (lw_finding_thread(f, &ts))
                 ti = (int)f->nthreads - 1;
         }
@@ -521,13 +528,7 @@ static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
     int fi = lw_finding_lock(f, &from, true, NULL, 0);
     int ti = lw_finding_lock(f, &ls, true, NULL, 0);
     lw_thread_snap ts;
-    memset(&ts, 0, sizeof(ts));
-    ts.num = o->thread;
-    ts.parent = o->parent;
-    ts.tid = o->tid;
-    memcpy(ts.name, o->thread_name, sizeof(ts.name));
-    ts.created_seen = o->created_seen;
-    ts.create_stack = o->thread_stack;
+    snap_origin(o, &ts);
     if (fi < 0 || ti < 0 || !lw_finding_thread(f, &ts)) {
         lw_finding_free(f);
         return NULL;

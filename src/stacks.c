@@ -1171,7 +1171,9 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
         lookup_symbol(fi->module, (uintptr_t)di.dli_fbase, q, fi);
 }
 
-bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
+/* The symbol of the object at addr, demangled by the helper when `demangle`
+ * (else as the object file spells it). */
+static bool symbolize_data(uintptr_t addr, char *out, size_t cap, bool demangle)
 {
     Dl_info di;
     out[0] = 0;
@@ -1197,7 +1199,7 @@ bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
         memset(&fi, 0, sizeof(fi));
         fi.function = "";
         e = errno;
-        if (nm[0] == '_' && nm[1] == 'Z' && sym_ask(path, start, &fi) && fi.function[0] &&
+        if (demangle && nm[0] == '_' && nm[1] == 'Z' && sym_ask(path, start, &fi) && fi.function[0] &&
             fi.mangled && strcmp(fi.mangled, nm) == 0)
             nm = fi.function;
         errno = e;
@@ -1207,6 +1209,11 @@ bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
     }
     lw_mutex_unlock(&sym_lock);
     return nm != NULL && !b.truncated;
+}
+
+bool lw_symbolize_data(uintptr_t addr, char *out, size_t cap)
+{
+    return symbolize_data(addr, out, cap, true);
 }
 
 /* Sends req and reads the answer, "END\n" cut off; NULL when the helper is
@@ -1358,30 +1365,7 @@ bool lw_symbolize_local(uintptr_t pc, intptr_t cfa_off, lw_local_info *li)
 
 bool lw_symbolize_data_raw(uintptr_t addr, char *out, size_t cap)
 {
-    Dl_info di;
-    out[0] = 0;
-    int e = errno;
-    int found = addr && dladdr((void *)addr, &di);
-    errno = e;
-    if (!found || !di.dli_fname)
-        return false;
-    const char *path = module_path(&di);
-    if (path[0] != '/')
-        return false;
-    uintptr_t base = (uintptr_t)di.dli_fbase;
-    lw_buf b;
-    lw_buf_init(&b, out, cap);
-    lw_mutex_lock(&sym_lock);
-    modsyms *m = module_symbols(path);
-    uintptr_t key = m && m->dyn ? addr - base : addr, start = 0;
-    const char *nm = m ? elf_symbol_of(m, key, STT_OBJECT, &start) : NULL;
-    if (nm) {
-        lw_buf_puts(&b, nm);
-        if (key != start)
-            lw_buf_printf(&b, "+0x%lx", (unsigned long)(key - start));
-    }
-    lw_mutex_unlock(&sym_lock);
-    return nm != NULL && !b.truncated;
+    return symbolize_data(addr, out, cap, false);
 }
 
 bool lw_addr_in_module(uintptr_t addr)

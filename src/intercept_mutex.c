@@ -168,9 +168,14 @@ void lw_unlock_slow(lw_thread *t, uintptr_t addr, unsigned kind, bool destroyed,
  * unlocking them. */
 static void init_held(lw_thread *t, uintptr_t addr)
 {
-    lw_lock *old = lw_registry_find(addr);
-    if (old && lw_held_find(t, old))
-        lw_forget_lock(t, old);
+    for (unsigned i = 0; i < t->nheld; i++) {   /* usually none: no lookup */
+        if (t->held[i].addr != addr)
+            continue;
+        lw_lock *old = lw_registry_find(addr);
+        if (old && lw_held_find(t, old))
+            lw_forget_lock(t, old);
+        return;
+    }
 }
 
 void lw_note_init(uintptr_t addr, enum lw_lock_kind kind, unsigned mtype, uintptr_t pc)

@@ -555,8 +555,17 @@ static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
     return f;
 }
 
-static LW_NOINLINE void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
-                                       uint64_t key, uint32_t timed_ms)
+/* The acquisition's backtrace, taken once for all the new edges it makes
+ * (a thread taking a lock while holding k others may make k). */
+typedef struct {
+    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
+    unsigned n;
+    uint32_t stack_to;
+    bool done;
+} acq_unwind;
+
+static void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes, uint64_t key,
+                           uint32_t timed_ms, acq_unwind *u)
 {
     lw_held *h = &t->held[hi];
     /* A lock this thread still lists but that is gone (another thread
@@ -574,12 +583,18 @@ static LW_NOINLINE void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, u
     }
 
     /* Backtraces before the graph lock: unwinding takes libunwind's locks. */
-    uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
-    unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
-    unsigned depth = lw_stack_depth();
+    if (!u->done) {
+        unsigned depth = lw_stack_depth();
+        u->n = lw_unwind(u->pcs, u->sps, LW_MAX_FRAMES);
+        u->stack_to = lw_depot_put(u->pcs, u->n < depth ? u->n : depth);
+        lw_thread_refresh_name(t);   /* a system call: once per acquisition */
+        u->done = true;
+    }
+    const uintptr_t *pcs = u->pcs, *sps = u->sps;
+    unsigned n = u->n;
     lw_edge_origin o;
     memset(&o, 0, sizeof(o));
-    o.stack_to = lw_depot_put(pcs, n < depth ? n : depth);
+    o.stack_to = u->stack_to;
     o.stack_from = lw_held_stack(t, hi, pcs, sps, n);
     /* Taken through a helper that has returned: more edges from this site
      * are likely forming (new locks on the same path), and only a capture
@@ -595,7 +610,6 @@ static LW_NOINLINE void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, u
     /* Only the exit graph of JSON output needs it (two dladdr calls). */
     if (lw_opt.format == LW_FORMAT_JSON)
         o.class_sig = lw_mix64(lock_class(h->lock) * 3 + lock_class(to));
-    lw_thread_refresh_name(t);
     memcpy(o.thread_name, t->name, sizeof(o.thread_name));
 
     /* Before the graph lock: a lock's key takes the symbol tables' lock. */
@@ -626,62 +640,77 @@ static LW_NOINLINE void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, u
     lw_finding_emit(f);
 }
 
-struct slow_edge_args {
-    lw_thread *t;
-    unsigned hi;
-    lw_lock *to;
-    uint32_t modes, timed_ms;
-    uint64_t key;
-};
-
-static void slow_edge_side(void *p)
+/* Does the edge from held entry i to `to` need the slow path (unknown, of
+ * a new mode, or its gates not all held now)?  m and key: its modes and
+ * cache key. */
+static inline bool edge_slow(lw_thread *t, unsigned i, const lw_lock *to, unsigned mode,
+                             uint32_t *m, uint64_t *key)
 {
-    struct slow_edge_args *a = p;
-    slow_edge_here(a->t, a->hi, a->to, a->modes, a->key, a->timed_ms);
+    const lw_held *h = &t->held[i];
+    *m = edge_modes(h->mode, mode);
+    *key = (to->id << 4) | *m;
+    lw_edge_cache_ent *c = &t->cache[cache_slot(h->id, *key)];
+    lw_edge *e;
+    if (LW_LIKELY(c->from == h->id && c->key == *key)) {
+        e = c->e;
+    } else {
+        e = lw_graph_find_edge(h->id, to->id);
+        if (!e || (lw_load_relaxed(&e->modes) & *m) != *m)
+            return true;
+        c->from = h->id;
+        c->key = *key;
+        c->e = e;
+    }
+    /* acquire: pairs with the release that shrank the gate set */
+    unsigned ng = lw_load_acquire(&e->ngates);
+    return ng != 0 && !gates_held(t, e, ng, i);
 }
 
-/* A new edge: its backtraces, the graph, a report (several KB of stack). */
-static LW_NOINLINE void slow_edge(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes,
-                                  uint64_t key, uint32_t timed_ms)
+struct slow_edges_args {
+    lw_thread *t;
+    unsigned from;
+    lw_lock *to;
+    unsigned mode;
+    uint32_t timed_ms;
+};
+
+/* Held entries from a->from on: each edge to a->to that needs it takes the
+ * slow path, with one backtrace for all. */
+static void slow_edges_side(void *p)
 {
-    struct slow_edge_args a = { t, hi, to, modes, timed_ms, key };
-    lw_side_call(slow_edge_side, &a);
+    struct slow_edges_args *a = p;
+    lw_thread *t = a->t;
+    acq_unwind u;
+    u.done = false;
+    for (unsigned i = a->from; i < t->nheld; i++) {
+        uint32_t m;
+        uint64_t key;
+        if (t->held[i].id != a->to->id && edge_slow(t, i, a->to, a->mode, &m, &key))
+            slow_edge_here(t, i, a->to, m, key, a->timed_ms, &u);
+    }
+}
+
+/* New edges: their backtraces, the graph, a report (several KB of stack). */
+static LW_NOINLINE void slow_edges(lw_thread *t, unsigned from, lw_lock *to, unsigned mode,
+                                   uint32_t timed_ms)
+{
+    struct slow_edges_args a = { t, from, to, mode, timed_ms };
+    lw_side_call(slow_edges_side, &a);
 }
 
 /* Returns true when every edge was known already (no slow path taken). */
 static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode, uint32_t timed_ms)
 {
-    bool known = true;
     unsigned n = t->nheld;
     for (unsigned i = 0; i < n; i++) {
-        const lw_held *h = &t->held[i];
-        if (h->id == to->id)
-            continue;
-        uint32_t m = edge_modes(h->mode, mode);
-        uint64_t key = (to->id << 4) | m;
-        lw_edge_cache_ent *c = &t->cache[cache_slot(h->id, key)];
-        lw_edge *e;
-        if (LW_LIKELY(c->from == h->id && c->key == key)) {
-            e = c->e;
-        } else {
-            e = lw_graph_find_edge(h->id, to->id);
-            if (!e || (lw_load_relaxed(&e->modes) & m) != m) {
-                slow_edge(t, i, to, m, key, timed_ms);
-                known = false;
-                continue;
-            }
-            c->from = h->id;
-            c->key = key;
-            c->e = e;
-        }
-        /* acquire: pairs with the release that shrank the gate set */
-        unsigned ng = lw_load_acquire(&e->ngates);
-        if (ng != 0 && !gates_held(t, e, ng, i)) {
-            slow_edge(t, i, to, m, key, timed_ms);
-            known = false;
+        uint32_t m;
+        uint64_t key;
+        if (t->held[i].id != to->id && edge_slow(t, i, to, mode, &m, &key)) {
+            slow_edges(t, i, to, mode, timed_ms);   /* this one and the rest */
+            return false;
         }
     }
-    return known;
+    return true;
 }
 
 /* Set once by the interposition layer, before the core is ready. */

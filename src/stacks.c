@@ -54,6 +54,29 @@ static struct {
 } uw;
 
 static uintptr_t hide_lo, hide_hi;
+
+/* dladdr's module fields for addr (dli_fname, dli_fbase; no symbol).
+ * glibc's _dl_find_object answers from a sorted table without locks;
+ * dladdr scans the module's dynamic symbols for the nearest one, which
+ * costs a program with 75,000 of them (node) milliseconds per frame. */
+static int find_module(const void *addr, Dl_info *di)
+{
+#ifdef HAVE__DL_FIND_OBJECT
+    struct dl_find_object fo;
+    if (_dl_find_object((void *)addr, &fo) == 0 && fo.dlfo_link_map) {
+        di->dli_fname = fo.dlfo_link_map->l_name;
+        di->dli_fbase = fo.dlfo_map_start;
+        di->dli_sname = NULL;
+        di->dli_saddr = NULL;
+        return 1;
+    }
+    return 0;
+#else
+    return dladdr(addr, di);
+#endif
+}
+
+
 static bool load_unwind(void);
 static char exe_path[512];
 static uintptr_t exe_base;   /* its load address (dli_fbase); 0 unknown */
@@ -1161,7 +1184,7 @@ void lw_symbolize(uintptr_t pc, lw_frame_info *fi)
      * function is attributed to it, and the line is the call's. */
     uintptr_t q = pc ? pc - 1 : 0;
     int e = errno;
-    int found = dladdr((void *)q, &di);
+    int found = find_module((void *)q, &di);
     errno = e;
     if (!found || !di.dli_fname)
         return;
@@ -1178,7 +1201,7 @@ static bool symbolize_data(uintptr_t addr, char *out, size_t cap, bool demangle)
     Dl_info di;
     out[0] = 0;
     int e = errno;
-    int found = addr && dladdr((void *)addr, &di);
+    int found = addr && find_module((void *)addr, &di);
     errno = e;
     if (!found || !di.dli_fname)
         return false;
@@ -1274,7 +1297,7 @@ static modsyms *module_key(uintptr_t addr, const char **path, uintptr_t *key)
 {
     Dl_info di;
     int e = errno;
-    int found = addr && dladdr((void *)addr, &di);
+    int found = addr && find_module((void *)addr, &di);
     errno = e;
     if (!found || !di.dli_fname)
         return NULL;
@@ -1372,7 +1395,7 @@ bool lw_addr_in_module(uintptr_t addr)
 {
     Dl_info di;
     int e = errno;
-    int found = addr && dladdr((void *)addr, &di);
+    int found = addr && find_module((void *)addr, &di);
     errno = e;
     return found && di.dli_fname;
 }
@@ -1384,7 +1407,7 @@ bool lw_code_site(uintptr_t pc, char *out, size_t cap, bool *in_function)
     *in_function = false;
     uintptr_t q = pc ? pc - 1 : 0;
     int e = errno;
-    int found = q && dladdr((void *)q, &di);
+    int found = q && find_module((void *)q, &di);
     errno = e;
     if (!found || !di.dli_fname)
         return false;
@@ -1451,7 +1474,7 @@ uint64_t lw_stack_fingerprint(uint32_t id, unsigned frames)
         uint64_t where = pc;   /* outside any module: the address itself */
         find_exe_path();
         int e = errno;
-        if (pc && dladdr((void *)(pc - 1), &di) && di.dli_fname) {
+        if (pc && find_module((void *)(pc - 1), &di) && di.dli_fname) {
             /* The module's file name (not its directory: the same binary
              * built or installed elsewhere) and the offset in it. */
             const char *name = module_path(&di);

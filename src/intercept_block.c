@@ -28,7 +28,6 @@
 #include "deadlock.h"
 #include "options.h"
 #include "rules.h"
-#include "lw_sys.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -43,8 +42,6 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/stat.h>
-#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,36 +160,6 @@ static unsigned lw_b_fd_family(int fd)
     lw_compiler_barrier();
     lw_guard_down();
     return f;
-}
-
-/* A write of n bytes to a pipe or FIFO blocks only when the pipe lacks n
- * bytes of room (its size less what is unread); one that fits returns at
- * once, as the termination-pipe writes of servers do (mariadbd's signal
- * thread, holding a lock).  Terminals and sockets: as lw_b_fd_family. */
-static unsigned lw_b_write_family(int fd, size_t n)
-{
-    unsigned f = lw_b_fd_family(fd);
-    if (f != LW_FAM_PIPE)
-        return f;
-    struct stat st;
-    int e = errno;
-    int unread = 0;
-    long size = -1;
-    if (syscall(SYS_fstat, fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
-        syscall(SYS_ioctl, fd, FIONREAD, &unread) == 0)
-        size = lw_sys_fcntl(fd, F_GETPIPE_SZ, 0);
-    errno = e;
-    if (size > 0 && unread >= 0 && unread <= size && n <= (size_t)(size - unread))
-        return 0;
-    return f;
-}
-
-static size_t iov_bytes(const struct iovec *iov, int cnt)
-{
-    size_t n = 0;
-    for (int i = 0; i < cnt; i++)
-        n += iov[i].iov_len;
-    return n;
 }
 
 /* Positioned I/O (pread, pwrite, their vector and fortified forms) works
@@ -349,7 +316,7 @@ static inline ssize_t call_write(int fd, const void *buf, size_t n)
 }
 
 LW_WRAPPER(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n), "write",
-           lw_b_write_family(fd, n))
+           lw_b_fd_family(fd))
 
 static inline ssize_t call_writev(int fd, const struct iovec *iov, int cnt)
 {
@@ -358,7 +325,7 @@ static inline ssize_t call_writev(int fd, const struct iovec *iov, int cnt)
 }
 
 LW_WRAPPER(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt), "writev",
-           lw_b_write_family(fd, iov_bytes(iov, cnt)))
+           lw_b_fd_family(fd))
 
 static inline ssize_t call_pwrite(int fd, const void *buf, size_t n, off_t off)
 {

@@ -22,8 +22,6 @@ KIND = "blocking-call-under-lock"
 EXPECTED = {
     "blocking_sleep": [("usleep", "sleep", "update_stats", 1)],
     "blocking_pipe": [("read", "pipe", "receive_message", 1)],
-    # Two writes that fit in the pipe's free room, then one that does not.
-    "pipe_room": [("write", "pipe", "fill_pipe", 1)],
     "blocking_net": [("recv", "net", "wait_for_reply", 1)],
     "blocking_file": [("flock", "wait", "lock_journal_file", 1),
                       ("fcntl", "wait", "lock_journal_file", 1)],

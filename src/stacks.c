@@ -838,6 +838,11 @@ static int sym_child(void *p)
     long pid = syscall(SYS_clone, 0 /* no exit signal, a copy of the memory */, NULL, NULL,
                        NULL, NULL);
     if (pid == 0) {
+        /* A session of its own: a signal to the program's process group
+         * (a service manager's stop, ^C at a terminal) must not end the
+         * helper before the program is done reporting; it ends at the end
+         * of its input, when the program is gone. */
+        syscall(SYS_setsid);
         syscall(SYS_dup2, a->fd, 0);
         syscall(SYS_dup2, a->fd, 1);
         if (a->devnull >= 0)

@@ -711,15 +711,15 @@ def c_redis(ctx, res):
                 extra_env={"LOCKWATCH_SUPPRESSIONS": supp}, expect_supp=supp)
 
 
-# Fixed (it was a lockwatch bug, blocking-call-under-lock on a pipe write
-# that cannot block): at shutdown mariadbd's signal thread (signal_hand ->
-# break_connect_loop) writes 8 bytes to its empty termination pipe while
-# holding LOCK_start_thread.  A write that fits in the pipe's free room is
-# no longer reported (intercept_block.c, lw_b_write_family); the known
-# report stays listed so that an older library's run is still XFAIL.
-@case("mariadbd / mariadb-slap",
-      known=[("blocking-call-under-lock", r"^write\(\) may block \(pipe\)[\s\S]*signal_hand")],
-      bug="blocking-call-under-lock on a pipe write() that has room and cannot block (fixed)")
+# mariadbd's shutdown writes its one-byte-class wake-up to an empty pipe
+# under LOCK_start_thread (signal_hand -> break_connect_loop): a write to a
+# blocking pipe under a shared lock, which lockwatch reports because such a
+# write blocks when the pipe is full; this pipe never fills, by design.
+# tests/real/mariadb.supp silences it and must say so at exit.  (Telling
+# from one run that a pipe can never fill is not possible: silencing
+# writes that fit the pipe's room at that moment hid examples/rare_blocking's
+# real bug, so lockwatch does not.)
+@case("mariadbd / mariadb-slap")
 def c_mariadb(ctx, res):
     ensure(ctx, [("mariadbd", "mariadb-server"), ("mariadb-slap", "mariadb-client"),
                  ("mariadb", "mariadb-client"), ("mariadb-install-db", "mariadb-server")])
@@ -763,7 +763,9 @@ def c_mariadb(ctx, res):
                           "FROM lw.t"], 60)
         return "%s %s" % (rc, out.strip())
 
-    server_case(ctx, res, start, bench, answer, prepare=prepare, start_limit=90)
+    supp = os.path.join(HERE, "mariadb.supp")
+    server_case(ctx, res, start, bench, answer, prepare=prepare, start_limit=90,
+                extra_env={"LOCKWATCH_SUPPRESSIONS": supp}, expect_supp=supp)
 
 
 # ---------------------------------------------------------------- main

@@ -44,6 +44,7 @@ lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
     if (e)
         h->free = e->free_next;
     lw_spin_unlock(&h->free_lock);
+    bool recycled = e != NULL;
     if (!e) {
         e = lw_arena_alloc(h->rec_size);
         if (!e) {
@@ -52,7 +53,8 @@ lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
         }
         lw_fetch_add_relaxed(&h->allocated, 1);
     } else {
-        /* Readers standing on it must notice before its link changes. */
+        /* Odd while it is set up again: readers standing on it must notice
+         * before its bucket or link changes (lw_hash_find). */
         lw_store_release(&e->reuse, e->reuse + 1);
         /* A reader that matched the old key before removal may still read
          * the payload: the record types tolerate that (registry.h). */
@@ -69,6 +71,13 @@ lw_hent *lw_hash_insert(lw_hash *h, uint64_t k1, uint64_t k2,
      * this link into the new chain: at worst it misses, and misses go to
      * the slow path, which looks again under the stripe. */
     lw_store_release(&e->next, h->buckets[b]);
+    /* Even again: set up.  release: its bucket and link are visible to a
+     * reader that reads this count (one that read the odd count, or the
+     * count before it, starts again).  Without the odd phase a reader that
+     * arrived in the middle could take the link of one incarnation and the
+     * bucket of the next and miss the rest of its chain (model/). */
+    if (recycled)
+        lw_store_release(&e->reuse, e->reuse + 1);
     /* release: the entry's fields are complete before it is reachable */
     lw_store_release(&h->buckets[b], e);
     lw_fetch_add_relaxed(&h->live, 1);

@@ -17,8 +17,11 @@
  *  - A reader may miss an entry that is being inserted concurrently; callers
  *    treat a miss as "take the slow path", which re-checks under the stripe.
  *    It never misses an entry that was there all along: a reader led off
- *    its chain by a recycled record notices (the record's bucket changed)
- *    and starts again, finally under the stripe lock.
+ *    its chain by a recycled record notices (the record's reuse count is
+ *    odd, being set up, or moved, or its bucket is another) and starts
+ *    again, finally under the stripe lock.  model/registry.pml checks
+ *    these promises with SPIN (README.md, "Fuzzing and the registry
+ *    model").
  *  - k1 must never be 0 for a live entry.
  */
 #ifndef LW_REGISTRY_H
@@ -31,7 +34,8 @@ typedef struct lw_hent {
     struct lw_hent *next;   /* written under the stripe, read acquire */
     struct lw_hent *free_next;  /* free-list link, under free_lock */
     uint32_t bucket;        /* the chain it is in; written before next */
-    uint32_t reuse;         /* bumped (release) each time it is recycled */
+    uint32_t reuse;         /* bumped (release) to odd when it is recycled,
+                               to even once set up: a seqlock for readers */
     uint64_t k1;            /* 0 = tombstone; written under stripe, read acquire */
     uint64_t k2;            /* written before k1 is published */
 } lw_hent;
@@ -265,11 +269,15 @@ static inline lw_hent *lw_hash_find(lw_hash *h, uint64_t k1, uint64_t k2)
             uint64_t ek1 = __atomic_load_n(&e->k1, __ATOMIC_ACQUIRE);
             uint64_t ek2 = __atomic_load_n(&e->k2, __ATOMIC_ACQUIRE);
             lw_hent *next = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE);
-            /* A record recycled while we stood on it (its reuse count moved,
-             * or it now lives in another chain): its link may lead
-             * anywhere, even to the end of an empty chain.  Start again. */
-            if (__atomic_load_n(&e->reuse, __ATOMIC_ACQUIRE) != r1 ||
-                __atomic_load_n(&e->bucket, __ATOMIC_ACQUIRE) != b) {
+            uint32_t eb = __atomic_load_n(&e->bucket, __ATOMIC_ACQUIRE);
+            /* A record being set up again (odd count), recycled while we
+             * stood on it (the count moved), or living in another chain:
+             * its link may lead anywhere, even to the end of an empty
+             * chain.  Start again.  The link and bucket read between two
+             * equal even counts are those of one incarnation, so the bucket
+             * is read before the re-check (model/registry.pml checks this
+             * order; the earlier one missed entries). */
+            if ((r1 & 1) || __atomic_load_n(&e->reuse, __ATOMIC_ACQUIRE) != r1 || eb != b) {
                 jumped = true;
                 break;
             }

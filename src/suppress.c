@@ -205,6 +205,35 @@ static void parse_line(char *text, const char *file, unsigned line)
     rules[nrules++] = r;
 }
 
+unsigned lw_supp_parse(char *buf, size_t n, const char *name)
+{
+    if (!rules && !(rules = lw_arena_alloc(LW_MAX_SUPPRESSIONS * sizeof(rule))))
+        return nrules;
+    buf[n] = 0;   /* the last line may have no newline */
+    unsigned line = 1;
+    for (char *p = buf; p < buf + n;) {
+        char *end = memchr(p, '\n', (size_t)(buf + n - p));
+        if (end)
+            *end = 0;
+        if (strlen(p) != (size_t)((end ? end : buf + n) - p))
+            bad_line(name, line, "contains a NUL byte", "");
+        else
+            parse_line(p, name, line);
+        line++;
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return nrules;
+}
+
+void lw_supp_reset(void)
+{
+    rules = NULL;
+    nrules = 0;
+    summary_done = 0;
+}
+
 static void load_file(const char *path)
 {
     int fd = lw_sys_open_read(path);
@@ -229,32 +258,16 @@ static void load_file(const char *path)
                 "is ignored\n", lw_value_str(path, shown, sizeof(shown), 128),
                 (unsigned)LW_SUPP_FILE_MAX);
     }
-    buf[n] = 0;
     char *name = lw_arena_alloc(strlen(path) + 1);
     if (!name)
         return;
     strcpy(name, path);
-    unsigned line = 1;
-    for (char *p = buf; p < buf + n;) {
-        char *end = memchr(p, '\n', (size_t)(buf + n - p));
-        if (end)
-            *end = 0;
-        if (strlen(p) != (size_t)((end ? end : buf + n) - p))
-            bad_line(name, line, "contains a NUL byte", "");
-        else
-            parse_line(p, name, line);
-        line++;
-        if (!end)
-            break;
-        p = end + 1;
-    }
+    lw_supp_parse(buf, n, name);
 }
 
 unsigned lw_supp_load(const char *paths)
 {
     if (!paths || !*paths)
-        return 0;
-    if (!rules && !(rules = lw_arena_alloc(LW_MAX_SUPPRESSIONS * sizeof(rule))))
         return 0;
     char path[1024];
     for (const char *p = paths; *p;) {

@@ -27,6 +27,15 @@
 /* Reads the ':'-separated files of `paths` (may be empty).  Returns the
  * number of rules kept. */
 unsigned lw_supp_load(const char *paths);
+/* Parses the n bytes at buf (a file's contents, n + 1 bytes writable: the
+ * parser cuts lines in place and sets buf[n] to NUL; buf and name must
+ * outlive the rules, which point into them) as the rules of file `name`,
+ * after those already kept.  lw_supp_load's parser for each file, and the
+ * fuzz target's entry (fuzz/).  Returns the number of rules kept. */
+unsigned lw_supp_parse(char *buf, size_t n, const char *name);
+/* Forgets every rule (fuzzing; single-threaded, before any match).  The
+ * memory they used is not returned. */
+void lw_supp_reset(void);
 /* The index of the first rule matching f, or -1. */
 int lw_supp_match(const lw_finding *f);
 /* Counts a finding against rule i. */

@@ -242,9 +242,15 @@ bool lw_out_report(const char *p, size_t n)
     int saved = errno;
     bool done = false;
     if (log_template) {
-        if (!log_tried || (lw_load_acquire(&log_ch.fd) >= 0 && !chan_live(&log_ch)))
-            log_tried = log_open();
-        if (log_tried && lw_load_acquire(&log_ch.fd) >= 0) {
+        /* Opened at the first report (one warning if it cannot be), and
+         * again only when the program took lockwatch's descriptor away. */
+        if (!log_tried) {
+            log_tried = true;
+            log_open();
+        } else if (lw_load_acquire(&log_ch.fd) >= 0 && !chan_live(&log_ch)) {
+            log_open();
+        }
+        if (lw_load_acquire(&log_ch.fd) >= 0) {
             done = chan_write(&log_ch, p, n);
             if (!done && !log_failed_noted) {
                 int e = errno;

@@ -5,7 +5,7 @@
   - stderr a pipe whose reader is gone: no SIGPIPE death, the report's
     status (66);
   - LOCKWATCH_LOG=/dev/full: the report is not lost: a note and the report
-    on stderr;
+    on stderr; a log that cannot be opened: one warning for all reports;
   - a program started with fd 2 closed that opens its data file (fd 2), one
     that dup2s a socket over fd 2, one that close_range()s everything and
     opens 600 files: nothing of lockwatch's lands in its files or socket
@@ -44,6 +44,15 @@ def main(t):
                      % run.stderr[-2000:])
         except lw.Failure as e:
             t.expect(False, "FIFO log: %s" % e)
+
+        # A log that cannot be opened: one warning, however many reports.
+        run = lw.run_preload([lw.example("lock_names")], fmt=None, log=False,
+                             extra_env={"LOCKWATCH_LOG": os.path.join(tmp, "no", "such.log")})
+        t.expect(run.stderr.count("cannot open LOCKWATCH_LOG") == 1 and
+                 run.stderr.count(BANNER) > 1,
+                 "unopenable log: expected one warning and every report on stderr, got %d "
+                 "warnings, %d reports" % (run.stderr.count("cannot open LOCKWATCH_LOG"),
+                                           run.stderr.count(BANNER)))
 
         # /dev/full.
         run = lw.run_preload([inv], fmt=None, log=False,

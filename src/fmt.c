@@ -177,6 +177,23 @@ const char *lw_value_str(const char *s, char *out, size_t cap, size_t max)
     return out;
 }
 
+unsigned lw_split_tabs(char *line, char **f, unsigned max)
+{
+    unsigned n = 0;
+    char *nl = strchr(line, '\n');
+    if (nl)
+        *nl = 0;
+    for (char *p = line; n < max;) {
+        f[n++] = p;
+        char *t = strchr(p, '\t');
+        if (!t)
+            break;
+        *t = 0;
+        p = t + 1;
+    }
+    return n;
+}
+
 bool lw_buf_write(const lw_buf *b, int fd)
 {
     int saved = errno;

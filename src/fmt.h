@@ -31,6 +31,9 @@ void lw_buf_json_str(lw_buf *b, const char *s);
 void lw_buf_value(lw_buf *b, const char *s, size_t max);
 /* The same into out (cap bytes), returned: for a "%s" in a warning. */
 const char *lw_value_str(const char *s, char *out, size_t cap, size_t max);
+/* Splits line in place at tabs (cut at its first newline) into at most max
+ * fields; returns how many. */
+unsigned lw_split_tabs(char *line, char **f, unsigned max);
 /* Writes the whole buffer (retrying short writes and EINTR); false on error. */
 bool lw_buf_write(const lw_buf *b, int fd);
 

@@ -148,21 +148,6 @@ static bool add_key(char *key, uint32_t rank, uint32_t line)
     return true;
 }
 
-/* Splits line at tabs into at most max fields; returns how many. */
-static unsigned split_tabs(char *line, char **f, unsigned max)
-{
-    unsigned n = 0;
-    for (char *p = line; n < max;) {
-        f[n++] = p;
-        char *t = strchr(p, '\t');
-        if (!t)
-            break;
-        *t = 0;
-        p = t + 1;
-    }
-    return n;
-}
-
 #define ORDER_MAX_FIELDS 256   /* names a `cycle` line may list */
 
 bool lw_order_parse(char *text, size_t len, const char *what)
@@ -190,7 +175,7 @@ bool lw_order_parse(char *text, size_t len, const char *what)
                     "(not an order file); no lock order checks in this run\n", what, lineno);
             goto fail;
         }
-        unsigned nf = split_tabs(line, f, ORDER_MAX_FIELDS);
+        unsigned nf = lw_split_tabs(line, f, ORDER_MAX_FIELDS);
         bool ok;
         if (strcmp(f[0], "lock") == 0 && nf == 2 && f[1][0]) {
             ok = add_key(f[1], rank++, lineno);

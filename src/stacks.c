@@ -1263,25 +1263,6 @@ static char *sym_query(const char *req, size_t n)
     return sym_reply;
 }
 
-/* Splits a tab-separated answer line in place into at most max fields;
- * returns how many. */
-static unsigned split_tabs(char *line, char **f, unsigned max)
-{
-    unsigned n = 0;
-    char *nl = strchr(line, '\n');
-    if (nl)
-        *nl = 0;
-    for (char *p = line; n < max;) {
-        f[n++] = p;
-        char *t = strchr(p, '\t');
-        if (!t)
-            break;
-        *t = 0;
-        p = t + 1;
-    }
-    return n;
-}
-
 static unsigned parse_uint(const char *d)
 {
     unsigned v = 0;
@@ -1331,7 +1312,7 @@ bool lw_symbolize_var(uintptr_t addr, lw_var_info *vi)
         char *ans = !b.truncated && !strchr(path, '\n') ? sym_query(req, b.len) : NULL;
         errno = e;
         char *f[7];
-        if (ans && ans[0] == 'V' && split_tabs(ans, f, 7) == 7 && f[1][0]) {
+        if (ans && ans[0] == 'V' && lw_split_tabs(ans, f, 7) == 7 && f[1][0]) {
             vi->name = intern_or_empty(f[1]);
             vi->mangled = intern(f[2], strlen(f[2]));
             vi->path = intern_or_empty(f[3]);
@@ -1378,7 +1359,7 @@ bool lw_symbolize_local(uintptr_t pc, intptr_t cfa_off, lw_local_info *li)
         char *ans = !b.truncated && !strchr(path, '\n') ? sym_query(req, b.len) : NULL;
         errno = e;
         char *f[6];
-        if (ans && ans[0] == 'L' && split_tabs(ans, f, 6) == 6 && f[2][0]) {
+        if (ans && ans[0] == 'L' && lw_split_tabs(ans, f, 6) == 6 && f[2][0]) {
             li->function = intern_or_empty(f[1]);
             li->name = intern_or_empty(f[2]);
             li->path = intern_or_empty(f[3]);

@@ -19,10 +19,19 @@ static int (*real_main)(int, char **, char **);
 static uint64_t decided_reports; /* report count when the status was decided */
 static int decided_status;
 
+/* A vfork child shares its parent's memory: it works out its status but
+ * writes nothing of the parent's, and leaves the final words to it. */
+static bool vfork_child(void)
+{
+    return lw_load_relaxed(&lw_core_ready) && lw_in_vfork_child();
+}
+
 static int decide(int status)
 {
     if (!lw_load_relaxed(&lw_core_ready))
         return status;
+    if (vfork_child())
+        return lw_exit_status(status);
     decided_reports = lw_findings_count();
     decided_status = lw_exit_status(status);
     return decided_status;
@@ -31,7 +40,7 @@ static int decide(int status)
 /* The end of the process as lockwatch sees it: say what suppressions hid. */
 static void final_words(void)
 {
-    if (lw_load_relaxed(&lw_core_ready))
+    if (lw_load_relaxed(&lw_core_ready) && !vfork_child())
         lw_supp_summary();
 }
 
@@ -86,10 +95,6 @@ LW_EXPORT void _exit(int status)
 {
     if (!lw_real__exit)
         lw_resolve_all();
-    /* A vfork child shares its parent's memory: it decides its status
-     * without a trace, and leaves the final words to the parent. */
-    if (lw_load_relaxed(&lw_core_ready) && lw_in_vfork_child())
-        lw_real__exit(lw_exit_status(status));
     int st = decide(status);
     final_words();   /* no exit handlers run after _exit */
     lw_real__exit(st);
@@ -100,8 +105,6 @@ LW_EXPORT void _Exit(int status)
 {
     if (!lw_real__Exit)
         lw_resolve_all();
-    if (lw_load_relaxed(&lw_core_ready) && lw_in_vfork_child())
-        lw_real__Exit(lw_exit_status(status));
     int st = decide(status);
     final_words();
     lw_real__Exit(st);

@@ -192,11 +192,6 @@ void lw_log_reinit(void)
     lw_log_init();
 }
 
-int lw_log_fd(void)
-{
-    return lw_load_acquire(&err_ch.fd);
-}
-
 void lw_out_set_log(const char *path_template)
 {
     log_template = path_template && path_template[0] ? path_template : NULL;

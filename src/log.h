@@ -8,14 +8,14 @@
 
 #include "lw_base.h"
 
-/* Duplicates fd 2 to a high, close-on-exec descriptor (PITFALLS 15), so a
- * program that closes or redirects stderr still gets our warnings where its
- * stderr first was.  Idempotent. */
+/* Takes stderr as it is at start-up as lockwatch's own channel: a
+ * descriptor of its own at LW_PRIVATE_FD_MIN or above, close-on-exec
+ * (PITFALLS 15; a pipe is opened again through /proc, non-blocking), so a
+ * program that closes or redirects fd 2 still gets our warnings and
+ * reports where its stderr first was.  Once; none if fd 2 was closed. */
 void lw_log_init(void);
 /* Takes fd 2 as it is now as stderr (unit tests that redirect fd 2). */
 void lw_log_reinit(void);
-/* That descriptor; -1 when stderr was closed at start or has been lost. */
-int lw_log_fd(void);
 /* LOCKWATCH_LOG's path (with %p for the pid), or NULL/"" for stderr; set
  * once at start-up. */
 void lw_out_set_log(const char *path_template);

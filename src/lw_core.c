@@ -762,12 +762,14 @@ unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigne
 static LW_NOINLINE void capture(lw_thread *t, unsigned i, uintptr_t pc)
 {
     lw_held *h = &t->held[i];
-    if (i >= LW_HELD_FULL || t->site_allow == 0)
+    bool full = lw_opt.held_stacks == LW_HELD_STACKS_FULL;
+    if (i >= LW_HELD_FULL || (!full && t->site_allow == 0))
         return;
-    t->site_allow--;
+    if (!full)
+        t->site_allow--;   /* full captures every acquisition, unbounded */
     t->site_captures++;
     unsigned n;
-    if (lw_opt.held_stacks == LW_HELD_STACKS_FULL) {
+    if (full) {
         int g = t->guard;
         t->guard = 1;
         lw_compiler_barrier();
@@ -791,8 +793,7 @@ void lw_site_miss(lw_thread *t, unsigned i, uintptr_t pc, bool new_lock)
             set[0] = tag;   /* never: the probe passes from now on */
             return;
         }
-        t->site_allow = LW_SITE_ALLOW;   /* full: every acquisition, no table */
-        capture(t, i, pc);
+        capture(t, i, pc);   /* full: every acquisition, no table */
         return;
     }
     unsigned st;   /* LW_SITE_HELPER | captures left */

@@ -114,7 +114,6 @@ void lw_thread_setup(lw_thread *t)
     lw_mem_note_stack(t->num, t->tid, (uintptr_t)__builtin_frame_address(0));
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
     t->slow = slow_paths();
-    t->site_allow = LW_SITE_ALLOW;
 }
 
 void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack,
@@ -131,7 +130,6 @@ void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t creat
     lw_mem_note_stack(num, t->tid, (uintptr_t)__builtin_frame_address(0));
     t->ready = lw_load_relaxed(&lw_core_ready) != 0;
     t->slow = slow_paths();
-    t->site_allow = LW_SITE_ALLOW;
 }
 
 void lw_thread_atfork_child(void)

@@ -487,25 +487,17 @@ def build_graph(log):
             lk = locks.get(text(lid))
             return lock_key(rec, lk) if lk else None
 
-        for e in map(as_dict, as_list(rec.get("cycle"))):
+        # A cycle's edges, highlighted; an order violation's, drawn as such.
+        member, violation = ("edges", True) if f.kind == "order-violation" else ("cycle", False)
+        for e in map(as_dict, as_list(rec.get(member))):
             a, b = key(e.get("from")), key(e.get("to"))
             if a is None or b is None:
                 continue
             g.add_node(a, text(locks[text(e.get("from"))].get("kind")))
             g.add_node(b, text(locks[text(e.get("to"))].get("kind")))
             st = stack_of(rec, e.get("stack")) or []
-            g.add_edge(a, b, frame_where(program_frame(rec, st)), text(e.get("thread")), True,
-                       f.fingerprint)
-        if f.kind == "order-violation":
-            for e in map(as_dict, as_list(rec.get("edges"))):
-                a, b = key(e.get("from")), key(e.get("to"))
-                if a is None or b is None:
-                    continue
-                g.add_node(a, text(locks[text(e.get("from"))].get("kind")))
-                g.add_node(b, text(locks[text(e.get("to"))].get("kind")))
-                st = stack_of(rec, e.get("stack")) or []
-                g.add_edge(a, b, frame_where(program_frame(rec, st)), text(e.get("thread")),
-                           False, f.fingerprint, violation=True)
+            g.add_edge(a, b, frame_where(program_frame(rec, st)), text(e.get("thread")),
+                       not violation, f.fingerprint, violation=violation)
         if f.kind == "deadlock":
             for t in map(as_dict, as_list(rec.get("threads"))):
                 b = key(t.get("waits_for"))

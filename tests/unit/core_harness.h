@@ -84,20 +84,6 @@ static inline void h_setup(void)
     h_setup_env(envp);
 }
 
-/* The test's real thread as lockwatch's current thread (rules that look at
- * the calling thread, lw_tls): a state of its own, attached once. */
-static inline lw_thread *h_self(void)
-{
-    static __thread lw_thread *me;
-    if (!me) {
-        me = calloc(1, sizeof(*me));
-        ck_assert(me != NULL);
-        lw_thread_init(me);
-        lw_tls.t = me;
-    }
-    return me;
-}
-
 static inline lw_thread *h_thread(unsigned i)
 {
     return &h_threads[i];

@@ -252,7 +252,7 @@ END_TEST
  * second thread to take the lock brings the report out. */
 START_TEST(blocking_call_deferred_until_shared)
 {
-    lw_thread *me = h_self(), *other = h_thread(1);
+    lw_thread *me = unit_self(), *other = h_thread(1);
     lw_thread_setup(me);
     lw_lock *m = h_lock(1);
     h_lock_m(me, m);

@@ -63,26 +63,12 @@ static void op_graph(job *j)
     lw_graph_unlock();
 }
 
-/* This real thread as lockwatch's current thread (lw_tls): a state of its
- * own, attached once. */
-static lw_thread *self_state(void)
-{
-    static __thread lw_thread *me;
-    if (!me) {
-        me = calloc(1, sizeof(*me));
-        ck_assert(me != NULL);
-        lw_thread_init(me);
-        lw_tls.t = me;
-    }
-    return me;
-}
-
 /* The warm-up publishes a wait record (which takes the depot lock, the
  * record pool, ...); the operation proper only ends it. */
 static void op_wait_end(job *j)
 {
     if (!j->w) {
-        j->w = lw_wait_begin(self_state(), node, LW_MODE_WRITE, NULL, false);
+        j->w = lw_wait_begin(unit_self(), node, LW_MODE_WRITE, NULL, false);
         ck_assert(j->w != NULL);
     } else {
         lw_wait_end(j->w);
@@ -161,7 +147,7 @@ static void setup(void)
 {
     setenv("LOCKWATCH_LOG", "/dev/null", 1);
     ck_assert(lw_core_init(NULL, NULL));
-    lw_thread_setup(self_state());
+    lw_thread_setup(unit_self());
     node = lw_lock_create(0x2000, LW_KIND_MUTEX, 0, 0);
     pend_node = lw_lock_create(0x3000, LW_KIND_MUTEX, 0, 0);
     ck_assert(node && pend_node);
@@ -196,7 +182,7 @@ static void sleep_ms(long ms)
 static void *runner(void *arg)
 {
     job *j = arg;
-    lw_thread_setup(self_state());
+    lw_thread_setup(unit_self());
     j->op(j); /* warm-up: allocations, libunwind, the backtrace in the depot */
     __atomic_store_n(&j->phase, 1, __ATOMIC_SEQ_CST);
     while (__atomic_load_n(&j->phase, __ATOMIC_SEQ_CST) != 2)

@@ -1,6 +1,7 @@
 /*
- * log.h: lockwatch's own warnings ("lockwatch: warning: ..."), one line
- * each, to a private duplicate of stderr.  Base layer: no core structure,
+ * log.h: lockwatch's own warnings ("lockwatch: warning: ...", one line
+ * each) and the channels reports are written to (stderr as it was at
+ * start-up, the LOCKWATCH_LOG file).  Base layer: no core structure,
  * no stdio, no malloc; usable from any file and any hook path.
  */
 #ifndef LW_LOG_H

@@ -701,6 +701,181 @@ static int mode_chain_cycle(const char *mode)
     return 0;
 }
 
+/* ---- cache: a lock per entry, born, ordered and destroyed by thousands ----
+ * The shape of unbound's lruhash (and of many caches): a table spinlock, a
+ * spinlock per bin, an rwlock per entry.  A lookup takes the table, then the
+ * bin, lets the table go and read-locks the entry under the bin; an insert
+ * links a new entry under the table and its bin, and past the capacity
+ * evicts the least recently used entry: under the table and that entry's
+ * bin it write-locks the entry, then destroys its lock and frees it after
+ * the table is let go.  As in unbound, entries refer to long-lived records
+ * with locks of their own (its rrset keys): a hit read-locks the entry's
+ * record while it holds the entry, and counts the hit under a statistics
+ * mutex while it holds the record.  Every entry's life adds new order
+ * edges (bin -> entry and entry -> record at its first hit, the second
+ * against the order the graph had: the record is older and has an edge
+ * out; table -> entry and bin -> entry at its eviction) and removes them
+ * again.  One op: one query (a lookup; one in four misses and inserts a
+ * new entry). */
+#define CACHE_BINS 1024
+#define CACHE_CAP 8192
+#define CACHE_RECORDS 64
+
+struct centry {
+    pthread_rwlock_t lock;
+    long key, value;
+    struct centry *bin_next, *lru_prev, *lru_next;
+};
+
+static struct {
+    pthread_spinlock_t table;
+    pthread_spinlock_t bin[CACHE_BINS];
+    struct centry *head[CACHE_BINS];
+    struct centry *lru_first, *lru_last;
+    long num;
+    pthread_rwlock_t record[CACHE_RECORDS];
+    pthread_mutex_t stats;
+    long record_hits;
+} cache;
+
+static unsigned cache_bin(long key)
+{
+    return (unsigned)(((uint64_t)key * 0x9e3779b97f4a7c15ull) >> 54) & (CACHE_BINS - 1);
+}
+
+static void lru_unlink(struct centry *e)
+{
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else
+        cache.lru_first = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else
+        cache.lru_last = e->lru_prev;
+}
+
+static void lru_front(struct centry *e)
+{
+    e->lru_prev = NULL;
+    e->lru_next = cache.lru_first;
+    if (cache.lru_first)
+        cache.lru_first->lru_prev = e;
+    cache.lru_first = e;
+    if (!cache.lru_last)
+        cache.lru_last = e;
+}
+
+/* The entry of `key`, read-locked, or NULL. */
+static struct centry *cache_lookup(long key)
+{
+    unsigned b = cache_bin(key);
+    CHECK0(pthread_spin_lock(&cache.table));
+    CHECK0(pthread_spin_lock(&cache.bin[b]));
+    struct centry *e = cache.head[b];
+    while (e && e->key != key)
+        e = e->bin_next;
+    if (e) {
+        lru_unlink(e);
+        lru_front(e);
+    }
+    CHECK0(pthread_spin_unlock(&cache.table));
+    if (e)
+        CHECK0(pthread_rwlock_rdlock(&e->lock));
+    CHECK0(pthread_spin_unlock(&cache.bin[b]));
+    return e;
+}
+
+static void cache_insert(long key)
+{
+    struct centry *e = malloc(sizeof(*e)), *evicted = NULL;
+    if (!e)
+        fail("out of memory");
+    CHECK0(pthread_rwlock_init(&e->lock, NULL));
+    e->key = key;
+    e->value = key * 3;
+    unsigned b = cache_bin(key);
+    CHECK0(pthread_spin_lock(&cache.table));
+    CHECK0(pthread_spin_lock(&cache.bin[b]));
+    e->bin_next = cache.head[b];
+    cache.head[b] = e;
+    lru_front(e);
+    cache.num++;
+    CHECK0(pthread_spin_unlock(&cache.bin[b]));
+    if (cache.num > CACHE_CAP) {
+        struct centry *d = cache.lru_last;
+        lru_unlink(d);
+        cache.num--;
+        unsigned db = cache_bin(d->key);
+        CHECK0(pthread_spin_lock(&cache.bin[db]));
+        struct centry **pp = &cache.head[db];
+        while (*pp != d)
+            pp = &(*pp)->bin_next;
+        *pp = d->bin_next;
+        CHECK0(pthread_rwlock_wrlock(&d->lock));
+        d->value = -1;
+        CHECK0(pthread_rwlock_unlock(&d->lock));
+        CHECK0(pthread_spin_unlock(&cache.bin[db]));
+        evicted = d;
+    }
+    CHECK0(pthread_spin_unlock(&cache.table));
+    if (evicted) {
+        CHECK0(pthread_rwlock_destroy(&evicted->lock));
+        free(evicted);
+    }
+}
+
+static int mode_cache(const char *mode)
+{
+    long n = scaled(2000000);
+    pthread_t t;
+    if (pthread_create(&t, NULL, idle_thread, NULL) != 0 || pthread_join(t, NULL) != 0)
+        fail("cannot create the idle thread");
+    CHECK0(pthread_spin_init(&cache.table, PTHREAD_PROCESS_PRIVATE));
+    for (int i = 0; i < CACHE_BINS; i++)
+        CHECK0(pthread_spin_init(&cache.bin[i], PTHREAD_PROCESS_PRIVATE));
+    for (int i = 0; i < CACHE_RECORDS; i++)
+        CHECK0(pthread_rwlock_init(&cache.record[i], NULL));
+    CHECK0(pthread_mutex_init(&cache.stats, NULL));
+    long next_key = 0, hits = 0, misses = 0;
+    uint64_t rnd = 88172645463325252ull;
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        long key;
+        if (i % 4 == 0 || next_key == 0) {
+            key = next_key++;   /* never seen: a miss */
+        } else {
+            rnd ^= rnd << 13;
+            rnd ^= rnd >> 7;
+            rnd ^= rnd << 17;
+            long back = (long)(rnd % 2048) + 1;
+            key = next_key - back < 0 ? 0 : next_key - back;
+        }
+        struct centry *e = cache_lookup(key);
+        if (e) {
+            pthread_rwlock_t *rec = &cache.record[key % CACHE_RECORDS];
+            CHECK0(pthread_rwlock_rdlock(rec));
+            if (e->value != key * 3)
+                fail("entry %ld holds %ld", key, e->value);
+            CHECK0(pthread_mutex_lock(&cache.stats));
+            cache.record_hits++;
+            CHECK0(pthread_mutex_unlock(&cache.stats));
+            CHECK0(pthread_rwlock_unlock(rec));
+            CHECK0(pthread_rwlock_unlock(&e->lock));
+            hits++;
+        } else {
+            cache_insert(key);
+            misses++;
+        }
+    }
+    uint64_t ns = now_ns() - t0;
+    if (misses != next_key || cache.record_hits != hits)
+        fail("%ld misses for %ld keys, %ld record hits for %ld", misses, next_key,
+             cache.record_hits, hits);
+    result(mode, ns, n, "entries_born=%ld hits=%ld cap=%d", next_key, hits, CACHE_CAP);
+    return 0;
+}
+
 /* "contended8" with prefix "contended" -> 8; 0 if m is not prefix+N. */
 static int thread_suffix(const char *m, const char *prefix)
 {
@@ -721,7 +896,7 @@ int main(int argc, char **argv)
                 "       nested2-helper\n"
                 "       contended2 contended4 fresh\n"
                 "       fresh-free rwlock prodcons churn write graph malloc-free\n"
-                "       malloc-free-held chain-cycle\n"
+                "       malloc-free-held chain-cycle cache\n"
                 "       contendedN rwlockN (N threads, 1 to 256)\n",
                 argv[0]);
         return 2;
@@ -768,6 +943,8 @@ int main(int argc, char **argv)
         return mode_graph(m);
     if (!strcmp(m, "chain-cycle"))
         return mode_chain_cycle(m);
+    if (!strcmp(m, "cache"))
+        return mode_cache(m);
     if (!strcmp(m, "malloc-free"))
         return mode_malloc_free(m, false);
     if (!strcmp(m, "malloc-free-held"))

@@ -105,6 +105,13 @@ bool lw_intercept_init(void);
 
 #define LW_PC()  ((uintptr_t)__builtin_return_address(0))
 #define LW_CFA() ((uintptr_t)__builtin_dwarf_cfa())
+/* The caller's frame pointer (its rbp at the call), noted for the core
+ * (lw_tls.fp): asking for the frame address makes the compiler give the
+ * function a standard frame (push %rbp; mov %rsp, %rbp), whose first word
+ * is the caller's rbp.  Every function through which an acquisition can
+ * reach the core's new-edge path notes it at entry, so the core never
+ * reads one noted for another call (acqstack.h). */
+#define LW_NOTE_FP() (lw_tls.fp = *(const uintptr_t *)__builtin_frame_address(0))
 
 /* The calling thread's own state, attached now (lw_tls.t was lw_dormant);
  * NULL when none can be had (the thread then goes unwatched). */
@@ -354,7 +361,7 @@ static inline unsigned lw_timed_how(const lw_thread *t, clockid_t clk, const str
 static inline lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock_kind kind,
                                       unsigned mtype, bool destroyed, unsigned mode,
                                       unsigned how, const char *call, uintptr_t pc,
-                                      bool *relocked)
+                                      uintptr_t cfa, bool *relocked)
 {
     lw_lock *l = NULL;
     *relocked = false;
@@ -363,11 +370,11 @@ static inline lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock
     } else {
         l = lw_lock_lookup(addr, kind, mtype, pc);
         if (LW_LIKELY(l != NULL)) {
-            unsigned pre = lw_before_acquire(t, l, mode, how, pc, call);
+            unsigned pre = lw_before_acquire(t, l, mode, how, pc, cfa, call);
             if (LW_UNLIKELY(pre == LW_PRE_STALE)) {
                 /* A new lock where the one held was: a node of its own. */
                 l = lw_lock_lookup(addr, kind, mtype, pc);
-                pre = l ? lw_before_acquire(t, l, mode, how, pc, call) : LW_PRE_GO;
+                pre = l ? lw_before_acquire(t, l, mode, how, pc, cfa, call) : LW_PRE_GO;
             }
             *relocked = pre == LW_PRE_RELOCKED;
         }
@@ -379,17 +386,18 @@ static inline lw_lock *lw_acquire_pre(lw_thread *t, uintptr_t addr, enum lw_lock
 
 /* lw_acquire_pre for a mutex (pthread and C11 kinds): the node hint first. */
 lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
-                           unsigned how, const char *call, uintptr_t pc, bool *relocked);
+                           unsigned how, const char *call, uintptr_t pc, uintptr_t cfa,
+                           bool *relocked);
 static inline lw_lock *lw_mutex_pre(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
                                     unsigned how, const char *call, uintptr_t pc,
-                                    bool *relocked)
+                                    uintptr_t cfa, bool *relocked)
 {
     lw_lock *l = lw_mutex_cached(m);
     if (LW_UNLIKELY(l == NULL))
-        return lw_mutex_pre_slow(t, m, kind, how, call, pc, relocked);
-    unsigned pre = lw_before_acquire(t, l, LW_MODE_WRITE, how, pc, call);
+        return lw_mutex_pre_slow(t, m, kind, how, call, pc, cfa, relocked);
+    unsigned pre = lw_before_acquire(t, l, LW_MODE_WRITE, how, pc, cfa, call);
     if (LW_UNLIKELY(pre == LW_PRE_STALE))
-        return lw_mutex_pre_slow(t, m, kind, how, call, pc, relocked);   /* a new node */
+        return lw_mutex_pre_slow(t, m, kind, how, call, pc, cfa, relocked);   /* a new node */
     *relocked = pre == LW_PRE_RELOCKED;
     lw_leave(t);
     lw_jitter(t, LW_JIT_ACQUIRE);

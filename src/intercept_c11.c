@@ -30,10 +30,11 @@ static int c11_result(int r)
     lw_thread *t = lw_enter();                                                                \
     if (!t)                                                                                   \
         return real_call;                                                                     \
+    LW_NOTE_FP();                                                                             \
     uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                   \
     pthread_mutex_t *pm = as_pthread(m);                                                      \
     bool relocked;                                                                            \
-    lw_lock *l = lw_mutex_pre(t, pm, LW_KIND_C11_MUTEX, (how), call_name, pc, &relocked);    \
+    lw_lock *l = lw_mutex_pre(t, pm, LW_KIND_C11_MUTEX, (how), call_name, pc, cfa, &relocked);    \
     int r = l ? (blocking_call) : real_call;                                                  \
     return lw_lock_common(t, l, LW_MODE_WRITE, r, pc, cfa)
 
@@ -139,11 +140,13 @@ static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc,
 
 LW_EXPORT int cnd_wait(cnd_t *c, mtx_t *m)
 {
+    LW_NOTE_FP();
     return c11_wait(c, m, NULL, LW_PC(), LW_CFA());
 }
 
 LW_EXPORT int cnd_timedwait(cnd_t *__restrict c, mtx_t *__restrict m,
                             const struct timespec *__restrict ts)
 {
+    LW_NOTE_FP();
     return c11_wait(c, m, ts, LW_PC(), LW_CFA());
 }

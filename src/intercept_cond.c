@@ -28,7 +28,7 @@ void lw_cond_reacquire(lw_thread *t, lw_lock *l, const lw_held *saved, uintptr_t
 {
     if (!saved->lock || l->id != saved->id)
         return;
-    lw_before_acquire(t, l, saved->mode, LW_ACQ_BLOCKING, pc, NULL);
+    lw_before_acquire(t, l, saved->mode, LW_ACQ_BLOCKING, pc, cfa, NULL);
     lw_after_acquire(t, l, saved->mode, pc, cfa);
     lw_held *h = lw_held_find(t, l);
     if (h)
@@ -189,11 +189,13 @@ static void cond_destroy_pre(pthread_cond_t *c, uintptr_t pc)
     }                                                                                              \
     LW_EXPORT int lw_cond_wait_##sfx(pthread_cond_t *c, pthread_mutex_t *m)                        \
     {                                                                                              \
+        LW_NOTE_FP();                                                                              \
         return cond_wait(is_old, WAIT_PLAIN, c, m, 0, NULL, LW_PC(), LW_CFA());                    \
     }                                                                                              \
     LW_EXPORT int lw_cond_timedwait_##sfx(pthread_cond_t *c, pthread_mutex_t *m,                   \
                                           const struct timespec *ts)                               \
     {                                                                                              \
+        LW_NOTE_FP();                                                                              \
         return cond_wait(is_old, WAIT_TIMED, c, m, 0, ts, LW_PC(), LW_CFA());                      \
     }
 
@@ -216,6 +218,7 @@ __asm__(".symver lw_cond_timedwait_old, pthread_cond_timedwait@GLIBC_2.2.5");
 LW_EXPORT int pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clk,
                                      const struct timespec *ts)
 {
+    LW_NOTE_FP();
     return cond_wait(false, WAIT_CLOCK, c, m, clk, ts, LW_PC(), LW_CFA());
 }
 

@@ -210,12 +210,13 @@ void lw_forget_reused(uintptr_t addr)
 }
 
 lw_lock *lw_mutex_pre_slow(lw_thread *t, pthread_mutex_t *m, enum lw_lock_kind kind,
-                           unsigned how, const char *call, uintptr_t pc, bool *relocked)
+                           unsigned how, const char *call, uintptr_t pc, uintptr_t cfa,
+                           bool *relocked)
 {
     lw_mutex_check_reused(m, kind, 0);
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)m, kind, lw_mutex_type(m),
                                 lw_mutex_is_destroyed(m), LW_MODE_WRITE,
-                                how, call, pc, relocked);
+                                how, call, pc, cfa, relocked);
     lw_mutex_remember(m, l);
     return l;
 }
@@ -311,7 +312,7 @@ static LW_NOINLINE int mutex_acquire_slow(enum mutex_call c, pthread_mutex_t *m,
                    : c == MC_TRY   ? LW_ACQ_TRY
                    : c == MC_TIMED ? lw_timed_how(t, CLOCK_REALTIME, ts)
                                    : lw_timed_how(t, clk, ts);
-    lw_lock *l = lw_mutex_pre(t, m, LW_KIND_MUTEX, how, mutex_call_name[c], pc, &relocked);
+    lw_lock *l = lw_mutex_pre(t, m, LW_KIND_MUTEX, how, mutex_call_name[c], pc, cfa, &relocked);
     int r;
     if (l && c == MC_LOCK)
         r = lw_mutex_acquire(t, l, m, relocked);
@@ -358,6 +359,7 @@ void lw_mutex_busy(lw_thread *t, pthread_mutex_t *m)
     if (LW_LIKELY(t != NULL) && LW_LIKELY(t->nheld == 0))                                   \
         return lw_mutex_post_fast(t, (m), (fast_call), mutex_call_name[c], LW_PC(),          \
                                   LW_CFA());                                                \
+    LW_NOTE_FP();                                                                          \
     return mutex_acquire_slow((c), (m), (clk), (ts), LW_PC(), LW_CFA())
 
 LW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
@@ -367,9 +369,11 @@ LW_EXPORT int pthread_mutex_lock(pthread_mutex_t *m)
         if (LW_LIKELY(t->nheld == 0))
             return lw_mutex_lock_prepared(t, m, LW_PC(), LW_CFA());
         int r;
+        LW_NOTE_FP();
         if (lw_mutex_lock_nested(t, m, LW_PC(), LW_CFA(), &r))
             return r;
     }
+    LW_NOTE_FP();
     return mutex_acquire_slow(MC_LOCK, m, 0, NULL, LW_PC(), LW_CFA());
 }
 
@@ -478,10 +482,11 @@ LW_EXPORT int pthread_spin_destroy(pthread_spinlock_t *s)
     lw_thread *t = lw_enter();                                                             \
     if (!t)                                                                                \
         return real_call;                                                                  \
+    LW_NOTE_FP();                                                                          \
     uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                \
     bool relocked;                                                                         \
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)(s), LW_KIND_SPIN, 0, false, LW_MODE_WRITE, \
-                                (how), call_name, pc, &relocked);                          \
+                                (how), call_name, pc, cfa, &relocked);                          \
     int r = l ? (blocking_call) : real_call;                                               \
     return lw_lock_common(t, l, LW_MODE_WRITE, r, pc, cfa)
 

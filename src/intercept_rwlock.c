@@ -32,12 +32,13 @@ static const lw_waitops wr_waitops = { wr_try, wr_until, EBUSY };
     lw_thread *t = lw_enter();                                                                  \
     if (!t)                                                                                     \
         return real_call;                                                                       \
+    LW_NOTE_FP();                                                                               \
     uintptr_t pc = LW_PC(), cfa = LW_CFA();                                                     \
     bool relocked;                                                                              \
     lw_rwlock_check_reused(rw);                                                                 \
     lw_lock *l = lw_acquire_pre(t, (uintptr_t)rw, LW_KIND_RWLOCK, lw_rwlock_mtype(rw),          \
                                 lw_rwlock_is_destroyed(rw),                                     \
-                                (mode), (how), call_name, pc, &relocked);                       \
+                                (mode), (how), call_name, pc, cfa, &relocked);                       \
     lw_rwlock_remember(rw, l);                                                                  \
     int r = l ? (blocking_call) : real_call;                                                    \
     return lw_lock_common(t, l, (mode), r, pc, cfa)
@@ -94,6 +95,7 @@ LW_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *rw)
 LW_EXPORT int pthread_rwlock_rdlock(pthread_rwlock_t *rw)
 {
     int fr;
+    LW_NOTE_FP();
     if (rw_acquire_fast(rw, LW_MODE_READ, &rd_waitops, LW_PC(), LW_CFA(), &fr))
         return fr;
     LW_RW_ACQUIRE(LW_MODE_READ, LW_ACQ_BLOCKING, "pthread_rwlock_rdlock",
@@ -125,6 +127,7 @@ LW_EXPORT int pthread_rwlock_clockrdlock(pthread_rwlock_t *rw, clockid_t clk,
 LW_EXPORT int pthread_rwlock_wrlock(pthread_rwlock_t *rw)
 {
     int fr;
+    LW_NOTE_FP();
     if (rw_acquire_fast(rw, LW_MODE_WRITE, &wr_waitops, LW_PC(), LW_CFA(), &fr))
         return fr;
     LW_RW_ACQUIRE(LW_MODE_WRITE, LW_ACQ_BLOCKING, "pthread_rwlock_wrlock",

@@ -6,6 +6,7 @@
 #include "arena.h"
 #include "intercept.h"
 #include "stacks.h"
+#include "acqstack.h"
 #include "deadlock.h"
 #include "rules.h"
 #include "asleep.h"
@@ -57,9 +58,12 @@ lw_thread *lw_thread_attach(void)
     if (t) {
         lw_held *big = t->held_big;   /* zero in a new state */
         unsigned big_cap = t->held_big_cap;
+        struct lw_acq_stacks *acq = t->acq_stacks;
         memset(t, 0, sizeof(*t));
         t->held_big = big;
         t->held_big_cap = big_cap;
+        lw_acq_stack_clear(acq);
+        t->acq_stacks = acq;
         lw_thread_init(t);
     }
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
@@ -245,8 +249,11 @@ static struct tramp tramp_take(void *p)
         t->guard++;
         lw_thread_adopt(t, tr.num, tr.parent, tr.stack, tr.creator_name);
         uintptr_t here = (uintptr_t)__builtin_frame_address(0);
-        if (tr.stack_size && tr.stack_size < here)
+        if (tr.stack_size && tr.stack_size < here) {
             t->stack_lo = here - tr.stack_size;
+            if (tr.stack_size >= LW_SAFE_STACK_MIN)
+                t->stack_safe_lo = here - tr.stack_size / 2;
+        }
         lw_thread_watch_exit();
         t->guard--;
     }

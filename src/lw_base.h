@@ -28,6 +28,7 @@
 #define LW_PAGE            4096  /* x86-64 */
 #define LW_SIDE_NEED       (64 * 1024)   /* stack a slow path may need (lw_side_call) */
 #define LW_SIDE_SIZE       (256 * 1024)  /* a side stack's size */
+#define LW_SAFE_STACK_MIN  (256 * 1024)   /* stacks whose upper half reads safely (acqstack.h) */
 #define LW_SITE_SETS       64    /* per-thread acquisition-site table: sets of 2 (power of 2) */
 #define LW_SITE_YOUNG      2     /* captures at a site new to the thread */
 #define LW_SITE_REFILL     16    /* captures at a site after it formed an edge through a helper */

@@ -16,6 +16,7 @@
 #include "report.h"
 #include "rules.h"
 #include "stacks.h"
+#include "acqstack.h"
 #include "suppress.h"
 #include "jitter.h"
 #include "order.h"
@@ -562,7 +563,82 @@ typedef struct {
     unsigned n;
     uint32_t stack_to;
     bool done;
+    uintptr_t pc, cfa;   /* the lock call (cfa 0: unknown) */
+    uintptr_t fp;        /* the caller's frame pointer then (lw_tls.fp) */
 } acq_unwind;
+
+/* Where t's kept backtraces may be read (acqstack.h): the upper half of a
+ * large stack it was created with, up to its thread descriptor (glibc puts
+ * it at the stack's top, above every frame); for the main thread, 8 MB
+ * below __libc_stack_end (no mapping is placed that close under the main
+ * stack).  false when the lock call's frame (cfa) is not in there: another
+ * stack (a coroutine's, a signal stack), or one lockwatch knows too little
+ * of. */
+extern void *__libc_stack_end;
+#define LW_MAIN_STACK_SAFE (8u << 20)
+
+static bool acq_bounds(const lw_thread *t, uintptr_t cfa, uintptr_t *lo, uintptr_t *hi)
+{
+    if (t->stack_safe_lo) {
+        *lo = t->stack_safe_lo;
+        *hi = (uintptr_t)pthread_self();
+    } else {
+        *hi = (uintptr_t)__libc_stack_end;
+        *lo = *hi > LW_MAIN_STACK_SAFE ? *hi - LW_MAIN_STACK_SAFE : 0;
+    }
+    return cfa > *lo && cfa < *hi;
+}
+
+/* The frames of a walk that are the program's (lockwatch's dropped). */
+static unsigned visible_frames(const uintptr_t *pcs, const uintptr_t *sps, unsigned n,
+                               uintptr_t *out_pcs, uintptr_t *out_sps)
+{
+    unsigned m = 0;
+    for (unsigned k = 0; k < n; k++)
+        if (!lw_stack_hidden(pcs[k])) {
+            out_pcs[m] = pcs[k];
+            out_sps[m] = sps[k];
+            m++;
+        }
+    return m;
+}
+
+/* The acquisition's backtrace: the one this thread made last at the same
+ * call site and stack depth when its frames still hold (a lock per entry
+ * of a cache forms new edges at every life, from the same few paths), else
+ * libunwind's, kept for the next. */
+static void acq_backtrace(lw_thread *t, acq_unwind *u)
+{
+    uintptr_t lo = 0, hi = 0;
+    bool bounded = u->cfa && acq_bounds(t, u->cfa, &lo, &hi);
+    u->done = true;
+    if (bounded && t->acq_stacks) {
+        const lw_acq_stack *s = lw_acq_stack_find(t->acq_stacks, lo, hi, u->pc, u->cfa, u->fp);
+        if (s) {
+            u->n = visible_frames(s->pcs, s->sps, s->n, u->pcs, u->sps);
+            u->stack_to = s->stack_id;
+            t->acq_stack_hits++;
+            return;
+        }
+    }
+    /* Every frame from the lock call's out, lockwatch's own between the
+     * program's (its thread start, its main) included: a kept walk is
+     * checked frame by frame. */
+    uintptr_t raw_pcs[LW_MAX_FRAMES], raw_sps[LW_MAX_FRAMES];
+    unsigned raw = lw_unwind_raw(raw_pcs, raw_sps, LW_MAX_FRAMES), k = 0;
+    while (k < raw && lw_stack_hidden(raw_pcs[k]))
+        k++;
+    unsigned depth = lw_stack_depth();
+    u->n = visible_frames(raw_pcs + k, raw_sps + k, raw - k, u->pcs, u->sps);
+    u->stack_to = lw_depot_put(u->pcs, u->n < depth ? u->n : depth);
+    lw_thread_refresh_name(t);   /* a system call: once per walk */
+    if (bounded && k < raw && raw_pcs[k] == u->pc && raw_sps[k] == u->cfa) {
+        if (!t->acq_stacks)
+            t->acq_stacks = lw_arena_alloc(sizeof(lw_acq_stacks));
+        lw_acq_stack_keep(t->acq_stacks, lo, hi, u->pc, u->cfa, u->fp, raw_pcs + k,
+                          raw_sps + k, raw - k, u->stack_to);
+    }
+}
 
 static void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t modes, uint64_t key,
                            uint32_t timed_ms, acq_unwind *u)
@@ -583,13 +659,8 @@ static void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t mode
     }
 
     /* Backtraces before the graph lock: unwinding takes libunwind's locks. */
-    if (!u->done) {
-        unsigned depth = lw_stack_depth();
-        u->n = lw_unwind(u->pcs, u->sps, LW_MAX_FRAMES);
-        u->stack_to = lw_depot_put(u->pcs, u->n < depth ? u->n : depth);
-        lw_thread_refresh_name(t);   /* a system call: once per acquisition */
-        u->done = true;
-    }
+    if (!u->done)
+        acq_backtrace(t, u);
     const uintptr_t *pcs = u->pcs, *sps = u->sps;
     unsigned n = u->n;
     lw_edge_origin o;
@@ -643,7 +714,14 @@ static void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t mode
 /* Does the edge from held entry i to `to` need the slow path (unknown, of
  * a new mode, or its gates not all held now)?  m and key: its modes and
  * cache key. */
-static inline bool edge_slow(lw_thread *t, unsigned i, const lw_lock *to, unsigned mode,
+/* The tag of an edge in lw_lock.in_known (modes below it): both ids, so a
+ * word written for an earlier lock in the same node never matches. */
+static inline uint64_t known_in_tag(uint64_t from_id, uint64_t to_id)
+{
+    return (from_id ^ (to_id << 29) ^ (to_id >> 35)) << 4;
+}
+
+static inline bool edge_slow(lw_thread *t, unsigned i, lw_lock *to, unsigned mode,
                              uint32_t *m, uint64_t *key)
 {
     const lw_held *h = &t->held[i];
@@ -654,12 +732,23 @@ static inline bool edge_slow(lw_thread *t, unsigned i, const lw_lock *to, unsign
     if (LW_LIKELY(c->from == h->id && c->key == *key)) {
         e = c->e;
     } else {
+        uint64_t tag = known_in_tag(h->id, to->id);
+        for (unsigned k = 0; k < 2; k++) {
+            uint64_t w = lw_load_relaxed(&to->in_known[k]);
+            if ((w & ~(uint64_t)0xf) == tag && (w & *m) == *m)
+                return false;   /* known, no gates */
+        }
         e = lw_graph_find_edge(h->id, to->id);
-        if (!e || (lw_load_relaxed(&e->modes) & *m) != *m)
+        if (!e)
+            return true;
+        uint32_t em = lw_load_relaxed(&e->modes);
+        if ((em & *m) != *m)
             return true;
         c->from = h->id;
         c->key = *key;
         c->e = e;
+        if (lw_load_acquire(&e->ngates) == 0)
+            lw_store_relaxed(&to->in_known[h->id & 1], tag | (em & 0xf));
     }
     /* acquire: pairs with the release that shrank the gate set */
     unsigned ng = lw_load_acquire(&e->ngates);
@@ -672,6 +761,7 @@ struct slow_edges_args {
     lw_lock *to;
     unsigned mode;
     uint32_t timed_ms;
+    uintptr_t pc, cfa;
 };
 
 /* Held entries from a->from on: each edge to a->to that needs it takes the
@@ -682,6 +772,9 @@ static void slow_edges_side(void *p)
     lw_thread *t = a->t;
     acq_unwind u;
     u.done = false;
+    u.pc = a->pc;
+    u.cfa = a->cfa;
+    u.fp = lw_tls.fp;
     for (unsigned i = a->from; i < t->nheld; i++) {
         uint32_t m;
         uint64_t key;
@@ -692,21 +785,22 @@ static void slow_edges_side(void *p)
 
 /* New edges: their backtraces, the graph, a report (several KB of stack). */
 static LW_NOINLINE void slow_edges(lw_thread *t, unsigned from, lw_lock *to, unsigned mode,
-                                   uint32_t timed_ms)
+                                   uint32_t timed_ms, uintptr_t pc, uintptr_t cfa)
 {
-    struct slow_edges_args a = { t, from, to, mode, timed_ms };
+    struct slow_edges_args a = { t, from, to, mode, timed_ms, pc, cfa };
     lw_side_call(slow_edges_side, &a);
 }
 
 /* Returns true when every edge was known already (no slow path taken). */
-static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode, uint32_t timed_ms)
+static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode, uint32_t timed_ms,
+                             uintptr_t pc, uintptr_t cfa)
 {
     unsigned n = t->nheld;
     for (unsigned i = 0; i < n; i++) {
         uint32_t m;
         uint64_t key;
         if (t->held[i].id != to->id && edge_slow(t, i, to, mode, &m, &key)) {
-            slow_edges(t, i, to, mode, timed_ms);   /* this one and the rest */
+            slow_edges(t, i, to, mode, timed_ms, pc, cfa);   /* this one and the rest */
             return false;
         }
     }
@@ -717,7 +811,7 @@ static inline bool add_edges(lw_thread *t, lw_lock *to, unsigned mode, uint32_t 
 bool (*lw_relock_stale)(lw_thread *t, lw_lock *l);
 
 unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                                uintptr_t pc, const char *call)
+                                uintptr_t pc, uintptr_t cfa, const char *call)
 {
     /* One pass: is l held, and the held set's signature (an order-free
      * combination of (id, mode) of every entry). */
@@ -739,7 +833,7 @@ unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigne
     lw_sig_cache_ent *c = &t->sig_cache[lw_sig_slot(sig, key)];
     if (LW_LIKELY(lw_sig_hit(c, t, key)))
         return LW_PRE_GO;
-    if (add_edges(t, l, mode, LW_ACQ_TIMEOUT_MS(how)))
+    if (add_edges(t, l, mode, LW_ACQ_TIMEOUT_MS(how), pc, cfa))
         lw_sig_fill(c, t, key);
     return LW_PRE_GO;
 }

@@ -85,13 +85,13 @@ lw_finding *lw_finding_about_self(lw_thread *t, enum lw_finding_kind kind, uintp
 #define LW_PRE_RELOCKED 1u
 #define LW_PRE_STALE    2u
 unsigned lw_before_acquire_slow(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                                uintptr_t pc, const char *call);
+                                uintptr_t pc, uintptr_t cfa, const char *call);
 static inline unsigned lw_before_acquire(lw_thread *t, lw_lock *l, unsigned mode, unsigned how,
-                                         uintptr_t pc, const char *call)
+                                         uintptr_t pc, uintptr_t cfa, const char *call)
 {
     if (LW_LIKELY(t->nheld == 0))
         return LW_PRE_GO;   /* nothing held: no edge, no relock */
-    return lw_before_acquire_slow(t, l, mode, how, pc, call);
+    return lw_before_acquire_slow(t, l, mode, how, pc, cfa, call);
 }
 
 /* The interposition layer's check of a relock, set at start-up (NULL, as

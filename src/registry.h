@@ -93,6 +93,13 @@ typedef struct lw_lock {
      * while one thread alone has, LW_USERS_SHARED once a second one did.
      * Written at most twice per incarnation: read-mostly on the fast path. */
     uint32_t users;
+    /* Two edges into this lock known to need nothing more (lw_core.c,
+     * edge_slow): each lw_known_in(from id, this id) << 4 | the edge's
+     * modes, for an edge without gates (modes only grow, gates only
+     * shrink: it stays so while both locks live).  Spares the edge table's
+     * lookup, a cache miss, when a lock per object is taken under a few
+     * others.  Written and read relaxed by any thread; zero at reuse. */
+    uint64_t in_known[2];
     uintptr_t first_pc;       /* call site: init call or first lock */
     uint32_t first_how;       /* LW_FIRST_*: how the lock was first seen */
     bool robust;              /* robust mutex: dying with it held is its use */

@@ -370,7 +370,7 @@ void lw_unwind_gate_reset(void)
     lw_mutex_reset(&unwind_gate);
 }
 
-static unsigned unwind_here(uintptr_t *pcs, uintptr_t *sps, unsigned max)
+static unsigned unwind_here(uintptr_t *pcs, uintptr_t *sps, unsigned max, bool hide)
 {
     unw_context_t ctx;
     unw_cursor_t cur;
@@ -400,7 +400,7 @@ static unsigned unwind_here(uintptr_t *pcs, uintptr_t *sps, unsigned max)
         if (uw.get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
             break;
         uw.get_reg(&cur, UNW_REG_SP, &sp);
-        if (!(ip >= hide_lo && ip < hide_hi)) {
+        if (!hide || !(ip >= hide_lo && ip < hide_hi)) {
             pcs[n] = ip;
             if (sps)
                 sps[n] = sp;
@@ -418,20 +418,33 @@ static unsigned unwind_here(uintptr_t *pcs, uintptr_t *sps, unsigned max)
 struct unwind_args {
     uintptr_t *pcs, *sps;
     unsigned max, n;
+    bool hide;
 };
 
 static void unwind_side(void *p)
 {
     struct unwind_args *a = p;
-    a->n = unwind_here(a->pcs, a->sps, a->max);
+    a->n = unwind_here(a->pcs, a->sps, a->max, a->hide);
 }
 
 unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max)
 {
     /* libunwind's cursor, context and steps take 2-4 KB of stack. */
-    struct unwind_args a = { pcs, sps, max, 0 };
+    struct unwind_args a = { pcs, sps, max, 0, true };
     lw_side_call(unwind_side, &a);
     return a.n;
+}
+
+unsigned lw_unwind_raw(uintptr_t *pcs, uintptr_t *sps, unsigned max)
+{
+    struct unwind_args a = { pcs, sps, max, 0, false };
+    lw_side_call(unwind_side, &a);
+    return a.n;
+}
+
+bool lw_stack_hidden(uintptr_t pc)
+{
+    return pc >= hide_lo && pc < hide_hi;
 }
 
 /* ---- depot ---- */

@@ -29,6 +29,10 @@ void lw_stacks_hide_module_of(const void *addr_in_self);
 /* Current stack, innermost first, hidden frames removed.  sps (may be NULL)
  * receives each frame's stack pointer.  Returns the number of frames. */
 unsigned lw_unwind(uintptr_t *pcs, uintptr_t *sps, unsigned max);
+/* The same with lockwatch's own frames kept (acqstack.h checks every
+ * frame), and whether a frame is one of them. */
+unsigned lw_unwind_raw(uintptr_t *pcs, uintptr_t *sps, unsigned max);
+bool lw_stack_hidden(uintptr_t pc);
 uint32_t lw_depot_put(const uintptr_t *pcs, unsigned n);
 const lw_stack *lw_depot_get(uint32_t id);
 uint32_t lw_stack_capture(void);

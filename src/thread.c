@@ -19,7 +19,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-LW_TLS lw_tls_t lw_tls = { &lw_dormant, 0 };
+LW_TLS lw_tls_t lw_tls = { &lw_dormant, 0, 0 };
 /* Not ready, so the gate is closed.  Other threads read both (a joiner,
  * the deadlock checks): an empty held stack of their own. */
 lw_thread lw_dormant = { .held = lw_dormant.held_inline, .held_cap = LW_HELD_INLINE };

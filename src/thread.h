@@ -112,6 +112,14 @@ typedef struct lw_thread {
      * asked for); 0 unknown.  side: a stack for the slow paths when that
      * one runs short (lw_side_call); on_side: running on it. */
     uintptr_t stack_lo;
+    /* From here up to pthread_self() the thread's stack is surely mapped
+     * (the upper half of a stack of 256 KB or more it was created with);
+     * 0 unknown.  acq_stacks: its last backtraces of acquisitions that
+     * formed new edges (acqstack.h), allocated at the first, kept with the
+     * state when it is reused (emptied). */
+    uintptr_t stack_safe_lo;
+    struct lw_acq_stacks *acq_stacks;
+    uint64_t acq_stack_hits;   /* backtraces taken from acq_stacks (tests) */
     void *side;
     uint8_t on_side;
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
@@ -132,15 +140,17 @@ _Static_assert(offsetof(lw_thread, guard) == offsetof(lw_thread, gate) &&
 /* The calling thread's state is lw_tls.t, allocated at its first event
  * (intercept_thread.c, lw_thread_attach): the thread-local storage
  * lockwatch takes from every thread (glibc carves it out of the thread's
- * stack) is these 16 bytes, not the state's 30 KB.  Until then lw_tls.t is
+ * stack) is these 24 bytes, not the state's 30 KB.  Until then lw_tls.t is
  * lw_dormant, whose gate is closed (every wrapper takes its slow path,
  * which attaches a state); after the thread's end was handled, lw_gone,
  * whose guard is up (everything passes through).  Both are shared by many
  * threads and never written.  lw_tls.guard is the guard of a thread with
- * no state of its own. */
+ * no state of its own.  fp: the caller's frame pointer at the last entry
+ * into an acquiring function (LW_NOTE_FP), for acqstack.h. */
 typedef struct {
     lw_thread *t;
     int guard;
+    uintptr_t fp;
 } lw_tls_t;
 extern LW_TLS lw_tls_t lw_tls;
 extern lw_thread lw_dormant, lw_gone;

@@ -105,7 +105,7 @@ static inline lw_lock *h_lock(unsigned i)
  * succeeds), post-event.  Returns false when the pre-event refused it. */
 static inline bool h_acquire_at(lw_thread *t, lw_lock *l, unsigned mode, unsigned how, uintptr_t pc)
 {
-    if (lw_before_acquire(t, l, mode, how, pc, "h_acquire"))
+    if (lw_before_acquire(t, l, mode, how, pc, 0, "h_acquire"))
         return false;
     lw_after_acquire(t, l, mode, pc, 0);
     return true;

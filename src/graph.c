@@ -114,7 +114,7 @@ static void ensure_rank(lw_lock *l)
  * only and stays within rank <= max_rank when `ordered`; otherwise follows
  * every edge.  Visited nodes are left in wl_fwd with mark == epoch and
  * parent = the edge that reached them.  Returns true if goal was reached. */
-static uint64_t visits;   /* nodes the forward searches went through (tests) */
+static uint64_t visits;   /* nodes the searches went through (tests) */
 
 uint64_t lw_graph_search_visits(void)
 {
@@ -232,6 +232,21 @@ static void sort_ranks(int64_t *v, size_t n)
     }
 }
 
+/* v[0..n) sorted by rank get slots[0..n) (sorted), runs of equal ranks
+ * the first slot of their run. */
+static void deal(lw_lock **v, size_t n, const int64_t *slots)
+{
+    size_t run = 0;
+    int64_t old_prev = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t old = v[i]->rank;
+        if (i == 0 || old != old_prev)
+            run = i;
+        old_prev = old;
+        v[i]->rank = slots[run];
+    }
+}
+
 /* Re-deal ranks: every node that reaches `from` (wl_bwd) goes before every
  * node reachable from `to` (wl_fwd), keeping their relative orders. */
 static bool reorder(void)
@@ -254,10 +269,12 @@ static bool reorder(void)
     for (size_t i = 0; i < nf; i++)
         rank_pool[nb + i] = wl_fwd.v[i]->rank;
     sort_ranks(rank_pool, n);
-    for (size_t i = 0; i < nb; i++)
-        wl_bwd.v[i]->rank = rank_pool[i];
-    for (size_t i = 0; i < nf; i++)
-        wl_fwd.v[i]->rank = rank_pool[nb + i];
+    /* Nodes that shared a rank may have edges between them either way
+     * (the order is <= along edges): they keep sharing one, the first of
+     * their slots (below their old rank for the backward set, above it for
+     * the forward set, which gets the top slots). */
+    deal(wl_bwd.v, nb, rank_pool);
+    deal(wl_fwd.v, nf, rank_pool + nb);
     return true;
 }
 
@@ -349,12 +366,92 @@ static bool component_cyclic(lw_lock *l)
     return !r || (r->uf_flags & LW_UF_CYCLIC);
 }
 
+/* The one-sided cases of a new edge from -> to against the order (ranks
+ * need only be <= along edges, so several nodes may share a rank):
+ *  - the nodes that reach `from` with a rank >= rank(to) (a backward search
+ *    bounded by rank(to), which would meet `to` if `to` reached `from`) are
+ *    few: all of them take rank(to) - 1.  Their other predecessors rank
+ *    below rank(to) (else they would be in the set), their other successors
+ *    at or above it (they ranked at or above their members): the order holds
+ *    without visiting what `to` reaches;
+ *  - else the nodes `to` reaches with a rank <= rank(from) are few (a
+ *    forward search bounded by rank(from)): all take rank(from) + 1.
+ * A lock born under a few others and then ordered before an old lock that
+ * many others follow (unbound: an entry's lock, then a cache table's lock
+ * that orders before every entry) costs its few ancestors, not the old
+ * lock's whole following.  Each search stops past LW_ONE_SIDED nodes;
+ * then both sides are searched and re-dealt (Pearce and Kelly).  Returns
+ * 1 done (no cycle), 0 not decided here, -1 out of memory. */
+#define LW_ONE_SIDED 64
+
+static int one_sided(lw_lock *from, lw_lock *to)
+{
+    /* Backward from `from`. */
+    epoch += 2;
+    uint64_t mark = epoch + 1;
+    wl_bwd.n = 0;
+    from->mark = mark;
+    if (!wl_push(&wl_bwd, from))
+        return -1;
+    bool small = true;
+    for (size_t i = 0; i < wl_bwd.n && small; i++) {
+        visits++;
+        for (lw_edge *e = wl_bwd.v[i]->in; e; e = e->next_in) {
+            lw_lock *f = e->from;
+            if (e->cyclic || f->rank < to->rank || f->mark == mark)
+                continue;
+            if (f == to || wl_bwd.n >= LW_ONE_SIDED) {
+                small = false;   /* a cycle (the forward search builds it), or many */
+                break;
+            }
+            f->mark = mark;
+            if (!wl_push(&wl_bwd, f))
+                return -1;
+        }
+    }
+    if (small) {
+        /* Rank 0 means unranked: no node holds it, so -1 serves for it.
+         * The O(1) cases hand out ranks beyond every one given so far. */
+        int64_t r = to->rank - 1 ? to->rank - 1 : -1;
+        if (r < low_rank)
+            low_rank = r;
+        for (size_t i = 0; i < wl_bwd.n; i++)
+            wl_bwd.v[i]->rank = r;
+        return 1;
+    }
+    /* Forward from `to`. */
+    epoch += 2;
+    wl_fwd.n = 0;
+    to->mark = epoch;
+    if (!wl_push(&wl_fwd, to))
+        return -1;
+    for (size_t i = 0; i < wl_fwd.n; i++) {
+        visits++;
+        for (lw_edge *e = wl_fwd.v[i]->out; e; e = e->next_out) {
+            lw_lock *t = e->to;
+            if (e->cyclic || t->rank > from->rank || t->mark == epoch)
+                continue;
+            if (t == from || wl_fwd.n >= LW_ONE_SIDED)
+                return 0;
+            t->mark = epoch;
+            if (!wl_push(&wl_fwd, t))
+                return -1;
+        }
+    }
+    int64_t r = from->rank + 1 ? from->rank + 1 : 1;
+    if (r > next_rank)
+        next_rank = r;
+    for (size_t i = 0; i < wl_fwd.n; i++)
+        wl_fwd.v[i]->rank = r;
+    return 1;
+}
+
 static bool find_cycle(lw_edge *e, bool try_ordered, bool *nomem)
 {
     lw_lock *from = e->from, *to = e->to;
     if (from == to)
         return false;
-    if (try_ordered && from->rank > to->rank) {
+    if (try_ordered && from->rank >= to->rank) {
         /* O(1) cases, the usual ones (a lock seen for the first time
          * ordering before or after known ones): a node with no edge into
          * it cannot be on a cycle and may move to the front of the order; a
@@ -367,6 +464,13 @@ static bool find_cycle(lw_edge *e, bool try_ordered, bool *nomem)
             to->rank = ++next_rank;
             return false;
         }
+        int one = one_sided(from, to);
+        if (one < 0) {
+            *nomem = true;
+            return false;
+        }
+        if (one > 0)
+            goto ordered;
         epoch += 2;
         if (search_forward(to, from, true, from->rank, nomem))
             return true;
@@ -377,6 +481,7 @@ static bool find_cycle(lw_edge *e, bool try_ordered, bool *nomem)
             return false;
         }
     }
+ordered:
     if (cyclic_edges > 0 && component_cyclic(from)) {
         epoch += 2;
         return search_forward(to, from, false, 0, nomem);
@@ -695,7 +800,7 @@ int lw_graph_check_invariants(void)
                 count++;
                 if (e->from != l)
                     bad = 2;
-                else if (!e->cyclic && !(e->from->rank < e->to->rank))
+                else if (!e->cyclic && !(e->from->rank <= e->to->rank))
                     bad = 3;   /* topological order broken */
                 else if (e->next_out && e->next_out->prev_out != e)
                     bad = 4;

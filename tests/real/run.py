@@ -711,6 +711,118 @@ def c_redis(ctx, res):
                 extra_env={"LOCKWATCH_SUPPRESSIONS": supp}, expect_supp=supp)
 
 
+def dns_query(port, name):
+    """The answer to one UDP query for name's A records from 127.0.0.1:port:
+    the response code and the addresses, sorted."""
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".") if p) + b"\0"
+    q = struct.pack(">HHHHHH", 0x4c57, 0x0100, 1, 0, 0, 0) + qname + struct.pack(">HH", 1, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        try:
+            s.sendto(q, ("127.0.0.1", port))
+            data, _ = s.recvfrom(4096)
+        except OSError as e:
+            return "no answer (%s)" % e
+    if len(data) < 12:
+        return "short answer"
+    _, flags, qd, an, _, _ = struct.unpack(">HHHHHH", data[:12])
+    i = 12
+    for _ in range(qd):   # question: name, type, class
+        while data[i]:
+            i += data[i] + 1
+        i += 5
+    addrs = []
+    for _ in range(an):
+        if data[i] & 0xc0 == 0xc0:
+            i += 2
+        else:
+            while data[i]:
+                i += data[i] + 1
+            i += 1
+        rtype, _, _, rdlen = struct.unpack(">HHIH", data[i:i + 10])
+        i += 10
+        if rtype == 1 and rdlen == 4:
+            addrs.append(".".join(str(b) for b in data[i:i + 4]))
+        i += rdlen
+    return "rcode %d: %s" % (flags & 0xf, " ".join(sorted(addrs)))
+
+
+UNBOUND_CONF = """server:
+    interface: 127.0.0.1@{port}
+    port: {port}
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{dir}"
+    pidfile: ""
+    use-syslog: no
+    logfile: ""
+    verbosity: 0
+    access-control: 127.0.0.0/8 allow
+{extra}"""
+
+
+# unbound keeps a lock per cache entry (its lruhash: table and bin locks,
+# an rwlock per message and per rrset): under queries for new names,
+# entries are born, ordered under their bin's lock and destroyed at
+# eviction all the time (issue 13's "locks born by thousands").  The server
+# under test forwards the zone lwtest. to a second unbound on another port,
+# native, which answers every name in it (a redirect zone); its caches are
+# small, so entries are evicted and replaced throughout.
+@case("unbound -num-threads 2 / dnsperf")
+def c_unbound(ctx, res):
+    ensure(ctx, [("unbound", "unbound"), ("dnsperf", "dnsperf")])
+    queries = os.path.join(ctx.work, "unbound-queries.txt")
+    rng = random.Random(13)
+    with open(queries, "w") as f:
+        for i in range(200000):
+            # half new names, half names asked shortly before (cache hits)
+            k = i if i % 2 == 0 else rng.randrange(max(1, i - 2000), i + 1)
+            f.write("n%d.lwtest A\n" % k)
+    back_dir = tempfile.mkdtemp(prefix="unbound-back.", dir=ctx.work)
+    back_port = free_port()
+    with open(os.path.join(back_dir, "unbound.conf"), "w") as f:
+        f.write(UNBOUND_CONF.format(port=back_port, dir=back_dir, extra=(
+            "    num-threads: 1\n"
+            "    local-zone: \"lwtest.\" redirect\n"
+            "    local-data: \"lwtest. 3600 IN A 10.0.0.13\"\n")))
+
+    def prepare(d):
+        with open(os.path.join(d, "unbound.conf"), "w") as f:
+            f.write(UNBOUND_CONF.format(port="{port}", dir=d, extra=(
+                "    num-threads: 2\n"
+                "    do-not-query-localhost: no\n"
+                "    msg-cache-size: 2m\n"
+                "    rrset-cache-size: 4m\n"
+                "    msg-cache-slabs: 2\n"
+                "    rrset-cache-slabs: 2\n"
+                "forward-zone:\n"
+                "    name: \"lwtest.\"\n"
+                "    forward-addr: 127.0.0.1@%d\n" % back_port)))
+
+    def start(port, d):
+        conf = os.path.join(d, "unbound.conf")
+        with open(conf) as f:
+            text = f.read().replace("{port}", str(port))
+        with open(conf, "w") as f:
+            f.write(text)
+        return ["unbound", "-d", "-c", conf]
+
+    def bench(port):
+        rc, out = client(["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", queries,
+                          "-n", "1", "-q", "50", "-t", "5"], ctx.timeout)
+        m = re.search(r"Queries completed:\s+(\d+)", out)
+        codes = re.search(r"Response codes:\s+(.*)", out)
+        return (rc == 0 and m is not None and int(m.group(1)) == 200000 and codes is not None
+                and re.fullmatch(r"NOERROR 200000 \(100\.00%\)", codes.group(1).strip())
+                is not None), out
+
+    with Server(ctx, ["unbound", "-d", "-c", os.path.join(back_dir, "unbound.conf")],
+                "native", back_dir, back_port):
+        server_case(ctx, res, start, bench, lambda port: dns_query(port, "lockwatch.lwtest"),
+                    prepare=prepare)
+
+
 # mariadbd's shutdown writes its one-byte-class wake-up to an empty pipe
 # under LOCK_start_thread (signal_hand -> break_connect_loop): a write to a
 # blocking pipe under a shared lock, which lockwatch reports because such a

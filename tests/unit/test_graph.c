@@ -804,6 +804,36 @@ START_TEST(test_unrelated_cycle_costs_nothing)
 }
 END_TEST
 
+/* Locks born by thousands (unbound's cache entries): each new lock is
+ * taken under its bin's lock, then takes an old lock (a table's) that is
+ * ordered before every live entry.  A search from the table walks every
+ * entry for each new lock (200,000 nodes here, and growing with the
+ * cache); the new lock's own few ancestors are what must move. */
+START_TEST(test_new_lock_before_old_hub)
+{
+    enum { ENTRIES = 1000, NEW = 200 };
+    static lw_lock *entry[ENTRIES];
+    lw_lock *table = mutex(1), *bin = mutex(2);
+    for (unsigned i = 0; i < ENTRIES; i++) {
+        entry[i] = mutex(100 + i);
+        assert_added(table, entry[i]);
+    }
+    uint64_t v0 = lw_graph_search_visits();
+    for (unsigned k = 0; k < NEW; k++) {
+        lw_lock *r = mutex(5000 + k);
+        assert_added(bin, r);
+        assert_added(r, table);
+    }
+    uint64_t v = lw_graph_search_visits() - v0;
+    ck_assert_msg(v <= 4 * NEW, "%llu nodes visited for %u new locks", (unsigned long long)v,
+                  (unsigned)NEW);
+    ck_assert_int_eq(lw_graph_check_invariants(), 0);
+    /* A cycle through them is found: entry -> bin -> r -> table -> entry. */
+    assert_closes(entry[0], bin, 4, true);
+    ck_assert_int_eq(lw_graph_check_invariants(), 0);
+}
+END_TEST
+
 static Suite *graph_suite(void)
 {
     Suite *s = suite_create("graph");
@@ -813,6 +843,7 @@ static Suite *graph_suite(void)
     tcase_add_loop_test(tc, test_cycle_lengths, 0, 8);
     tcase_add_test(tc, test_cycle_at_limit);
     tcase_add_test(tc, test_unrelated_cycle_costs_nothing);
+    tcase_add_test(tc, test_new_lock_before_old_hub);
 #ifndef LW_TEST_SMALL
     tcase_add_loop_test(tc, test_cycle_over_limit, 0, 6);
 #endif

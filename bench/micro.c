@@ -25,7 +25,8 @@
  * malloc-free-held: one malloc(64) + free pair, with nothing held or with
  * one mutex (on the stack, above the blocks) held throughout; chain-cycle:
  * one new order edge of a 34,000-lock chain, built before and after an
- * unrelated cycle exists (chain_before/after_ns_per_edge).
+ * unrelated cycle exists (chain_before/after_ns_per_edge); cache: one query
+ * of a cache with a lock per entry (see mode_cache).
  *
  * Memory figures (kB, from /proc/self/status) are printed where a mode's
  * target is about memory: the driver subtracts the native run's figures.

@@ -122,6 +122,10 @@ def workloads(ctx):
               max_rounds=3 if full else 2,
               desc="a 34,000-lock chain of new edges, before and after an unrelated (gated) "
                    "cycle elsewhere in the graph"),
+        micro("cache", ("native", None), min_rounds=3 if full else 2,
+              desc="a lock per cache entry (unbound's lruhash): entries born, ordered under "
+                   "their bin's lock, before a record lock, and destroyed at eviction; one "
+                   "op: one query (one in four inserts a new entry)"),
         micro("graph", ("native", None), min_rounds=3 if full else 2, max_rounds=3 if full else 2,
               desc="100,000 locks / ~1 M edges built, then nested4 (known edges) timed"),
         Workload("pigz -p 2", "prog",
@@ -651,6 +655,25 @@ def summarize(ctx, wl, runs):
                                   "%.2f" % med(inproc), med(inproc) <= 1.5))
         row["notes"] = ("new edge: %.1f us before, %.1f us after the cycle"
                         % (med(before) / 1000, med(after) / 1000) if before and after else "")
+    if wl.name == "cache":
+        # What an entry's whole life (its lock born, 4 new order edges,
+        # 3 lookups, destroyed) costs under lockwatch beyond native, from
+        # the medians of the same round's columns.
+        per_entry = []
+        for rnd in sorted(runs):
+            r = runs[rnd]
+            try:
+                lw, nat = r["lockwatch"]["fields"], r["native"]["fields"]
+                ops, born = float(lw["ops"]), float(lw["entries_born"])
+                per_entry.append((float(lw["ns_per_op"]) - float(nat["ns_per_op"])) * ops / born)
+            except (KeyError, TypeError, ValueError, ZeroDivisionError):
+                pass
+        if per_entry:
+            row["lw_ns_per_entry"] = med(per_entry)
+            row["checks"].append(("lockwatch cost per entry's life <= 5 us",
+                                  "%.1f us" % (med(per_entry) / 1000), med(per_entry) <= 5000))
+            row["notes"] = ("lockwatch cost per cache entry's life (a new lock, its new order "
+                            "edges, their removal): %.1f us" % (med(per_entry) / 1000))
     if wl.name == "graph":
         before = [x for x in f("lockwatch", "nested4_before_ns") if x]
         after = [x for x in f("lockwatch", "nested4_after_ns") if x]

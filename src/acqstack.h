@@ -23,7 +23,7 @@
 
 #include "lw_base.h"
 
-#define LW_ACQ_STACKS 8   /* walks kept per thread, the least recently used replaced */
+#define LW_ACQ_STACKS 16  /* walks kept per thread, the least recently used replaced */
 
 typedef struct lw_acq_stack {
     uintptr_t pc, cfa;   /* the lock call: return address, caller's sp; pc 0: empty */

@@ -437,11 +437,14 @@ static int spin_try(void *s)
     return LW_REAL(pthread_spin_trylock)(s);
 }
 
-/* Spin until the deadline, checking the clock every so often. */
+/* Spin until the deadline, checking the clock every so often.  As glibc's
+ * pthread_spin_lock does, a plain read until the lock looks free, then the
+ * atomic try: a try in every round would keep taking the lock's cache line
+ * from its holder (and from the data around it). */
 static int spin_until(void *s, const struct timespec *ts)
 {
     for (unsigned i = 1;; i++) {
-        if (LW_REAL(pthread_spin_trylock)(s) == 0)
+        if (lw_load_relaxed((const int *)s) == 0 && LW_REAL(pthread_spin_trylock)(s) == 0)
             return 0;
         lw_cpu_relax();
         if ((i & 1023) == 0) {

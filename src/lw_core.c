@@ -733,7 +733,7 @@ static inline bool edge_slow(lw_thread *t, unsigned i, lw_lock *to, unsigned mod
         e = c->e;
     } else {
         uint64_t tag = known_in_tag(h->id, to->id);
-        for (unsigned k = 0; k < 2; k++) {
+        for (unsigned k = 0; k < LW_IN_KNOWN; k++) {
             uint64_t w = lw_load_relaxed(&to->in_known[k]);
             if ((w & ~(uint64_t)0xf) == tag && (w & *m) == *m)
                 return false;   /* known, no gates */
@@ -748,7 +748,7 @@ static inline bool edge_slow(lw_thread *t, unsigned i, lw_lock *to, unsigned mod
         c->key = *key;
         c->e = e;
         if (lw_load_acquire(&e->ngates) == 0)
-            lw_store_relaxed(&to->in_known[h->id & 1], tag | (em & 0xf));
+            lw_store_relaxed(&to->in_known[h->id % LW_IN_KNOWN], tag | (em & 0xf));
     }
     /* acquire: pairs with the release that shrank the gate set */
     unsigned ng = lw_load_acquire(&e->ngates);

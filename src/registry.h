@@ -76,6 +76,9 @@ struct lw_edge;
 #define LW_USERS_SHARED UINT32_MAX   /* lw_lock.users: taken by two threads or more */
 #define LW_UF_CYCLIC 1u              /* lw_lock.uf_flags */
 
+#define LW_IN_KNOWN 2   /* edges into a lock remembered in it (lw_core.c, edge_slow); each
+                          * costs 8 bytes of every live lock */
+
 typedef struct lw_lock {
     lw_hent h;                /* k1 = lock address */
     uint32_t slot;            /* index in the slot table (0: none); kept on reuse */
@@ -93,13 +96,13 @@ typedef struct lw_lock {
      * while one thread alone has, LW_USERS_SHARED once a second one did.
      * Written at most twice per incarnation: read-mostly on the fast path. */
     uint32_t users;
-    /* Two edges into this lock known to need nothing more (lw_core.c,
+    /* Edges into this lock known to need nothing more (lw_core.c,
      * edge_slow): each lw_known_in(from id, this id) << 4 | the edge's
      * modes, for an edge without gates (modes only grow, gates only
      * shrink: it stays so while both locks live).  Spares the edge table's
      * lookup, a cache miss, when a lock per object is taken under a few
      * others.  Written and read relaxed by any thread; zero at reuse. */
-    uint64_t in_known[2];
+    uint64_t in_known[LW_IN_KNOWN];
     uintptr_t first_pc;       /* call site: init call or first lock */
     uint32_t first_how;       /* LW_FIRST_*: how the lock was first seen */
     bool robust;              /* robust mutex: dying with it held is its use */

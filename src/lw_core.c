@@ -612,6 +612,7 @@ static void acq_backtrace(lw_thread *t, acq_unwind *u)
     uintptr_t lo = 0, hi = 0;
     bool bounded = u->cfa && acq_bounds(t, u->cfa, &lo, &hi);
     u->done = true;
+    lw_thread_refresh_name(t);   /* a system call: once per acquisition */
     if (bounded && t->acq_stacks) {
         const lw_acq_stack *s = lw_acq_stack_find(t->acq_stacks, lo, hi, u->pc, u->cfa, u->fp);
         if (s) {
@@ -631,7 +632,6 @@ static void acq_backtrace(lw_thread *t, acq_unwind *u)
     unsigned depth = lw_stack_depth();
     u->n = visible_frames(raw_pcs + k, raw_sps + k, raw - k, u->pcs, u->sps);
     u->stack_to = lw_depot_put(u->pcs, u->n < depth ? u->n : depth);
-    lw_thread_refresh_name(t);   /* a system call: once per walk */
     if (bounded && k < raw && raw_pcs[k] == u->pc && raw_sps[k] == u->cfa) {
         if (!t->acq_stacks)
             t->acq_stacks = lw_arena_alloc(sizeof(lw_acq_stacks));
@@ -711,9 +711,6 @@ static void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t mode
     lw_finding_emit(f);
 }
 
-/* Does the edge from held entry i to `to` need the slow path (unknown, of
- * a new mode, or its gates not all held now)?  m and key: its modes and
- * cache key. */
 /* The tag of an edge in lw_lock.in_known (modes below it): both ids, so a
  * word written for an earlier lock in the same node never matches. */
 static inline uint64_t known_in_tag(uint64_t from_id, uint64_t to_id)
@@ -721,6 +718,9 @@ static inline uint64_t known_in_tag(uint64_t from_id, uint64_t to_id)
     return (from_id ^ (to_id << 29) ^ (to_id >> 35)) << 4;
 }
 
+/* Does the edge from held entry i to `to` need the slow path (unknown, of
+ * a new mode, or its gates not all held now)?  m and key: its modes and
+ * cache key. */
 static inline bool edge_slow(lw_thread *t, unsigned i, lw_lock *to, unsigned mode,
                              uint32_t *m, uint64_t *key)
 {

@@ -5,7 +5,8 @@
  *                        for a mutex, an rwlock (read and write), a
  *                        spinlock and a C11 mtx_t; a declared order that is
  *                        kept; guarded ranges looked up, forgotten when their
- *                        memory is freed or their lock destroyed; each
+ *                        memory is freed, moved by realloc or unmapped, or
+ *                        their lock destroyed; each
  *                        macro's arguments evaluated exactly once.
  *   annotations bad      each assertion false once at its own line, twice
  *                        (reported once per call site); a declared order
@@ -28,7 +29,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <threads.h>
+#include <unistd.h>
 
 static pthread_mutex_t a_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t b_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -140,6 +143,27 @@ static void guarded_ok(void)
     free(acc);                           /* forgets the note's range */
     if (lockwatch_guarded_by)
         check(lockwatch_guarded_by((void *)note_addr) == NULL, "note forgotten when freed");
+
+    /* realloc moving the block gives the old one back. */
+    char *buf = malloc(32);
+    LOCKWATCH_GUARDED_BY(buf, 32, &b_lock);
+    uintptr_t old = (uintptr_t)buf;
+    char *big = realloc(buf, 1 << 20);   /* too big to grow in place */
+    if (lockwatch_guarded_by && big && (uintptr_t)big != old)
+        check(lockwatch_guarded_by((void *)old) == NULL, "range forgotten when realloc moves");
+    free(big);
+
+    /* munmap gives the mapping back. */
+    long page = sysconf(_SC_PAGESIZE);
+    char *map = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map != MAP_FAILED) {
+        LOCKWATCH_GUARDED_BY(map + 100, 50, &b_lock);
+        if (lockwatch_guarded_by)
+            check(lockwatch_guarded_by(map + 149) == &b_lock, "mapping guarded");
+        munmap(map, (size_t)page);
+        if (lockwatch_guarded_by)
+            check(lockwatch_guarded_by(map + 120) == NULL, "range forgotten when unmapped");
+    }
 }
 
 static void asserts_bad(void)

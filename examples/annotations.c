@@ -10,7 +10,8 @@
  *                        macro's arguments evaluated exactly once.
  *   annotations bad      each assertion false once at its own line, twice
  *                        (reported once per call site); a declared order
- *                        broken directly and through a path of declarations.
+ *                        broken directly, through a path of declarations, and
+ *                        before it was declared.
  *   annotations badargs  NULL locks, size 0, an overlapping range: at most
  *                        a warning each, no crash, no report.
  *
@@ -19,7 +20,8 @@
  * assert-held on a_lock (line marked A1), assert-held on never_lock (A2),
  * assert-not-held on rw_lock held for reading (N1), on spin_lock (N2) and
  * on c11_lock (N3), then order-violation a_lock taken holding b_lock (O1)
- * and x_lock taken holding z_lock (O2, declared x before y before z).
+ * and x_lock taken holding z_lock (O2, declared x before y before z), and
+ * late_a taken holding late_b (O3) when that order is declared later (O3d).
  * Without lockwatch every mode runs and exits 0 (the macros do nothing).
  */
 #include <lockwatch.h>
@@ -39,6 +41,8 @@ static pthread_mutex_t never_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t x_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t y_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t z_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t late_a = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t late_b = PTHREAD_MUTEX_INITIALIZER;
 static pthread_rwlock_t rw_lock = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_spinlock_t spin_lock;
 static mtx_t c11_lock;
@@ -202,6 +206,12 @@ static void order_bad(void)
         pthread_mutex_unlock(&x_lock);
         pthread_mutex_unlock(&z_lock);
     }
+    /* Taken against the order before it is declared: reported when it is. */
+    pthread_mutex_lock(&late_b);
+    pthread_mutex_lock(&late_a);                  /* O3 */
+    pthread_mutex_unlock(&late_a);
+    pthread_mutex_unlock(&late_b);
+    LOCKWATCH_ORDER(&late_a, &late_b);            /* O3d */
 }
 
 static void badargs(void)

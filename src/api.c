@@ -78,9 +78,10 @@ LW_EXPORT void lockwatch_order(const void *first, const void *second)
     if (!t)
         return;
     /* Checked first: a bad pair costs a warning, not a backtrace. */
-    if (first && second && first != second)
-        lw_order_declare((uintptr_t)first, (uintptr_t)second, lw_stack_capture());
-    else
+    if (first && second && first != second) {
+        if (lw_order_declare((uintptr_t)first, (uintptr_t)second, lw_stack_capture()))
+            lw_order_check_declared((uintptr_t)first, (uintptr_t)second);
+    } else
         lw_order_declare((uintptr_t)first, (uintptr_t)second, 0);
     lw_leave(t);
 }

@@ -511,15 +511,15 @@ static const lw_order_ent *order_entry_of(lw_lock *l)
 /* The finding of an order violation on the new edge held -> to (NULL: no
  * memory); it carries both stacks as an inversion's edge does.  role,
  * role_stack: what `to` has to say (a declaration), or NULL. */
-static lw_finding *order_edge_finding(const lw_held *h, lw_lock *to, uint32_t modes,
-                                      const lw_edge_origin *o, const char *role,
+static lw_finding *order_edge_finding(lw_lock *held, uint64_t held_id, lw_lock *to,
+                                      uint32_t modes, const lw_edge_origin *o, const char *role,
                                       uint32_t role_stack, lw_lock_snap *from, lw_lock_snap *ls)
 {
     lw_finding *f = lw_finding_new(LW_F_ORDER_VIOLATION);
     if (!f)
         return NULL;
-    lw_snap_lock(h->lock, from);
-    from->id = h->id;
+    lw_snap_lock(held, from);
+    from->id = held_id;
     lw_snap_lock(to, ls);
     int fi = lw_finding_lock(f, from, true, NULL, 0);
     int ti = lw_finding_lock(f, ls, true, role, role_stack);
@@ -555,7 +555,7 @@ static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
                                 0x6f726465722d7669ull)))
         return NULL;
     lw_lock_snap from, ls;
-    lw_finding *f = order_edge_finding(h, to, modes, o, NULL, 0, &from, &ls);
+    lw_finding *f = order_edge_finding(h->lock, h->id, to, modes, o, NULL, 0, &from, &ls);
     if (!f)
         return NULL;
     f->order.file = lw_order_path();
@@ -571,28 +571,24 @@ static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
     return f;
 }
 
-/* A new edge held -> to against LOCKWATCH_ORDER (annotate.h): the program
- * declared `to` taken before `held`, directly or through a path of
- * declarations.  Once per pair of locks (their incarnations: a lock made
- * anew at the same address is another); the finding is an order-violation
- * with no file, whose `to` lock says where the declaration was made. */
-static lw_finding *order_decl_check(const lw_held *h, lw_lock *to, uint32_t modes,
-                                    const lw_edge_origin *o)
+/* The order-violation of the edge held -> to against LOCKWATCH_ORDER
+ * (annotate.h; decl: the declaration's stack), or NULL.  Once per pair of
+ * locks (their incarnations: a lock made anew at the same address is
+ * another); the finding has no file, and its `to` lock says where the
+ * declaration was made. */
+static lw_finding *decl_finding(lw_lock *held, uint64_t held_id, lw_lock *to, uint32_t modes,
+                                const lw_edge_origin *o, uint32_t decl)
 {
-    uintptr_t to_addr = (uintptr_t)__atomic_load_n(&to->h.k1, __ATOMIC_RELAXED);
-    uint32_t decl = 0;
-    if (!lw_order_declared(to_addr, h->addr, &decl))
-        return NULL;
-    if (!lw_first_time(lw_mix64((h->id * 0x9e3779b97f4a7c15ull) ^ lw_load_relaxed(&to->id)) ^
+    if (!lw_first_time(lw_mix64((held_id * 0x9e3779b97f4a7c15ull) ^ lw_load_relaxed(&to->id)) ^
                        0x6465636c6f726465ull))
         return NULL;
     char role[96];
     lw_buf rb;
     lw_buf_init(&rb, role, sizeof(role));
     lw_buf_printf(&rb, "was declared to be taken before M%lu (LOCKWATCH_ORDER) here",
-                  (unsigned long)h->id);
+                  (unsigned long)held_id);
     lw_lock_snap from, ls;
-    lw_finding *f = order_edge_finding(h, to, modes, o, role, decl, &from, &ls);
+    lw_finding *f = order_edge_finding(held, held_id, to, modes, o, role, decl, &from, &ls);
     if (!f)
         return NULL;
     /* The writer names the locks after their ids (named_message). */
@@ -601,6 +597,43 @@ static lw_finding *order_decl_check(const lw_held *h, lw_lock *to, uint32_t mode
                        lw_finding_kind_title(LW_F_ORDER_VIOLATION), (unsigned long)ls.id,
                        (unsigned long)from.id, (unsigned long)ls.id, (unsigned long)from.id);
     return f;
+}
+
+/* A new edge held -> to against the declared order: `to` was declared
+ * before `held`, directly or through a path of declarations. */
+static lw_finding *order_decl_check(const lw_held *h, lw_lock *to, uint32_t modes,
+                                    const lw_edge_origin *o)
+{
+    uintptr_t to_addr = (uintptr_t)__atomic_load_n(&to->h.k1, __ATOMIC_RELAXED);
+    uint32_t decl = 0;
+    if (!lw_order_declared(to_addr, h->addr, &decl))
+        return NULL;
+    return decl_finding(h->lock, h->id, to, modes, o, decl);
+}
+
+void lw_order_check_declared(uintptr_t first, uintptr_t second)
+{
+    lw_lock *a = lw_registry_find(first), *b = lw_registry_find(second);
+    uint32_t decl = 0;
+    if (!a || !b || !lw_order_declared(first, second, &decl))
+        return;
+    /* The edge's record is constant once inserted, but the edge goes with
+     * either lock's destruction: copied under the graph lock. */
+    lw_edge_origin o;
+    uint32_t modes = 0;
+    uint64_t bid = lw_load_relaxed(&b->id);
+    lw_graph_lock();
+    lw_edge *e = lw_graph_find_edge(bid, lw_load_relaxed(&a->id));
+    if (e) {
+        o = e->origin;
+        modes = lw_load_relaxed(&e->modes);
+    }
+    lw_graph_unlock();
+    if (!e)
+        return;
+    lw_finding *f = decl_finding(b, bid, a, modes, &o, decl);
+    if (f)
+        lw_finding_emit(f);
 }
 
 /* The acquisition's backtrace, taken once for all the new edges it makes

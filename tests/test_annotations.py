@@ -72,6 +72,7 @@ def check_bad(t):
         ("assert-not-held", "c11_lock", "N3", "asserts_bad"),
         ("order-violation", ("b_lock", "a_lock"), "O1", "order_bad"),
         ("order-violation", ("z_lock", "x_lock"), "O2", "order_bad"),
+        ("order-violation", ("late_b", "late_a"), "O3", "order_bad"),
     ]
     got = [(r.get("kind"), summary_at(r)) for r in run.reports]
     t.require(len(run.reports) == len(want),
@@ -134,6 +135,13 @@ def check_bad(t):
         text = f.read().splitlines()
     t.expect("LOCKWATCH_ORDER(&x_lock, &y_lock)" in text[dl - 1],
              "O2: the declaration shown should be x before y, line %d: %r" % (dl, text[dl - 1]))
+    # Declared after the fact: reported at the declaration, with its stack.
+    if len(run.reports) == len(want):
+        o3 = run.reports[7]
+        decl = [lk for lk in o3["locks"] if lk.get("symbol") == "late_a"][0]
+        dl = lw.stack(o3, decl.get("stack"))[0].get("line")
+        t.expect(dl == marker_line(src, "O3d"), "O3: the declaration should be at line %d, got %r"
+                 % (marker_line(src, "O3d"), dl))
 
     # Suppressions accept the new kinds.
     import tempfile
@@ -144,7 +152,7 @@ def check_bad(t):
         sup = lw.run_preload([prog, "bad"], extra_env={"LOCKWATCH_SUPPRESSIONS": supp})
     finally:
         os.unlink(supp)
-    t.expect([r.get("kind") for r in sup.reports] == ["order-violation"] * 2
+    t.expect([r.get("kind") for r in sup.reports] == ["order-violation"] * 3
              and "5 findings suppressed" in sup.stderr,
              "%s, assertions suppressed: %r\n%s" % (what, [r.get("kind") for r in sup.reports],
                                                      sup.stderr))
@@ -155,7 +163,7 @@ def check_bad(t):
     t.expect(err.count("WARNING: lockwatch: lock not held where the program asserts it is") == 2
              and err.count("WARNING: lockwatch: lock held where the program asserts it is not") == 3
              and err.count("WARNING: lockwatch: lock order violation (against the declared lock "
-                           "order)") == 2
+                           "order)") == 3
              and "declared with LOCKWATCH_ORDER" in err,
              "%s (text): banners:\n%s" % (what, err))
 

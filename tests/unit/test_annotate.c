@@ -307,6 +307,35 @@ START_TEST(declared_order_chains)
 }
 END_TEST
 
+START_TEST(declared_after_the_fact)
+{
+    lw_thread *a = h_thread(0);
+    lw_lock *l1 = h_lock(1), *l2 = h_lock(2), *l3 = h_lock(3);
+    h_nest2(a, l2, l1);   /* before any declaration: nothing to say */
+    h_nest2(a, l3, l1);
+    ck_assert_uint_eq(h_count(LW_F_ORDER_VIOLATION, false), 0);
+    /* Declared now: the edge that exists is the violation, at once. */
+    ck_assert(lw_order_declare(H_ADDR(1), H_ADDR(2), 0));
+    lw_order_check_declared(H_ADDR(1), H_ADDR(2));
+    ck_assert_uint_eq(h_count(LW_F_ORDER_VIOLATION, false), 1);
+    const h_finding *v = &h_findings[h_nfindings - 1];
+    ck_assert_uint_eq(v->from[0], l2->id);
+    ck_assert_uint_eq(v->to[0], l1->id);
+    /* Not again, neither from the edge nor from a new declaration. */
+    h_nest2(a, l2, l1);
+    lw_order_check_declared(H_ADDR(1), H_ADDR(2));
+    ck_assert_uint_eq(h_count(LW_F_ORDER_VIOLATION, false), 1);
+    /* A declaration the run kept: nothing. */
+    ck_assert(lw_order_declare(H_ADDR(3), H_ADDR(1), 0));
+    lw_order_check_declared(H_ADDR(3), H_ADDR(1));
+    ck_assert_uint_eq(h_count(LW_F_ORDER_VIOLATION, false), 1);
+    /* Locks never seen: nothing to look up. */
+    ck_assert(lw_order_declare(H_ADDR(20), H_ADDR(21), 0));
+    lw_order_check_declared(H_ADDR(20), H_ADDR(21));
+    ck_assert_uint_eq(h_count(LW_F_ORDER_VIOLATION, false), 1);
+}
+END_TEST
+
 START_TEST(declared_order_forgotten)
 {
     lw_thread *a = h_thread(0);
@@ -344,6 +373,7 @@ static Suite *annotate_suite(void)
     tcase_add_test(r, declared_order_rule);
     tcase_add_test(r, declared_order_before_any_cycle);
     tcase_add_test(r, declared_order_chains);
+    tcase_add_test(r, declared_after_the_fact);
     tcase_add_test(r, declared_order_forgotten);
     suite_add_tcase(s, r);
     return s;

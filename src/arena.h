@@ -34,6 +34,7 @@
  *    9. depot_lock    stacks.c     -> arena_lock
  *   10. sym_lock      stacks.c     (leaf)
  *   10a. rel_lock     stacks.c     (leaf: relative module paths)
+ *   10b. annot_lock   annotate.c   (leaf: declared order, guarded ranges)
  *   11. names_lock    lw_core.c    -> arena_lock
  *   12. tramp_pool    intercept_thread.c (leaf)
  *   12a. state_pool   intercept_thread.c (leaf: threads' states)

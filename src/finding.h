@@ -37,6 +37,8 @@ enum lw_finding_kind {
     LW_F_RWLOCK_UPGRADE,
     LW_F_USE_AFTER_DESTROY,
     LW_F_ORDER_VIOLATION,
+    LW_F_ASSERT_HELD,
+    LW_F_ASSERT_NOT_HELD,
     LW_F_NKINDS
 };
 
@@ -158,7 +160,8 @@ typedef struct lw_finding {
         int64_t elapsed_us;   /* -1: not measured */
     } call;
     struct {                  /* order-violation: LOCKWATCH_ORDER_FILE's entries */
-        const char *file;     /* the order file's path */
+        const char *file;     /* the order file's path; NULL for a LOCKWATCH_ORDER
+                               * declaration (its lock `to` has the role and stack) */
         const char *first;    /* key of the lock taken, which the file lists first */
         const char *second;   /* key of the lock held, listed after it */
         uint32_t first_line, second_line;   /* their lines in the file */

@@ -13,6 +13,9 @@
  * and compares the block with the held stack: no lock, no system call, no
  * allocation.
  * Other threads' locks in the memory are not looked for (lockwatch(7)).
+ * While the program has LOCKWATCH_GUARDED_BY ranges or LOCKWATCH_ORDER
+ * pairs live (annotate.h, one relaxed load of a global), every release also
+ * tells the annotation tables, which forget what lived in the memory.
  * realloc is a release of the old block when it moves it (or frees it: a
  * size of 0), of the block's tail when it shrinks it in place; mremap of
  * the old mapping when it moves, of its tail when it shrinks, and of a
@@ -34,6 +37,7 @@
  * an interposed function without the guard.
  */
 #include "intercept.h"
+#include "annotate.h"
 
 #include <dlfcn.h>
 #include <malloc.h>
@@ -105,10 +109,26 @@ static inline bool holds_locks(void)
     return LW_UNLIKELY(lw_tls.t->nheld != 0);
 }
 
+/* Does the program have annotations a release may end (annotate.h)? */
+static inline bool annotated(void)
+{
+    return LW_UNLIKELY(lw_load_relaxed(&lw_annot_live) != 0);
+}
+
+/* A wrapper's test: is there anything to check the release against? */
+static inline bool must_check(void)
+{
+    return holds_locks() || annotated();
+}
+
 /* [lo, hi) was given back by `call`: the core checks the held stack, and
  * only a lock found there costs more than a pass over it. */
 static void released(uintptr_t lo, uintptr_t hi, const char *call, uintptr_t pc)
 {
+    if (annotated())
+        lw_annot_memory_gone(lo, hi);
+    if (!holds_locks())
+        return;
     lw_thread *t = lw_enter();
     if (!t)
         return;
@@ -143,7 +163,9 @@ static LW_NOINLINE void free_held(void *p, uintptr_t pc)
 {
     const lw_thread *t = lw_tls.t;
     uintptr_t lo = (uintptr_t)p;
-    if (p && lw_held_reaches(t, lo)) {
+    if (p && annotated())
+        lw_annot_memory_gone(lo, lo + malloc_usable_size(p));
+    if (p && holds_locks() && lw_held_reaches(t, lo)) {
         uintptr_t hi = lo + malloc_usable_size(p);
         /* The thread's own held stack, read without the guard: no call,
          * and a signal handler leaves it as it found it. */
@@ -161,7 +183,7 @@ static LW_NOINLINE void free_held(void *p, uintptr_t pc)
 LW_EXPORT void free(void *p)
 {
     void (*f)(void *) = lw_load_relaxed(&real_free);
-    if (holds_locks())
+    if (must_check())
         free_held(p, LW_PC());
     else if (LW_UNLIKELY(f == NULL))
         free_call(p);
@@ -209,7 +231,7 @@ static void realloc_released(void *p, size_t old, const void *r, size_t n, const
 static LW_NOINLINE void *realloc_held(void *p, size_t n, bool array, size_t nmemb, size_t size,
                                       uintptr_t pc)
 {
-    if (LW_LIKELY(!lw_held_reaches(lw_tls.t, (uintptr_t)p)))
+    if (LW_LIKELY(!annotated()) && LW_LIKELY(!lw_held_reaches(lw_tls.t, (uintptr_t)p)))
         return array ? reallocarray_call(p, nmemb, size) : realloc_call(p, n);
     size_t old = malloc_usable_size(p);
     void *r = array ? reallocarray_call(p, nmemb, size) : realloc_call(p, n);
@@ -219,7 +241,7 @@ static LW_NOINLINE void *realloc_held(void *p, size_t n, bool array, size_t nmem
 
 LW_EXPORT void *realloc(void *p, size_t n)
 {
-    if (LW_LIKELY(!holds_locks()) || !p)
+    if (LW_LIKELY(!must_check()) || !p)
         return realloc_call(p, n);
     return realloc_held(p, n, false, 0, 0, LW_PC());
 }
@@ -227,7 +249,7 @@ LW_EXPORT void *realloc(void *p, size_t n)
 LW_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 {
     size_t n;
-    if (LW_LIKELY(!holds_locks()) || !p || __builtin_mul_overflow(nmemb, size, &n))
+    if (LW_LIKELY(!must_check()) || !p || __builtin_mul_overflow(nmemb, size, &n))
         return reallocarray_call(p, nmemb, size);
     return realloc_held(p, n, true, nmemb, size, LW_PC());
 }
@@ -262,7 +284,7 @@ static LW_NOINLINE int munmap_held(void *a, size_t len, uintptr_t pc)
 
 LW_EXPORT int munmap(void *a, size_t len)
 {
-    if (LW_LIKELY(!holds_locks()))
+    if (LW_LIKELY(!must_check()))
         return munmap_call(a, len);
     return munmap_held(a, len, LW_PC());
 }
@@ -294,7 +316,7 @@ LW_EXPORT void *mremap(void *old, size_t old_size, size_t new_size, int flags, .
         new_addr = va_arg(ap, void *);
         va_end(ap);
     }
-    if (LW_LIKELY(!holds_locks()))
+    if (LW_LIKELY(!must_check()))
         return mremap_call(old, old_size, new_size, flags, new_addr);
     return mremap_held(old, old_size, new_size, flags, new_addr, LW_PC());
 }

@@ -20,6 +20,7 @@
 #include "suppress.h"
 #include "jitter.h"
 #include "order.h"
+#include "annotate.h"
 
 #include "fmt.h"
 
@@ -106,6 +107,7 @@ void lw_lock_destroyed(uintptr_t addr)
     lw_lock *l = lw_registry_find(addr);
     if (l)
         lw_registry_forget(l);
+    lw_annot_lock_gone(addr);   /* its guarded ranges and declared order */
 }
 
 /* ---- user-given names (lockwatch_name_lock) ---- */
@@ -506,28 +508,21 @@ static const lw_order_ent *order_entry_of(lw_lock *l)
     return c >= LW_ORDER_BASE ? lw_order_entry(c - LW_ORDER_BASE) : NULL;
 }
 
-/* A new edge held -> to against the file: the file lists to's key before
- * held's (a lower rank), so the program took them in the order the team
- * wrote down as forbidden.  The finding (NULL: none) once per pair of
- * keys; it carries both stacks as an inversion's edge does. */
-static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
-                               const lw_edge_origin *o)
+/* The finding of an order violation on the new edge held -> to (NULL: no
+ * memory); it carries both stacks as an inversion's edge does.  role,
+ * role_stack: what `to` has to say (a declaration), or NULL. */
+static lw_finding *order_edge_finding(lw_lock *held, uint64_t held_id, lw_lock *to,
+                                      uint32_t modes, const lw_edge_origin *o, const char *role,
+                                      uint32_t role_stack, lw_lock_snap *from, lw_lock_snap *ls)
 {
-    const lw_order_ent *held = order_entry_of(h->lock), *want = order_entry_of(to);
-    if (!held || !want || want->rank >= held->rank)
-        return NULL;   /* unlisted, in order, one class or one cycle of the file */
-    if (!lw_first_time(lw_mix64(((uint64_t)held->index << 32 | want->index) ^
-                                0x6f726465722d7669ull)))
-        return NULL;
     lw_finding *f = lw_finding_new(LW_F_ORDER_VIOLATION);
     if (!f)
         return NULL;
-    lw_lock_snap from, ls;
-    lw_snap_lock(h->lock, &from);
-    from.id = h->id;
-    lw_snap_lock(to, &ls);
-    int fi = lw_finding_lock(f, &from, true, NULL, 0);
-    int ti = lw_finding_lock(f, &ls, true, NULL, 0);
+    lw_snap_lock(held, from);
+    from->id = held_id;
+    lw_snap_lock(to, ls);
+    int fi = lw_finding_lock(f, from, true, NULL, 0);
+    int ti = lw_finding_lock(f, ls, true, role, role_stack);
     lw_thread_snap ts;
     snap_origin(o, &ts);
     if (fi < 0 || ti < 0 || !lw_finding_thread(f, &ts)) {
@@ -543,6 +538,26 @@ static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
     fe->stack = o->stack_to;
     fe->held_stack = o->stack_from;
     fe->timed_ms = o->timed_ms;
+    return f;
+}
+
+/* A new edge held -> to against the file: the file lists to's key before
+ * held's (a lower rank), so the program took them in the order the team
+ * wrote down as forbidden.  The finding (NULL: none) once per pair of
+ * keys. */
+static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
+                               const lw_edge_origin *o)
+{
+    const lw_order_ent *held = order_entry_of(h->lock), *want = order_entry_of(to);
+    if (!held || !want || want->rank >= held->rank)
+        return NULL;   /* unlisted, in order, one class or one cycle of the file */
+    if (!lw_first_time(lw_mix64(((uint64_t)held->index << 32 | want->index) ^
+                                0x6f726465722d7669ull)))
+        return NULL;
+    lw_lock_snap from, ls;
+    lw_finding *f = order_edge_finding(h->lock, h->id, to, modes, o, NULL, 0, &from, &ls);
+    if (!f)
+        return NULL;
     f->order.file = lw_order_path();
     f->order.first = want->key;
     f->order.second = held->key;
@@ -554,6 +569,71 @@ static lw_finding *order_check(const lw_held *h, lw_lock *to, uint32_t modes,
                        want->key, (unsigned long)from.id, held->key, lw_order_path(), want->key,
                        want->line, held->key, held->line);
     return f;
+}
+
+/* The order-violation of the edge held -> to against LOCKWATCH_ORDER
+ * (annotate.h; decl: the declaration's stack), or NULL.  Once per pair of
+ * locks (their incarnations: a lock made anew at the same address is
+ * another); the finding has no file, and its `to` lock says where the
+ * declaration was made. */
+static lw_finding *decl_finding(lw_lock *held, uint64_t held_id, lw_lock *to, uint32_t modes,
+                                const lw_edge_origin *o, uint32_t decl)
+{
+    if (!lw_first_time(lw_mix64((held_id * 0x9e3779b97f4a7c15ull) ^ lw_load_relaxed(&to->id)) ^
+                       0x6465636c6f726465ull))
+        return NULL;
+    char role[96];
+    lw_buf rb;
+    lw_buf_init(&rb, role, sizeof(role));
+    lw_buf_printf(&rb, "was declared to be taken before M%lu (LOCKWATCH_ORDER) here",
+                  (unsigned long)held_id);
+    lw_lock_snap from, ls;
+    lw_finding *f = order_edge_finding(held, held_id, to, modes, o, role, decl, &from, &ls);
+    if (!f)
+        return NULL;
+    /* The writer names the locks after their ids (named_message). */
+    lw_finding_message(f, "%s: M%lu acquired while holding M%lu; the program declared with "
+                       "LOCKWATCH_ORDER that M%lu is taken before M%lu",
+                       lw_finding_kind_title(LW_F_ORDER_VIOLATION), (unsigned long)ls.id,
+                       (unsigned long)from.id, (unsigned long)ls.id, (unsigned long)from.id);
+    return f;
+}
+
+/* A new edge held -> to against the declared order: `to` was declared
+ * before `held`, directly or through a path of declarations. */
+static lw_finding *order_decl_check(const lw_held *h, lw_lock *to, uint32_t modes,
+                                    const lw_edge_origin *o)
+{
+    uintptr_t to_addr = (uintptr_t)__atomic_load_n(&to->h.k1, __ATOMIC_RELAXED);
+    uint32_t decl = 0;
+    if (!lw_order_declared(to_addr, h->addr, &decl))
+        return NULL;
+    return decl_finding(h->lock, h->id, to, modes, o, decl);
+}
+
+void lw_order_check_declared(uintptr_t first, uintptr_t second)
+{
+    lw_lock *a = lw_registry_find(first), *b = lw_registry_find(second);
+    uint32_t decl = 0;
+    if (!a || !b || !lw_order_declared(first, second, &decl))
+        return;
+    /* The edge's record is constant once inserted, but the edge goes with
+     * either lock's destruction: copied under the graph lock. */
+    lw_edge_origin o;
+    uint32_t modes = 0;
+    uint64_t bid = lw_load_relaxed(&b->id);
+    lw_graph_lock();
+    lw_edge *e = lw_graph_find_edge(bid, lw_load_relaxed(&a->id));
+    if (e) {
+        o = e->origin;
+        modes = lw_load_relaxed(&e->modes);
+    }
+    lw_graph_unlock();
+    if (!e)
+        return;
+    lw_finding *f = decl_finding(b, bid, a, modes, &o, decl);
+    if (f)
+        lw_finding_emit(f);
 }
 
 /* The acquisition's backtrace, taken once for all the new edges it makes
@@ -685,6 +765,8 @@ static void slow_edge_here(lw_thread *t, unsigned hi, lw_lock *to, uint32_t mode
 
     /* Before the graph lock: a lock's key takes the symbol tables' lock. */
     lw_finding *violation = LW_UNLIKELY(lw_order_active()) ? order_check(h, to, modes, &o) : NULL;
+    if (!violation && LW_UNLIKELY(lw_order_declared_any()))
+        violation = order_decl_check(h, to, modes, &o);
 
     lw_cycle cyc;
     lw_edge *e = NULL;
@@ -1119,12 +1201,14 @@ void lw_core_atfork_prepare(void)
     lw_sink_atfork_prepare();       /* seen_lock, finding pool */
     lw_report_atfork_prepare();     /* report_lock, ws_pool */
     lw_stacks_atfork_prepare();     /* depot_lock, sym_lock */
+    lw_annot_atfork_prepare();      /* annot_lock */
     lw_mutex_lock(&names_lock);
 }
 
 void lw_core_atfork_parent(void)
 {
     lw_mutex_unlock(&names_lock);
+    lw_annot_atfork_parent();
     lw_stacks_atfork_parent();
     lw_report_atfork_parent();
     lw_sink_atfork_parent();
@@ -1141,6 +1225,7 @@ void lw_core_atfork_child(void)
 {
     lw_unwind_gate_reset();
     lw_mutex_reset(&names_lock);
+    lw_annot_atfork_child();
     lw_report_atfork_child();
     lw_sink_atfork_child();
     lw_stacks_atfork_child();

@@ -62,6 +62,13 @@ void lw_core_write_graph(void);
 void lw_lock_set_name(uintptr_t addr, const char *name);
 const char *lw_lock_name(uintptr_t addr);
 
+/* LOCKWATCH_ORDER(first, second) was just declared (annotate.h): when some
+ * thread already took `first` while holding `second` (the order graph has
+ * that edge), that is the pair's order-violation, reported now with the
+ * edge's stacks.  (Only the pair itself: pairs the declaration implies
+ * through others are checked on their next new edge.) */
+void lw_order_check_declared(uintptr_t first, uintptr_t second);
+
 /* Snapshots of core state for findings.  lw_snap_thread: the thread's
  * identity (t may be another thread, stopped in a wait: its name is then
  * read from /proc), `stack` as its stack, and its held locks but the one at

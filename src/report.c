@@ -515,11 +515,18 @@ static void text_order(workspace *w, const lw_finding *f)
     const lw_fthread *t = &f->threads[e->thread];
     const char *first = f->order.first ? f->order.first : "?";
     const char *second = f->order.second ? f->order.second : "?";
-    lw_buf_printf(b, "  LOCKWATCH_ORDER_FILE %s lists \"%s\" (line %u) before \"%s\" (line %u),\n"
-                  "  but thread T%u took \"%s\" while holding \"%s\".  Once another thread takes "
-                  "them\n  in the file's order, the two can deadlock.\n",
-                  f->order.file ? f->order.file : "?", first,
-                  f->order.first_line, second, f->order.second_line, t->num, first, second);
+    if (f->order.file)
+        lw_buf_printf(b, "  LOCKWATCH_ORDER_FILE %s lists \"%s\" (line %u) before \"%s\" (line %u),\n"
+                      "  but thread T%u took \"%s\" while holding \"%s\".  Once another thread "
+                      "takes them\n  in the file's order, the two can deadlock.\n",
+                      f->order.file, first, f->order.first_line, second, f->order.second_line,
+                      t->num, first, second);
+    else   /* a LOCKWATCH_ORDER declaration (the lock taken says where) */
+        lw_buf_printf(b, "  The program declared with LOCKWATCH_ORDER that M%lu is taken before "
+                      "M%lu,\n  but thread T%u took M%lu while holding M%lu.  Once another thread "
+                      "takes them\n  in the declared order, the two can deadlock.\n",
+                      (unsigned long)to->id, (unsigned long)from->id, t->num,
+                      (unsigned long)to->id, (unsigned long)from->id);
     lw_buf_printf(b, "\n  %s M%lu acquired here while holding %s M%lu in thread T%u "
                   "(tid=%d%s%s%s):\n", lw_lock_kind_title(to->kind), (unsigned long)to->id,
                   lw_lock_kind_word(from->kind), (unsigned long)from->id, t->num, t->tid,

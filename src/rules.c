@@ -490,6 +490,62 @@ void lw_rule_use_after_destroy(lw_thread *t, uintptr_t addr, unsigned kind, cons
     lw_finding_emit(r);
 }
 
+bool lw_rule_assert_held(lw_thread *t, uintptr_t addr, bool want_held, uintptr_t pc)
+{
+    lw_lock *l = lw_registry_find(addr);
+    lw_held *h = l ? lw_held_find(t, l) : NULL;
+    if ((h != NULL) == want_held)
+        return true;
+    if (!h && t->overflow)
+        return true;   /* the held stack overflowed: it may simply not show it */
+    enum lw_finding_kind kind = want_held ? LW_F_ASSERT_HELD : LW_F_ASSERT_NOT_HELD;
+    lw_finding *r = site_finding(t, kind, pc);
+    if (!r)
+        return false;
+    lw_lock_snap s;
+    if (l) {
+        lw_snap_lock(l, &s);
+    } else {
+        /* Never seen: no node is made for it (the address may hold any
+         * kind of lock, or none). */
+        memset(&s, 0, sizeof(s));
+        s.addr = addr;
+        s.kind = LW_KIND_MUTEX;
+        s.first_how = LW_FIRST_USED;   /* "first used at" the assertion */
+        s.first_pc = pc;
+        s.name = lw_lock_name(addr);
+    }
+    uint32_t acquired = 0;
+    if (h) {
+        /* Where it was acquired: the thread snapshot's hold of it. */
+        for (unsigned i = 0; i < r->nholds; i++)
+            if (r->locks[r->holds[i].lock].lock.id == h->id)
+                acquired = r->holds[i].stack;
+    }
+    lw_finding_lock(r, &s, true, h ? "was acquired here" : NULL, acquired);
+    char lock_name[48];
+    lw_buf b;
+    lw_buf_init(&b, lock_name, sizeof(lock_name));
+    if (l)
+        lw_buf_printf(&b, "%s M%lu", lw_lock_kind_word(l->kind), (unsigned long)s.id);
+    else
+        lw_buf_printf(&b, "lock %p", (void *)addr);
+    if (want_held) {
+        lw_finding_what(&r->threads[0], "asserted here that it holds %s", lock_name);
+        lw_finding_message(r, "thread T%u asserts that it holds %s, which it does not hold%s",
+                           t->num, lock_name, l ? "" : " (lockwatch never saw it locked)");
+    } else {
+        lw_finding_what(&r->threads[0], "asserted here that it does not hold %s", lock_name);
+        lw_finding_message(r, "thread T%u asserts that it does not hold %s, which it holds%s",
+                           t->num, lock_name,
+                           h->mode == LW_MODE_READ && l->kind == LW_KIND_RWLOCK
+                               ? " for reading"
+                               : "");
+    }
+    lw_finding_emit(r);
+    return false;
+}
+
 void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
                               int owner_tid, const char *call, uintptr_t pc)
 {

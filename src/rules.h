@@ -66,6 +66,11 @@ const char *lw_family_name(unsigned family);
 bool lw_rule_relock(lw_thread *t, lw_lock *l, unsigned mode, uintptr_t pc, const char *call);
 void lw_rule_use_after_destroy(lw_thread *t, uintptr_t addr, unsigned kind, const char *call,
                                uintptr_t pc);
+/* LOCKWATCH_ASSERT_HELD (want_held) / LOCKWATCH_ASSERT_NOT_HELD at pc:
+ * checks the lock at addr against t's held stack (any mode, any kind; a
+ * lock lockwatch never saw is not held) and reports assert-held or
+ * assert-not-held when the assertion is false.  Returns whether it held. */
+bool lw_rule_assert_held(lw_thread *t, uintptr_t addr, bool want_held, uintptr_t pc);
 /* owner_tid: > 0 the holder's tid, 0 not locked, -1 unknown. */
 void lw_rule_unlock_not_owned(lw_thread *t, lw_lock *l, uintptr_t addr, unsigned kind,
                               int owner_tid, const char *call, uintptr_t pc);

@@ -40,7 +40,10 @@ static const struct {
                               "rwlock upgrade (read lock held, write lock wanted)" },
     [LW_F_USE_AFTER_DESTROY] = { "use-after-destroy", "use of a destroyed lock" },
     [LW_F_ORDER_VIOLATION] = { "order-violation",
-                               "lock order violation (against LOCKWATCH_ORDER_FILE)" },
+                               "lock order violation (against the declared lock order)" },
+    [LW_F_ASSERT_HELD] = { "assert-held", "lock not held where the program asserts it is" },
+    [LW_F_ASSERT_NOT_HELD] = { "assert-not-held",
+                               "lock held where the program asserts it is not" },
 };
 
 const char *lw_finding_kind_name(enum lw_finding_kind k)

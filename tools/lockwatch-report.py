@@ -48,7 +48,9 @@ KIND_TITLES = {
     "exit-holding-lock": "exit while holding a lock",
     "rwlock-upgrade": "rwlock upgrade (read to write)",
     "use-after-destroy": "use of a destroyed lock",
-    "order-violation": "lock order violation (against LOCKWATCH_ORDER_FILE)",
+    "order-violation": "lock order violation (against LOCKWATCH_ORDER_FILE or LOCKWATCH_ORDER)",
+    "assert-held": "lock not held where the program asserts it is",
+    "assert-not-held": "lock held where the program asserts it is not",
 }
 _SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
 # Control characters from a log must not reach a terminal as such (an

@@ -2,7 +2,8 @@
  * join_cycle.c - a join cycle that did not hang this time.
  *
  * The worker thread adds its result to `stats` under `stats_lock`, then
- * goes on with other work (here a 300 ms nap) before it ends.  The main
+ * goes on with other work (here a 1.5 s nap: long enough that the join
+ * waits a whole wait slice for it on a loaded machine) before it ends.  The main
  * thread, to publish a summary atomically, locks `stats_lock` and joins
  * the worker while still holding it, waiting for the rest of the worker's
  * work.  Here the worker happens to have added its result before the main
@@ -55,7 +56,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&stats_lock);
     }
     atomic_store(&finished, 1);
-    usleep(300000);   /* the rest of its work */
+    usleep(1500000);   /* the rest of its work */
     return NULL;
 }
 

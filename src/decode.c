@@ -66,10 +66,10 @@
 #define STACK_SLOT 8
 
 struct slot {
-    int busy;        /* 0 free, 1 taken: taken by CAS (acquire), given back by a release store */
-    csh handle;      /* the rest is touched only by the slot's taker (and lw_decode_init) */
+    int busy;   /* 0 free, 1 taken: taken by CAS (acquire), given back by a release store */
+    csh handle; /* the rest is touched only by the slot's taker (and lw_decode_init) */
     cs_insn *insn;
-    size_t used;     /* scratch bytes handed out in this decode */
+    size_t used; /* scratch bytes handed out in this decode */
     _Alignas(16) char scratch[LW_DECODE_SCRATCH];
 } __attribute__((aligned(64)));
 
@@ -412,23 +412,24 @@ static enum dir direction(const char *name)
 {
     /* Not data accesses: address arithmetic, hints that cannot fault,
      * cache control. */
-    static const char *const none[] = {"nop", "endbr", "prefetch", "clflush", "clwb",
-                                       "vgatherpf", "vscatterpf", NULL};
+    static const char *const none[] = {"nop",  "endbr",     "prefetch",   "clflush",
+                                       "clwb", "vgatherpf", "vscatterpf", NULL};
     /* Addresses in vector registers, sizes the CPU decides. */
-    static const char *const fail[] = {"vgather", "vpgather", "vscatter", "vpscatter", "xsave",
-                                       "xrstor", NULL};
+    static const char *const fail[] = {"vgather", "vpgather", "vscatter", "vpscatter",
+                                       "xsave",   "xrstor",   NULL};
     /* Memory operand first in Intel order is the destination, written and
      * not read; anywhere else it is the source, read. */
-    static const char *const move[] = {"mov", "vmov", "vpmov", "maskmov", "vmaskmov", "vpmaskmov",
-                                       "vcompress", "vpcompress", "vexpand", "vpexpand",
-                                       "extractps", "vextract", "pextr", "vpextr", "vcvtps2ph",
-                                       NULL};
+    static const char *const move[] = {"mov",      "vmov",      "vpmov",     "maskmov",
+                                       "vmaskmov", "vpmaskmov", "vcompress", "vpcompress",
+                                       "vexpand",  "vpexpand",  "extractps", "vextract",
+                                       "pextr",    "vpextr",    "vcvtps2ph", NULL};
     /* Single memory operand, written. */
-    static const char *const store[] = {"fst", "fist", "fbstp", "fnst", "fnsave", "fsave",
-                                        "fxsave", "stmxcsr", "vstmxcsr", "set", NULL};
+    static const char *const store[] = {"fst",    "fist",    "fbstp",    "fnst", "fnsave", "fsave",
+                                        "fxsave", "stmxcsr", "vstmxcsr", "set",  NULL};
     /* Read and written (exact names: shlx, rorx and friends only read). */
-    static const char *const rw[] = {"cmpxchg", "cmpxchg8b", "cmpxchg16b", "rol", "ror", "rcl",
-                                     "rcr", "shl", "shr", "sal", "sar", "shld", "shrd", NULL};
+    static const char *const rw[] = {"cmpxchg", "cmpxchg8b", "cmpxchg16b", "rol", "ror",
+                                     "rcl",     "rcr",       "shl",        "shr", "sal",
+                                     "sar",     "shld",      "shrd",       NULL};
     if (starts_any(name, none) || !strcmp(name, "lea")) /* not leave */
         return DIR_NONE;
     if (starts_any(name, fail))
@@ -445,8 +446,7 @@ static enum dir direction(const char *name)
     return DIR_CAPSTONE;
 }
 
-static int accesses(csh handle, const cs_insn *insn, uintptr_t pc, const lw_regs *r,
-                    sink *k)
+static int accesses(csh handle, const cs_insn *insn, uintptr_t pc, const lw_regs *r, sink *k)
 {
     const cs_x86 *x = &insn->detail->x86;
     const char *name = cs_insn_name(handle, insn->id);

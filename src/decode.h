@@ -9,7 +9,8 @@
  * allocations are kept out of signal handlers.
  *
  * What each kind of instruction yields (accesses in this order: explicit
- * memory operands in Intel operand order, then the implicit stack slot):
+ * memory operands in Intel operand order, destination first; the stack slot
+ * after them for push and call, before them for pop):
  *  - loads, stores, movzx/movsx (the source's size), x87, SSE/AVX: one
  *    access of the operand's size, read and/or write as the instruction
  *    does; read-modify-write (add [m], r; inc; xchg; lock xadd; cmpxchg,
@@ -58,8 +59,8 @@ typedef struct {
 } lw_regs;
 
 typedef struct {
-    uintptr_t addr; /* first byte */
-    unsigned size;  /* bytes */
+    uintptr_t addr;   /* first byte */
+    unsigned size;    /* bytes */
     bool read, write; /* both for read-modify-write */
 } lw_mem_access;
 
@@ -67,15 +68,17 @@ typedef struct {
  * pop [m], call [m], movs, cmps). */
 #define LW_DECODE_MAX_ACCESSES 2
 
-/* Once, before any decode (not from a signal handler): false when Capstone
- * cannot be opened.  Allocates every decoder (malloc, through Capstone);
- * later calls return the first call's result.  Sets Capstone's allocator for
- * the whole process (CS_OPT_MEM): see decode.c. */
+/* Once, before any decode (not from a signal handler, not from two threads
+ * at once): false when Capstone cannot be opened.  Allocates every decoder
+ * (malloc, through Capstone); later calls return the first call's result.
+ * Sets Capstone's allocator for the whole process (CS_OPT_MEM): see
+ * decode.c. */
 bool lw_decode_init(void);
 
 /* The memory the instruction at pc (its bytes at code, len readable bytes)
  * accesses given registers r: up to max accesses into out; returns how many
- * (0: none, e.g. lea, nop, register-only), -1 when it cannot be decoded.
+ * it wrote (0: none, e.g. lea, nop, register-only; at most max, the first
+ * ones in the order above), -1 when it cannot be decoded.
  * Async-signal-safe: no malloc, no lock; any number of threads at once
  * (a free decoder is taken without waiting, -1 when none is free). */
 int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_regs *r,

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -54,6 +55,7 @@ struct row {
 };
 
 static const struct row rows[] = {
+    // clang-format off
     {C("\x88\x18"), "mov byte ptr [rax], bl", {}, 1, {{V(RAX), 1, false, true}}},
     {C("\x66\x89\x18"), "mov word ptr [rax], bx", {}, 1, {{V(RAX), 2, false, true}}},
     {C("\x89\x18"), "mov dword ptr [rax], ebx", {}, 1, {{V(RAX), 4, false, true}}},
@@ -156,6 +158,7 @@ static const struct row rows[] = {
     {C("\x48\x8b"), "mov rax, ... cut short", {}, -1, {}},
     {C("\x62\xf1\xfe\x48"), "EVEX prefix cut short", {}, -1, {}},
     {C("\x0f\x0b"), "ud2", {}, 0, {}},
+    // clang-format on
 };
 
 static void regs_for(const struct row *w, lw_regs *r)
@@ -188,8 +191,8 @@ static const char *check_row(const struct row *w, char *msg, size_t cap)
             out[i].write != e->write) {
             snprintf(msg, cap, "%s: access %d is %#lx/%u%s%s, want %#lx/%u%s%s", w->text, i,
                      (unsigned long)out[i].addr, out[i].size, out[i].read ? " r" : "",
-                     out[i].write ? " w" : "", (unsigned long)e->addr, e->size,
-                     e->read ? " r" : "", e->write ? " w" : "");
+                     out[i].write ? " w" : "", (unsigned long)e->addr, e->size, e->read ? " r" : "",
+                     e->write ? " w" : "");
             return msg;
         }
     }
@@ -281,6 +284,44 @@ START_TEST(test_threads)
         ck_assert_int_eq(pthread_join(t[i], &bad), 0);
         ck_assert_msg(bad == NULL, "%s", (char *)bad);
     }
+}
+END_TEST
+
+/* Nested decodes: a profiling timer's handler decodes the table while the
+ * interrupted code is decoding it too (often inside Capstone, holding a
+ * decoder and with its scratch in use): both see every row right. */
+static volatile int nested_runs, nested_bad;
+
+static void on_prof(int sig)
+{
+    (void)sig;
+    char msg[256];
+    for (size_t i = 0; i < LW_ARRAY_SIZE(rows); i++)
+        if (check_row(&rows[i], msg, sizeof(msg)))
+            nested_bad++;
+    nested_runs++;
+}
+
+START_TEST(test_nested_in_handler)
+{
+    ck_assert(lw_decode_init());
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_prof;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    ck_assert_int_eq(sigaction(SIGPROF, &sa, NULL), 0);
+    struct itimerval it = {{0, 500}, {0, 500}};
+    ck_assert_int_eq(setitimer(ITIMER_PROF, &it, NULL), 0);
+    char msg[256];
+    int bad = 0;
+    while (nested_runs < ROUNDS)
+        for (size_t i = 0; i < LW_ARRAY_SIZE(rows); i++)
+            bad += check_row(&rows[i], msg, sizeof(msg)) != NULL;
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_PROF, &off, NULL);
+    ck_assert_int_eq(bad, 0);
+    ck_assert_int_eq(nested_bad, 0);
 }
 END_TEST
 
@@ -430,8 +471,8 @@ END_TEST
 START_TEST(test_fault_rip_relative)
 {
     ck_assert(lw_decode_init());
-    uint8_t *area = mmap(NULL, 2 * LW_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         -1, 0);
+    uint8_t *area =
+        mmap(NULL, 2 * LW_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     ck_assert(area != MAP_FAILED);
     int32_t disp = (int32_t)(LW_PAGE + 0x55 - 7);
     uint8_t code[] = {0xc6, 0x05, 0, 0, 0, 0, 0x01, 0xc3}; /* movb $1, disp(%rip); ret */
@@ -504,6 +545,7 @@ static Suite *decode_suite(void)
     tcase_add_test(tc, test_length_bounds);
     tcase_add_test(tc, test_max);
     tcase_add_test(tc, test_threads);
+    tcase_add_test(tc, test_nested_in_handler);
 #ifndef __SANITIZE_ADDRESS__
     tcase_add_test(tc, test_no_malloc);
 #endif

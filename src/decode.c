@@ -243,7 +243,9 @@ bool lw_decode_init(void)
 
 static struct slot *slot_take(void)
 {
-    unsigned start = (unsigned)((uintptr_t)&current >> 12);
+    /* Threads' TLS blocks lie a stack apart (a multiple of a large power of
+     * two): hashed (Fibonacci), so their first choices differ. */
+    unsigned start = (unsigned)((((uintptr_t)&current >> 12) * 0x9e3779b97f4a7c15ull) >> 58);
     for (unsigned k = 0; k < LW_DECODE_SLOTS; k++) {
         struct slot *s = &slots[(start + k) % LW_DECODE_SLOTS];
         int free_ = 0;

@@ -287,6 +287,62 @@ START_TEST(test_threads)
 }
 END_TEST
 
+/* Random bytes: every result is -1 or a few accesses of an x86 operand
+ * size with a direction; under AddressSanitizer, no decode reads or writes
+ * out of bounds (Capstone's scratch allocations included). */
+#ifdef LW_TEST_SMALL
+#define RANDOM_DECODES 20000
+#else
+#define RANDOM_DECODES 200000
+#endif
+
+static bool operand_size(unsigned size)
+{
+    static const unsigned ok[] = {1, 2, 4, 6, 8, 10, 16, 28, 32, 64, 108, 512};
+    for (size_t i = 0; i < LW_ARRAY_SIZE(ok); i++)
+        if (size == ok[i])
+            return true;
+    return false;
+}
+
+START_TEST(test_random_bytes)
+{
+    ck_assert(lw_decode_init());
+    unsigned seed = 14;
+    const char *env = getenv("LW_TEST_SEED");
+    if (env)
+        seed = (unsigned)strtoul(env, NULL, 0);
+    srand(seed);
+    int decoded = 0;
+    for (int k = 0; k < RANDOM_DECODES; k++) {
+        uint8_t code[15];
+        for (size_t i = 0; i < sizeof(code); i++)
+            code[i] = (uint8_t)rand();
+        lw_regs r;
+        for (int i = 0; i < 16; i++)
+            r.gpr[i] = (uint64_t)rand() << 33 ^ (uint64_t)rand();
+        r.rip = PC;
+        r.fs_base = FS;
+        r.gs_base = GS;
+        size_t len = 1 + (size_t)rand() % sizeof(code);
+        uint8_t *exact = malloc(len); /* ASan: no byte past len is read */
+        ck_assert(exact != NULL);
+        memcpy(exact, code, len);
+        lw_mem_access out[LW_DECODE_MAX_ACCESSES];
+        int n = lw_decode_access(exact, len, PC, &r, out, LW_DECODE_MAX_ACCESSES);
+        free(exact);
+        REQUIRE_MSG(n >= -1 && n <= LW_DECODE_MAX_ACCESSES, "%d accesses (seed %u, round %d)", n,
+                    seed, k);
+        decoded += n >= 0;
+        for (int i = 0; i < n; i++)
+            REQUIRE_MSG(operand_size(out[i].size) && (out[i].read || out[i].write),
+                        "access %d of %u bytes, r %d w %d (seed %u, round %d)", i, out[i].size,
+                        out[i].read, out[i].write, seed, k);
+    }
+    ck_assert_int_gt(decoded, RANDOM_DECODES / 4); /* mostly real instructions */
+}
+END_TEST
+
 /* Nested decodes: a profiling timer's handler decodes the table while the
  * interrupted code is decoding it too (often inside Capstone, holding a
  * decoder and with its scratch in use): both see every row right. */
@@ -546,6 +602,7 @@ static Suite *decode_suite(void)
     tcase_add_test(tc, test_max);
     tcase_add_test(tc, test_threads);
     tcase_add_test(tc, test_nested_in_handler);
+    tcase_add_test(tc, test_random_bytes);
 #ifndef __SANITIZE_ADDRESS__
     tcase_add_test(tc, test_no_malloc);
 #endif

@@ -78,7 +78,10 @@ static struct slot slots[LW_DECODE_SLOTS];
  * what sends Capstone's allocations to scratch. */
 static LW_TLS struct slot *current;
 
-static int init_state; /* 0 not yet, 1 ready, -1 failed; written by lw_decode_init only */
+/* Everything below up to the register tables is written by lw_decode_init
+ * only, before any decode (its caller starts sampling after it returns:
+ * that is the ordering), and read plainly afterwards. */
+static int init_state; /* 0 not yet, 1 ready, -1 failed */
 static bool have_fsgsbase;
 
 /* Capstone's allocator outside decodes. */
@@ -563,7 +566,7 @@ int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_reg
         if (ret > max)
             ret = max;
     }
-    lw_compiler_barrier();
+    lw_compiler_barrier(); /* Capstone's last scratch free must not move past the restore */
     current = outer;
     lw_store_release(&s->busy, 0);
     return ret;

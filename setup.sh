@@ -14,10 +14,11 @@ say() {
 # Debian packages: compiler and Autotools, libunwind (backtraces), uthash
 # (the stack depot's hash), Check (unit tests), python3 (integration tests),
 # g++ (C++ test programs), libdw-dev and libiberty-dev (lockwatch-symbolizer:
-# source lines and inlined frames from DWARF, demangled C++ names), graphviz
+# source lines and inlined frames from DWARF, demangled C++ names),
+# libcapstone-dev (the instruction decoder of sampled race detection), graphviz
 # (lockwatch-report's --svg and the HTML page's graph), chromium (the test
 # that loads that page in a browser).
-packages='build-essential autoconf automake libtool pkg-config libunwind-dev uthash-dev check python3 g++ libdw-dev libiberty-dev graphviz chromium'
+packages='build-essential autoconf automake libtool pkg-config libunwind-dev uthash-dev check python3 g++ libdw-dev libiberty-dev libcapstone-dev graphviz chromium'
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "setup.sh: this is not a Debian system; install the equivalents of: $packages" >&2

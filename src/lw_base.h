@@ -43,6 +43,8 @@
 #define LW_REG_BUCKETS     (1u << 20)  /* lock registry hash buckets */
 #define LW_EDGE_BUCKETS    (1u << 20)  /* order-graph edge hash buckets */
 #define LW_DEPOT_BUCKETS   (1u << 16)  /* stack depot hash buckets */
+#define LW_DECODE_SLOTS    16    /* instruction decoders for concurrent signal handlers (decode.c) */
+#define LW_DECODE_SCRATCH  512   /* bytes a decoder's Capstone may allocate in one decode */
 
 /* The vocabulary every layer shares: the kinds of lock, glibc's mutex
  * types, how a lock was first seen and the modes it is held in.  The core

@@ -5,6 +5,7 @@
  * monitor asked for it; let the monitor read a thread's state before it
  * checked the thread is alive; let the monitor receive a signal.
  */
+#include "race.h"
 #include "asleep.h"
 #include "arena.h"
 #include "deadlock.h"
@@ -325,8 +326,9 @@ static bool outside_wakeups(void)
         bool sync = false;
         for (unsigned i = 0; i < LW_ARRAY_SIZE(sync_sigs); i++)
             sync |= sig == sync_sigs[i];
-        if (sync || sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33)
-            continue;   /* 32, 33: glibc's own (cancellation, setxid) */
+        if (sync || sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33 ||
+            sig == lw_race_signal())
+            continue;   /* 32, 33: glibc's own (cancellation, setxid); race sampling's */
         struct {
             void *handler;
             unsigned long flags;

@@ -41,6 +41,8 @@ static const struct {
     [LW_F_USE_AFTER_DESTROY] = { "use-after-destroy", "use of a destroyed lock" },
     [LW_F_ORDER_VIOLATION] = { "order-violation",
                                "lock order violation (against LOCKWATCH_ORDER_FILE)" },
+    [LW_F_DATA_RACE] = { "data-race",
+                         "data race (sampled: two threads, no common lock, one wrote)" },
 };
 
 const char *lw_finding_kind_name(enum lw_finding_kind k)

@@ -49,6 +49,7 @@ KIND_TITLES = {
     "rwlock-upgrade": "rwlock upgrade (read to write)",
     "use-after-destroy": "use of a destroyed lock",
     "order-violation": "lock order violation (against LOCKWATCH_ORDER_FILE)",
+    "data-race": "data race (sampled)",
 }
 _SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
 # Control characters from a log must not reach a terminal as such (an

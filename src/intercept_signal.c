@@ -1,0 +1,40 @@
+/*
+ * intercept_signal.c: sigaction and signal, for race sampling (race.h).
+ * While lockwatch's SIGTRAP handler is installed, the program's SIGTRAP
+ * action is recorded (and reported back to it) rather than installed: the
+ * handler gives every trap that is not lockwatch's to that action.  A
+ * handler installed for the sampling signal makes lockwatch stop sampling.
+ * Every other call goes straight to libc.
+ */
+#include "intercept.h"
+#include "race.h"
+
+#include <errno.h>
+#include <signal.h>
+
+extern int __sigaction(int, const struct sigaction *, struct sigaction *);
+
+LW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (lw_race_sigaction(sig, act, old))
+        return 0;
+    return __sigaction(sig, act, old);
+}
+
+/* glibc's signal(): BSD semantics (SA_RESTART, the signal blocked in its
+ * handler). */
+LW_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+    struct sigaction act, old;
+    if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+        errno = EINVAL;
+        return SIG_ERR;
+    }
+    act.sa_handler = handler;
+    sigemptyset(&act.sa_mask);
+    sigaddset(&act.sa_mask, sig);
+    act.sa_flags = SA_RESTART;
+    if (sigaction(sig, &act, &old) < 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}

@@ -3,7 +3,8 @@
 #include <pthread.h>
 #include <stdio.h>
 
-#define ROUNDS 20000000L
+#define ROUNDS 1000000L
+#define BATCH 100   /* increments per hold: most samples land under the lock */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 volatile long counter;
@@ -13,7 +14,8 @@ static void *worker(void *arg)
     (void)arg;
     for (long i = 0; i < ROUNDS; i++) {
         pthread_mutex_lock(&lock);
-        counter++;
+        for (int j = 0; j < BATCH; j++)
+            counter++;
         pthread_mutex_unlock(&lock);
     }
     return NULL;

@@ -42,8 +42,10 @@ static int decide(int status)
 /* The end of the process as lockwatch sees it: say what suppressions hid. */
 static void final_words(void)
 {
-    if (lw_load_relaxed(&lw_core_ready) && !vfork_child())
+    if (lw_load_relaxed(&lw_core_ready) && !vfork_child()) {
         lw_supp_summary();
+        lw_race_final_words();
+    }
 }
 
 static void last_exit_handler(void)

@@ -748,6 +748,19 @@ void lw_race_get_stats(lw_race_stats *s)
     s->unseen_writes = lw_load_relaxed(&stats.unseen_writes);
 }
 
+void lw_race_final_words(void)
+{
+    static int said;
+    if (!lw_opt.race_stats || !race_sig || said++)
+        return;
+    lw_race_stats s;
+    lw_race_get_stats(&s);
+    lw_warn("lockwatch: race sampling: %llu samples, %llu armed, %llu hits, %llu races, "
+            "%llu unseen writes\n", (unsigned long long)s.samples, (unsigned long long)s.armed,
+            (unsigned long long)s.hits, (unsigned long long)s.races,
+            (unsigned long long)s.unseen_writes);
+}
+
 /* ---- reporting (safe points) ---- */
 
 static void snap_side(const race_side *s, lw_thread_snap *ts)

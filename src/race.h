@@ -74,5 +74,7 @@ typedef struct {
     uint64_t samples, armed, hits, races, unseen_writes;
 } lw_race_stats;
 void lw_race_get_stats(lw_race_stats *s);
+/* At the end of the process: LOCKWATCH_RACE_STATS's line. */
+void lw_race_final_words(void);
 
 #endif

@@ -1,0 +1,117 @@
+"""LOCKWATCH_RACES=sample end to end (race.c), with examples/racy_counter and
+examples/locked_counter.
+
+Race sampling is probabilistic: a sample must land on the counter's access
+(not on the loop variable, which is on the stack) while the other thread is
+in its loop, and the other thread must touch the counter during the delay.
+racy_counter runs at a high rate up to RUNS times; the test requires at
+least one data-race report naming `counter` with both threads, both stacks
+in `worker` and no locks held, and prints the share of runs that reported.
+locked_counter (the same increments under one mutex) must never report a
+race, in every run, though watchpoints are armed there (LOCKWATCH_RACE_STATS
+says so).  With LOCKWATCH_RACES unset nothing changes: no report, no line.
+The refused path (LOCKWATCH_RACE_TEST_REFUSE=1, as when perf_event_paranoid
+or seccomp refuses perf_event_open) prints one `lockwatch:` line and the
+program exits 0 with its normal output."""
+import re
+
+import lwtest as lw
+
+RUNS = 10
+RATE = "2000"
+SAMPLE = {"LOCKWATCH_RACES": "sample", "LOCKWATCH_RACE_RATE": RATE,
+          "LOCKWATCH_RACE_STATS": "1"}
+STATS = re.compile(r"^lockwatch: race sampling: (\d+) samples, (\d+) armed, (\d+) hits, "
+                   r"(\d+) races, (\d+) unseen writes$", re.M)
+
+
+def stats(t, run, what):
+    m = STATS.search(run.stderr)
+    t.require(m, "%s: no LOCKWATCH_RACE_STATS line\n%s" % (what, run.describe()))
+    return [int(x) for x in m.groups()]
+
+
+def races(run):
+    return [r for r in run.reports if r.get("kind") == "data-race"]
+
+
+def check_race_report(t, rep, what):
+    for p in lw.validate_issue(rep):
+        t.expect(False, "%s: %s" % (what, p))
+    t.expect("counter" in rep.get("message", ""),
+             "%s: the message does not name counter: %r" % (what, rep.get("message")))
+    race = rep.get("race") or {}
+    t.expect(race.get("variable") == "counter" and race.get("size") in (4, 8),
+             "%s: race member %r" % (what, race))
+    threads = rep.get("threads") or []
+    t.expect(len(threads) == 2, "%s: %d threads, expected 2" % (what, len(threads)))
+    for i, th in enumerate(threads):
+        t.expect(th.get("holds") == [], "%s: thread %d holds %r" % (what, i, th.get("holds")))
+        frames = lw.stack(rep, th.get("stack"))
+        t.expect(lw.has_function(frames, "worker"),
+                 "%s: thread %d's stack is not in worker: %r" % (what, i, lw.functions(frames)))
+    t.expect(len({th.get("id") for th in threads}) == 2, "%s: the same thread twice" % what)
+
+
+def body(t):
+    racy, locked = lw.example("racy_counter"), lw.example("locked_counter")
+    native_racy = lw.native_ok(t, racy, "racy_counter")
+    native_locked = lw.native_ok(t, locked, "locked_counter")
+
+    # Can this machine arm a watchpoint at all?
+    first = lw.run_preload(racy, extra_env=SAMPLE)
+    if "race sampling is off" in first.stderr:
+        raise lw.Skip("hardware watchpoints refused here: " + first.stderr.strip())
+
+    reported = 0
+    for i in range(RUNS):
+        run = first if i == 0 else lw.run_preload(racy, extra_env=SAMPLE)
+        what = "racy_counter run %d" % (i + 1)
+        want = 66 if races(run) else 0   # LOCKWATCH_EXITCODE after a report
+        t.expect(run.returncode == want, "%s: exit %d, expected %d\n%s"
+                 % (what, run.returncode, want, run.describe()))
+        lw.expect_same_stdout(t, native_racy, run, what)
+        st = stats(t, run, what)
+        t.note("%s: samples %d, armed %d, hits %d, races %d, unseen writes %d, reports %d"
+               % (what, *st, len(races(run))))
+        for r in races(run):
+            check_race_report(t, r, what)
+        reported += bool(races(run))
+    t.note("racy_counter: a data-race reported in %d of %d runs (rate %s/s)"
+           % (reported, RUNS, RATE))
+    t.expect(reported >= 1, "racy_counter: no data-race in %d runs" % RUNS)
+
+    armed = 0
+    for i in range(3):
+        what = "locked_counter run %d" % (i + 1)
+        run = lw.run_preload(locked, extra_env=SAMPLE)
+        t.expect(run.returncode == 0, "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
+        lw.expect_same_stdout(t, native_locked, run, what)
+        t.expect(run.reports == [], "%s: expected no report, got:\n%s"
+                 % (what, lw.describe_reports(run.reports)))
+        armed += stats(t, run, what)[1]
+    t.note("locked_counter: %d armings in 3 runs, no report" % armed)
+    t.expect(armed > 0, "locked_counter: no watchpoint was ever armed (the test shows nothing)")
+
+    # Races off (the default): the program and lockwatch as before.
+    off = lw.run_preload(racy)
+    lw.expect_clean_run(t, native_racy, off, "racy_counter, LOCKWATCH_RACES unset")
+    off = lw.run_preload(racy, extra_env={"LOCKWATCH_RACES": "off", "LOCKWATCH_RACE_STATS": "1"})
+    lw.expect_clean_run(t, native_racy, off, "racy_counter, LOCKWATCH_RACES=off")
+
+    # Refused: one line, the program unchanged.
+    env = dict(SAMPLE, LOCKWATCH_RACE_TEST_REFUSE="1")
+    del env["LOCKWATCH_RACE_STATS"]
+    ref = lw.run_preload(racy, extra_env=env)
+    what = "racy_counter, perf_event_open refused"
+    t.expect(ref.returncode == 0, "%s: exit %d\n%s" % (what, ref.returncode, ref.describe()))
+    lw.expect_same_stdout(t, native_racy, ref, what)
+    t.expect(ref.reports == [], "%s: reports %s" % (what, lw.describe_reports(ref.reports)))
+    lines = ref.stderr.splitlines()
+    t.expect(len(lines) == 1 and lines[0].startswith("lockwatch: race sampling is off: ")
+             and "perf_event_open" in lines[0],
+             "%s: expected one 'lockwatch: race sampling is off' line, got:\n%s"
+             % (what, ref.stderr))
+
+
+lw.main(body)

@@ -14,11 +14,16 @@
 
 extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 
-LW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+static int set_action(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (lw_race_sigaction(sig, act, old))
         return 0;
     return __sigaction(sig, act, old);
+}
+
+LW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    return set_action(sig, act, old);
 }
 
 /* glibc's signal(): BSD semantics (SA_RESTART, the signal blocked in its
@@ -34,7 +39,7 @@ LW_EXPORT sighandler_t signal(int sig, sighandler_t handler)
     sigemptyset(&act.sa_mask);
     sigaddset(&act.sa_mask, sig);
     act.sa_flags = SA_RESTART;
-    if (sigaction(sig, &act, &old) < 0)
+    if (set_action(sig, &act, &old) < 0)
         return SIG_ERR;
     return old.sa_handler;
 }

@@ -352,6 +352,21 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
 
 /* ---- the sampling handler ---- */
 
+/* Is the instruction at code atomic (a LOCK prefix, or xchg with memory,
+ * locked implicitly)?  Synchronisation, not a data access to judge. */
+static bool is_atomic(const uint8_t *code, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = code[i];
+        if (b == 0xf0)
+            return true;
+        if (b == 0x66 || b == 0xf2 || b == 0xf3 || (b & 0xf0) == 0x40)
+            continue;   /* other prefixes, REX */
+        return b == 0x86 || b == 0x87;
+    }
+    return false;
+}
+
 static void sleep_us(long us)
 {
     struct timespec ts = { us / 1000000, (us % 1000000) * 1000 }, rem;
@@ -487,6 +502,8 @@ static void sample(void *ucv)
     size_t len = 4096 - (pc & 4095);
     if (len > 15)
         len = 15;
+    if (is_atomic((const uint8_t *)pc, len))
+        return;
     lw_mem_access acc[4];
     int n = lw_decode_access((const uint8_t *)pc, len, pc, &regs, acc, 4);
     if (n <= 0)

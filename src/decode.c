@@ -130,6 +130,13 @@ int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_reg
         byte = false;
         op = 0;             /* no immediate */
     }
+    if (!fixed) {
+        bool known = false;   /* an opcode this decoder knows, for some ModRM reg */
+        for (unsigned g = 0; g < 8 && !known; g++)
+            known = op1(op, g, &byte) != 0;
+        if (!known)
+            return 0;
+    }
     if (i >= len)
         return -1;
     uint8_t modrm = code[i++];

@@ -12,7 +12,11 @@ race, in every run, though watchpoints are armed there (LOCKWATCH_RACE_STATS
 says so).  With LOCKWATCH_RACES unset nothing changes: no report, no line.
 The refused path (LOCKWATCH_RACE_TEST_REFUSE=1, as when perf_event_paranoid
 or seccomp refuses perf_event_open) prints one `lockwatch:` line and the
-program exits 0 with its normal output."""
+program exits 0 with its normal output.  examples/race_signals: the
+program's own SIGTRAP handler (installed with signal(), read back with
+sigaction()) gets its SIGTRAP under sampling, and a handler it installs for
+SIGRTMAX-6 makes lockwatch step aside with one line while the program's
+handler gets the signal."""
 import re
 
 import lwtest as lw
@@ -112,6 +116,21 @@ def body(t):
              and "perf_event_open" in lines[0],
              "%s: expected one 'lockwatch: race sampling is off' line, got:\n%s"
              % (what, ref.stderr))
+
+
+    # The program's own signal handlers.
+    sig = lw.example("race_signals")
+    for args, line in (([], None), (["rt"], "lockwatch: race sampling is off: the program installs "
+                                     "its own handler for signal")):
+        what = "race_signals %s" % " ".join(args)
+        native = lw.native_ok(t, [sig] + args, what)
+        run = lw.run_preload([sig] + args, extra_env={"LOCKWATCH_RACES": "sample"})
+        t.expect(run.returncode == 0, "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
+        lw.expect_same_stdout(t, native, run, what)
+        t.expect(run.reports == [], "%s: reports %s" % (what, lw.describe_reports(run.reports)))
+        want = [line] if line else []
+        got = [ln[:len(line)] if line else ln for ln in run.stderr.splitlines()]
+        t.expect(got == want, "%s: expected stderr %r, got:\n%s" % (what, want, run.stderr))
 
 
 lw.main(body)

@@ -111,6 +111,11 @@ typedef struct {
     int tid;                        /* the sampled thread */
     int nfd;
     int fd[LW_RACE_MAX_TARGETS], fd_tid[LW_RACE_MAX_TARGETS];
+    /* Hitters reading fd[] to disable their own event.  The sampler sets
+     * nfd to 0 and waits for this to be 0 before it closes the fds (both
+     * sides seq_cst, Dekker-style): without it a hitter could ioctl a
+     * number the program has just reopened. */
+    int in_disarm;
     race_side hit;
 } watch_slot;
 
@@ -282,12 +287,14 @@ static unsigned long perf_data_of(const siginfo_t *si)
 
 static void disarm_for(watch_slot *s, int tid)
 {
-    int n = lw_load_acquire(&s->nfd);
+    __atomic_fetch_add(&s->in_disarm, 1, __ATOMIC_SEQ_CST);
+    int n = __atomic_load_n(&s->nfd, __ATOMIC_SEQ_CST);
     for (int i = 0; i < n && i < LW_RACE_MAX_TARGETS; i++)
         if (lw_load_relaxed(&s->fd_tid[i]) == tid) {
             syscall(SYS_ioctl, lw_load_relaxed(&s->fd[i]), PERF_EVENT_IOC_DISABLE, 0);
-            return;
+            break;
         }
+    __atomic_fetch_sub(&s->in_disarm, 1, __ATOMIC_SEQ_CST);
 }
 
 static void on_hit(unsigned idx, uint64_t gen, void *ucv)
@@ -456,9 +463,14 @@ static void watch(lw_thread *t, uintptr_t pc, uintptr_t addr, unsigned len, bool
         __atomic_fetch_add(&stats.armed, 1, __ATOMIC_RELAXED);
         sleep_us(lw_opt.race_delay_us);
     }
+    __atomic_store_n(&s->nfd, 0, __ATOMIC_SEQ_CST);
+    for (unsigned i = 0; __atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST) && i < HIT_WAIT_SPINS;
+         i++)
+        syscall(SYS_sched_yield);
+    if (__atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST))
+        return;   /* a hitter is stuck in disarm_for: leak the fds and the slot */
     for (int i = 0; i < nfd; i++)
         syscall(SYS_close, s->fd[i]);
-    lw_store_release(&s->nfd, 0);
     uint64_t w = gen << 2 | HIT_ARMED;
     if (!lw_cas_acq_rel(&s->word, &w, gen << 2 | HIT_CLOSED)) {
         for (unsigned i = 0; (w & 3) == HIT_WRITING && i < HIT_WAIT_SPINS; i++) {

@@ -138,6 +138,7 @@ static uint64_t seen_pairs[SEEN_PAIRS];
 static lw_race_stats stats;
 
 static int on;                      /* sampling runs (relaxed reads in handlers) */
+static pid_t sampled_pid;           /* the process that started sampling (not its fork children) */
 static int race_sig;
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 /* The program's SIGTRAP action while lockwatch's handler is installed.
@@ -744,6 +745,7 @@ void lw_race_init(void)
         errno = e;
         return;
     }
+    sampled_pid = getpid();
     lw_store_release(&on, 1);
     uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     thread_register(here - MAIN_STACK_GUESS, here + (1ul << 20));
@@ -780,8 +782,8 @@ void lw_race_get_stats(lw_race_stats *s)
 void lw_race_final_words(void)
 {
     static int said;
-    if (!lw_opt.race_stats || !race_sig || said++)
-        return;
+    if (!lw_opt.race_stats || !sampled_pid || getpid() != sampled_pid || said++)
+        return;   /* a fork child was not sampled: no line of its own */
     lw_race_stats s;
     lw_race_get_stats(&s);
     lw_warn("lockwatch: race sampling: %llu samples, %llu armed, %llu hits, %llu races, "

@@ -158,9 +158,9 @@ static void monitor_start(void)
         /* The monitor inherits this mask: no signal of the program is ever
          * delivered to it. */
         sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
+        LW_REAL(pthread_sigmask)(SIG_SETMASK, &all, &old);
         r = LW_REAL(pthread_create)(&th, &a, monitor_main, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        LW_REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&a);
     }
     if (r != 0) {

@@ -575,6 +575,39 @@ static void timer_start(void)
         lw_store_release(&threads[me.slot].timer, id);
 }
 
+static bool sig_blocked(void)
+{
+    sigset_t cur;
+    sigemptyset(&cur);
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8);
+    return sigismember(&cur, race_sig) == 1;
+}
+
+void lw_race_mask_changed(void)
+{
+    if (!lw_load_relaxed(&on) || !me.started || me.slot < 0)
+        return;
+    int e = errno;
+    bool blocked = sig_blocked();
+    if (blocked && me.timer >= 0) {
+        int id = me.timer;
+        if (lw_cas_acq_rel(&threads[me.slot].timer, &id, -1))
+            syscall(SYS_timer_delete, id);
+        me.timer = -1;
+        /* A sample that fired before the block waits, pending, for this
+         * thread: take it back (a sigwait of the program must not see it). */
+        sigset_t only;
+        sigemptyset(&only);
+        sigaddset(&only, race_sig);
+        struct timespec zero = { 0, 0 };
+        while (syscall(SYS_rt_sigtimedwait, &only, NULL, &zero, _NSIG / 8) == race_sig)
+            ;
+    } else if (!blocked && me.timer < 0 && !sig_blocked()) {
+        timer_start();
+    }
+    errno = e;
+}
+
 static void thread_register(uintptr_t lo, uintptr_t hi)
 {
     if (me.started)
@@ -599,7 +632,8 @@ static void thread_register(uintptr_t lo, uintptr_t hi)
                      "watches only the first\n", LW_RACE_MAX_THREADS);
         return;
     }
-    timer_start();
+    if (!sig_blocked())   /* a thread born with it blocked is sampled once it unblocks it */
+        timer_start();
 }
 
 void lw_race_thread_start(void)
@@ -619,13 +653,15 @@ void lw_race_thread_end(void)
     if (!me.started)
         return;
     int e = errno;
-    if (me.timer >= 0)
-        syscall(SYS_timer_delete, me.timer);
-    me.timer = -1;
     if (me.slot >= 0) {
-        lw_store_release(&threads[me.slot].timer, -1);
+        /* The slot's timer, unless step_aside deleted it already (a
+         * deleted id may be the program's next timer's). */
+        int id = lw_load_acquire(&threads[me.slot].timer);
+        if (id >= 0 && lw_cas_acq_rel(&threads[me.slot].timer, &id, -1))
+            syscall(SYS_timer_delete, id);
         lw_store_release(&threads[me.slot].tid, 0);
     }
+    me.timer = -1;
     me.slot = -1;
     errno = e;
 }

@@ -58,6 +58,10 @@ int lw_race_signal(void);
 /* A thread lockwatch saw start / is ending: its timer and table entry. */
 void lw_race_thread_start(void);
 void lw_race_thread_end(void);
+/* The calling thread's signal mask changed: a thread that blocks the
+ * sampling signal loses its timer (and any sample pending for it), one
+ * that unblocks it gets it back.  Async-signal-safe; keeps errno. */
+void lw_race_mask_changed(void);
 /* Reports races found since the last call (a safe point: not in a signal
  * handler, the guard down).  Cheap when there is nothing. */
 void lw_race_flush(void);

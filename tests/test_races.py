@@ -16,7 +16,8 @@ program exits 0 with its normal output.  examples/race_signals: the
 program's own SIGTRAP handler (installed with signal(), read back with
 sigaction()) gets its SIGTRAP under sampling, and a handler it installs for
 SIGRTMAX-6 makes lockwatch step aside with one line while the program's
-handler gets the signal."""
+handler gets the signal.  examples/race_sigwait: threads born with every
+signal blocked, one of them in sigwait: it gets only the program's SIGUSR1."""
 import re
 
 import lwtest as lw
@@ -131,6 +132,17 @@ def body(t):
         want = [line] if line else []
         got = [ln[:len(line)] if line else ln for ln in run.stderr.splitlines()]
         t.expect(got == want, "%s: expected stderr %r, got:\n%s" % (what, want, run.stderr))
+
+
+    # sigwait with every signal blocked never sees the sampling signal.
+    sw = lw.example("race_sigwait")
+    native = lw.native_ok(t, sw, "race_sigwait")
+    for i in range(3):
+        what = "race_sigwait run %d" % (i + 1)
+        run = lw.run_preload(sw, extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
+        t.expect(run.returncode == 0, "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
+        lw.expect_same_stdout(t, native, run, what)
+        t.expect(run.stderr == "", "%s: stderr:\n%s" % (what, run.stderr))
 
 
 lw.main(body)

@@ -881,10 +881,18 @@ static void report(const race_rec *r)
                         i == 0 ? "sampled here; the watchpoint was armed"
                                : "hit the watchpoint meanwhile");
     }
+    /* Locks both held, necessarily both for reading. */
+    bool shared_read = false;
+    for (unsigned i = 0; i < r->a.nholds; i++)
+        for (unsigned j = 0; j < r->b.nholds; j++)
+            shared_read |= r->a.holds[i].id == r->b.holds[j].id;
     lw_finding_message(f, "data race on %u bytes at 0x%lx%s%s%s: T%u and T%u accessed them at "
-                       "the same time, at least one writing, with no lock in common",
+                       "the same time, at least one writing, %s",
                        r->size, (unsigned long)r->addr, f->race.variable[0] ? " (" : "",
-                       f->race.variable, f->race.variable[0] ? ")" : "", r->a.num, r->b.num);
+                       f->race.variable, f->race.variable[0] ? ")" : "", r->a.num, r->b.num,
+                       shared_read ? "holding in common only rwlocks both held for reading, "
+                                     "which do not exclude each other"
+                                   : "with no lock in common");
     lw_finding_emit(f);
 }
 

@@ -42,7 +42,7 @@ static const struct {
     [LW_F_ORDER_VIOLATION] = { "order-violation",
                                "lock order violation (against LOCKWATCH_ORDER_FILE)" },
     [LW_F_DATA_RACE] = { "data-race",
-                         "data race (sampled: two threads, no common lock, one wrote)" },
+                         "data race (sampled: two threads, one writing, no lock ordering them)" },
 };
 
 const char *lw_finding_kind_name(enum lw_finding_kind k)

@@ -17,7 +17,10 @@ program's own SIGTRAP handler (installed with signal(), read back with
 sigaction()) gets its SIGTRAP under sampling, and a handler it installs for
 SIGRTMAX-6 makes lockwatch step aside with one line while the program's
 handler gets the signal.  examples/race_sigwait: threads born with every
-signal blocked, one of them in sigwait: it gets only the program's SIGUSR1."""
+signal blocked, one of them in sigwait: it gets only the program's SIGUSR1.
+examples/race_under_rdlock: readers bump a counter under a read lock; the
+race is reported (in at least one of RUNS runs) with both threads holding
+table_lock for reading."""
 import re
 
 import lwtest as lw
@@ -143,6 +146,31 @@ def body(t):
         t.expect(run.returncode == 0, "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
         lw.expect_same_stdout(t, native, run, what)
         t.expect(run.stderr == "", "%s: stderr:\n%s" % (what, run.stderr))
+
+
+    # A write under a read lock: both threads hold table_lock, for reading.
+    rd = lw.example("race_under_rdlock")
+    native = lw.native_ok(t, rd, "race_under_rdlock")
+    found = 0
+    for i in range(RUNS):
+        what = "race_under_rdlock run %d" % (i + 1)
+        run = lw.run_preload(rd, extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
+        lw.expect_same_stdout(t, native, run, what)
+        for r in races(run):
+            for p in lw.validate_issue(r):
+                t.expect(False, "%s: %s" % (what, p))
+            t.expect((r.get("race") or {}).get("variable") == "lookups",
+                     "%s: race member %r" % (what, r.get("race")))
+            for th in r.get("threads") or []:
+                holds = th.get("holds") or []
+                labels = [lw.lock_by_id(r, h.get("lock")).get("label") for h in holds]
+                t.expect(labels == ["table_lock"] and holds[0].get("mode") == "read",
+                         "%s: thread %s holds %r (%r), expected table_lock for reading"
+                         % (what, th.get("id"), labels, holds))
+        if races(run):
+            found += 1
+            break
+    t.expect(found == 1, "race_under_rdlock: no data-race in %d runs" % RUNS)
 
 
 lw.main(body)

@@ -12,7 +12,8 @@ race, in every run, though watchpoints are armed there (LOCKWATCH_RACE_STATS
 says so).  With LOCKWATCH_RACES unset nothing changes: no report, no line.
 The refused path (LOCKWATCH_RACE_TEST_REFUSE=1, as when perf_event_paranoid
 or seccomp refuses perf_event_open) prints one `lockwatch:` line and the
-program exits 0 with its normal output.  examples/race_signals: the
+program exits 0 with its normal output; so does the real refusal, a seccomp
+filter that fails perf_event_open with EACCES (examples/no_perf).  examples/race_signals: the
 program's own SIGTRAP handler (installed with signal(), read back with
 sigaction()) gets its SIGTRAP under sampling, and a handler it installs for
 SIGRTMAX-6 makes lockwatch step aside with one line while the program's
@@ -121,6 +122,22 @@ def body(t):
              "%s: expected one 'lockwatch: race sampling is off' line, got:\n%s"
              % (what, ref.stderr))
 
+
+    # Really refused: a seccomp filter (examples/no_perf) fails perf_event_open.
+    nop = lw.example("no_perf")
+    ref = lw.run_preload([nop, racy], extra_env={"LOCKWATCH_RACES": "sample"})
+    what = "racy_counter under a seccomp filter refusing perf_event_open"
+    if ref.returncode == 77:
+        t.note("%s: seccomp unavailable here, not checked" % what)
+    else:
+        t.expect(ref.returncode == 0, "%s: exit %d\n%s" % (what, ref.returncode, ref.describe()))
+        lw.expect_same_stdout(t, native_racy, ref, what)
+        t.expect(ref.reports == [], "%s: reports %s" % (what, lw.describe_reports(ref.reports)))
+        lines = ref.stderr.splitlines()
+        t.expect(len(lines) == 1 and lines[0].startswith(
+                     "lockwatch: race sampling is off: perf_event_open was refused")
+                 and "Permission denied" in lines[0],
+                 "%s: expected one 'race sampling is off' line, got:\n%s" % (what, ref.stderr))
 
     # The program's own signal handlers.
     sig = lw.example("race_signals")

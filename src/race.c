@@ -429,8 +429,10 @@ static void watch(lw_thread *t, uintptr_t pc, uintptr_t addr, unsigned len, bool
             break;
         }
     }
-    if (!s)
+    if (!s) {
+        __atomic_fetch_add(&stats.slots_full, 1, __ATOMIC_RELAXED);
         return;   /* four addresses armed already */
+    }
     int self = sys_gettid();
     uint64_t v0;
     if (!peek(addr, len, &v0)) {
@@ -463,6 +465,8 @@ static void watch(lw_thread *t, uintptr_t pc, uintptr_t addr, unsigned len, bool
     if (nfd) {
         __atomic_fetch_add(&stats.armed, 1, __ATOMIC_RELAXED);
         sleep_us(lw_opt.race_delay_us);
+    } else {
+        __atomic_fetch_add(&stats.no_target, 1, __ATOMIC_RELAXED);
     }
     __atomic_store_n(&s->nfd, 0, __ATOMIC_SEQ_CST);
     for (unsigned i = 0; __atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST) && i < HIT_WAIT_SPINS;
@@ -515,19 +519,25 @@ static void sample(void *ucv)
     size_t len = 4096 - (pc & 4095);
     if (len > 15)
         len = 15;
-    if (is_atomic((const uint8_t *)pc, len))
+    if (is_atomic((const uint8_t *)pc, len)) {
+        __atomic_fetch_add(&stats.atomic, 1, __ATOMIC_RELAXED);
         return;
+    }
     lw_mem_access acc[4];
     int n = lw_decode_access((const uint8_t *)pc, len, pc, &regs, acc, 4);
-    if (n <= 0)
+    if (n <= 0) {
+        __atomic_fetch_add(&stats.no_access, 1, __ATOMIC_RELAXED);
         return;
+    }
     uintptr_t addr = acc[0].addr;
     unsigned size = acc[0].size;
     uintptr_t sp = (uintptr_t)regs.gpr[4];
     uintptr_t lo = me.stack_lo ? me.stack_lo : sp - 65536;
     uintptr_t hi = me.stack_hi ? me.stack_hi : sp + MAIN_STACK_GUESS;
-    if ((addr >= lo && addr < hi) || (addr >= sp - 128 && addr < sp + 65536))
+    if ((addr >= lo && addr < hi) || (addr >= sp - 128 && addr < sp + 65536)) {
+        __atomic_fetch_add(&stats.on_stack, 1, __ATOMIC_RELAXED);
         return;   /* the sampled thread's own stack */
+    }
     if (size != 1 && size != 2 && size != 4 && size != 8)
         return;
     /* Debug registers watch 1, 2, 4 or 8 aligned bytes. */
@@ -813,6 +823,11 @@ void lw_race_get_stats(lw_race_stats *s)
     s->hits = lw_load_relaxed(&stats.hits);
     s->races = lw_load_relaxed(&stats.races);
     s->unseen_writes = lw_load_relaxed(&stats.unseen_writes);
+    s->no_access = lw_load_relaxed(&stats.no_access);
+    s->on_stack = lw_load_relaxed(&stats.on_stack);
+    s->atomic = lw_load_relaxed(&stats.atomic);
+    s->slots_full = lw_load_relaxed(&stats.slots_full);
+    s->no_target = lw_load_relaxed(&stats.no_target);
 }
 
 void lw_race_final_words(void)
@@ -823,9 +838,13 @@ void lw_race_final_words(void)
     lw_race_stats s;
     lw_race_get_stats(&s);
     lw_warn("lockwatch: race sampling: %llu samples, %llu armed, %llu hits, %llu races, "
-            "%llu unseen writes\n", (unsigned long long)s.samples, (unsigned long long)s.armed,
+            "%llu unseen writes (not armed: %llu no memory operand, %llu stack, %llu atomic, "
+            "%llu slots full, %llu no other thread)\n",
+            (unsigned long long)s.samples, (unsigned long long)s.armed,
             (unsigned long long)s.hits, (unsigned long long)s.races,
-            (unsigned long long)s.unseen_writes);
+            (unsigned long long)s.unseen_writes, (unsigned long long)s.no_access,
+            (unsigned long long)s.on_stack, (unsigned long long)s.atomic,
+            (unsigned long long)s.slots_full, (unsigned long long)s.no_target);
 }
 
 /* ---- reporting (safe points) ---- */

@@ -76,6 +76,9 @@ bool lw_race_sigaction(int sig, const struct sigaction *act, struct sigaction *o
  * races queued, values changed with no trap seen. */
 typedef struct {
     uint64_t samples, armed, hits, races, unseen_writes;
+    /* Samples that armed nothing: no memory operand understood, the
+     * thread's stack, an atomic, four slots busy, no other thread armed. */
+    uint64_t no_access, on_stack, atomic, slots_full, no_target;
 } lw_race_stats;
 void lw_race_get_stats(lw_race_stats *s);
 /* At the end of the process: LOCKWATCH_RACE_STATS's line. */

@@ -31,7 +31,8 @@ RATE = "2000"
 SAMPLE = {"LOCKWATCH_RACES": "sample", "LOCKWATCH_RACE_RATE": RATE,
           "LOCKWATCH_RACE_STATS": "1"}
 STATS = re.compile(r"^lockwatch: race sampling: (\d+) samples, (\d+) armed, (\d+) hits, "
-                   r"(\d+) races, (\d+) unseen writes$", re.M)
+                   r"(\d+) races, (\d+) unseen writes \(not armed: \d+ no memory operand, \d+ stack, "
+                   r"\d+ atomic, \d+ slots full, \d+ no other thread\)$", re.M)
 
 
 def stats(t, run, what):

@@ -5,6 +5,7 @@
  * monitor asked for it; let the monitor read a thread's state before it
  * checked the thread is alive; let the monitor receive a signal.
  */
+#include "race.h"
 #include "asleep.h"
 #include "arena.h"
 #include "deadlock.h"
@@ -157,9 +158,9 @@ static void monitor_start(void)
         /* The monitor inherits this mask: no signal of the program is ever
          * delivered to it. */
         sigfillset(&all);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
+        LW_REAL(pthread_sigmask)(SIG_SETMASK, &all, &old);
         r = LW_REAL(pthread_create)(&th, &a, monitor_main, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        LW_REAL(pthread_sigmask)(SIG_SETMASK, &old, NULL);
         pthread_attr_destroy(&a);
     }
     if (r != 0) {
@@ -325,8 +326,9 @@ static bool outside_wakeups(void)
         bool sync = false;
         for (unsigned i = 0; i < LW_ARRAY_SIZE(sync_sigs); i++)
             sync |= sig == sync_sigs[i];
-        if (sync || sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33)
-            continue;   /* 32, 33: glibc's own (cancellation, setxid) */
+        if (sync || sig == SIGKILL || sig == SIGSTOP || sig == 32 || sig == 33 ||
+            sig == lw_race_signal())
+            continue;   /* 32, 33: glibc's own (cancellation, setxid); race sampling's */
         struct {
             void *handler;
             unsigned long flags;

@@ -39,6 +39,7 @@ enum lw_finding_kind {
     LW_F_ORDER_VIOLATION,
     LW_F_ASSERT_HELD,
     LW_F_ASSERT_NOT_HELD,
+    LW_F_DATA_RACE,
     LW_F_NKINDS
 };
 
@@ -166,6 +167,11 @@ typedef struct lw_finding {
         const char *second;   /* key of the lock held, listed after it */
         uint32_t first_line, second_line;   /* their lines in the file */
     } order;
+    struct {                  /* data-race: the memory both threads accessed */
+        uintptr_t addr;
+        unsigned size;        /* bytes; 0: not a data-race */
+        char variable[128];   /* the global it lies in, or "" */
+    } race;
     int owner_tid;            /* unlock-not-owned: > 0 the holder, else none */
     bool has_owner;
     int holder_tid;           /* destroy-locked: > 0 the holder, else none */

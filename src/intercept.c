@@ -4,6 +4,7 @@
  * without the guard set (it would observe itself).
  */
 #include "intercept.h"
+#include "race.h"
 #include "asleep.h"
 #include "options.h"
 #include "report.h"
@@ -128,6 +129,7 @@ static void atfork_child(void)
     lw_thread_atfork_child_pools();
     lw_core_atfork_child();
     lw_sleep_atfork_child();
+    lw_race_atfork_child();
     lw_guard_down();
 }
 

@@ -15,6 +15,7 @@
 #include <threads.h>
 #include <errno.h>
 #include <time.h>
+#include <signal.h>
 
 #include "lw_base.h"
 #include "lw_atomic.h"
@@ -71,7 +72,9 @@
     X(void, pthread_exit, (void *))                                                              \
     X(void, exit, (int))                                                                         \
     X(void, _exit, (int))                                                                        \
-    X(void, _Exit, (int))
+    X(void, _Exit, (int))                                                                        \
+    X(int, pthread_sigmask, (int, const sigset_t *, sigset_t *))                                 \
+    X(int, sigprocmask, (int, const sigset_t *, sigset_t *))
 
 /* Condition variables exist in two ABI versions (PITFALLS 3); each of our
  * versioned entry points forwards to the same version in libc. */

@@ -6,6 +6,7 @@
  * last exit handler registered before any of the program's.
  */
 #include "intercept.h"
+#include "race.h"
 #include "options.h"
 #include "finding.h"
 #include "stacks.h"
@@ -32,6 +33,7 @@ static int decide(int status)
         return status;
     if (vfork_child())
         return lw_exit_status(status);
+    lw_race_flush();   /* races found by samples, before the status is decided */
     decided_reports = lw_findings_count();
     decided_status = lw_exit_status(status);
     return decided_status;
@@ -40,8 +42,10 @@ static int decide(int status)
 /* The end of the process as lockwatch sees it: say what suppressions hid. */
 static void final_words(void)
 {
-    if (lw_load_relaxed(&lw_core_ready) && !vfork_child())
+    if (lw_load_relaxed(&lw_core_ready) && !vfork_child()) {
         lw_supp_summary();
+        lw_race_final_words();
+    }
 }
 
 static void last_exit_handler(void)
@@ -77,6 +81,7 @@ LW_EXPORT int __libc_start_main(int (*main)(int, char **, char **), int argc, ch
     lw_intercept_init();
     lw_guard_up();
     lw_stacks_init(); /* libc is up now: dlopen works */
+    lw_race_init();   /* LOCKWATCH_RACES: handlers, the main thread's timer */
     lw_guard_down();
     real_main = main;
     atexit(last_exit_handler);

@@ -11,6 +11,7 @@
 #include "rules.h"
 #include "asleep.h"
 #include "log.h"
+#include "race.h"
 
 #include <errno.h>
 #include <string.h>
@@ -84,6 +85,7 @@ void lw_thread_detach(void)
     lw_thread *t = lw_tls.t;
     if (!lw_thread_own(t))
         return;
+    lw_race_thread_end();   /* before the state goes: no sample sees it half gone */
     __atomic_store_n(&lw_tls.t, &lw_gone, __ATOMIC_RELEASE);
     lw_side_free(t);
     lw_pool_put(&state_pool, t);
@@ -217,6 +219,7 @@ static void thread_ended(void *v)
     t->guard++;
     decide_exit(t);
     t->guard--;
+    lw_race_flush();
     lw_thread_detach();
 }
 
@@ -257,6 +260,8 @@ static struct tramp tramp_take(void *p)
         lw_thread_watch_exit();
         t->guard--;
     }
+    lw_race_thread_start();
+    lw_race_flush();
     return tr;
 }
 
@@ -352,6 +357,7 @@ LW_EXPORT int pthread_join(pthread_t th, void **ret)
             r = lw_wait_published(t, NULL, 0, &th, false, join_until, &j);
     }
     lw_blocking_after(&bc);
+    lw_race_flush();
     return r;
 }
 

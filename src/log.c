@@ -116,7 +116,9 @@ static bool chan_write(chan *c, const char *p, size_t n)
     sigset_t pipe_only, old, pending_before, pending;
     sigemptyset(&pipe_only);
     sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    sigemptyset(&old);
+    /* Raw: pthread_sigmask is interposed (intercept_signal.c). */
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_only, &old, (size_t)8);
     sigpending(&pending_before);
     bool ok = true;
     int waited = 0, err = 0;
@@ -154,7 +156,7 @@ static bool chan_write(chan *c, const char *p, size_t n)
         struct timespec zero = { 0, 0 };
         syscall(SYS_rt_sigtimedwait, &pipe_only, NULL, &zero, (size_t)8);   /* kernel sigset size */
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, (size_t)8);
     errno = err;
     return ok;
 }

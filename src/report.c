@@ -825,6 +825,15 @@ static void json_extras(lw_buf *b, const lw_finding *f)
         json_tid(b, "holder_tid", f->holder_tid);
     if (f->waiters >= 0)
         lw_buf_printf(b, ",\"waiters\":%d", f->waiters);
+    if (f->race.size) {
+        lw_buf_printf(b, ",\"race\":{\"addr\":\"0x%lx\",\"size\":%u,\"variable\":",
+                      (unsigned long)f->race.addr, f->race.size);
+        if (f->race.variable[0])
+            lw_buf_json_str(b, f->race.variable);
+        else
+            lw_buf_puts(b, "null");
+        lw_buf_puts(b, "}");
+    }
 }
 
 /* "summary": the frame the SUMMARY line names (summary_of): the stack and

@@ -44,6 +44,8 @@ static const struct {
     [LW_F_ASSERT_HELD] = { "assert-held", "lock not held where the program asserts it is" },
     [LW_F_ASSERT_NOT_HELD] = { "assert-not-held",
                                "lock held where the program asserts it is not" },
+    [LW_F_DATA_RACE] = { "data-race",
+                         "data race (sampled: two threads, one writing, no lock ordering them)" },
 };
 
 const char *lw_finding_kind_name(enum lw_finding_kind k)

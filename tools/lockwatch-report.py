@@ -51,6 +51,7 @@ KIND_TITLES = {
     "order-violation": "lock order violation (against LOCKWATCH_ORDER_FILE or LOCKWATCH_ORDER)",
     "assert-held": "lock not held where the program asserts it is",
     "assert-not-held": "lock held where the program asserts it is not",
+    "data-race": "data race (sampled)",
 }
 _SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
 # Control characters from a log must not reach a terminal as such (an

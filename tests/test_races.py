@@ -1,0 +1,194 @@
+"""LOCKWATCH_RACES=sample end to end (race.c), with examples/racy_counter and
+examples/locked_counter.
+
+Race sampling is probabilistic: a sample must land on the counter's access
+(not on the loop variable, which is on the stack) while the other thread is
+in its loop, and the other thread must touch the counter during the delay.
+racy_counter runs at a high rate up to RUNS times; the test requires at
+least one data-race report naming `counter` with both threads, both stacks
+in `worker` and no locks held, and prints the share of runs that reported.
+locked_counter (the same increments under one mutex) must never report a
+race, in every run, though watchpoints are armed there (LOCKWATCH_RACE_STATS
+says so).  With LOCKWATCH_RACES unset nothing changes: no report, no line.
+The refused path (LOCKWATCH_RACE_TEST_REFUSE=1, as when perf_event_paranoid
+or seccomp refuses perf_event_open) prints one `lockwatch:` line and the
+program exits 0 with its normal output; so does the real refusal, a seccomp
+filter that fails perf_event_open with EACCES (examples/no_perf).  examples/race_signals: the
+program's own SIGTRAP handler (installed with signal(), read back with
+sigaction()) gets its SIGTRAP under sampling, and a handler it installs for
+SIGRTMAX-6 makes lockwatch step aside with one line while the program's
+handler gets the signal.  examples/race_sigwait: threads born with every
+signal blocked, one of them in sigwait: it gets only the program's SIGUSR1.
+examples/race_under_rdlock: readers bump a counter under a read lock; the
+race is reported (in at least one of RUNS runs) with both threads holding
+table_lock for reading."""
+import re
+
+import lwtest as lw
+
+RUNS = 10
+RATE = "2000"
+SAMPLE = {"LOCKWATCH_RACES": "sample", "LOCKWATCH_RACE_RATE": RATE,
+          "LOCKWATCH_RACE_STATS": "1"}
+STATS = re.compile(r"^lockwatch: race sampling: (\d+) samples, (\d+) armed, (\d+) hits, "
+                   r"(\d+) races, (\d+) unseen writes \(not armed: \d+ no memory operand, \d+ stack, "
+                   r"\d+ atomic, \d+ slots full, \d+ no other thread\)$", re.M)
+
+
+def stats(t, run, what):
+    m = STATS.search(run.stderr)
+    t.require(m, "%s: no LOCKWATCH_RACE_STATS line\n%s" % (what, run.describe()))
+    return [int(x) for x in m.groups()]
+
+
+def races(run):
+    return [r for r in run.reports if r.get("kind") == "data-race"]
+
+
+def check_race_report(t, rep, what):
+    for p in lw.validate_issue(rep):
+        t.expect(False, "%s: %s" % (what, p))
+    t.expect("counter" in rep.get("message", ""),
+             "%s: the message does not name counter: %r" % (what, rep.get("message")))
+    race = rep.get("race") or {}
+    t.expect(race.get("variable") == "counter" and race.get("size") in (4, 8),
+             "%s: race member %r" % (what, race))
+    threads = rep.get("threads") or []
+    t.expect(len(threads) == 2, "%s: %d threads, expected 2" % (what, len(threads)))
+    for i, th in enumerate(threads):
+        t.expect(th.get("holds") == [], "%s: thread %d holds %r" % (what, i, th.get("holds")))
+        frames = lw.stack(rep, th.get("stack"))
+        t.expect(lw.has_function(frames, "worker"),
+                 "%s: thread %d's stack is not in worker: %r" % (what, i, lw.functions(frames)))
+    t.expect(len({th.get("id") for th in threads}) == 2, "%s: the same thread twice" % what)
+
+
+def body(t):
+    racy, locked = lw.example("racy_counter"), lw.example("locked_counter")
+    native_racy = lw.native_ok(t, racy, "racy_counter")
+    native_locked = lw.native_ok(t, locked, "locked_counter")
+
+    # Can this machine arm a watchpoint at all?
+    first = lw.run_preload(racy, extra_env=SAMPLE)
+    if "race sampling is off" in first.stderr:
+        raise lw.Skip("hardware watchpoints refused here: " + first.stderr.strip())
+
+    reported = 0
+    for i in range(RUNS):
+        run = first if i == 0 else lw.run_preload(racy, extra_env=SAMPLE)
+        what = "racy_counter run %d" % (i + 1)
+        want = 66 if races(run) else 0   # LOCKWATCH_EXITCODE after a report
+        t.expect(run.returncode == want, "%s: exit %d, expected %d\n%s"
+                 % (what, run.returncode, want, run.describe()))
+        lw.expect_same_stdout(t, native_racy, run, what)
+        st = stats(t, run, what)
+        t.note("%s: samples %d, armed %d, hits %d, races %d, unseen writes %d, reports %d"
+               % (what, *st, len(races(run))))
+        for r in races(run):
+            check_race_report(t, r, what)
+        reported += bool(races(run))
+    t.note("racy_counter: a data-race reported in %d of %d runs (rate %s/s)"
+           % (reported, RUNS, RATE))
+    t.expect(reported >= 1, "racy_counter: no data-race in %d runs" % RUNS)
+
+    armed = 0
+    for i in range(3):
+        what = "locked_counter run %d" % (i + 1)
+        run = lw.run_preload(locked, extra_env=SAMPLE)
+        t.expect(run.returncode == 0, "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
+        lw.expect_same_stdout(t, native_locked, run, what)
+        t.expect(run.reports == [], "%s: expected no report, got:\n%s"
+                 % (what, lw.describe_reports(run.reports)))
+        armed += stats(t, run, what)[1]
+    t.note("locked_counter: %d armings in 3 runs, no report" % armed)
+    t.expect(armed > 0, "locked_counter: no watchpoint was ever armed (the test shows nothing)")
+
+    # Races off (the default): the program and lockwatch as before.
+    off = lw.run_preload(racy)
+    lw.expect_clean_run(t, native_racy, off, "racy_counter, LOCKWATCH_RACES unset")
+    off = lw.run_preload(racy, extra_env={"LOCKWATCH_RACES": "off", "LOCKWATCH_RACE_STATS": "1"})
+    lw.expect_clean_run(t, native_racy, off, "racy_counter, LOCKWATCH_RACES=off")
+
+    # Refused: one line, the program unchanged.
+    env = dict(SAMPLE, LOCKWATCH_RACE_TEST_REFUSE="1")
+    del env["LOCKWATCH_RACE_STATS"]
+    ref = lw.run_preload(racy, extra_env=env)
+    what = "racy_counter, perf_event_open refused"
+    t.expect(ref.returncode == 0, "%s: exit %d\n%s" % (what, ref.returncode, ref.describe()))
+    lw.expect_same_stdout(t, native_racy, ref, what)
+    t.expect(ref.reports == [], "%s: reports %s" % (what, lw.describe_reports(ref.reports)))
+    lines = ref.stderr.splitlines()
+    t.expect(len(lines) == 1 and lines[0].startswith("lockwatch: race sampling is off: ")
+             and "perf_event_open" in lines[0],
+             "%s: expected one 'lockwatch: race sampling is off' line, got:\n%s"
+             % (what, ref.stderr))
+
+
+    # Really refused: a seccomp filter (examples/no_perf) fails perf_event_open.
+    nop = lw.example("no_perf")
+    ref = lw.run_preload([nop, racy], extra_env={"LOCKWATCH_RACES": "sample"})
+    what = "racy_counter under a seccomp filter refusing perf_event_open"
+    if ref.returncode == 77:
+        t.note("%s: seccomp unavailable here, not checked" % what)
+    else:
+        t.expect(ref.returncode == 0, "%s: exit %d\n%s" % (what, ref.returncode, ref.describe()))
+        lw.expect_same_stdout(t, native_racy, ref, what)
+        t.expect(ref.reports == [], "%s: reports %s" % (what, lw.describe_reports(ref.reports)))
+        lines = ref.stderr.splitlines()
+        t.expect(len(lines) == 1 and lines[0].startswith(
+                     "lockwatch: race sampling is off: perf_event_open was refused")
+                 and "Permission denied" in lines[0],
+                 "%s: expected one 'race sampling is off' line, got:\n%s" % (what, ref.stderr))
+
+    # The program's own signal handlers.
+    sig = lw.example("race_signals")
+    for args, line in (([], None), (["rt"], "lockwatch: race sampling is off: the program installs "
+                                     "its own handler for signal")):
+        what = "race_signals %s" % " ".join(args)
+        native = lw.native_ok(t, [sig] + args, what)
+        run = lw.run_preload([sig] + args, extra_env={"LOCKWATCH_RACES": "sample"})
+        t.expect(run.returncode == 0, "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
+        lw.expect_same_stdout(t, native, run, what)
+        t.expect(run.reports == [], "%s: reports %s" % (what, lw.describe_reports(run.reports)))
+        want = [line] if line else []
+        got = [ln[:len(line)] if line else ln for ln in run.stderr.splitlines()]
+        t.expect(got == want, "%s: expected stderr %r, got:\n%s" % (what, want, run.stderr))
+
+
+    # sigwait with every signal blocked never sees the sampling signal.
+    sw = lw.example("race_sigwait")
+    native = lw.native_ok(t, sw, "race_sigwait")
+    for i in range(3):
+        what = "race_sigwait run %d" % (i + 1)
+        run = lw.run_preload(sw, extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
+        t.expect(run.returncode == 0, "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
+        lw.expect_same_stdout(t, native, run, what)
+        t.expect(run.stderr == "", "%s: stderr:\n%s" % (what, run.stderr))
+
+
+    # A write under a read lock: both threads hold table_lock, for reading.
+    rd = lw.example("race_under_rdlock")
+    native = lw.native_ok(t, rd, "race_under_rdlock")
+    found = 0
+    for i in range(RUNS):
+        what = "race_under_rdlock run %d" % (i + 1)
+        run = lw.run_preload(rd, extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
+        lw.expect_same_stdout(t, native, run, what)
+        for r in races(run):
+            for p in lw.validate_issue(r):
+                t.expect(False, "%s: %s" % (what, p))
+            t.expect((r.get("race") or {}).get("variable") == "lookups",
+                     "%s: race member %r" % (what, r.get("race")))
+            for th in r.get("threads") or []:
+                holds = th.get("holds") or []
+                labels = [lw.lock_by_id(r, h.get("lock")).get("label") for h in holds]
+                t.expect(labels == ["table_lock"] and holds[0].get("mode") == "read",
+                         "%s: thread %s holds %r (%r), expected table_lock for reading"
+                         % (what, th.get("id"), labels, holds))
+        if races(run):
+            found += 1
+            break
+    t.expect(found == 1, "race_under_rdlock: no data-race in %d runs" % RUNS)
+
+
+lw.main(body)

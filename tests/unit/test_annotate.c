@@ -7,6 +7,7 @@
  */
 #include "core_harness.h"
 #include "annotate.h"
+#include "rules.h"
 #include "thread.h"
 
 #include <pthread.h>

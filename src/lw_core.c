@@ -698,7 +698,6 @@ static void acq_backtrace(lw_thread *t, acq_unwind *u)
         if (s) {
             u->n = visible_frames(s->pcs, s->sps, s->n, u->pcs, u->sps);
             u->stack_to = s->stack_id;
-            t->acq_stack_hits++;
             return;
         }
     }

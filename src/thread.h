@@ -119,7 +119,6 @@ typedef struct lw_thread {
      * state when it is reused (emptied). */
     uintptr_t stack_safe_lo;
     struct lw_acq_stacks *acq_stacks;
-    uint64_t acq_stack_hits;   /* backtraces taken from acq_stacks (tests) */
     void *side;
     uint8_t on_side;
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
@@ -140,7 +139,8 @@ _Static_assert(offsetof(lw_thread, guard) == offsetof(lw_thread, gate) &&
 /* The calling thread's state is lw_tls.t, allocated at its first event
  * (intercept_thread.c, lw_thread_attach): the thread-local storage
  * lockwatch takes from every thread (glibc carves it out of the thread's
- * stack) is these 24 bytes, not the state's 30 KB.  Until then lw_tls.t is
+ * stack) is these 24 bytes (104 with lockwatch's other thread-local
+ * variables), not the state's 30 KB.  Until then lw_tls.t is
  * lw_dormant, whose gate is closed (every wrapper takes its slow path,
  * which attaches a state); after the thread's end was handled, lw_gone,
  * whose guard is up (everything passes through).  Both are shared by many

@@ -4,10 +4,27 @@ returns 3 at the start of main and still after a thread made lockwatch
 unwind (libunwind's pipe lives at 500 and up, not at the lowest free
 descriptors), and it can create at most one thread-specific key fewer than
 natively (lockwatch's own; libunwind's fast trace, which needs one, is not
-used by default)."""
+used by default).  And the thread-local storage README.md and lockwatch(7)
+state is what the library's PT_TLS segment takes."""
+import os
 import re
+import struct
 
 import lwtest as lw
+
+
+def tls_size(path):
+    """The memory size of the ELF file's PT_TLS segment (0: none)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    phoff, = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    for i in range(phnum):
+        off = phoff + i * phentsize
+        p_type, = struct.unpack_from("<I", data, off)
+        if p_type == 7:   # PT_TLS
+            return struct.unpack_from("<Q", data, off + 0x28)[0]   # p_memsz
+    return 0
 
 
 def parse(t, out, what):
@@ -30,6 +47,15 @@ def main(t):
              % (after, n_after))
     t.expect(n_keys - keys <= 1, "%d keys fewer than natively (%d against %d)"
              % (n_keys - keys, keys, n_keys))
+
+    size = tls_size(lw.lib())
+    for doc, pattern in (("README.md", r"(\d+) bytes of each thread's thread-local storage"),
+                         (os.path.join("man", "lockwatch.7"),
+                          r"(\d+) bytes of each thread's thread\\-local storage")):
+        with open(os.path.join(lw.srcdir(), doc)) as f:
+            m = re.search(pattern, f.read())
+        t.expect(m and int(m.group(1)) == size, "%s states %s bytes of thread-local storage, "
+                 "the library's PT_TLS takes %d" % (doc, m.group(1) if m else "no", size))
 
 
 lw.main(main)

@@ -149,6 +149,31 @@ bool lw_guarded_lookup(uintptr_t addr, uintptr_t *lock_addr)
     return false;
 }
 
+bool lw_guarded_next(unsigned *cursor, uintptr_t *lo, uintptr_t *hi, uintptr_t *lock)
+{
+    unsigned top = lw_load_acquire(&guard_top);
+    if (top == 0)
+        return false;
+    for (unsigned k = 0; k < top; k++) {
+        unsigned i = (*cursor + k) % top;
+        guard_ent *e = &guards[i];
+        uint64_t s = lw_load_acquire(&e->seq);
+        if (s & 1)
+            continue;
+        uintptr_t l = lw_load_relaxed(&e->lo), h = lw_load_relaxed(&e->hi);
+        uintptr_t lk = lw_load_relaxed(&e->lock);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);   /* as in lw_guarded_lookup */
+        if (lw_load_relaxed(&e->seq) != s || h == 0)
+            continue;
+        *cursor = i + 1;
+        *lo = l;
+        *hi = h;
+        *lock = lk;
+        return true;
+    }
+    return false;
+}
+
 unsigned lw_guarded_count(void)
 {
     lw_mutex_lock(&annot_lock);

@@ -53,6 +53,10 @@ bool lw_guarded_declare(uintptr_t addr, size_t size, uintptr_t lock);
 /* The lock guarding addr (into *lock_addr), or false.  Async-signal-safe:
  * no lock, no allocation, no system call; O(ranges ever live at once). */
 bool lw_guarded_lookup(uintptr_t addr, uintptr_t *lock_addr);
+/* The next live range at or after slot *cursor (wrapping), its bounds and
+ * lock; *cursor moves past it.  False when none is live.  Async-signal-safe
+ * like lw_guarded_lookup (the race sampler walks the ranges with it). */
+bool lw_guarded_next(unsigned *cursor, uintptr_t *lo, uintptr_t *hi, uintptr_t *lock);
 /* Live guarded ranges (tests). */
 unsigned lw_guarded_count(void);
 

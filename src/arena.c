@@ -26,7 +26,7 @@
 
 static long lw_futex(int *uaddr, int op, int val)
 {
-    return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+    return lw_syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
 }
 
 void lw_mutex_lock(lw_mutex *m)

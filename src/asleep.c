@@ -126,7 +126,7 @@ void lw_sleep_atfork_child(void)
 
 static long futex(int *uaddr, int op, int val, const struct timespec *ts)
 {
-    return syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
+    return lw_syscall(SYS_futex, uaddr, op, val, ts, NULL, 0);
 }
 
 static void monitor_loop(void);
@@ -137,8 +137,8 @@ static void *monitor_main(void *arg)
     /* Every interposed call it makes passes through (it is lockwatch): it
      * never has a state of its own. */
     lw_tls.guard = 1;
-    monitor_tid = (int)syscall(SYS_gettid);
-    syscall(SYS_prctl, 15 /* PR_SET_NAME */, "lockwatch", 0, 0, 0);
+    monitor_tid = (int)lw_syscall(SYS_gettid);
+    lw_syscall(SYS_prctl, 15 /* PR_SET_NAME */, "lockwatch", 0, 0, 0);
     monitor_loop();
     return NULL;
 }
@@ -255,13 +255,13 @@ typedef struct {
  * many or unreadable. */
 static int task_tids(int *out, int max)
 {
-    int fd = (int)syscall(SYS_openat, -100, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = (int)lw_syscall(SYS_openat, -100, "/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -1;
     char buf[4096];
     int n = 0;
     for (;;) {
-        long got = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+        long got = lw_syscall(SYS_getdents64, fd, buf, sizeof(buf));
         if (got <= 0) {
             if (got < 0)
                 n = -1;
@@ -318,7 +318,7 @@ static int tid_index(const int *tids, int n, int tid)
 static bool outside_wakeups(void)
 {
     struct itimerval it;
-    if (syscall(SYS_getitimer, ITIMER_REAL, &it) == 0 &&
+    if (lw_syscall(SYS_getitimer, ITIMER_REAL, &it) == 0 &&
         (it.it_value.tv_sec || it.it_value.tv_usec))
         return true;
     static const int sync_sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
@@ -335,7 +335,7 @@ static bool outside_wakeups(void)
             void *restorer;
             uint64_t mask;
         } sa;
-        if (syscall(SYS_rt_sigaction, sig, NULL, &sa, 8) == 0 && sa.handler != SIG_DFL &&
+        if (lw_syscall(SYS_rt_sigaction, sig, NULL, &sa, 8) == 0 && sa.handler != SIG_DFL &&
             sa.handler != SIG_IGN)
             return true;
     }
@@ -470,7 +470,7 @@ static void ask_stacks(asleep_view *v, uint64_t epoch)
         if (all || lw_mono_ns() > until)
             break;
         struct timespec ts = { 0, 5000000 };
-        syscall(SYS_nanosleep, &ts, NULL);
+        lw_syscall(SYS_nanosleep, &ts, NULL);
     }
 }
 
@@ -613,7 +613,7 @@ static void monitor_loop(void)
         }
         uint64_t slice = lw_wait_slice_ns();
         struct timespec ts = { (time_t)(slice / 1000000000ull), (long)(slice % 1000000000ull) };
-        syscall(SYS_nanosleep, &ts, NULL);
+        lw_syscall(SYS_nanosleep, &ts, NULL);
         if (!take_view(&view)) {
             last_sig = 0;
             continue;

@@ -333,7 +333,17 @@ static bool run(rd *r, uint64_t code_align, int64_t data_align, uint8_t fde_enc,
     return !r->bad;
 }
 
-bool lw_cfa_rule(uintptr_t pc, lw_cfa *out)
+/* The FDE covering pc, parsed: the function's range, its CFA program (f)
+ * and its CIE's (c), with what running them needs. */
+typedef struct {
+    uintptr_t start, range;
+    rd f, c;
+    uint64_t code_align;
+    int64_t data_align;
+    uint8_t fde_enc;
+} fde_info;
+
+static bool fde_of(uintptr_t pc, fde_info *fi)
 {
     struct dl_find_object fo;
     if (_dl_find_object((void *)pc, &fo) != 0 || !fo.dlfo_eh_frame)
@@ -401,6 +411,7 @@ bool lw_cfa_rule(uintptr_t pc, lw_cfa *out)
     }
     if (c.bad || cie_insns > c.end)
         return false;
+    c.p = cie_insns;
 
     /* The FDE's range and instructions. */
     uintptr_t start = (uintptr_t)encoded(&f, fde_enc, 0);
@@ -413,11 +424,40 @@ bool lw_cfa_rule(uintptr_t pc, lw_cfa *out)
             return false;
         f.p += n;
     }
+    fi->start = start;
+    fi->range = range;
+    fi->f = f;
+    fi->c = c;
+    fi->code_align = code_align;
+    fi->data_align = data_align;
+    fi->fde_enc = fde_enc;
+    return true;
+}
+
+bool lw_function_range(uintptr_t pc, uintptr_t *start, uintptr_t *end)
+{
+    fde_info fi;
+    if (!fde_of(pc, &fi))
+        return false;
+    *start = fi.start;
+    *end = fi.start + fi.range;
+    return true;
+}
+
+bool lw_cfa_rule(uintptr_t pc, lw_cfa *out)
+{
+    fde_info fi;
+    if (!fde_of(pc, &fi))
+        return false;
+    rd f = fi.f, c = fi.c;
+    uint64_t code_align = fi.code_align;
+    int64_t data_align = fi.data_align;
+    uint8_t fde_enc = fi.fde_enc;
+    uintptr_t start = fi.start;
 
     struct cfa_state s = { REG_RSP, 8, false, LW_RBP_KEPT, 0 }, stack[REMEMBER_MAX];
     unsigned depth = 0;
     uintptr_t loc = start;
-    c.p = cie_insns;
     if (!run(&c, code_align, data_align, fde_enc, UINTPTR_MAX, &loc, &s, stack, &depth, NULL))
         return false;
     struct cfa_state initial = s;

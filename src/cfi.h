@@ -28,4 +28,9 @@ typedef struct {
  * the information cannot be found or read.  No lock, no allocation. */
 bool lw_cfa_rule(uintptr_t pc, lw_cfa *out);
 
+/* The function (its FDE's range) holding pc: [*start, *end).  No lock, no
+ * allocation (the race sampler decodes from *start to find the
+ * instruction before pc). */
+bool lw_function_range(uintptr_t pc, uintptr_t *start, uintptr_t *end);
+
 #endif

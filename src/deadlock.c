@@ -5,6 +5,7 @@
  * writing a report.
  */
 #include "deadlock.h"
+#include "lw_sys.h"
 #include "arena.h"
 #include "fmt.h"
 #include "lw_atomic.h"
@@ -232,7 +233,7 @@ void lw_deadlock_act(void)
          * own locks, none of which a thread of the cycle holds while it
          * waits, and the report just made has the symbolizer running. */
         lw_core_write_graph();
-        syscall(SYS_exit_group, (int)lw_opt.deadlock_exitcode);
+        lw_syscall(SYS_exit_group, (int)lw_opt.deadlock_exitcode);
         break;
     case LW_ON_DEADLOCK_ABORT:
         abort();

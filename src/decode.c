@@ -45,6 +45,7 @@
  * takes another slot and restores `current` when it leaves.
  */
 #include "decode.h"
+#include "lw_sys.h"
 
 #include "fmt.h"
 #include "lw_atomic.h"
@@ -262,13 +263,45 @@ static struct slot *slot_take(void)
 typedef struct {
     lw_mem_access *out;
     int max, n;
+    bool stale;   /* the instruction writes a register its addresses use */
 } sink;
 
 static void put(sink *k, uint64_t addr, unsigned size, bool read, bool write)
 {
     if (k->n < k->max)
-        k->out[k->n] = (lw_mem_access){(uintptr_t)addr, size, read, write};
+        k->out[k->n] = (lw_mem_access){(uintptr_t)addr, size, read, write, k->stale};
     k->n++;
+}
+
+/* 1 << gpr for each general register the instruction may write: every
+ * explicit register operand (whatever Capstone says of its access, which is
+ * not always right) and the implicit writes. */
+static unsigned written_gprs(const cs_insn *insn)
+{
+    const cs_x86 *x = &insn->detail->x86;
+    unsigned m = 0;
+    for (unsigned i = 0; i < x->op_count; i++) {
+        x86_reg reg = x->operands[i].type == X86_OP_REG ? x->operands[i].reg : X86_REG_INVALID;
+        if (reg > X86_REG_INVALID && reg < X86_REG_ENDING && gpr_of[reg])
+            m |= 1u << (gpr_of[reg] - 1);
+    }
+    for (unsigned i = 0; i < insn->detail->regs_write_count; i++) {
+        unsigned reg = insn->detail->regs_write[i];
+        if (reg > X86_REG_INVALID && reg < X86_REG_ENDING && gpr_of[reg])
+            m |= 1u << (gpr_of[reg] - 1);
+    }
+    return m;
+}
+
+/* Does a memory operand's address use a register in mask? */
+static bool uses_gprs(const x86_op_mem *mem, unsigned mask)
+{
+    x86_reg regs[2] = {mem->base, mem->index};
+    for (unsigned i = 0; i < 2; i++)
+        if (regs[i] > X86_REG_INVALID && regs[i] < X86_REG_ENDING && gpr_of[regs[i]] &&
+            (mask & (1u << (gpr_of[regs[i]] - 1))))
+            return true;
+    return false;
 }
 
 static bool is_vector(x86_reg reg)
@@ -467,6 +500,8 @@ static int accesses(csh handle, const cs_insn *insn, uintptr_t pc, const lw_regs
         if (!count)
             return 0; /* rep with rcx == 0 does nothing */
     }
+    unsigned written = written_gprs(insn);
+    k->stale = (written & (1u << 4)) != 0;   /* rsp: push, pop, call, ret */
     uint64_t slot_at = 0;
     bool slot_write = false;
     int slot = stack_slot(insn, r, &slot_at, &slot_write);
@@ -477,10 +512,12 @@ static int accesses(csh handle, const cs_insn *insn, uintptr_t pc, const lw_regs
 
     switch (insn->id) {
     case X86_INS_XLATB: /* al = [rbx + al] */
+        k->stale = true;
         put(k, r->gpr[3] + (r->gpr[0] & 0xff), 1, true, false);
         return k->n;
     case X86_INS_MASKMOVDQU:
     case X86_INS_VMASKMOVDQU: /* bytes of xmm1 selected by xmm2 to [rdi] */
+        k->stale = (written & (1u << 7)) != 0;
         put(k, x->addr_size == 4 ? r->gpr[7] & 0xffffffffu : r->gpr[7], 16, false, true);
         return k->n;
     case X86_INS_MASKMOVQ:
@@ -537,10 +574,13 @@ static int accesses(csh handle, const cs_insn *insn, uintptr_t pc, const lw_regs
             ea += (uint64_t)slot; /* pop [rsp+d]: addressed after rsp moves */
         if (!read && !write)
             read = true; /* an operand Capstone leaves unmarked is at least read */
+        k->stale = uses_gprs(&op->mem, written) || (is_string(x) && written);
         put(k, ea, size, read, write);
     }
-    if (slot && slot_write)
+    if (slot && slot_write) {
+        k->stale = true;
         put(k, slot_at, (unsigned)slot, false, true); /* push and call write last */
+    }
     return k->n;
 }
 
@@ -561,7 +601,7 @@ int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_reg
     uint64_t a = pc;
     int ret = -1;
     if (cs_disasm_iter(s->handle, &c, &n, &a, s->insn)) {
-        sink k = {out, max, 0};
+        sink k = {out, max, 0, false};
         ret = accesses(s->handle, s->insn, pc, r, &k);
         if (ret > max)
             ret = max;
@@ -572,11 +612,32 @@ int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_reg
     return ret;
 }
 
+int lw_decode_length(const uint8_t *code, size_t len, uintptr_t pc)
+{
+    if (init_state <= 0 || !code || !len)
+        return -1;
+    struct slot *s = slot_take();
+    if (!s)
+        return -1;
+    struct slot *outer = current;
+    s->used = 0;
+    current = s;
+    lw_compiler_barrier(); /* as in lw_decode_access */
+    const uint8_t *c = code;
+    size_t n = len;
+    uint64_t a = pc;
+    int ret = cs_disasm_iter(s->handle, &c, &n, &a, s->insn) ? (int)s->insn->size : -1;
+    lw_compiler_barrier();
+    current = outer;
+    lw_store_release(&s->busy, 0);
+    return ret;
+}
+
 static uint64_t arch_prctl_get(int code)
 {
     int saved = errno; /* a handler must leave errno as it found it */
     unsigned long v = 0;
-    if (syscall(SYS_arch_prctl, code, &v) != 0)
+    if (lw_syscall(SYS_arch_prctl, code, &v) != 0)
         v = 0;
     errno = saved;
     return v;

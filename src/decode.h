@@ -62,6 +62,10 @@ typedef struct {
     uintptr_t addr;   /* first byte */
     unsigned size;    /* bytes */
     bool read, write; /* both for read-modify-write */
+    /* The instruction writes a register this address is computed from
+     * (mov rax, [rax]; pop; string instructions): decoded after it ran
+     * (against the registers it left), the address may be another. */
+    bool stale;
 } lw_mem_access;
 
 /* Most accesses lw_decode_access reports for one instruction (push [m],
@@ -83,6 +87,11 @@ bool lw_decode_init(void);
  * (a free decoder is taken without waiting, -1 when none is free). */
 int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_regs *r,
                      lw_mem_access *out, int max);
+
+/* The length of the instruction at pc (its bytes at code, len readable),
+ * -1 when it cannot be decoded or every decoder is busy.  Async-signal-safe
+ * like lw_decode_access. */
+int lw_decode_length(const uint8_t *code, size_t len, uintptr_t pc);
 
 /* Fills r from a signal handler's ucontext (x86-64 Linux).  fs_base and
  * gs_base are not in the ucontext: they are read on the handler's thread,

@@ -3,6 +3,7 @@
  * or touch errno visibly (lw_buf_write restores it).
  */
 #include "fmt.h"
+#include "lw_sys.h"
 
 #include <errno.h>
 #include <string.h>
@@ -201,7 +202,7 @@ bool lw_buf_write(const lw_buf *b, int fd)
     bool ok = true;
     while (off < b->len) {
         /* The raw system call: write() is one of our own wrappers. */
-        ssize_t w = syscall(SYS_write, fd, b->p + off, b->len - off);
+        ssize_t w = lw_syscall(SYS_write, fd, b->p + off, b->len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {

@@ -23,6 +23,7 @@
 #undef _TIME_BITS
 
 #include "intercept.h"
+#include "lw_sys.h"
 #include "asleep.h"
 #include "lw_glibc.h"
 #include "deadlock.h"
@@ -226,7 +227,7 @@ static unsigned lw_b_timeout_ts(const struct timespec *ts)
 static inline ssize_t call_read(int fd, void *buf, size_t n)
 {
     __typeof__(&read) f = REAL(read);
-    return f ? f(fd, buf, n) : syscall(SYS_read, fd, buf, n);
+    return f ? f(fd, buf, n) : lw_syscall(SYS_read, fd, buf, n);
 }
 
 LW_WRAPPER(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n), "read",
@@ -235,7 +236,7 @@ LW_WRAPPER(ssize_t, read, (int fd, void *buf, size_t n), (fd, buf, n), "read",
 static inline ssize_t call_readv(int fd, const struct iovec *iov, int cnt)
 {
     __typeof__(&readv) f = REAL(readv);
-    return f ? f(fd, iov, cnt) : syscall(SYS_readv, fd, iov, cnt);
+    return f ? f(fd, iov, cnt) : lw_syscall(SYS_readv, fd, iov, cnt);
 }
 
 LW_WRAPPER(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt), "readv",
@@ -244,7 +245,7 @@ LW_WRAPPER(ssize_t, readv, (int fd, const struct iovec *iov, int cnt), (fd, iov,
 static inline ssize_t call_pread(int fd, void *buf, size_t n, off_t off)
 {
     __typeof__(&pread) f = REAL(pread);
-    return f ? f(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
+    return f ? f(fd, buf, n, off) : lw_syscall(SYS_pread64, fd, buf, n, off);
 }
 
 LW_WRAPPER(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n, off), "pread",
@@ -253,7 +254,7 @@ LW_WRAPPER(ssize_t, pread, (int fd, void *buf, size_t n, off_t off), (fd, buf, n
 static inline ssize_t call_pread64(int fd, void *buf, size_t n, off64_t off)
 {
     __typeof__(&pread64) f = REAL(pread64);
-    return f ? f(fd, buf, n, off) : syscall(SYS_pread64, fd, buf, n, off);
+    return f ? f(fd, buf, n, off) : lw_syscall(SYS_pread64, fd, buf, n, off);
 }
 
 LW_WRAPPER(ssize_t, pread64,
@@ -267,7 +268,7 @@ LW_WRAPPER(ssize_t, pread64,
 static inline ssize_t call_preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
     __typeof__(&preadv) f = REAL(preadv);
-    return f ? f(fd, iov, cnt, off) : syscall(SYS_preadv, fd, iov, cnt, LW_LO_HI(off));
+    return f ? f(fd, iov, cnt, off) : lw_syscall(SYS_preadv, fd, iov, cnt, LW_LO_HI(off));
 }
 
 LW_WRAPPER(ssize_t, preadv,
@@ -278,7 +279,7 @@ LW_WRAPPER(ssize_t, preadv,
 static inline ssize_t call_preadv64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
     __typeof__(&preadv64) f = REAL(preadv64);
-    return f ? f(fd, iov, cnt, off) : syscall(SYS_preadv, fd, iov, cnt, LW_LO_HI(off));
+    return f ? f(fd, iov, cnt, off) : lw_syscall(SYS_preadv, fd, iov, cnt, LW_LO_HI(off));
 }
 
 LW_WRAPPER(ssize_t, preadv64,
@@ -289,7 +290,7 @@ LW_WRAPPER(ssize_t, preadv64,
 static inline ssize_t call_preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 {
     __typeof__(&preadv2) f = REAL(preadv2);
-    return f ? f(fd, iov, cnt, off, fl) : syscall(SYS_preadv2, fd, iov, cnt, LW_LO_HI(off), fl);
+    return f ? f(fd, iov, cnt, off, fl) : lw_syscall(SYS_preadv2, fd, iov, cnt, LW_LO_HI(off), fl);
 }
 
 LW_WRAPPER(ssize_t, preadv2,
@@ -301,7 +302,7 @@ static inline ssize_t call_preadv64v2(int fd, const struct iovec *iov, int cnt, 
                                       int fl)
 {
     __typeof__(&preadv64v2) f = REAL(preadv64v2);
-    return f ? f(fd, iov, cnt, off, fl) : syscall(SYS_preadv2, fd, iov, cnt, LW_LO_HI(off), fl);
+    return f ? f(fd, iov, cnt, off, fl) : lw_syscall(SYS_preadv2, fd, iov, cnt, LW_LO_HI(off), fl);
 }
 
 LW_WRAPPER(ssize_t, preadv64v2,
@@ -312,7 +313,7 @@ LW_WRAPPER(ssize_t, preadv64v2,
 static inline ssize_t call_write(int fd, const void *buf, size_t n)
 {
     __typeof__(&write) f = REAL(write);
-    return f ? f(fd, buf, n) : syscall(SYS_write, fd, buf, n);
+    return f ? f(fd, buf, n) : lw_syscall(SYS_write, fd, buf, n);
 }
 
 LW_WRAPPER(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n), "write",
@@ -321,7 +322,7 @@ LW_WRAPPER(ssize_t, write, (int fd, const void *buf, size_t n), (fd, buf, n), "w
 static inline ssize_t call_writev(int fd, const struct iovec *iov, int cnt)
 {
     __typeof__(&writev) f = REAL(writev);
-    return f ? f(fd, iov, cnt) : syscall(SYS_writev, fd, iov, cnt);
+    return f ? f(fd, iov, cnt) : lw_syscall(SYS_writev, fd, iov, cnt);
 }
 
 LW_WRAPPER(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt), "writev",
@@ -330,7 +331,7 @@ LW_WRAPPER(ssize_t, writev, (int fd, const struct iovec *iov, int cnt), (fd, iov
 static inline ssize_t call_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
     __typeof__(&pwrite) f = REAL(pwrite);
-    return f ? f(fd, buf, n, off) : syscall(SYS_pwrite64, fd, buf, n, off);
+    return f ? f(fd, buf, n, off) : lw_syscall(SYS_pwrite64, fd, buf, n, off);
 }
 
 LW_WRAPPER(ssize_t, pwrite,
@@ -341,7 +342,7 @@ LW_WRAPPER(ssize_t, pwrite,
 static inline ssize_t call_pwrite64(int fd, const void *buf, size_t n, off64_t off)
 {
     __typeof__(&pwrite64) f = REAL(pwrite64);
-    return f ? f(fd, buf, n, off) : syscall(SYS_pwrite64, fd, buf, n, off);
+    return f ? f(fd, buf, n, off) : lw_syscall(SYS_pwrite64, fd, buf, n, off);
 }
 
 LW_WRAPPER(ssize_t, pwrite64,
@@ -352,7 +353,7 @@ LW_WRAPPER(ssize_t, pwrite64,
 static inline ssize_t call_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
     __typeof__(&pwritev) f = REAL(pwritev);
-    return f ? f(fd, iov, cnt, off) : syscall(SYS_pwritev, fd, iov, cnt, LW_LO_HI(off));
+    return f ? f(fd, iov, cnt, off) : lw_syscall(SYS_pwritev, fd, iov, cnt, LW_LO_HI(off));
 }
 
 LW_WRAPPER(ssize_t, pwritev,
@@ -363,7 +364,7 @@ LW_WRAPPER(ssize_t, pwritev,
 static inline ssize_t call_pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
 {
     __typeof__(&pwritev64) f = REAL(pwritev64);
-    return f ? f(fd, iov, cnt, off) : syscall(SYS_pwritev, fd, iov, cnt, LW_LO_HI(off));
+    return f ? f(fd, iov, cnt, off) : lw_syscall(SYS_pwritev, fd, iov, cnt, LW_LO_HI(off));
 }
 
 LW_WRAPPER(ssize_t, pwritev64,
@@ -375,7 +376,7 @@ static inline ssize_t call_pwritev2(int fd, const struct iovec *iov, int cnt, of
 {
     __typeof__(&pwritev2) f = REAL(pwritev2);
     return f ? f(fd, iov, cnt, off, fl)
-             : syscall(SYS_pwritev2, fd, iov, cnt, LW_LO_HI(off), fl);
+             : lw_syscall(SYS_pwritev2, fd, iov, cnt, LW_LO_HI(off), fl);
 }
 
 LW_WRAPPER(ssize_t, pwritev2,
@@ -388,7 +389,7 @@ static inline ssize_t call_pwritev64v2(int fd, const struct iovec *iov, int cnt,
 {
     __typeof__(&pwritev64v2) f = REAL(pwritev64v2);
     return f ? f(fd, iov, cnt, off, fl)
-             : syscall(SYS_pwritev2, fd, iov, cnt, LW_LO_HI(off), fl);
+             : lw_syscall(SYS_pwritev2, fd, iov, cnt, LW_LO_HI(off), fl);
 }
 
 LW_WRAPPER(ssize_t, pwritev64v2,
@@ -406,7 +407,7 @@ static inline ssize_t call___read_chk(int fd, void *buf, size_t n, size_t buflen
         return f(fd, buf, n, buflen);
     if (n > buflen)
         __chk_fail();
-    return syscall(SYS_read, fd, buf, n);
+    return lw_syscall(SYS_read, fd, buf, n);
 }
 
 LW_WRAPPER(ssize_t, __read_chk,
@@ -421,7 +422,7 @@ static inline ssize_t call___pread_chk(int fd, void *buf, size_t n, __off_t off,
         return f(fd, buf, n, off, buflen);
     if (n > buflen)
         __chk_fail();
-    return syscall(SYS_pread64, fd, buf, n, off);
+    return lw_syscall(SYS_pread64, fd, buf, n, off);
 }
 
 LW_WRAPPER(ssize_t, __pread_chk,
@@ -437,7 +438,7 @@ static inline ssize_t call___pread64_chk(int fd, void *buf, size_t n, __off64_t 
         return f(fd, buf, n, off, buflen);
     if (n > buflen)
         __chk_fail();
-    return syscall(SYS_pread64, fd, buf, n, off);
+    return lw_syscall(SYS_pread64, fd, buf, n, off);
 }
 
 LW_WRAPPER(ssize_t, __pread64_chk,
@@ -452,7 +453,7 @@ static inline ssize_t call___recv_chk(int fd, void *buf, size_t n, size_t buflen
         return f(fd, buf, n, buflen, flags);
     if (n > buflen)
         __chk_fail();
-    return syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+    return lw_syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
 }
 
 LW_WRAPPER(ssize_t, __recv_chk,
@@ -469,7 +470,7 @@ static inline ssize_t call___recvfrom_chk(int fd, void *__restrict buf, size_t n
         return f(fd, buf, n, buflen, flags, addr, alen);
     if (n > buflen)
         __chk_fail();
-    return syscall(SYS_recvfrom, fd, buf, n, flags, addr.__sockaddr__, alen);
+    return lw_syscall(SYS_recvfrom, fd, buf, n, flags, addr.__sockaddr__, alen);
 }
 
 LW_WRAPPER(ssize_t, __recvfrom_chk,
@@ -483,7 +484,7 @@ LW_WRAPPER(ssize_t, __recvfrom_chk,
 static inline ssize_t call_send(int fd, const void *buf, size_t n, int flags)
 {
     __typeof__(&send) f = REAL(send);
-    return f ? f(fd, buf, n, flags) : syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
+    return f ? f(fd, buf, n, flags) : lw_syscall(SYS_sendto, fd, buf, n, flags, NULL, 0);
 }
 
 LW_WRAPPER(ssize_t, send,
@@ -496,7 +497,7 @@ static inline ssize_t call_sendto(int fd, const void *buf, size_t n, int flags,
 {
     __typeof__(&sendto) f = REAL(sendto);
     return f ? f(fd, buf, n, flags, addr, alen)
-             : syscall(SYS_sendto, fd, buf, n, flags, addr.__sockaddr__, alen);
+             : lw_syscall(SYS_sendto, fd, buf, n, flags, addr.__sockaddr__, alen);
 }
 
 LW_WRAPPER(ssize_t, sendto,
@@ -508,7 +509,7 @@ LW_WRAPPER(ssize_t, sendto,
 static inline ssize_t call_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
     __typeof__(&sendmsg) f = REAL(sendmsg);
-    return f ? f(fd, msg, flags) : syscall(SYS_sendmsg, fd, msg, flags);
+    return f ? f(fd, msg, flags) : lw_syscall(SYS_sendmsg, fd, msg, flags);
 }
 
 LW_WRAPPER(ssize_t, sendmsg,
@@ -519,7 +520,7 @@ LW_WRAPPER(ssize_t, sendmsg,
 static inline int call_sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags)
 {
     __typeof__(&sendmmsg) f = REAL(sendmmsg);
-    return f ? f(fd, v, vlen, flags) : (int)syscall(SYS_sendmmsg, fd, v, vlen, flags);
+    return f ? f(fd, v, vlen, flags) : (int)lw_syscall(SYS_sendmmsg, fd, v, vlen, flags);
 }
 
 LW_WRAPPER(int, sendmmsg,
@@ -530,7 +531,7 @@ LW_WRAPPER(int, sendmmsg,
 static inline ssize_t call_recv(int fd, void *buf, size_t n, int flags)
 {
     __typeof__(&recv) f = REAL(recv);
-    return f ? f(fd, buf, n, flags) : syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
+    return f ? f(fd, buf, n, flags) : lw_syscall(SYS_recvfrom, fd, buf, n, flags, NULL, NULL);
 }
 
 LW_WRAPPER(ssize_t, recv, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags), "recv",
@@ -541,7 +542,7 @@ static inline ssize_t call_recvfrom(int fd, void *__restrict buf, size_t n, int 
 {
     __typeof__(&recvfrom) f = REAL(recvfrom);
     return f ? f(fd, buf, n, flags, addr, alen)
-             : syscall(SYS_recvfrom, fd, buf, n, flags, addr.__sockaddr__, alen);
+             : lw_syscall(SYS_recvfrom, fd, buf, n, flags, addr.__sockaddr__, alen);
 }
 
 LW_WRAPPER(ssize_t, recvfrom,
@@ -553,7 +554,7 @@ LW_WRAPPER(ssize_t, recvfrom,
 static inline ssize_t call_recvmsg(int fd, struct msghdr *msg, int flags)
 {
     __typeof__(&recvmsg) f = REAL(recvmsg);
-    return f ? f(fd, msg, flags) : syscall(SYS_recvmsg, fd, msg, flags);
+    return f ? f(fd, msg, flags) : lw_syscall(SYS_recvmsg, fd, msg, flags);
 }
 
 LW_WRAPPER(ssize_t, recvmsg, (int fd, struct msghdr *msg, int flags), (fd, msg, flags), "recvmsg",
@@ -563,7 +564,7 @@ static inline int call_recvmmsg(int fd, struct mmsghdr *v, unsigned int vlen, in
                                 struct timespec *tmo)
 {
     __typeof__(&recvmmsg) f = REAL(recvmmsg);
-    return f ? f(fd, v, vlen, flags, tmo) : (int)syscall(SYS_recvmmsg, fd, v, vlen, flags, tmo);
+    return f ? f(fd, v, vlen, flags, tmo) : (int)lw_syscall(SYS_recvmmsg, fd, v, vlen, flags, tmo);
 }
 
 LW_WRAPPER(int, recvmmsg,
@@ -574,7 +575,7 @@ LW_WRAPPER(int, recvmmsg,
 static inline int call_accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict alen)
 {
     __typeof__(&accept) f = REAL(accept);
-    return f ? f(fd, addr, alen) : (int)syscall(SYS_accept, fd, addr.__sockaddr__, alen);
+    return f ? f(fd, addr, alen) : (int)lw_syscall(SYS_accept, fd, addr.__sockaddr__, alen);
 }
 
 LW_WRAPPER(int, accept,
@@ -587,7 +588,7 @@ static inline int call_accept4(int fd, __SOCKADDR_ARG addr, socklen_t *__restric
 {
     __typeof__(&accept4) f = REAL(accept4);
     return f ? f(fd, addr, alen, flags)
-             : (int)syscall(SYS_accept4, fd, addr.__sockaddr__, alen, flags);
+             : (int)lw_syscall(SYS_accept4, fd, addr.__sockaddr__, alen, flags);
 }
 
 /* accept4's flags (SOCK_NONBLOCK...) are the new socket's, not the wait's. */
@@ -599,7 +600,7 @@ LW_WRAPPER(int, accept4,
 static inline int call_connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t alen)
 {
     __typeof__(&connect) f = REAL(connect);
-    return f ? f(fd, addr, alen) : (int)syscall(SYS_connect, fd, addr.__sockaddr__, alen);
+    return f ? f(fd, addr, alen) : (int)lw_syscall(SYS_connect, fd, addr.__sockaddr__, alen);
 }
 
 LW_WRAPPER(int, connect,
@@ -615,7 +616,7 @@ static inline int call_poll(struct pollfd *fds, nfds_t n, int tmo)
     if (f)
         return f(fds, n, tmo);
 #ifdef SYS_poll
-    return (int)syscall(SYS_poll, fds, n, tmo);
+    return (int)lw_syscall(SYS_poll, fds, n, tmo);
 #else
     return (int)lw_b_nosys();
 #endif
@@ -648,7 +649,7 @@ static int lw_b_sys_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *t
         copy = *tmo;
         tp = &copy;
     }
-    return (int)syscall(SYS_ppoll, fds, n, tp, ss, (size_t)(_NSIG / 8));
+    return (int)lw_syscall(SYS_ppoll, fds, n, tp, ss, (size_t)(_NSIG / 8));
 }
 
 static inline int call_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *tmo,
@@ -686,7 +687,7 @@ static inline int call_select(int n, fd_set *r, fd_set *w, fd_set *x, struct tim
     if (f)
         return f(n, r, w, x, tmo);
 #ifdef SYS_select
-    return (int)syscall(SYS_select, n, r, w, x, tmo);
+    return (int)lw_syscall(SYS_select, n, r, w, x, tmo);
 #else
     return (int)lw_b_nosys();
 #endif
@@ -710,7 +711,7 @@ static int lw_b_sys_pselect(int n, fd_set *r, fd_set *w, fd_set *x, const struct
         copy = *tmo;
         tp = &copy;
     }
-    return (int)syscall(SYS_pselect6, n, r, w, x, tp, &data);
+    return (int)lw_syscall(SYS_pselect6, n, r, w, x, tp, &data);
 }
 
 static inline int call_pselect(int n, fd_set *r, fd_set *w, fd_set *x,
@@ -732,9 +733,9 @@ static inline int call_epoll_wait(int epfd, struct epoll_event *ev, int max, int
     if (f)
         return f(epfd, ev, max, tmo);
 #ifdef SYS_epoll_wait
-    return (int)syscall(SYS_epoll_wait, epfd, ev, max, tmo);
+    return (int)lw_syscall(SYS_epoll_wait, epfd, ev, max, tmo);
 #else
-    return (int)syscall(SYS_epoll_pwait, epfd, ev, max, tmo, NULL, (size_t)(_NSIG / 8));
+    return (int)lw_syscall(SYS_epoll_pwait, epfd, ev, max, tmo, NULL, (size_t)(_NSIG / 8));
 #endif
 }
 
@@ -748,7 +749,7 @@ static inline int call_epoll_pwait(int epfd, struct epoll_event *ev, int max, in
 {
     __typeof__(&epoll_pwait) f = REAL(epoll_pwait);
     return f ? f(epfd, ev, max, tmo, ss)
-             : (int)syscall(SYS_epoll_pwait, epfd, ev, max, tmo, ss, (size_t)(_NSIG / 8));
+             : (int)lw_syscall(SYS_epoll_pwait, epfd, ev, max, tmo, ss, (size_t)(_NSIG / 8));
 }
 
 LW_WRAPPER(int, epoll_pwait,
@@ -763,7 +764,7 @@ static inline int call_epoll_pwait2(int epfd, struct epoll_event *ev, int max,
     if (f)
         return f(epfd, ev, max, tmo, ss);
 #ifdef SYS_epoll_pwait2
-    return (int)syscall(SYS_epoll_pwait2, epfd, ev, max, tmo, ss, (size_t)(_NSIG / 8));
+    return (int)lw_syscall(SYS_epoll_pwait2, epfd, ev, max, tmo, ss, (size_t)(_NSIG / 8));
 #else
     return (int)lw_b_nosys();
 #endif
@@ -781,7 +782,7 @@ LW_WRAPPER(int, epoll_pwait2,
 static unsigned int lw_b_sys_sleep(unsigned int s)
 {
     struct timespec ts = { (time_t)s, 0 };
-    if (syscall(SYS_nanosleep, &ts, &ts) == 0)
+    if (lw_syscall(SYS_nanosleep, &ts, &ts) == 0)
         return 0;
     return (unsigned int)ts.tv_sec + (ts.tv_nsec != 0);
 }
@@ -798,7 +799,7 @@ LW_WRAPPER(unsigned int, sleep, (unsigned int s), (s), "sleep",
 static int lw_b_sys_usleep(useconds_t us)
 {
     struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
-    return (int)syscall(SYS_nanosleep, &ts, NULL);
+    return (int)lw_syscall(SYS_nanosleep, &ts, NULL);
 }
 
 static inline int call_usleep(useconds_t us)
@@ -813,7 +814,7 @@ LW_WRAPPER(int, usleep, (useconds_t us), (us), "usleep",
 static inline int call_nanosleep(const struct timespec *req, struct timespec *rem)
 {
     __typeof__(&nanosleep) f = REAL(nanosleep);
-    return f ? f(req, rem) : (int)syscall(SYS_nanosleep, req, rem);
+    return f ? f(req, rem) : (int)lw_syscall(SYS_nanosleep, req, rem);
 }
 
 LW_WRAPPER(int, nanosleep,
@@ -826,7 +827,7 @@ static int lw_b_sys_clock_nanosleep(clockid_t clk, int fl, const struct timespec
                                     struct timespec *rem)
 {
     int e = errno;
-    long r = syscall(SYS_clock_nanosleep, clk, fl, req, rem);
+    long r = lw_syscall(SYS_clock_nanosleep, clk, fl, req, rem);
     int ret = r == 0 ? 0 : errno;
     errno = e;
     return ret;
@@ -849,7 +850,7 @@ LW_WRAPPER(int, clock_nanosleep,
 static inline int call_fsync(int fd)
 {
     __typeof__(&fsync) f = REAL(fsync);
-    return f ? f(fd) : (int)syscall(SYS_fsync, fd);
+    return f ? f(fd) : (int)lw_syscall(SYS_fsync, fd);
 }
 
 LW_WRAPPER(int, fsync, (int fd), (fd), "fsync",
@@ -858,7 +859,7 @@ LW_WRAPPER(int, fsync, (int fd), (fd), "fsync",
 static inline int call_fdatasync(int fd)
 {
     __typeof__(&fdatasync) f = REAL(fdatasync);
-    return f ? f(fd) : (int)syscall(SYS_fdatasync, fd);
+    return f ? f(fd) : (int)lw_syscall(SYS_fdatasync, fd);
 }
 
 LW_WRAPPER(int, fdatasync, (int fd), (fd), "fdatasync",
@@ -867,7 +868,7 @@ LW_WRAPPER(int, fdatasync, (int fd), (fd), "fdatasync",
 static inline int call_syncfs(int fd)
 {
     __typeof__(&syncfs) f = REAL(syncfs);
-    return f ? f(fd) : (int)syscall(SYS_syncfs, fd);
+    return f ? f(fd) : (int)lw_syscall(SYS_syncfs, fd);
 }
 
 LW_WRAPPER(int, syncfs, (int fd), (fd), "syncfs",
@@ -879,7 +880,7 @@ static inline void call_sync(void)
     if (f)
         f();
     else
-        syscall(SYS_sync);
+        lw_syscall(SYS_sync);
 }
 
 static LW_NOINLINE void lw_slow_sync(uintptr_t pc, uintptr_t cfa)
@@ -907,7 +908,7 @@ LW_EXPORT void sync(void)
 static inline pid_t call_wait(int *st)
 {
     __typeof__(&wait) f = REAL(wait);
-    return f ? f(st) : (pid_t)syscall(SYS_wait4, (pid_t)-1, st, 0, NULL);
+    return f ? f(st) : (pid_t)lw_syscall(SYS_wait4, (pid_t)-1, st, 0, NULL);
 }
 
 LW_WRAPPER(pid_t, wait, (int *st), (st), "wait",
@@ -916,7 +917,7 @@ LW_WRAPPER(pid_t, wait, (int *st), (st), "wait",
 static inline pid_t call_waitpid(pid_t pid, int *st, int opt)
 {
     __typeof__(&waitpid) f = REAL(waitpid);
-    return f ? f(pid, st, opt) : (pid_t)syscall(SYS_wait4, pid, st, opt, NULL);
+    return f ? f(pid, st, opt) : (pid_t)lw_syscall(SYS_wait4, pid, st, opt, NULL);
 }
 
 LW_WRAPPER(pid_t, waitpid, (pid_t pid, int *st, int opt), (pid, st, opt), "waitpid",
@@ -925,7 +926,7 @@ LW_WRAPPER(pid_t, waitpid, (pid_t pid, int *st, int opt), (pid, st, opt), "waitp
 static inline int call_waitid(idtype_t idtype, id_t id, siginfo_t *info, int opt)
 {
     __typeof__(&waitid) f = REAL(waitid);
-    return f ? f(idtype, id, info, opt) : (int)syscall(SYS_waitid, idtype, id, info, opt, NULL);
+    return f ? f(idtype, id, info, opt) : (int)lw_syscall(SYS_waitid, idtype, id, info, opt, NULL);
 }
 
 LW_WRAPPER(int, waitid,
@@ -936,7 +937,7 @@ LW_WRAPPER(int, waitid,
 static inline pid_t call_wait3(int *st, int opt, struct rusage *ru)
 {
     __typeof__(&wait3) f = REAL(wait3);
-    return f ? f(st, opt, ru) : (pid_t)syscall(SYS_wait4, (pid_t)-1, st, opt, ru);
+    return f ? f(st, opt, ru) : (pid_t)lw_syscall(SYS_wait4, (pid_t)-1, st, opt, ru);
 }
 
 LW_WRAPPER(pid_t, wait3, (int *st, int opt, struct rusage *ru), (st, opt, ru), "wait3",
@@ -945,7 +946,7 @@ LW_WRAPPER(pid_t, wait3, (int *st, int opt, struct rusage *ru), (st, opt, ru), "
 static inline pid_t call_wait4(pid_t pid, int *st, int opt, struct rusage *ru)
 {
     __typeof__(&wait4) f = REAL(wait4);
-    return f ? f(pid, st, opt, ru) : (pid_t)syscall(SYS_wait4, pid, st, opt, ru);
+    return f ? f(pid, st, opt, ru) : (pid_t)lw_syscall(SYS_wait4, pid, st, opt, ru);
 }
 
 LW_WRAPPER(pid_t, wait4,
@@ -959,7 +960,7 @@ LW_WRAPPER(pid_t, wait4,
 static inline int call_flock(int fd, int op)
 {
     __typeof__(&flock) f = REAL(flock);
-    return f ? f(fd, op) : (int)syscall(SYS_flock, fd, op);
+    return f ? f(fd, op) : (int)lw_syscall(SYS_flock, fd, op);
 }
 
 /* LOCK_NB never waits, nor does LOCK_UN. */
@@ -974,7 +975,7 @@ static inline bool lw_b_fcntl_waits(int cmd)
 static inline int call_fcntl(int fd, int cmd, void *arg)
 {
     __typeof__(&fcntl) f = REAL(fcntl);
-    return f ? f(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+    return f ? f(fd, cmd, arg) : (int)lw_syscall(SYS_fcntl, fd, cmd, arg);
 }
 
 /* fcntl is variadic: the argument (int, pointer or none) is taken as a
@@ -995,7 +996,7 @@ LW_EXPORT int fcntl(int fd, int cmd, ...)
 static inline int call_fcntl64(int fd, int cmd, void *arg)
 {
     __typeof__(&fcntl64) f = REAL(fcntl64);
-    return f ? f(fd, cmd, arg) : (int)syscall(SYS_fcntl, fd, cmd, arg);
+    return f ? f(fd, cmd, arg) : (int)lw_syscall(SYS_fcntl, fd, cmd, arg);
 }
 
 LW_SLOW(int, fcntl64, (int fd, int cmd, void *arg), (fd, cmd, arg), "fcntl64", LW_FAM_WAIT)
@@ -1124,7 +1125,7 @@ static inline int call_msgsnd(int id, const void *msg, size_t sz, int fl)
     if (f)
         return f(id, msg, sz, fl);
 #ifdef SYS_msgsnd
-    return (int)syscall(SYS_msgsnd, id, msg, sz, fl);
+    return (int)lw_syscall(SYS_msgsnd, id, msg, sz, fl);
 #else
     return (int)lw_b_nosys();
 #endif
@@ -1139,7 +1140,7 @@ static inline ssize_t call_msgrcv(int id, void *msg, size_t sz, long typ, int fl
     if (f)
         return f(id, msg, sz, typ, fl);
 #ifdef SYS_msgrcv
-    return syscall(SYS_msgrcv, id, msg, sz, typ, fl);
+    return lw_syscall(SYS_msgrcv, id, msg, sz, typ, fl);
 #else
     return lw_b_nosys();
 #endif

@@ -37,6 +37,7 @@
  * an interposed function without the guard.
  */
 #include "intercept.h"
+#include "lw_sys.h"
 #include "annotate.h"
 
 #include <dlfcn.h>
@@ -259,7 +260,7 @@ LW_EXPORT void *reallocarray(void *p, size_t nmemb, size_t size)
 static int munmap_call(void *a, size_t len)
 {
     int (*f)(void *, size_t) = real_munmap_fn();
-    return LW_LIKELY(f != NULL) ? f(a, len) : (int)syscall(SYS_munmap, a, len);
+    return LW_LIKELY(f != NULL) ? f(a, len) : (int)lw_syscall(SYS_munmap, a, len);
 }
 
 static void *mremap_call(void *old, size_t old_size, size_t new_size, int flags, void *new_addr)
@@ -267,7 +268,7 @@ static void *mremap_call(void *old, size_t old_size, size_t new_size, int flags,
     void *(*f)(void *, size_t, size_t, int, ...) = real_mremap_fn();
     if (LW_LIKELY(f != NULL))
         return f(old, old_size, new_size, flags, new_addr);
-    return (void *)syscall(SYS_mremap, old, old_size, new_size, flags, new_addr);
+    return (void *)lw_syscall(SYS_mremap, old, old_size, new_size, flags, new_addr);
 }
 
 /* Checked before the call, so that the report's own work (lockwatch maps

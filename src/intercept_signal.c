@@ -7,13 +7,18 @@
  * A thread that blocks the sampling signal (sigprocmask, pthread_sigmask:
  * a thread that will sigwait or signalfd) stops being sampled, and a
  * sample already pending for it is taken back, so no sigwait of the
- * program ever returns it.  Every other call goes straight to libc.
+ * program ever returns it.  syscall(): a program that opens hardware
+ * breakpoints or watchpoints of its own (perf_event_open) makes sampling
+ * step aside first, so that the debug registers are its own.  Every other
+ * call goes straight to libc (syscall: straight to the kernel, as libc's).
  */
 #include "intercept.h"
+#include "lw_sys.h"
 #include "race.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 
 extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 
@@ -65,4 +70,19 @@ LW_EXPORT sighandler_t signal(int sig, sighandler_t handler)
     if (set_action(sig, &act, &old) < 0)
         return SIG_ERR;
     return old.sa_handler;
+}
+
+/* glibc's syscall(): six integer arguments read whatever the caller
+ * passed (as glibc does), the call made here (lw_sys.h), -1 and errno on
+ * failure. */
+LW_EXPORT long syscall(long number, ...)
+{
+    va_list ap;
+    va_start(ap, number);
+    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long);
+    long d = va_arg(ap, long), e = va_arg(ap, long), f = va_arg(ap, long);
+    va_end(ap);
+    if (number == SYS_perf_event_open)
+        lw_race_program_breakpoint((const void *)a, b);
+    return lw_syscall6(number, a, b, c, d, e, f);
 }

@@ -4,6 +4,7 @@
  * calls), take a lock, or touch another thread's state.
  */
 #include "jitter.h"
+#include "lw_sys.h"
 #include "lw_atomic.h"
 #include "lw_clock.h"
 #include "options.h"
@@ -73,10 +74,10 @@ void lw_jitter_point_slow(lw_thread *t, enum lw_jitter_point where)
     uint32_t d = lw_jitter_decide(&t->jit_rng, lw_jitter_level, where, t->jit_bias);
     int e = errno;
     if (d == 1) {
-        syscall(SYS_sched_yield);
+        lw_syscall(SYS_sched_yield);
     } else if (d > 1) {
         struct timespec ts = { 0, (long)d * 1000 };
-        syscall(SYS_nanosleep, &ts, NULL);
+        lw_syscall(SYS_nanosleep, &ts, NULL);
     }
     errno = e;
 }

@@ -5,6 +5,7 @@
  * symboliser's, interned in the arena, or the caller's buffers).
  */
 #include "lockname.h"
+#include "lw_sys.h"
 #include "fmt.h"
 #include "memmap.h"
 #include "stacks.h"
@@ -40,8 +41,8 @@ static void describe_stack(uintptr_t addr, const lw_mem_region *r, lw_lock_desc 
     d->stack_thread = r->has_thread ? (int)r->thread : 0;
     uintptr_t pc = 0;
     intptr_t off = 0;
-    bool mine = r->has_thread ? r->tid == (int)syscall(SYS_gettid)
-                              : getpid() == (int)syscall(SYS_gettid);
+    bool mine = r->has_thread ? r->tid == (int)lw_syscall(SYS_gettid)
+                              : getpid() == (int)lw_syscall(SYS_gettid);
     if (mine && own_frame(addr, &pc, &off)) {
         lw_local_info li;
         lw_frame_info fi;

@@ -53,7 +53,7 @@ static int err_inited;   /* lw_log_init has run */
 static bool file_id(int fd, unsigned long *dev, unsigned long *ino, unsigned *mode)
 {
     struct stat st;
-    if (syscall(SYS_fstat, fd, &st) != 0)
+    if (lw_syscall(SYS_fstat, fd, &st) != 0)
         return false;
     *dev = (unsigned long)st.st_dev;
     *ino = (unsigned long)st.st_ino;
@@ -118,14 +118,14 @@ static bool chan_write(chan *c, const char *p, size_t n)
     sigaddset(&pipe_only, SIGPIPE);
     sigemptyset(&old);
     /* Raw: pthread_sigmask is interposed (intercept_signal.c). */
-    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_only, &old, (size_t)8);
+    lw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, &pipe_only, &old, (size_t)8);
     sigpending(&pending_before);
     bool ok = true;
     int waited = 0, err = 0;
     while (n > 0) {
         if (c->poll) {
             struct pollfd pf = { fd, POLLOUT, 0 };
-            long r = syscall(SYS_poll, &pf, 1, 10);
+            long r = lw_syscall(SYS_poll, &pf, 1, 10);
             if (r < 0 && errno == EINTR)
                 continue;
             if (r == 0) {
@@ -138,8 +138,8 @@ static bool chan_write(chan *c, const char *p, size_t n)
             }
         }
         size_t chunk = c->poll && n > 4096 ? 4096 : n;   /* PIPE_BUF: no blocking */
-        long w = c->sock ? syscall(SYS_sendto, fd, p, chunk, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0)
-                         : syscall(SYS_write, fd, p, chunk);
+        long w = c->sock ? lw_syscall(SYS_sendto, fd, p, chunk, MSG_DONTWAIT | MSG_NOSIGNAL, NULL, 0)
+                         : lw_syscall(SYS_write, fd, p, chunk);
         if (w < 0) {
             if (errno == EINTR || errno == EAGAIN)
                 continue;
@@ -154,9 +154,9 @@ static bool chan_write(chan *c, const char *p, size_t n)
     sigpending(&pending);
     if (sigismember(&pending, SIGPIPE) && !sigismember(&pending_before, SIGPIPE)) {
         struct timespec zero = { 0, 0 };
-        syscall(SYS_rt_sigtimedwait, &pipe_only, NULL, &zero, (size_t)8);   /* kernel sigset size */
+        lw_syscall(SYS_rt_sigtimedwait, &pipe_only, NULL, &zero, (size_t)8);   /* kernel sigset size */
     }
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, (size_t)8);
+    lw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, (size_t)8);
     errno = err;
     return ok;
 }
@@ -174,7 +174,7 @@ void lw_log_init(void)
          * of lockwatch's own, non-blocking, so the program's stays as it
          * is.  Otherwise a duplicate. */
         if (file_id(2, &dev, &ino, &mode) && S_ISFIFO(mode))
-            fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/fd/2",
+            fd = (int)lw_syscall(SYS_openat, AT_FDCWD, "/proc/self/fd/2",
                               O_WRONLY | O_NONBLOCK | O_CLOEXEC);
         if (fd < 0)
             fd = lw_sys_fcntl(2, F_DUPFD_CLOEXEC, LW_PRIVATE_FD_MIN);
@@ -205,7 +205,7 @@ static void expand(const char *tmpl, char *out, size_t cap)
     lw_buf_init(&b, out, cap);
     for (const char *p = tmpl; *p; p++) {
         if (p[0] == '%' && p[1] == 'p') {
-            lw_buf_printf(&b, "%d", (int)syscall(SYS_getpid));
+            lw_buf_printf(&b, "%d", (int)lw_syscall(SYS_getpid));
             p++;
         } else {
             lw_buf_putc(&b, *p);
@@ -218,7 +218,7 @@ static bool log_open(void)
 {
     char path[1024], shown[640];
     expand(log_template, path, sizeof(path));
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path,
+    int fd = (int)lw_syscall(SYS_openat, AT_FDCWD, path,
                           O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
     if (fd < 0 || !chan_take(&log_ch, fd)) {
         int e = errno;

@@ -6,6 +6,7 @@
  * edge cache, lock-free edge lookup).
  */
 #include "lw_core.h"
+#include "lw_sys.h"
 #include "arena.h"
 #include "deadlock.h"
 #include "graph.h"
@@ -1149,7 +1150,7 @@ void lw_core_write_graph(void)
     /* Once per process: a fork child has a pid of its own and its own
      * copy of the graph (the parent's edges and its own). */
     static int written_by;
-    int pid = (int)syscall(SYS_getpid);
+    int pid = (int)lw_syscall(SYS_getpid);
     if (!lw_load_relaxed(&lw_core_ready) || lw_opt.format != LW_FORMAT_JSON ||
         lw_xchg_acq_rel(&written_by, pid) == pid)
         return;

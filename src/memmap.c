@@ -192,7 +192,7 @@ static bool peek(uintptr_t at, void *out, size_t n)
 {
     struct iovec local = { out, n }, remote = { (void *)at, n };
     int e = errno;
-    long r = syscall(SYS_process_vm_readv, (long)getpid(), &local, 1UL, &remote, 1UL, 0UL);
+    long r = lw_syscall(SYS_process_vm_readv, (long)getpid(), &local, 1UL, &remote, 1UL, 0UL);
     errno = e;
     return r == (long)n;
 }

@@ -24,16 +24,22 @@
  *    3 being reported (by lw_race_flush); claimed by CAS.
  */
 #include "race.h"
+#include "lw_sys.h"
+#include "annotate.h"
+#include "cfi.h"
 #include "decode.h"
 #include "finding.h"
+#include "fmt.h"
 #include "log.h"
 #include "lw_atomic.h"
 #include "lw_core.h"
 #include "options.h"
+#include "registry.h"
 #include "stacks.h"
 #include "thread.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <link.h>
 #include <linux/hw_breakpoint.h>
 #include <linux/perf_event.h>
@@ -63,6 +69,13 @@ extern int __sigaction(int, const struct sigaction *, struct sigaction *);
 #define STACK_ABOVE (64ul << 10)           /* stack above a thread's start frame (frames, args) */
 #define MAX_EXCLUDED 32                    /* code ranges never sampled */
 #define SEEN_PAIRS 256                     /* pc pairs already queued */
+#define GUARD_SLOT (LW_RACE_SLOTS - 1)     /* the slot that watches guarded ranges */
+#define TRACE_CHECK_NS 200000000ll         /* how often a sampler asks whether it is traced */
+#define STEP_MAX 16                        /* single steps a sample may take to reach an access */
+#define EFLAGS_TF 0x100ull                 /* the trap flag: one instruction, then SIGTRAP */
+#ifndef TRAP_TRACE
+#define TRAP_TRACE 2
+#endif
 
 /* ---- the lock-set comparison (pure) ---- */
 
@@ -116,6 +129,12 @@ typedef struct {
      * sides seq_cst, Dekker-style): without it a hitter could ioctl a
      * number the program has just reopened. */
     int in_disarm;
+    int narmed;                     /* events open for a persistent arming */
+    /* The guard slot (GUARD_SLOT) watching a LOCKWATCH_GUARDED_BY range:
+     * the range's lock, else 0.  persist: armed across samples (until the
+     * next rotation), so an ordinary sample must not take the slot. */
+    uintptr_t guard_lock;
+    int persist;
     race_side hit;
 } watch_slot;
 
@@ -123,6 +142,9 @@ typedef struct {
     int state;
     uintptr_t addr;
     unsigned size;
+    /* 0: two threads raced (a and b); else a alone accessed memory that
+     * LOCKWATCH_GUARDED_BY says this lock guards, without holding it. */
+    uintptr_t guard_lock;
     race_side a, b;                 /* a: the sampled thread, b: the hitter */
 } race_rec;
 
@@ -152,30 +174,45 @@ static struct {
 } excluded[MAX_EXCLUDED];
 static unsigned nexcluded;
 
+enum aside { ASIDE_SIGNAL, ASIDE_TRACED, ASIDE_WATCHPOINTS };
+static void step_aside(enum aside why);
+static void step(void *ucv);
+static void set_step(void *ucv, bool on_);
+static int tracer;                  /* the tracer's pid when one made sampling step aside */
+static int64_t trace_next_ns;       /* when a sampler next reads TracerPid */
+
 /* This thread's table slot (-1 none), timer and stack bounds. */
 static LW_TLS struct {
     int slot;
     int timer;
     uintptr_t stack_lo, stack_hi;
     bool started;
+    uint8_t steps;                  /* single steps left to find a memory access */
+    bool stepped_ever;              /* this thread has set the trap flag */
 } me;
 
 static long sys_perf_event_open(struct perf_event_attr *a, int tid)
 {
-    return syscall(SYS_perf_event_open, a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+    return lw_syscall(SYS_perf_event_open, a, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
 }
 
 static int sys_gettid(void)
 {
-    return (int)syscall(SYS_gettid);
+    return (int)lw_syscall(SYS_gettid);
+}
+
+/* Copies len bytes at addr without faulting; false when unmapped. */
+static bool peek_bytes(uintptr_t addr, unsigned len, void *out)
+{
+    struct iovec local = { out, len }, remote = { (void *)addr, len };
+    return lw_syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)len;
 }
 
 /* Reads len (<= 8) bytes at addr without faulting; false when unmapped. */
 static bool peek(uintptr_t addr, unsigned len, uint64_t *out)
 {
     *out = 0;
-    struct iovec local = { out, len }, remote = { (void *)addr, len };
-    return syscall(SYS_process_vm_readv, getpid(), &local, 1, &remote, 1, 0) == (long)len;
+    return peek_bytes(addr, len, out);
 }
 
 static void watch_attr(struct perf_event_attr *a, uintptr_t addr, unsigned len, bool rw,
@@ -195,12 +232,53 @@ static void watch_attr(struct perf_event_attr *a, uintptr_t addr, unsigned len, 
     a->sig_data = data;
 }
 
+/* ---- a debugger or tracer ---- */
+
+/* The pid tracing this process (/proc/self/status: TracerPid), 0 none.
+ * Async-signal-safe. */
+static int tracer_pid(void)
+{
+    int fd = lw_sys_open_read("/proc/self/status");
+    if (fd < 0)
+        return 0;
+    char buf[1024];
+    long n = lw_sys_read(fd, buf, sizeof(buf) - 1);
+    lw_sys_close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = 0;
+    const char *p = strstr(buf, "TracerPid:");
+    if (!p)
+        return 0;
+    p += 10;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    int v = 0;
+    while (*p >= '0' && *p <= '9')
+        v = v * 10 + (*p++ - '0');
+    if (v)
+        lw_store_relaxed(&tracer, v);
+    return v;
+}
+
+/* True for one sampler every TRACE_CHECK_NS: it asks whether a debugger
+ * attached meanwhile. */
+static bool trace_check_due(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
+        return false;
+    int64_t now = (int64_t)ts.tv_sec * 1000000000ll + ts.tv_nsec;
+    int64_t next = lw_load_relaxed(&trace_next_ns);
+    return now >= next && lw_cas_acq_rel(&trace_next_ns, &next, now + TRACE_CHECK_NS);
+}
+
 /* ---- which code is never sampled ---- */
 
 static bool is_excluded_name(const char *n)
 {
     static const char *const names[] = { "/libc.so", "/ld-linux", "libunwind", "liblockwatch",
-                                         "/libpthread.so", "/libdl.so" };
+                                         "/libpthread.so", "/libdl.so", "libcapstone" };
     for (unsigned i = 0; i < LW_ARRAY_SIZE(names); i++)
         if (strstr(n, names[i]))
             return true;
@@ -274,7 +352,79 @@ static void capture_side(race_side *s, lw_thread *t, uintptr_t pc)
         s->pcs[s->npcs++] = pcs[i];
 }
 
-/* ---- the trap handler: another thread hit a watched address ---- */
+/* ---- queueing races (in handlers) ---- */
+
+/* A free pending record, state 1 (being filled), or NULL when all are
+ * taken. */
+static race_rec *pending_claim(void)
+{
+    for (unsigned i = 0; i < LW_RACE_PENDING; i++) {
+        int st = 0;
+        if (lw_cas_acq_rel(&pending[i].state, &st, 1))
+            return &pending[i];
+    }
+    return NULL;
+}
+
+/* True the first time sig is offered (a pair of code locations, or a code
+ * location and a guard lock, already queued or reported otherwise). */
+static bool pair_new(uint64_t sig)
+{
+    if (!sig)
+        sig = 1;
+    for (unsigned i = 0, j = sig % SEEN_PAIRS; i < SEEN_PAIRS; i++, j = (j + 1) % SEEN_PAIRS) {
+        uint64_t cur = lw_load_relaxed(&seen_pairs[j]);
+        if (cur == sig)
+            return false;
+        if (cur == 0) {
+            if (lw_cas_acq_rel(&seen_pairs[j], &cur, sig))
+                return true;
+            if (cur == sig)
+                return false;
+        }
+    }
+    return true;   /* the table is full: queue it (the sink drops repeats) */
+}
+
+static void pending_ready(race_rec *r)
+{
+    lw_store_release(&r->state, 2);
+    __atomic_fetch_add(&npending, 1, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&stats.races, 1, __ATOMIC_RELAXED);
+}
+
+/* Does t hold the lock at `lock`, for writing when write? */
+static bool holds(const lw_thread *t, uintptr_t lock, bool write)
+{
+    for (unsigned i = 0; i < t->nheld; i++)
+        if (t->held[i].addr == lock && (!write || t->held[i].mode != LW_MODE_READ))
+            return true;
+    return false;
+}
+
+/* t accessed guarded memory at pc without the lock that guards it. */
+static void queue_guarded(lw_thread *t, uintptr_t pc, uintptr_t at, uintptr_t addr, unsigned size,
+                          bool wrote, uintptr_t lock)
+{
+    race_rec *r = pending_claim();
+    if (!r)
+        return;
+    if (!pair_new(lw_mix64(pc) ^ lw_mix64(lock + 0x6775))) {
+        lw_store_release(&r->state, 0);
+        return;
+    }
+    r->addr = addr;
+    r->size = size;
+    r->guard_lock = lock;
+    capture_side(&r->a, t, pc);
+    if (at && r->a.npcs && r->a.pcs[0] == pc)
+        r->a.pc = r->a.pcs[0] = at;   /* a trap's pc is after the access */
+    r->a.wrote = r->a.write_known = wrote;
+    __atomic_fetch_add(&stats.guarded, 1, __ATOMIC_RELAXED);
+    pending_ready(r);
+}
+
+/* ---- the trap handler: a thread hit a watched address ---- */
 
 static unsigned long perf_data_of(const siginfo_t *si)
 {
@@ -292,10 +442,113 @@ static void disarm_for(watch_slot *s, int tid)
     int n = __atomic_load_n(&s->nfd, __ATOMIC_SEQ_CST);
     for (int i = 0; i < n && i < LW_RACE_MAX_TARGETS; i++)
         if (lw_load_relaxed(&s->fd_tid[i]) == tid) {
-            syscall(SYS_ioctl, lw_load_relaxed(&s->fd[i]), PERF_EVENT_IOC_DISABLE, 0);
+            lw_syscall(SYS_ioctl, lw_load_relaxed(&s->fd[i]), PERF_EVENT_IOC_DISABLE, 0);
             break;
         }
     __atomic_fetch_sub(&s->in_disarm, 1, __ATOMIC_SEQ_CST);
+}
+
+/* Is the instruction at code atomic (a LOCK prefix, or xchg with memory,
+ * locked implicitly)?  Synchronisation, not a data access to judge. */
+static bool is_atomic(const uint8_t *code, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = code[i];
+        if (b == 0xf0)
+            return true;
+        if (b == 0x66 || b == 0xf2 || b == 0xf3 || (b & 0xf0) == 0x40)
+            continue;   /* other prefixes, REX */
+        return b == 0x86 || b == 0x87;
+    }
+    return false;
+}
+
+/* What the instruction that hit did.  A data watchpoint traps after the
+ * access, with the pc at the next instruction: the one that hit is the
+ * instruction that ends there and accesses the watched bytes (found by
+ * decoding each start 1 to 15 bytes back: a start is taken when its
+ * instruction is exactly that long and its access, computed with the
+ * registers after it, overlaps the watched bytes). */
+typedef struct {
+    bool found, write, atomic;
+    uintptr_t at;   /* where it starts */
+} hit_insn;
+
+#define FORWARD_MAX 8192   /* bytes a hit decodes from its function's start */
+
+/* Does the instruction of k bytes at code (starting at pc - k), run, touch
+ * the watched bytes?  Fills h when it does. */
+static bool hit_by(const uint8_t *code, unsigned k, uintptr_t pc, const lw_regs *r,
+                   uintptr_t addr, unsigned len, hit_insn *h)
+{
+    lw_mem_access acc[LW_DECODE_MAX_ACCESSES];
+    int n = lw_decode_access(code, k, pc - k, r, acc, LW_DECODE_MAX_ACCESSES);
+    for (int i = 0; i < n; i++)
+        if (!acc[i].stale && acc[i].addr < addr + len && acc[i].addr + acc[i].size > addr) {
+            h->found = true;
+            h->write = acc[i].write;
+            h->atomic = is_atomic(code, k);
+            h->at = pc - k;
+            return true;
+        }
+    return false;
+}
+
+static hit_insn what_hit(const lw_regs *r, uintptr_t addr, unsigned len)
+{
+    hit_insn h = { false, false, false, 0 };
+    uintptr_t pc = (uintptr_t)r->rip;
+    /* Exactly: decoding forward from the start of the function (its FDE),
+     * to the instruction that ends at pc. */
+    uintptr_t start, end;
+    if (pc > 0 && lw_function_range(pc - 1, &start, &end) && pc - start <= FORWARD_MAX) {
+        uintptr_t at = start;
+        while (at < pc) {
+            size_t avail = end - at < 15 ? end - at : 15;
+            int k = lw_decode_length((const uint8_t *)at, avail, at);
+            if (k <= 0)
+                break;
+            if (at + (unsigned)k == pc) {
+                hit_by((const uint8_t *)at, (unsigned)k, pc, r, addr, len, &h);
+                return h;
+            }
+            at += (unsigned)k;
+        }
+    }
+    /* Else by decoding back: the longest start whose instruction is exactly
+     * that long and touches the watched bytes (a shorter one inside it may
+     * decode too: without its REX or LOCK prefix, say). */
+    uint8_t buf[15];
+    unsigned in_page = (unsigned)(pc & 4095), have = in_page < 15 ? in_page : 15;
+    if (have && !peek_bytes(pc - have, have, buf + 15 - have))
+        return h;
+    if (have < 15 && pc >= 15 && peek_bytes(pc - 15, 15 - have, buf))
+        have = 15;
+    for (unsigned k = have; k >= 1; k--) {
+        const uint8_t *code = buf + 15 - k;
+        lw_mem_access none[1];
+        if (k > 1 && lw_decode_access(code, k - 1, pc - k, r, none, 0) >= 0)
+            continue;   /* shorter than k: the instruction there ends before pc */
+        if (hit_by(code, k, pc, r, addr, len, &h))
+            return h;
+    }
+    return h;
+}
+
+/* A hit on the guard slot: the memory is guarded; is the lock held? */
+static void on_guard_hit(watch_slot *s, uint64_t gen, lw_thread *t, const lw_regs *r)
+{
+    uint64_t w = lw_load_acquire(&s->word);
+    if (w != (gen << 2 | HIT_ARMED))
+        return;   /* a late trap of an arming that is over */
+    uintptr_t addr = lw_load_relaxed(&s->addr), want = lw_load_relaxed(&s->guard_lock), lock;
+    unsigned len = lw_load_relaxed(&s->len);
+    if (!lw_guarded_lookup(addr, &lock) || lock != want)
+        return;   /* the range was given back (and maybe reused) since */
+    hit_insn h = what_hit(r, addr, len);
+    bool wrote = h.found && h.write;
+    if (!holds(t, lock, wrote))
+        queue_guarded(t, (uintptr_t)r->rip, h.found ? h.at : 0, addr, len, wrote, lock);
 }
 
 static void on_hit(unsigned idx, uint64_t gen, void *ucv)
@@ -304,15 +557,38 @@ static void on_hit(unsigned idx, uint64_t gen, void *ucv)
     int tid = sys_gettid();
     disarm_for(s, tid);   /* one trap per thread and arming is enough */
     lw_thread *t = lw_tls.t;
-    if (!lw_thread_own(t) || !t->ready || lw_guarded() || tid == lw_load_relaxed(&s->tid))
+    if (!lw_thread_own(t) || !t->ready || lw_guarded())
         return;   /* lockwatch's own access, or a thread it does not know */
+    lw_regs regs;
+    lw_regs_from_ucontext(&regs, ucv);
+    if (lw_load_relaxed(&s->guard_lock)) {
+        on_guard_hit(s, gen, t, &regs);
+        return;
+    }
+    if (tid == lw_load_relaxed(&s->tid))
+        return;
     uint64_t w = gen << 2 | HIT_ARMED;
     if (!lw_cas_acq_rel(&s->word, &w, gen << 2 | HIT_WRITING))
         return;
-    const ucontext_t *uc = ucv;
     race_side *h = &s->hit;
-    capture_side(h, t, (uintptr_t)uc->uc_mcontext.gregs[REG_RIP]);
-    if (!s->rw) {
+    hit_insn hi = what_hit(&regs, s->addr, s->len);
+    if (hi.atomic) {
+        /* A locked read-modify-write or xchg: the other side's plain
+         * access may be a C11 atomic load or store (on x86 those are plain
+         * moves): no report.  The slot is closed for this arming. */
+        __atomic_fetch_add(&stats.atomic_hits, 1, __ATOMIC_RELAXED);
+        lw_store_release(&s->word, gen << 2 | HIT_CLOSED);
+        return;
+    }
+    capture_side(h, t, (uintptr_t)regs.rip);
+    if (hi.found && h->npcs && h->pcs[0] == h->pc) {
+        /* The trap's pc is the next instruction's: name the one that hit. */
+        h->pc = h->pcs[0] = hi.at;
+    }
+    if (hi.found) {
+        h->wrote = hi.write;
+        h->write_known = true;
+    } else if (!s->rw) {
         h->wrote = h->write_known = true;   /* a write watchpoint */
     } else {
         uint64_t v;
@@ -326,6 +602,18 @@ static void on_hit(unsigned idx, uint64_t gen, void *ucv)
 static void trap_handler(int sig, siginfo_t *si, void *ucv)
 {
     int e = errno;
+    if (si->si_code == TRAP_TRACE && (me.steps > 0 || me.stepped_ever)) {
+        /* A step of a sample; with no step left, one whose sample a nested
+         * signal's cut short: the trap flag was lockwatch's either way (a
+         * program that single-steps itself under race sampling is not
+         * supported: none was seen). */
+        if (me.steps > 0)
+            step(ucv);
+        else
+            set_step(ucv, false);
+        errno = e;
+        return;
+    }
     if (si->si_code == TRAP_PERF) {
         unsigned long d = perf_data_of(si);
         if ((d >> 48) == RACE_TAG) {
@@ -351,69 +639,76 @@ static void trap_handler(int sig, siginfo_t *si, void *ucv)
         memset(&dfl, 0, sizeof(dfl));
         dfl.sa_handler = SIG_DFL;
         real_sigaction(SIGTRAP, &dfl, NULL);
-        syscall(SYS_tgkill, getpid(), sys_gettid(), SIGTRAP);
+        lw_syscall(SYS_tgkill, getpid(), sys_gettid(), SIGTRAP);
         errno = e;
     } else {
         p.sa_handler(sig);
     }
 }
 
-/* ---- the sampling handler ---- */
-
-/* Is the instruction at code atomic (a LOCK prefix, or xchg with memory,
- * locked implicitly)?  Synchronisation, not a data access to judge. */
-static bool is_atomic(const uint8_t *code, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        uint8_t b = code[i];
-        if (b == 0xf0)
-            return true;
-        if (b == 0x66 || b == 0xf2 || b == 0xf3 || (b & 0xf0) == 0x40)
-            continue;   /* other prefixes, REX */
-        return b == 0x86 || b == 0x87;
-    }
-    return false;
-}
+/* ---- arming ---- */
 
 static void sleep_us(long us)
 {
     struct timespec ts = { us / 1000000, (us % 1000000) * 1000 }, rem;
-    while (syscall(SYS_nanosleep, &ts, &rem) != 0 && errno == EINTR)
+    while (lw_syscall(SYS_nanosleep, &ts, &rem) != 0 && errno == EINTR)
         ts = rem;
 }
 
+/* Opens the watchpoint attr on the live threads (self too when with_self),
+ * publishing each fd in s; returns how many. */
+static int arm_threads(watch_slot *s, struct perf_event_attr *attr, int self, bool with_self)
+{
+    int nfd = 0;
+    for (unsigned i = 0; i < LW_RACE_MAX_THREADS && nfd < LW_RACE_MAX_TARGETS; i++) {
+        int tid = lw_load_relaxed(&threads[i].tid);
+        if (tid == 0 || (tid == self && !with_self))
+            continue;
+        long fd = sys_perf_event_open(attr, tid);
+        if (fd < 0)
+            continue;   /* the thread ended, or its debug registers are taken */
+        s->fd[nfd] = (int)fd;
+        s->fd_tid[nfd] = tid;
+        nfd++;
+        lw_store_release(&s->nfd, nfd);
+    }
+    return nfd;
+}
+
+/* Ends an arming of nfd events: after it no hitter touches the fds, which
+ * are closed.  False when a hitter is stuck disarming (the fds leak and the
+ * slot must stay taken). */
+static bool slot_disarm(watch_slot *s, int nfd)
+{
+    __atomic_store_n(&s->nfd, 0, __ATOMIC_SEQ_CST);
+    for (unsigned i = 0; __atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST) && i < HIT_WAIT_SPINS;
+         i++)
+        lw_syscall(SYS_sched_yield);
+    if (__atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST))
+        return false;
+    for (int i = 0; i < nfd; i++)
+        lw_syscall(SYS_close, s->fd[i]);
+    return true;
+}
+
+/* A hit by another thread on the slot's arming was a race: queue it. */
 static void queue_race(const watch_slot *s, lw_thread *t, uintptr_t pc, bool wrote)
 {
-    uint64_t a = pc, b = s->hit.pc;
-    uint64_t sig = lw_mix64(a < b ? a : b) ^ lw_mix64((a < b ? b : a) + 0x9e37);
-    if (!sig)
-        sig = 1;
-    for (unsigned i = 0, j = sig % SEEN_PAIRS; i < SEEN_PAIRS; i++, j = (j + 1) % SEEN_PAIRS) {
-        uint64_t cur = lw_load_relaxed(&seen_pairs[j]);
-        if (cur == sig)
-            return;   /* this pair of code locations is queued or reported */
-        if (cur == 0) {
-            if (lw_cas_acq_rel(&seen_pairs[j], &cur, sig))
-                break;
-            if (cur == sig)
-                return;
-        }
-    }
-    for (unsigned i = 0; i < LW_RACE_PENDING; i++) {
-        int st = 0;
-        if (!lw_cas_acq_rel(&pending[i].state, &st, 1))
-            continue;
-        race_rec *r = &pending[i];
-        r->addr = s->addr;
-        r->size = s->len;
-        capture_side(&r->a, t, pc);
-        r->a.wrote = r->a.write_known = wrote;
-        r->b = s->hit;
-        lw_store_release(&r->state, 2);
-        __atomic_fetch_add(&npending, 1, __ATOMIC_RELEASE);
-        __atomic_fetch_add(&stats.races, 1, __ATOMIC_RELAXED);
+    race_rec *r = pending_claim();
+    if (!r)
         return;
+    uint64_t a = pc, b = s->hit.pc;
+    if (!pair_new(lw_mix64(a < b ? a : b) ^ lw_mix64((a < b ? b : a) + 0x9e37))) {
+        lw_store_release(&r->state, 0);
+        return;   /* this pair of code locations is queued or reported */
     }
+    r->addr = s->addr;
+    r->size = s->len;
+    r->guard_lock = 0;
+    capture_side(&r->a, t, pc);
+    r->a.wrote = r->a.write_known = wrote;
+    r->b = s->hit;
+    pending_ready(r);
 }
 
 /* Arms watchpoints on `len` bytes at addr in every other thread, waits,
@@ -425,6 +720,10 @@ static void watch(lw_thread *t, uintptr_t pc, uintptr_t addr, unsigned len, bool
     for (idx = 0; idx < LW_RACE_SLOTS; idx++) {
         int b = 0;
         if (lw_cas_acq_rel(&slots[idx].busy, &b, 1)) {
+            if (lw_load_relaxed(&slots[idx].persist)) {
+                lw_store_release(&slots[idx].busy, 0);   /* watching a guarded range */
+                continue;
+            }
             s = &slots[idx];
             break;
         }
@@ -445,41 +744,24 @@ static void watch(lw_thread *t, uintptr_t pc, uintptr_t addr, unsigned len, bool
     s->value = v0;
     s->rw = wrote;
     s->tid = self;
+    lw_store_relaxed(&s->guard_lock, 0);
     lw_store_release(&s->nfd, 0);
     lw_store_release(&s->word, gen << 2 | HIT_ARMED);
     struct perf_event_attr attr;
     watch_attr(&attr, addr, len, wrote, RACE_TAG << 48 | (uint64_t)idx << 40 | gen);
-    int nfd = 0;
-    for (unsigned i = 0; i < LW_RACE_MAX_THREADS && nfd < LW_RACE_MAX_TARGETS; i++) {
-        int tid = lw_load_relaxed(&threads[i].tid);
-        if (tid == 0 || tid == self)
-            continue;
-        long fd = sys_perf_event_open(&attr, tid);
-        if (fd < 0)
-            continue;   /* the thread ended, or its debug registers are taken */
-        s->fd[nfd] = (int)fd;
-        s->fd_tid[nfd] = tid;
-        nfd++;
-        lw_store_release(&s->nfd, nfd);
-    }
+    int nfd = arm_threads(s, &attr, self, false);
     if (nfd) {
         __atomic_fetch_add(&stats.armed, 1, __ATOMIC_RELAXED);
         sleep_us(lw_opt.race_delay_us);
     } else {
         __atomic_fetch_add(&stats.no_target, 1, __ATOMIC_RELAXED);
     }
-    __atomic_store_n(&s->nfd, 0, __ATOMIC_SEQ_CST);
-    for (unsigned i = 0; __atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST) && i < HIT_WAIT_SPINS;
-         i++)
-        syscall(SYS_sched_yield);
-    if (__atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST))
+    if (!slot_disarm(s, nfd))
         return;   /* a hitter is stuck in disarm_for: leak the fds and the slot */
-    for (int i = 0; i < nfd; i++)
-        syscall(SYS_close, s->fd[i]);
     uint64_t w = gen << 2 | HIT_ARMED;
     if (!lw_cas_acq_rel(&s->word, &w, gen << 2 | HIT_CLOSED)) {
         for (unsigned i = 0; (w & 3) == HIT_WRITING && i < HIT_WAIT_SPINS; i++) {
-            syscall(SYS_sched_yield);
+            lw_syscall(SYS_sched_yield);
             w = lw_load_acquire(&s->word);
         }
         if ((w & 3) == HIT_WRITING)
@@ -497,7 +779,7 @@ static void watch(lw_thread *t, uintptr_t pc, uintptr_t addr, unsigned len, bool
         if (t->nheld <= LW_RACE_HOLDS && !h->truncated &&
             lw_race_is_race(mine, n, wrote, h->holds, h->nholds, h->wrote))
             queue_race(s, t, pc, wrote);
-    } else {
+    } else if ((w & 3) != HIT_CLOSED) {
         uint64_t v1;
         if (peek(addr, len, &v1) && v1 != v0)
             __atomic_fetch_add(&stats.unseen_writes, 1, __ATOMIC_RELAXED);
@@ -505,29 +787,163 @@ static void watch(lw_thread *t, uintptr_t pc, uintptr_t addr, unsigned len, bool
     lw_store_release(&s->busy, 0);
 }
 
-static void sample(void *ucv)
+/* ---- guarded ranges: the guard slot ---- */
+
+static unsigned guard_cursor, guard_turn;
+
+/* Ends the guard slot's arming (the caller owns busy).  False when a
+ * hitter is stuck: the slot stays taken for good. */
+static bool guard_close(watch_slot *s)
 {
-    lw_thread *t = lw_tls.t;
-    if (!lw_thread_own(t) || !t->ready || lw_guarded())
+    if (!s->persist)
+        return true;
+    if (!slot_disarm(s, s->narmed))
+        return false;
+    s->narmed = 0;
+    lw_store_relaxed(&s->guard_lock, 0);
+    lw_store_release(&s->word, (lw_load_relaxed(&s->word) & ~3ull) | HIT_CLOSED);
+    lw_store_release(&s->persist, 0);
+    return true;
+}
+
+/* Moves the guard slot to the next guarded range: a read/write watchpoint
+ * on one aligned word of it, in every thread (the sampler's too), armed
+ * until the next rotation.  Any thread's first access there is checked
+ * against the range's lock (on_guard_hit).  In a sampler's handler. */
+static void guard_rotate(int self)
+{
+    watch_slot *s = &slots[GUARD_SLOT];
+    int b = 0;
+    if (!lw_cas_acq_rel(&s->busy, &b, 1))
+        return;   /* a sample uses the slot, or another thread rotates */
+    if (!guard_close(s))
         return;
+    uintptr_t lo, hi, lock;
+    unsigned cur = lw_load_relaxed(&guard_cursor);
+    if (!lw_guarded_next(&cur, &lo, &hi, &lock)) {
+        lw_store_release(&s->busy, 0);
+        return;
+    }
+    lw_store_relaxed(&guard_cursor, cur);
+    /* A word of the range: each rotation another, at random. */
+    uintptr_t base = lo & ~(uintptr_t)7, words = (hi - base + 7) / 8;
+    unsigned turn = lw_load_relaxed(&guard_turn) + 1;
+    lw_store_relaxed(&guard_turn, turn);
+    uintptr_t addr = base + 8 * (uintptr_t)(lw_mix64(turn) % words);
+    unsigned len = 8;
+    if (addr < lo)
+        addr = lo;
+    while (len > 1 && ((addr % len) != 0 || addr + len > hi))
+        len >>= 1;
+    uint64_t v0;
+    if (!peek(addr, len, &v0)) {
+        lw_store_release(&s->busy, 0);
+        return;
+    }
+    uint64_t gen = ((lw_load_relaxed(&s->word) >> 2) + 1) & RACE_GEN_MASK;
+    s->addr = addr;
+    s->len = len;
+    s->value = v0;
+    s->rw = true;
+    s->tid = self;
+    lw_store_relaxed(&s->guard_lock, lock);
+    lw_store_release(&s->nfd, 0);
+    lw_store_release(&s->word, gen << 2 | HIT_ARMED);
+    struct perf_event_attr attr;
+    watch_attr(&attr, addr, len, true, RACE_TAG << 48 | (uint64_t)GUARD_SLOT << 40 | gen);
+    s->narmed = arm_threads(s, &attr, self, true);
+    lw_store_release(&s->persist, 1);
+    __atomic_fetch_add(&stats.guard_armed, 1, __ATOMIC_RELAXED);
+    lw_store_release(&s->busy, 0);
+}
+
+/* ---- the sampling handler ---- */
+
+/* May the thread single-step the instruction at code?  Not through what
+ * would carry the trap flag where it must not go: a system call (a clone
+ * child would start with it), an interrupt, pushf (it would store it where
+ * the program can see it), popf and iret (they set the flags). */
+static bool steppable(const uint8_t *code, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        uint8_t b = code[i];
+        if (b == 0x66 || b == 0x67 || b == 0xf2 || b == 0xf3 || b == 0x2e || b == 0x3e ||
+            b == 0x26 || b == 0x36 || b == 0x64 || b == 0x65 || (b & 0xf0) == 0x40)
+            continue;   /* prefixes, REX */
+        if (b == 0xcc || b == 0xcd || b == 0xce || b == 0xcf || b == 0x9c || b == 0x9d ||
+            b == 0xf1)
+            return false;
+        if (b == 0x0f)
+            return i + 1 < len && code[i + 1] != 0x05 && code[i + 1] != 0x34 &&
+                   code[i + 1] != 0x07 && code[i + 1] != 0x35;
+        return true;
+    }
+    return false;
+}
+
+static void set_step(void *ucv, bool on_)
+{
+    ucontext_t *uc = ucv;
+    if (on_) {
+        me.stepped_ever = true;
+        uc->uc_mcontext.gregs[REG_EFL] |= (greg_t)EFLAGS_TF;
+    } else
+        uc->uc_mcontext.gregs[REG_EFL] &= ~(greg_t)EFLAGS_TF;
+}
+
+/* The sampled thread is about to run the instruction at the context's pc:
+ * decode it and watch what it accesses.  Timer samples land mostly just
+ * after a memory access (the interrupt waits for the slow load to retire),
+ * on an instruction without one; then the thread single-steps (the trap
+ * flag, SIGTRAP TRAP_TRACE back to here) up to STEP_MAX instructions to the
+ * next one that accesses memory, which it has not run yet: the registers
+ * say exactly where it will go. */
+static void sample_at(lw_thread *t, void *ucv)
+{
     lw_regs regs;
     lw_regs_from_ucontext(&regs, ucv);
     uintptr_t pc = (uintptr_t)regs.rip;
-    if (pc_excluded(pc))
+    if (pc_excluded(pc)) {
+        me.steps = 0;
         return;
-    __atomic_fetch_add(&stats.samples, 1, __ATOMIC_RELAXED);
+    }
     size_t len = 4096 - (pc & 4095);
     if (len > 15)
         len = 15;
     if (is_atomic((const uint8_t *)pc, len)) {
+        me.steps = 0;
         __atomic_fetch_add(&stats.atomic, 1, __ATOMIC_RELAXED);
         return;
     }
     lw_mem_access acc[4];
     int n = lw_decode_access((const uint8_t *)pc, len, pc, &regs, acc, 4);
+    if (n == 0 && me.steps > 0 && steppable((const uint8_t *)pc, len) &&
+        !sigismember(&((const ucontext_t *)ucv)->uc_sigmask, SIGTRAP)) {
+        /* (With SIGTRAP blocked where the step would trap, the kernel
+         * would force the default action: the process would die.) */
+        me.steps--;
+        set_step(ucv, true);
+        return;
+    }
+    bool stepped = me.steps < STEP_MAX;
+    me.steps = 0;
     if (n <= 0) {
         __atomic_fetch_add(&stats.no_access, 1, __ATOMIC_RELAXED);
         return;
+    }
+    if (stepped)
+        __atomic_fetch_add(&stats.stepped, 1, __ATOMIC_RELAXED);
+    if (lw_load_relaxed(&lw_annot_live)) {
+        /* Guarded memory accessed without its lock: no second thread
+         * needed. */
+        for (int i = 0; i < n; i++) {
+            uintptr_t lock;
+            if (lw_guarded_lookup(acc[i].addr, &lock) && !holds(t, lock, acc[i].write)) {
+                t->guard++;
+                queue_guarded(t, pc, 0, acc[i].addr, acc[i].size, acc[i].write, lock);
+                t->guard--;
+            }
+        }
     }
     uintptr_t addr = acc[0].addr;
     unsigned size = acc[0].size;
@@ -538,6 +954,8 @@ static void sample(void *ucv)
         __atomic_fetch_add(&stats.on_stack, 1, __ATOMIC_RELAXED);
         return;   /* the sampled thread's own stack */
     }
+    if (size > 8 && (addr & 7) == 0)
+        size = 8;   /* a vector access: its first word */
     if (size != 1 && size != 2 && size != 4 && size != 8)
         return;
     /* Debug registers watch 1, 2, 4 or 8 aligned bytes. */
@@ -550,6 +968,37 @@ static void sample(void *ucv)
     t->guard++;
     watch(t, pc, addr, size, acc[0].write);
     t->guard--;
+}
+
+static void sample(void *ucv)
+{
+    lw_thread *t = lw_tls.t;
+    if (!lw_thread_own(t) || !t->ready || lw_guarded())
+        return;
+    if (trace_check_due() && tracer_pid() > 0) {
+        step_aside(ASIDE_TRACED);
+        return;
+    }
+    t->guard++;
+    if (lw_load_relaxed(&lw_annot_live) || lw_load_relaxed(&slots[GUARD_SLOT].persist))
+        guard_rotate(sys_gettid());
+    t->guard--;
+    __atomic_fetch_add(&stats.samples, 1, __ATOMIC_RELAXED);
+    set_step(ucv, false);   /* a step of an earlier sample may be pending: this one replaces it */
+    me.steps = STEP_MAX;
+    sample_at(t, ucv);
+}
+
+/* A single step of a sample (sample_at set the trap flag). */
+static void step(void *ucv)
+{
+    set_step(ucv, false);
+    lw_thread *t = lw_tls.t;
+    if (!lw_load_relaxed(&on) || !lw_thread_own(t) || !t->ready || lw_guarded()) {
+        me.steps = 0;
+        return;
+    }
+    sample_at(t, ucv);
 }
 
 static void sample_handler(int sig, siginfo_t *si, void *ucv)
@@ -571,13 +1020,13 @@ static void timer_start(void)
     sev.sigev_signo = race_sig;
     sev._sigev_un._tid = sys_gettid();
     int id = -1;
-    if (syscall(SYS_timer_create, CLOCK_THREAD_CPUTIME_ID, &sev, &id) != 0)
+    if (lw_syscall(SYS_timer_create, CLOCK_THREAD_CPUTIME_ID, &sev, &id) != 0)
         return;
     long ns = 1000000000L / lw_opt.race_rate;
     struct itimerspec its = { { ns / 1000000000L, ns % 1000000000L },
                               { ns / 1000000000L, ns % 1000000000L } };
-    if (syscall(SYS_timer_settime, id, 0, &its, NULL) != 0) {
-        syscall(SYS_timer_delete, id);
+    if (lw_syscall(SYS_timer_settime, id, 0, &its, NULL) != 0) {
+        lw_syscall(SYS_timer_delete, id);
         return;
     }
     me.timer = id;
@@ -589,7 +1038,7 @@ static bool sig_blocked(void)
 {
     sigset_t cur;
     sigemptyset(&cur);
-    syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8);
+    lw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8);
     return sigismember(&cur, race_sig) == 1;
 }
 
@@ -602,7 +1051,7 @@ void lw_race_mask_changed(void)
     if (blocked && me.timer >= 0) {
         int id = me.timer;
         if (lw_cas_acq_rel(&threads[me.slot].timer, &id, -1))
-            syscall(SYS_timer_delete, id);
+            lw_syscall(SYS_timer_delete, id);
         me.timer = -1;
         /* A sample that fired before the block waits, pending, for this
          * thread: take it back (a sigwait of the program must not see it). */
@@ -610,7 +1059,7 @@ void lw_race_mask_changed(void)
         sigemptyset(&only);
         sigaddset(&only, race_sig);
         struct timespec zero = { 0, 0 };
-        while (syscall(SYS_rt_sigtimedwait, &only, NULL, &zero, _NSIG / 8) == race_sig)
+        while (lw_syscall(SYS_rt_sigtimedwait, &only, NULL, &zero, _NSIG / 8) == race_sig)
             ;
     } else if (!blocked && me.timer < 0 && !sig_blocked()) {
         timer_start();
@@ -668,7 +1117,7 @@ void lw_race_thread_end(void)
          * deleted id may be the program's next timer's). */
         int id = lw_load_acquire(&threads[me.slot].timer);
         if (id >= 0 && lw_cas_acq_rel(&threads[me.slot].timer, &id, -1))
-            syscall(SYS_timer_delete, id);
+            lw_syscall(SYS_timer_delete, id);
         lw_store_release(&threads[me.slot].tid, 0);
     }
     me.timer = -1;
@@ -676,29 +1125,72 @@ void lw_race_thread_end(void)
     errno = e;
 }
 
-/* The program installed a handler for the sampling signal: stop sampling
- * and give the signal back. */
-static void step_aside(void)
+/* Stops sampling for the rest of the run, gives the sampling signal back
+ * and frees the debug registers (the windows in flight end, the guard
+ * slot's watchpoint is closed), then says why in one line.  From a
+ * sampler's handler too (ASIDE_TRACED). */
+static void step_aside(enum aside why)
 {
-    if (!lw_load_relaxed(&on))
+    int was = 1;
+    if (!lw_cas_acq_rel(&on, &was, 0))
         return;
-    lw_store_release(&on, 0);
     for (int i = 0; i < LW_RACE_MAX_THREADS; i++) {
         int id = lw_load_acquire(&threads[i].timer);
         if (id >= 0 && lw_load_relaxed(&threads[i].tid) != 0 &&
             lw_cas_acq_rel(&threads[i].timer, &id, -1))
-            syscall(SYS_timer_delete, id);
+            lw_syscall(SYS_timer_delete, id);
     }
-    lw_warn("lockwatch: race sampling is off: the program installs its own handler for "
-            "signal %d (SIGRTMAX-%d), which lockwatch used\n", race_sig,
-            LW_RACE_SIGNAL_FROM_MAX);
+    /* Each slot is taken for good: a window in flight ends within the
+     * delay; the guard slot's arming is closed. */
+    for (unsigned i = 0; i < LW_RACE_SLOTS; i++) {
+        for (unsigned tries = 0; tries < 1000; tries++) {
+            int b = 0;
+            if (lw_cas_acq_rel(&slots[i].busy, &b, 1)) {
+                guard_close(&slots[i]);
+                break;
+            }
+            sleep_us(100 + lw_opt.race_delay_us / 10);
+        }
+    }
+    switch (why) {
+    case ASIDE_SIGNAL:
+        lw_warn("lockwatch: race sampling is off: the program installs its own handler for "
+                "signal %d (SIGRTMAX-%d), which lockwatch used\n", race_sig,
+                LW_RACE_SIGNAL_FROM_MAX);
+        break;
+    case ASIDE_TRACED:
+        lw_warn("lockwatch: race sampling is off: a debugger or tracer (pid %d) is attached; "
+                "its breakpoints need the debug registers and SIGTRAP\n", lw_load_relaxed(&tracer));
+        break;
+    case ASIDE_WATCHPOINTS:
+        lw_warn("lockwatch: race sampling is off: the program opens hardware breakpoints or "
+                "watchpoints of its own (perf_event_open), which need the debug registers\n");
+        break;
+    }
+}
+
+void lw_race_program_breakpoint(const void *attr, long pid)
+{
+    if (!lw_load_relaxed(&on) || !attr)
+        return;
+    uint32_t type;
+    memcpy(&type, attr, sizeof(type));   /* perf_event_attr.type, its first field */
+    if (type != PERF_TYPE_BREAKPOINT)
+        return;
+    /* Its own threads' registers (0: the caller, -1 with a cpu: every task
+     * there, this process's too); another process's are not ours. */
+    if (pid > 0 && pid != getpid() && lw_syscall(SYS_tgkill, getpid(), pid, 0) != 0)
+        return;
+    int e = errno;
+    step_aside(ASIDE_WATCHPOINTS);
+    errno = e;
 }
 
 bool lw_race_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
     if (race_sig && sig == race_sig && act && lw_load_relaxed(&on)) {
         int e = errno;
-        step_aside();
+        step_aside(ASIDE_SIGNAL);
         errno = e;
         return false;   /* the program's call goes through */
     }
@@ -754,11 +1246,18 @@ void lw_race_init(void)
         if (fd < 0)
             err = errno;
         else
-            syscall(SYS_close, (int)fd);
+            lw_syscall(SYS_close, (int)fd);
     }
     if (err) {
         lw_warn("lockwatch: race sampling is off: %s (%s); the program runs without it\n",
                 refusal(err), strerror(err));
+        errno = e;
+        return;
+    }
+    int tp = tracer_pid();
+    if (tp > 0) {
+        lw_warn("lockwatch: race sampling is off: a debugger or tracer (pid %d) is attached; "
+                "its breakpoints need the debug registers and SIGTRAP\n", tp);
         errno = e;
         return;
     }
@@ -828,6 +1327,10 @@ void lw_race_get_stats(lw_race_stats *s)
     s->atomic = lw_load_relaxed(&stats.atomic);
     s->slots_full = lw_load_relaxed(&stats.slots_full);
     s->no_target = lw_load_relaxed(&stats.no_target);
+    s->atomic_hits = lw_load_relaxed(&stats.atomic_hits);
+    s->stepped = lw_load_relaxed(&stats.stepped);
+    s->guard_armed = lw_load_relaxed(&stats.guard_armed);
+    s->guarded = lw_load_relaxed(&stats.guarded);
 }
 
 void lw_race_final_words(void)
@@ -838,13 +1341,18 @@ void lw_race_final_words(void)
     lw_race_stats s;
     lw_race_get_stats(&s);
     lw_warn("lockwatch: race sampling: %llu samples, %llu armed, %llu hits, %llu races, "
-            "%llu unseen writes (not armed: %llu no memory operand, %llu stack, %llu atomic, "
-            "%llu slots full, %llu no other thread)\n",
+            "%llu unseen writes, %llu atomic hits, %llu reached by single steps (not armed: "
+            "%llu no memory operand, %llu stack, "
+            "%llu atomic, %llu slots full, %llu no other thread); guarded ranges: %llu armed, "
+            "%llu accesses without their lock\n",
             (unsigned long long)s.samples, (unsigned long long)s.armed,
             (unsigned long long)s.hits, (unsigned long long)s.races,
-            (unsigned long long)s.unseen_writes, (unsigned long long)s.no_access,
-            (unsigned long long)s.on_stack, (unsigned long long)s.atomic,
-            (unsigned long long)s.slots_full, (unsigned long long)s.no_target);
+            (unsigned long long)s.unseen_writes, (unsigned long long)s.atomic_hits,
+            (unsigned long long)s.stepped,
+            (unsigned long long)s.no_access, (unsigned long long)s.on_stack,
+            (unsigned long long)s.atomic, (unsigned long long)s.slots_full,
+            (unsigned long long)s.no_target, (unsigned long long)s.guard_armed,
+            (unsigned long long)s.guarded);
 }
 
 /* ---- reporting (safe points) ---- */
@@ -877,6 +1385,46 @@ static const char *access_word(const race_side *s)
     return s->wrote ? "wrote" : "read";
 }
 
+/* An access to guarded memory without its lock: one thread. */
+static void report_guarded(lw_finding *f, const race_rec *r)
+{
+    lw_lock_snap ls;
+    memset(&ls, 0, sizeof(ls));
+    const lw_lock *l = lw_registry_find(r->guard_lock);
+    if (l)
+        lw_snap_lock(l, &ls);
+    ls.addr = r->guard_lock;
+    if (!ls.name)
+        ls.name = lw_lock_name(r->guard_lock);
+    lw_finding_lock(f, &ls, true, "guards the memory (LOCKWATCH_GUARDED_BY)", 0);
+    lw_thread_snap ts;
+    snap_side(&r->a, &ts);
+    lw_fthread *ft = lw_finding_thread(f, &ts);
+    char lname[160];
+    lw_buf b;
+    lw_buf_init(&b, lname, sizeof(lname));
+    char sym[128];
+    if (ls.name)
+        lw_buf_printf(&b, " `%s`", ls.name);
+    else if (lw_symbolize_data(r->guard_lock, sym, sizeof(sym)) && sym[0])
+        lw_buf_printf(&b, " `%s`", sym);
+    else
+        lw_buf_printf(&b, " at 0x%lx", (unsigned long)r->guard_lock);
+    lname[b.len < sizeof(lname) ? b.len : sizeof(lname) - 1] = '\0';
+    const char *how = r->a.wrote ? "wrote" : "read";
+    if (ft)
+        lw_finding_what(ft, "%s %u bytes at 0x%lx%s%s%s without holding %s%s", how, r->size,
+                        (unsigned long)r->addr, f->race.variable[0] ? " (" : "",
+                        f->race.variable, f->race.variable[0] ? ")" : "",
+                        lw_lock_kind_word(ls.kind), lname);
+    lw_finding_message(f, "data race on %u bytes at 0x%lx%s%s%s: T%u %s them without holding "
+                       "%s%s, which LOCKWATCH_GUARDED_BY declares guards them%s",
+                       r->size, (unsigned long)r->addr, f->race.variable[0] ? " (" : "",
+                       f->race.variable, f->race.variable[0] ? ")" : "", r->a.num, how,
+                       lw_lock_kind_word(ls.kind), lname,
+                       r->a.wrote ? "" : " (a read needs it at least for reading)");
+}
+
 static void report(const race_rec *r)
 {
     lw_finding *f = lw_finding_new(LW_F_DATA_RACE);
@@ -885,13 +1433,17 @@ static void report(const race_rec *r)
     f->race.addr = r->addr;
     f->race.size = r->size;
     lw_symbolize_data(r->addr, f->race.variable, sizeof(f->race.variable));
+    if (r->guard_lock) {
+        report_guarded(f, r);
+        lw_finding_emit(f);
+        return;
+    }
     const race_side *sides[2] = { &r->a, &r->b };
     for (unsigned i = 0; i < 2; i++) {
         lw_thread_snap ts;
         snap_side(sides[i], &ts);
         lw_fthread *ft = lw_finding_thread(f, &ts);
-        const char *how = i == 0 ? access_word(sides[i])
-                          : sides[i]->write_known ? "wrote"
+        const char *how = i == 0 || sides[i]->write_known ? access_word(sides[i])
                           : r->a.wrote ? "read (or wrote the same value to)"
                                        : "wrote";
         lw_finding_what(ft, "%s %u bytes at 0x%lx%s%s%s (%s)", how, r->size,

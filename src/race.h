@@ -72,6 +72,10 @@ void lw_race_atfork_child(void);
  * which case *old receives the program's previous action. */
 struct sigaction;
 bool lw_race_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+/* The program's syscall(SYS_perf_event_open, attr, pid, ...): a hardware
+ * breakpoint or watchpoint of its own on its own threads makes sampling
+ * step aside first (one line), so its debug registers are free. */
+void lw_race_program_breakpoint(const void *attr, long pid);
 /* Statistics, for tests and the exit line: samples taken, armed, hits,
  * races queued, values changed with no trap seen. */
 typedef struct {
@@ -79,6 +83,13 @@ typedef struct {
     /* Samples that armed nothing: no memory operand understood, the
      * thread's stack, an atomic, four slots busy, no other thread armed. */
     uint64_t no_access, on_stack, atomic, slots_full, no_target;
+    /* Hits by a locked instruction or xchg (not judged: the sampled side
+     * may be a C11 atomic load or store, a plain move on x86); guarded
+     * ranges watched by the guard slot; guarded accesses without their
+     * lock (queued). */
+    uint64_t atomic_hits, guard_armed, guarded;
+    /* Samples whose access was reached by single-stepping. */
+    uint64_t stepped;
 } lw_race_stats;
 void lw_race_get_stats(lw_race_stats *s);
 /* At the end of the process: LOCKWATCH_RACE_STATS's line. */

@@ -91,7 +91,7 @@ static void civil_from_days(long z, int *y, unsigned *m, unsigned *d)
 static void json_process(lw_buf *b)
 {
     struct timespec ts = { 0, 0 };
-    syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
+    lw_syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts);
     long days = (long)(ts.tv_sec / 86400), secs = (long)(ts.tv_sec % 86400);
     if (secs < 0) {
         secs += 86400;
@@ -100,7 +100,7 @@ static void json_process(lw_buf *b)
     int y;
     unsigned mo, d;
     civil_from_days(days, &y, &mo, &d);
-    lw_buf_printf(b, ",\"ppid\":%d,\"program\":", (int)syscall(SYS_getppid));
+    lw_buf_printf(b, ",\"ppid\":%d,\"program\":", (int)lw_syscall(SYS_getppid));
     const char *arg = cmdline, *end = cmdline + cmdline_len;
     if (arg < end) {
         lw_buf_json_str(b, arg);

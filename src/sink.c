@@ -6,6 +6,7 @@
  * write anything itself (report.c does).
  */
 #include "finding.h"
+#include "lw_sys.h"
 #include "arena.h"
 #include "fmt.h"
 #include "lw_atomic.h"
@@ -45,7 +46,7 @@ static const struct {
     [LW_F_ASSERT_NOT_HELD] = { "assert-not-held",
                                "lock held where the program asserts it is not" },
     [LW_F_DATA_RACE] = { "data-race",
-                         "data race (sampled: two threads, one writing, no lock ordering them)" },
+                         "data race (sampled: no lock orders two accesses, or guarded memory without its lock)" },
 };
 
 const char *lw_finding_kind_name(enum lw_finding_kind k)
@@ -328,7 +329,7 @@ static int reporter_first, reporter_last;
 
 static void note_reporter(void)
 {
-    int pid = (int)syscall(SYS_getpid), none = 0;
+    int pid = (int)lw_syscall(SYS_getpid), none = 0;
     lw_cas_acq_rel(&reporter_first, &none, pid);
     lw_store_release(&reporter_last, pid);
 }
@@ -339,18 +340,18 @@ static int process_pid;
 
 void lw_sink_start(void)
 {
-    lw_store_release(&process_pid, (int)syscall(SYS_getpid));
+    lw_store_release(&process_pid, (int)lw_syscall(SYS_getpid));
 }
 
 bool lw_in_vfork_child(void)
 {
     int p = lw_load_acquire(&process_pid);
-    return p != 0 && (int)syscall(SYS_getpid) != p;
+    return p != 0 && (int)lw_syscall(SYS_getpid) != p;
 }
 
 static bool this_process_reported(void)
 {
-    int pid = (int)syscall(SYS_getpid);
+    int pid = (int)lw_syscall(SYS_getpid);
     return lw_load_acquire(&reporter_first) == pid || lw_load_acquire(&reporter_last) == pid;
 }
 
@@ -450,5 +451,5 @@ void lw_sink_atfork_child(void)
      * reported stays reported (the once-only sets are kept). */
     nfindings = 0;
     reporter_first = reporter_last = 0;
-    process_pid = (int)syscall(SYS_getpid);
+    process_pid = (int)lw_syscall(SYS_getpid);
 }

@@ -223,7 +223,7 @@ static void init_unwind_high(void)
         for (int fd = null + 1; fd < LW_PRIVATE_FD_MIN; fd++) {
             if (lw_sys_fcntl(fd, F_GETFD, 0) >= 0)
                 continue;   /* the program's */
-            if (syscall(SYS_dup2, null, fd) != fd)
+            if (lw_syscall(SYS_dup2, null, fd) != fd)
                 break;      /* out of descriptors (RLIMIT_NOFILE): as far as it goes */
             held[fd / 8] |= (unsigned char)(1u << (fd % 8));
         }
@@ -625,7 +625,7 @@ unsigned lw_held_window(uintptr_t cfa, uintptr_t *out, unsigned max)
          * the top of its mapping): read on only if the next page exists. */
         unsigned char v;
         int e = errno;
-        if (syscall(SYS_mincore, (void *)page_end, (size_t)1, &v) != 0)
+        if (lw_syscall(SYS_mincore, (void *)page_end, (size_t)1, &v) != 0)
             n = page_end - cfa;
         errno = e;
     }
@@ -848,36 +848,36 @@ typedef struct {
 static int sym_child(void *p)
 {
     spawn_arg *a = p;
-    long pid = syscall(SYS_clone, 0 /* no exit signal, a copy of the memory */, NULL, NULL,
+    long pid = lw_syscall(SYS_clone, 0 /* no exit signal, a copy of the memory */, NULL, NULL,
                        NULL, NULL);
     if (pid == 0) {
         /* A session of its own: a signal to the program's process group
          * (a service manager's stop, ^C at a terminal) must not end the
          * helper before the program is done reporting; it ends at the end
          * of its input, when the program is gone. */
-        syscall(SYS_setsid);
-        syscall(SYS_dup2, a->fd, 0);
-        syscall(SYS_dup2, a->fd, 1);
+        lw_syscall(SYS_setsid);
+        lw_syscall(SYS_dup2, a->fd, 0);
+        lw_syscall(SYS_dup2, a->fd, 1);
         if (a->devnull >= 0)
-            syscall(SYS_dup2, a->devnull, 2);
+            lw_syscall(SYS_dup2, a->devnull, 2);
         /* None of the program's descriptors: a pipe's write end kept open
          * here would keep its reader from ever seeing end-of-file. */
-        if (syscall(SYS_close_range, 3, ~0u, 0) != 0)
+        if (lw_syscall(SYS_close_range, 3, ~0u, 0) != 0)
             for (int fd = 3; fd < 65536; fd++)
-                syscall(SYS_close, fd);
+                lw_syscall(SYS_close, fd);
         char *argv[] = { (char *)SYM_NAME, NULL };
         char *envp[] = { NULL };   /* no LD_PRELOAD, no debuginfod downloads */
-        syscall(SYS_execve, a->path, argv, envp);
-        syscall(SYS_exit, 127);
+        lw_syscall(SYS_execve, a->path, argv, envp);
+        lw_syscall(SYS_exit, 127);
     }
     a->pid = pid;
-    syscall(SYS_exit, 0);
+    lw_syscall(SYS_exit, 0);
     return 0;
 }
 
 static bool executable(const char *path)
 {
-    return syscall(SYS_faccessat, -100 /* AT_FDCWD */, path, X_OK, 0) == 0;
+    return lw_syscall(SYS_faccessat, -100 /* AT_FDCWD */, path, X_OK, 0) == 0;
 }
 
 /* The helper: LOCKWATCH_SYMBOLIZER, else beside this library (the
@@ -924,7 +924,7 @@ static void sym_stop(bool failed)
     }
     if (sym_pid > 0) {
         /* Not our child (sym_child): init reaps it. */
-        syscall(SYS_kill, sym_pid, SIGKILL);
+        lw_syscall(SYS_kill, sym_pid, SIGKILL);
         sym_pid = 0;
     }
     if (failed) {
@@ -968,7 +968,7 @@ static bool sym_start(void)
         return false;
     }
     int sv[2];
-    if (syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+    if (lw_syscall(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         sym_failed = true;
         return false;
     }
@@ -979,19 +979,19 @@ static bool sym_start(void)
         sym_failed = true;
         return false;
     }
-    spawn_arg a = { path, sv[1], (int)syscall(SYS_openat, -100, "/dev/null",
+    spawn_arg a = { path, sv[1], (int)lw_syscall(SYS_openat, -100, "/dev/null",
                                               O_WRONLY | O_CLOEXEC), -1 };
     /* Every signal blocked across the clone: no handler of the program may
      * run in the child, which shares the program's memory.  The helper
      * unblocks them. */
     sigset_t all, old;
     sigfillset(&all);
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
+    lw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
     long mid = clone(sym_child, sym_child_stack + sizeof(sym_child_stack),
                      CLONE_VM | CLONE_VFORK, &a);
     if (mid > 0)   /* exited already (CLONE_VFORK): reap it, it is ours */
-        syscall(SYS_wait4, mid, NULL, __WALL, NULL);
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+        lw_syscall(SYS_wait4, mid, NULL, __WALL, NULL);
+    lw_syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
     long pid = mid > 0 ? a.pid : -1;
     lw_sys_close(sv[1]);
     if (a.devnull >= 0)
@@ -1009,7 +1009,7 @@ static bool sym_start(void)
 static bool sym_send(const char *p, size_t n)
 {
     while (n) {
-        long w = syscall(SYS_sendto, sym_fd, p, n, MSG_NOSIGNAL, NULL, 0);
+        long w = lw_syscall(SYS_sendto, sym_fd, p, n, MSG_NOSIGNAL, NULL, 0);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -1037,7 +1037,7 @@ static long sym_receive(void)
         struct pollfd pfd = { sym_fd, POLLIN, 0 };
         struct timespec ts = { (time_t)((deadline - now) / 1000000000u),
                                (long)((deadline - now) % 1000000000u) };
-        long r = syscall(SYS_ppoll, &pfd, 1, &ts, NULL, _NSIG / 8);
+        long r = lw_syscall(SYS_ppoll, &pfd, 1, &ts, NULL, _NSIG / 8);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)

@@ -76,7 +76,7 @@ void lw_side_call(void (*fn)(void *), void *arg)
         return;
     }
     if (!t->side) {
-        void *m = (void *)syscall(SYS_mmap, NULL, (size_t)LW_SIDE_SIZE, PROT_READ | PROT_WRITE,
+        void *m = (void *)lw_syscall(SYS_mmap, NULL, (size_t)LW_SIDE_SIZE, PROT_READ | PROT_WRITE,
                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
         if (m == MAP_FAILED) {
             fn(arg);
@@ -105,7 +105,7 @@ void lw_thread_init(lw_thread *t)
 
 void lw_thread_setup(lw_thread *t)
 {
-    t->tid = (int)syscall(SYS_gettid);
+    t->tid = (int)lw_syscall(SYS_gettid);
     if (t->tid == getpid()) {
         t->num = 0;
     } else {
@@ -119,7 +119,7 @@ void lw_thread_setup(lw_thread *t)
 void lw_thread_adopt(lw_thread *t, uint32_t num, uint32_t parent, uint32_t create_stack,
                      const char *inherited_name)
 {
-    t->tid = (int)syscall(SYS_gettid);
+    t->tid = (int)lw_syscall(SYS_gettid);
     for (unsigned i = 0; i < sizeof(t->inherited_name); i++)
         t->inherited_name[i] = inherited_name[i];
     t->inherited_name[sizeof(t->inherited_name) - 1] = '\0';
@@ -139,7 +139,7 @@ void lw_thread_atfork_child(void)
      * their TLS, which does not exist in the child. */
     lw_thread *t = lw_tls.t;
     if (lw_thread_own(t) && t->ready)
-        t->tid = (int)syscall(SYS_gettid);
+        t->tid = (int)lw_syscall(SYS_gettid);
 }
 
 lw_thread *lw_thread_of(pthread_t pt)

@@ -211,6 +211,64 @@ START_TEST(test_table)
 }
 END_TEST
 
+/* lw_mem_access.stale: the instruction writes a register its address is
+ * made of (the race sampler decodes a hit after it ran, with the registers
+ * it left). */
+START_TEST(test_stale)
+{
+    ck_assert(lw_decode_init());
+    static const struct {
+        const uint8_t *code;
+        size_t len;
+        const char *text;
+        bool stale;
+    } t[] = {
+        // clang-format off
+        {C("\x48\x8b\x00"), "mov rax, qword ptr [rax]", true},
+        {C("\x48\x8b\x18"), "mov rbx, qword ptr [rax]", false},
+        {C("\x48\x8b\x04\xc3"), "mov rax, qword ptr [rbx+rax*8]", true},
+        {C("\x48\x89\x00"), "mov qword ptr [rax], rax", true},
+        {C("\x48\x01\x18"), "add qword ptr [rax], rbx", false},
+        {C("\xf0\x48\x0f\xc1\x07"), "lock xadd qword ptr [rdi], rax", false},
+        {C("\xf0\x0f\xb1\x0a"), "lock cmpxchg dword ptr [rdx], ecx", false},
+        {C("\x8b\x05\x00\x01\x00\x00"), "mov eax, dword ptr [rip+0x100]", false},
+        {C("\x5b"), "pop rbx", true},
+        {C("\x53"), "push rbx", true},
+        {C("\xa4"), "movsb", true},
+        {C("\xff\x03"), "inc dword ptr [rbx]", false},
+        // clang-format on
+    };
+    for (size_t i = 0; i < LW_ARRAY_SIZE(t); i++) {
+        lw_regs r;
+        struct row none = {0};
+        regs_for(&none, &r);
+        lw_mem_access out[LW_DECODE_MAX_ACCESSES];
+        int n = lw_decode_access(t[i].code, t[i].len, PC, &r, out, LW_DECODE_MAX_ACCESSES);
+        ck_assert_msg(n >= 1, "%s: %d accesses", t[i].text, n);
+        ck_assert_msg(out[0].stale == t[i].stale, "%s: stale %d, want %d", t[i].text,
+                      out[0].stale, t[i].stale);
+    }
+}
+END_TEST
+
+/* lw_decode_length: every row of the table is one instruction of its
+ * bytes' length, also with more bytes after it. */
+START_TEST(test_decode_length)
+{
+    ck_assert(lw_decode_init());
+    for (size_t i = 0; i < LW_ARRAY_SIZE(rows); i++) {
+        uint8_t buf[32];
+        memset(buf, 0x90, sizeof(buf));
+        memcpy(buf, rows[i].code, rows[i].len);
+        int got = lw_decode_length(buf, sizeof(buf), PC);
+        if (rows[i].n >= 0)   /* decodable rows (the -1 ones may not decode at all) */
+            ck_assert_msg(got == (int)rows[i].len, "%s: length %d, want %zu", rows[i].text, got,
+                          rows[i].len);
+    }
+    ck_assert_int_eq(lw_decode_length((const uint8_t *)"\x48\x8b", 2, PC), -1);
+}
+END_TEST
+
 /* The code length bounds the decode: more bytes after the instruction
  * change nothing, an instruction one byte short of its bytes is -1. */
 START_TEST(test_length_bounds)
@@ -606,6 +664,8 @@ static Suite *decode_suite(void)
     Suite *s = suite_create("decode");
     TCase *tc = tcase_create("table");
     tcase_add_test(tc, test_table);
+    tcase_add_test(tc, test_stale);
+    tcase_add_test(tc, test_decode_length);
     tcase_add_test(tc, test_length_bounds);
     tcase_add_test(tc, test_max);
     tcase_add_test(tc, test_threads);

@@ -475,6 +475,39 @@ typedef struct {
 } hit_insn;
 
 #define FORWARD_MAX 8192   /* bytes a hit decodes from its function's start */
+#define ENDS_CACHE 1024    /* trap pcs whose instruction is known */
+
+/* pc << 4 | length of the instruction that ends at pc (0: none found), for
+ * trap pcs seen before: a hot access is decoded forward once. */
+static uint64_t ends_cache[ENDS_CACHE];
+
+/* The length of the instruction that ends at pc, from its function's
+ * start; 0 when unknown. */
+static unsigned ends_at(uintptr_t pc)
+{
+    unsigned h = (unsigned)(lw_mix64(pc) % ENDS_CACHE);
+    uint64_t w = lw_load_relaxed(&ends_cache[h]);
+    if (w >> 4 == pc)
+        return (unsigned)(w & 15);
+    unsigned len = 0;
+    uintptr_t start, end;
+    if (pc > 0 && lw_function_range(pc - 1, &start, &end) && pc - start <= FORWARD_MAX) {
+        uintptr_t at = start;
+        while (at < pc) {
+            size_t avail = end - at < 15 ? end - at : 15;
+            int k = lw_decode_length((const uint8_t *)at, avail, at);
+            if (k <= 0)
+                break;
+            if (at + (unsigned)k == pc) {
+                len = (unsigned)k;
+                break;
+            }
+            at += (unsigned)k;
+        }
+    }
+    lw_store_relaxed(&ends_cache[h], (uint64_t)pc << 4 | len);
+    return len;
+}
 
 /* Does the instruction of k bytes at code (starting at pc - k), run, touch
  * the watched bytes?  Fills h when it does. */
@@ -500,20 +533,10 @@ static hit_insn what_hit(const lw_regs *r, uintptr_t addr, unsigned len)
     uintptr_t pc = (uintptr_t)r->rip;
     /* Exactly: decoding forward from the start of the function (its FDE),
      * to the instruction that ends at pc. */
-    uintptr_t start, end;
-    if (pc > 0 && lw_function_range(pc - 1, &start, &end) && pc - start <= FORWARD_MAX) {
-        uintptr_t at = start;
-        while (at < pc) {
-            size_t avail = end - at < 15 ? end - at : 15;
-            int k = lw_decode_length((const uint8_t *)at, avail, at);
-            if (k <= 0)
-                break;
-            if (at + (unsigned)k == pc) {
-                hit_by((const uint8_t *)at, (unsigned)k, pc, r, addr, len, &h);
-                return h;
-            }
-            at += (unsigned)k;
-        }
+    unsigned k = ends_at(pc);
+    if (k) {
+        hit_by((const uint8_t *)(pc - k), k, pc, r, addr, len, &h);
+        return h;
     }
     /* Else by decoding back: the longest start whose instruction is exactly
      * that long and touches the watched bytes (a shorter one inside it may

@@ -151,6 +151,7 @@ typedef struct {
 static struct {
     int tid;
     int timer;                      /* kernel timer id, or -1 */
+    int trap_blocked;               /* the thread blocks SIGTRAP: not armed */
 } threads[LW_RACE_MAX_THREADS];
 
 static watch_slot slots[LW_RACE_SLOTS];
@@ -685,7 +686,7 @@ static int arm_threads(watch_slot *s, struct perf_event_attr *attr, int self, bo
     int nfd = 0;
     for (unsigned i = 0; i < LW_RACE_MAX_THREADS && nfd < LW_RACE_MAX_TARGETS; i++) {
         int tid = lw_load_relaxed(&threads[i].tid);
-        if (tid == 0 || (tid == self && !with_self))
+        if (tid == 0 || (tid == self && !with_self) || lw_load_relaxed(&threads[i].trap_blocked))
             continue;
         long fd = sys_perf_event_open(attr, tid);
         if (fd < 0)
@@ -1065,11 +1066,39 @@ static bool sig_blocked(void)
     return sigismember(&cur, race_sig) == 1;
 }
 
+/* This thread's SIGTRAP mask, for the armings: a thread that blocks
+ * SIGTRAP (a thread that blocks every signal to sigwait, say) is not armed,
+ * since a watchpoint's SIGTRAP would wait for it, pending, where its
+ * sigwait could take it.  One already pending is taken back; a SIGTRAP of
+ * anyone else's is queued again, with its information. */
+static void trap_mask_noted(void)
+{
+    sigset_t cur;
+    sigemptyset(&cur);
+    lw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8);
+    bool tb = sigismember(&cur, SIGTRAP) == 1;
+    lw_store_release(&threads[me.slot].trap_blocked, tb);
+    if (!tb)
+        return;
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, SIGTRAP);
+    struct timespec zero = { 0, 0 };
+    siginfo_t si;
+    while (lw_syscall(SYS_rt_sigtimedwait, &only, &si, &zero, _NSIG / 8) == SIGTRAP) {
+        if (si.si_code == TRAP_PERF && (perf_data_of(&si) >> 48) == RACE_TAG)
+            continue;
+        lw_syscall(SYS_rt_tgsigqueueinfo, getpid(), sys_gettid(), SIGTRAP, &si);
+        break;
+    }
+}
+
 void lw_race_mask_changed(void)
 {
     if (!lw_load_relaxed(&on) || !me.started || me.slot < 0)
         return;
     int e = errno;
+    trap_mask_noted();
     bool blocked = sig_blocked();
     if (blocked && me.timer >= 0) {
         int id = me.timer;
@@ -1114,6 +1143,7 @@ static void thread_register(uintptr_t lo, uintptr_t hi)
                      "watches only the first\n", LW_RACE_MAX_THREADS);
         return;
     }
+    trap_mask_noted();
     if (!sig_blocked())   /* a thread born with it blocked is sampled once it unblocks it */
         timer_start();
 }

@@ -14,6 +14,10 @@ while race sampling arms its own: lockwatch must step aside at the first
 (one line) so that every open succeeds and every count is right, as
 natively (without it some opens fail with ENOSPC).
 
+examples/race_blocked_trap: a thread that blocks every signal races with
+the main thread, then polls with sigtimedwait on the full set: it must get
+nothing, as natively (a thread blocking SIGTRAP is never armed).
+
 A tracer (strace -f): from the start, sampling never begins (one line);
 attached while the program runs, sampling stops within a fraction of a
 second (one line) and the program ends normally (no stray SIGTRAP)."""
@@ -108,6 +112,18 @@ def body(t):
         lines = run.stderr.splitlines()
         t.expect(len(lines) == 1 and lines[0].startswith(OWN),
                  "%s: expected one line %r, got:\n%s" % (what, OWN, run.stderr))
+
+    # A thread that blocks SIGTRAP (every signal, to sigwait) is not armed:
+    # a watchpoint's SIGTRAP would be left pending for its sigtimedwait.
+    bt = lw.example("race_blocked_trap")
+    native = lw.native_ok(t, bt, "race_blocked_trap")
+    t.require("waiter got -1" in native.stdout, "race_blocked_trap natively: %r" % native.stdout)
+    for i in range(3):
+        what = "race_blocked_trap run %d" % (i + 1)
+        run = lw.run_preload(bt, extra_env=FAST)
+        lw.expect_same_stdout(t, native, run, what)
+        t.expect(run.returncode == (66 if run.reports else 0),
+                 "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
 
     # A tracer.
     strace = shutil.which("strace")

@@ -510,6 +510,14 @@ static unsigned ends_at(uintptr_t pc)
     return len;
 }
 
+/* Is there an mfence at p?  GCC makes a sequentially consistent C11 atomic
+ * store a plain move followed by mfence (clang: xchg). */
+static bool fence_at(uintptr_t p)
+{
+    uint8_t b[3];
+    return peek_bytes(p, 3, b) && b[0] == 0x0f && b[1] == 0xae && b[2] == 0xf0;
+}
+
 /* Does the instruction of k bytes at code (starting at pc - k), run, touch
  * the watched bytes?  Fills h when it does. */
 static bool hit_by(const uint8_t *code, unsigned k, uintptr_t pc, const lw_regs *r,
@@ -521,7 +529,7 @@ static bool hit_by(const uint8_t *code, unsigned k, uintptr_t pc, const lw_regs 
         if (!acc[i].stale && acc[i].addr < addr + len && acc[i].addr + acc[i].size > addr) {
             h->found = true;
             h->write = acc[i].write;
-            h->atomic = is_atomic(code, k);
+            h->atomic = is_atomic(code, k) || (h->write && fence_at(pc));
             h->at = pc - k;
             return true;
         }
@@ -941,23 +949,9 @@ static void sample_at(lw_thread *t, void *ucv)
     }
     lw_mem_access acc[4];
     int n = lw_decode_access((const uint8_t *)pc, len, pc, &regs, acc, 4);
-    if (n == 0 && me.steps > 0 && steppable((const uint8_t *)pc, len) &&
-        !sigismember(&((const ucontext_t *)ucv)->uc_sigmask, SIGTRAP)) {
-        /* (With SIGTRAP blocked where the step would trap, the kernel
-         * would force the default action: the process would die.) */
-        me.steps--;
-        set_step(ucv, true);
-        return;
-    }
-    bool stepped = me.steps < STEP_MAX;
-    me.steps = 0;
-    if (n <= 0) {
-        __atomic_fetch_add(&stats.no_access, 1, __ATOMIC_RELAXED);
-        return;
-    }
-    if (stepped)
-        __atomic_fetch_add(&stats.stepped, 1, __ATOMIC_RELAXED);
-    if (lw_load_relaxed(&lw_annot_live)) {
+    if (n > 4)
+        n = 4;
+    if (n > 0 && lw_load_relaxed(&lw_annot_live)) {
         /* Guarded memory accessed without its lock: no second thread
          * needed. */
         for (int i = 0; i < n; i++) {
@@ -969,15 +963,47 @@ static void sample_at(lw_thread *t, void *ucv)
             }
         }
     }
-    uintptr_t addr = acc[0].addr;
-    unsigned size = acc[0].size;
+    /* The first access that is not to the thread's own stack. */
     uintptr_t sp = (uintptr_t)regs.gpr[4];
     uintptr_t lo = me.stack_lo ? me.stack_lo : sp - 65536;
     uintptr_t hi = me.stack_hi ? me.stack_hi : sp + MAIN_STACK_GUESS;
-    if ((addr >= lo && addr < hi) || (addr >= sp - 128 && addr < sp + 65536)) {
+    int pick = -1;
+    for (int i = 0; i < n && pick < 0; i++) {
+        uintptr_t a = acc[i].addr;
+        if (!((a >= lo && a < hi) || (a >= sp - 128 && a < sp + 65536)))
+            pick = i;
+    }
+    if (n >= 0 && pick < 0 && me.steps > 0 && steppable((const uint8_t *)pc, len) &&
+        !sigismember(&((const ucontext_t *)ucv)->uc_sigmask, SIGTRAP)) {
+        /* No access, or only to its own stack: on to the next instruction.
+         * (With SIGTRAP blocked where the step would trap, the kernel
+         * would force the default action: the process would die.) */
+        me.steps--;
+        set_step(ucv, true);
+        return;
+    }
+    bool stepped = me.steps < STEP_MAX;
+    me.steps = 0;
+    if (n <= 0) {
+        __atomic_fetch_add(&stats.no_access, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    if (pick < 0) {
         __atomic_fetch_add(&stats.on_stack, 1, __ATOMIC_RELAXED);
         return;   /* the sampled thread's own stack */
     }
+    lw_mem_access a0 = acc[pick];
+    if (a0.write && !a0.read) {
+        int k = lw_decode_length((const uint8_t *)pc, len, pc);
+        if (k > 0 && fence_at(pc + (unsigned)k)) {
+            __atomic_fetch_add(&stats.atomic, 1, __ATOMIC_RELAXED);
+            return;   /* a C11 sequentially consistent store (GCC's mov; mfence) */
+        }
+    }
+    if (stepped)
+        __atomic_fetch_add(&stats.stepped, 1, __ATOMIC_RELAXED);
+    uintptr_t addr = a0.addr;
+    unsigned size = a0.size;
     if (size > 8 && (addr & 7) == 0)
         size = 8;   /* a vector access: its first word */
     if (size != 1 && size != 2 && size != 4 && size != 8)
@@ -990,7 +1016,7 @@ static void sample_at(lw_thread *t, void *ucv)
         size = 8;
     }
     t->guard++;
-    watch(t, pc, addr, size, acc[0].write);
+    watch(t, pc, addr, size, a0.write);
     t->guard--;
 }
 
@@ -1095,7 +1121,11 @@ static void trap_mask_noted(void)
 
 void lw_race_mask_changed(void)
 {
-    if (!lw_load_relaxed(&on) || !me.started || me.slot < 0)
+    /* Not for lockwatch's own calls (the guard is up): libunwind blocks
+     * every signal around its internal locks, with sigprocmask, which binds
+     * to lockwatch's wrapper; inside the SIGTRAP handler its restore leaves
+     * SIGTRAP blocked, which marked the thread as one never to arm. */
+    if (!lw_load_relaxed(&on) || !me.started || me.slot < 0 || lw_guarded())
         return;
     int e = errno;
     trap_mask_noted();

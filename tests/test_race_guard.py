@@ -14,6 +14,10 @@ while race sampling arms its own: lockwatch must step aside at the first
 (one line) so that every open succeeds and every count is right, as
 natively (without it some opens fail with ENOSPC).
 
+examples/race_atomic_ok: a C11 atomic stored (xchg) by one thread and
+loaded (a plain move) by another: its loads' watchpoints are hit by the
+stores, which are not judged (atomic): no report in 5 runs.
+
 examples/race_blocked_trap: a thread that blocks every signal races with
 the main thread, then polls with sigtimedwait on the full set: it must get
 nothing, as natively (a thread blocking SIGTRAP is never armed).
@@ -124,6 +128,23 @@ def body(t):
         lw.expect_same_stdout(t, native, run, what)
         t.expect(run.returncode == (66 if run.reports else 0),
                  "%s: exit %d\n%s" % (what, run.returncode, run.describe()))
+
+    # C11 atomics (sequentially consistent): the store is an xchg; hits by
+    # it are not judged, so no race, though the load's samples are armed.
+    at = lw.example("race_atomic_ok")
+    native = lw.native_ok(t, at, "race_atomic_ok")
+    atomic_hits = 0
+    for i in range(5):
+        what = "race_atomic_ok run %d" % (i + 1)
+        run = lw.run_preload(at, extra_env=dict(FAST, LOCKWATCH_RACE_STATS="1"))
+        lw.expect_same_stdout(t, native, run, what)
+        t.expect(run.returncode == 0 and run.reports == [], "%s: exit %d, reports:\n%s"
+                 % (what, run.returncode, lw.describe_reports(run.reports)))
+        for line in run.stderr.splitlines():
+            if " atomic hits, " in line:
+                atomic_hits += int(line.split(" atomic hits, ")[0].rsplit(" ", 1)[1])
+    t.note("race_atomic_ok: %d hits by atomic stores in 5 runs, no report" % atomic_hits)
+    t.expect(atomic_hits > 0, "race_atomic_ok: no watchpoint was ever hit by the atomic store")
 
     # A tracer.
     strace = shutil.which("strace")

@@ -75,7 +75,7 @@ def body(t):
     if "race sampling is off" in first.stderr:
         raise lw.Skip("hardware watchpoints refused here: " + first.stderr.strip())
 
-    reported = samples = armed = 0
+    reported = samples = armed = hits = 0
     for i in range(RUNS):
         run = first if i == 0 else lw.run_preload(racy, extra_env=SAMPLE)
         what = "racy_counter run %d" % (i + 1)
@@ -91,6 +91,7 @@ def body(t):
         reported += bool(races(run))
         samples += st[0]
         armed += st[1]
+        hits += st[2]
     t.note("racy_counter: a data-race reported in %d of %d runs (rate %s/s)"
            % (reported, RUNS, RATE))
     t.expect(reported >= 1, "racy_counter: no data-race in %d runs" % RUNS)
@@ -100,6 +101,11 @@ def body(t):
     t.note("racy_counter: %d of %d samples armed a watchpoint" % (armed, samples))
     t.expect(2 * armed >= samples, "racy_counter: only %d of %d samples armed a watchpoint"
              % (armed, samples))
+    # The other worker writes the counter all the time: most armings are hit
+    # (a thread once wrongly marked as blocking SIGTRAP was never armed
+    # again: 1 hit a run).
+    t.note("racy_counter: %d of %d armings hit" % (hits, armed))
+    t.expect(4 * hits >= armed, "racy_counter: only %d of %d armings were hit" % (hits, armed))
 
     armed = 0
     for i in range(3):

@@ -28,6 +28,7 @@ typedef struct lw_held {
     uint32_t count;        /* recursive acquisitions */
     uintptr_t pc;          /* call site of the acquisition */
     uintptr_t cfa;         /* caller's stack pointer at that call */
+    uint32_t lost_seen;    /* lock->lost_seq when acquired (lost.h) */
 } lw_held;
 
 typedef struct {

@@ -187,16 +187,27 @@ static int mutex_holder(uintptr_t m)
 }
 
 /* Before a signal or broadcast: a signal that may be lost is recorded
- * (lost.h); the usual one costs a registry lookup. */
-static void cond_signal_pre(pthread_cond_t *c, bool broadcast, uintptr_t pc)
+ * (lost.h).  The usual one costs a probe of the thread's cache of
+ * signalled condvars and a few loads of their nodes, without the guard
+ * (lw_lost_suspect makes no call out). */
+static LW_NOINLINE void cond_signal_slow(pthread_cond_t *c, bool broadcast, uintptr_t pc)
 {
     lw_thread *t = lw_enter();
-    if (t) {
-        int e = errno;
-        lw_lost_signal(t, (uintptr_t)c, broadcast, mutex_holder, pc);
-        errno = e;
-        lw_leave(t);
-    }
+    if (!t)
+        return;
+    lw_lock *cn, *mn;
+    int e = errno;
+    if (lw_lost_suspect_slow(t, (uintptr_t)c, &cn, &mn))
+        lw_lost_record(t, cn, mn, broadcast, mutex_holder, pc);
+    errno = e;
+    lw_leave(t);
+}
+
+static inline void cond_signal_pre(pthread_cond_t *c, bool broadcast, uintptr_t pc)
+{
+    lw_thread *t = lw_fast();
+    if (LW_LIKELY(t != NULL) && !lw_lost_known_safe(t, (uintptr_t)c))
+        cond_signal_slow(c, broadcast, pc);
 }
 
 /* Each entry point exists twice, each bound to its own libc version; the

@@ -33,20 +33,63 @@ static bool took_before(const lw_thread *t, const lw_lock *m)
     return t->acq_key[(unsigned)m->id & (LW_ACQ_LOG - 1)] >> 1 == m->id;
 }
 
+/* Is node l still the lock at addr, incarnation id?  (A record read through
+ * a stale pointer is a record of the same type: safe to read.) */
+static bool still(const lw_lock *l, uintptr_t addr, uint64_t id)
+{
+    return __atomic_load_n(&l->h.k1, __ATOMIC_ACQUIRE) == addr &&
+           __atomic_load_n(&l->id, __ATOMIC_RELAXED) == id;
+}
+
+/* The nodes of the condvar at cond and of its mutex, through t's cache;
+ * false when either is unknown (never waited on). */
+static bool cond_nodes(lw_thread *t, uintptr_t cond, lw_lock **cp, lw_lock **mp)
+{
+    __typeof__(t->lost_cache[0]) *e = &t->lost_cache[lw_lost_cache_slot(cond)];
+    if (e->cond == cond && still(e->c, cond, e->cid) && still(e->m, e->maddr, e->mid) &&
+        __atomic_load_n(&e->c->cond_mutex, __ATOMIC_RELAXED) == e->maddr) {
+        *cp = e->c;
+        *mp = e->m;
+        return true;
+    }
+    lw_lock *c = lw_registry_find(cond);
+    if (!c || c->kind != LW_KIND_COND)
+        return false;
+    uintptr_t maddr = __atomic_load_n(&c->cond_mutex, __ATOMIC_RELAXED);
+    lw_lock *m = maddr ? lw_registry_find(maddr) : NULL;
+    if (!m || m->kind != LW_KIND_MUTEX)
+        return false;
+    e->cond = cond;
+    e->maddr = maddr;
+    e->c = c;
+    e->m = m;
+    e->cid = c->id;
+    e->mid = m->id;
+    *cp = c;
+    *mp = m;
+    return true;
+}
+
+bool lw_lost_suspect_slow(lw_thread *t, uintptr_t cond, lw_lock **cp, lw_lock **mp)
+{
+    /* 1: a condvar nobody waits on, whose mutex is known; 2: the sender
+     * neither holds the mutex nor ever took it. */
+    return cond_nodes(t, cond, cp, mp) && lw_cond_waiters(*cp) == 0 && !took_before(t, *mp) &&
+           !lw_held_find(t, *mp);
+}
+
 void lw_lost_signal(lw_thread *t, uintptr_t cond, bool broadcast, lw_holder_fn holder,
                     uintptr_t pc)
 {
-    lw_lock *c = lw_registry_find(cond);
-    /* 1: a condvar nobody waits on (never waited on: no mutex known). */
-    if (!c || c->kind != LW_KIND_COND || lw_cond_waiters(c) != 0)
-        return;
-    uintptr_t maddr = __atomic_load_n(&c->cond_mutex, __ATOMIC_RELAXED);
-    if (!maddr)
-        return;
-    lw_lock *m = lw_registry_find(maddr);
-    /* 2: the sender neither holds the mutex nor ever took it. */
-    if (!m || m->kind != LW_KIND_MUTEX || took_before(t, m) || lw_held_find(t, m))
-        return;
+    lw_lock *c, *m;
+    if (lw_lost_suspect(t, cond, &c, &m))
+        lw_lost_record(t, c, m, broadcast, holder, pc);
+}
+
+void lw_lost_record(lw_thread *t, lw_lock *c, lw_lock *m, bool broadcast, lw_holder_fn holder,
+                    uintptr_t pc)
+{
+    uintptr_t maddr = m->h.k1;
     /* 3: another thread holds it.  Bump the clock between two reads of the
      * holder: the hold seen after the bump is one that began before it
      * exactly when its lost_seen is older (lost.h). */

@@ -77,8 +77,38 @@ typedef int (*lw_holder_fn)(uintptr_t mutex);
 
 /* t signals (broadcast: broadcasts) the condvar at `cond`, at pc, before
  * the real call: records the signal when it passes 1-3.  holder is called
- * only for a mutex lockwatch knows as live.  Guard set. */
+ * only for a mutex lockwatch knows as live.  Guard set.  It is the two
+ * halves below: */
 void lw_lost_signal(lw_thread *t, uintptr_t cond, bool broadcast, lw_holder_fn holder,
+                    uintptr_t pc);
+/* 1-2, without the guard (t's own state and node records only, no call
+ * out, every store a hint that is checked on use): true, with the nodes of
+ * the condvar and its mutex, when the signal must go on to the record. */
+bool lw_lost_suspect_slow(lw_thread *t, uintptr_t cond, lw_lock **c, lw_lock **m);
+static inline unsigned lw_lost_cache_slot(uintptr_t cond)
+{
+    return (unsigned)(cond >> 6) & (LW_LOST_CACHE - 1);
+}
+/* The usual signal, decided inline: a condvar this thread signalled
+ * before, still the same incarnation (node ids are never reused) with the
+ * same mutex, which this thread took (the signal after the unlock, the
+ * signal under the lock): nothing to do.  A hint gone stale in between
+ * (the mutex destroyed and set up again at its address) can only make this
+ * say so wrongly: a miss, never a report. */
+static inline bool lw_lost_known_safe(const lw_thread *t, uintptr_t cond)
+{
+    const __typeof__(t->lost_cache[0]) *e = &t->lost_cache[lw_lost_cache_slot(cond)];
+    return LW_LIKELY(e->cond == cond) &&
+           LW_LIKELY(t->acq_key[(unsigned)e->mid & (LW_ACQ_LOG - 1)] >> 1 == e->mid) &&
+           __atomic_load_n(&e->c->id, __ATOMIC_RELAXED) == e->cid &&
+           __atomic_load_n(&e->c->cond_mutex, __ATOMIC_RELAXED) == e->maddr;
+}
+static inline bool lw_lost_suspect(lw_thread *t, uintptr_t cond, lw_lock **c, lw_lock **m)
+{
+    return !lw_lost_known_safe(t, cond) && lw_lost_suspect_slow(t, cond, c, m);
+}
+/* 3 and the record (may unwind).  Guard set. */
+void lw_lost_record(lw_thread *t, lw_lock *c, lw_lock *m, bool broadcast, lw_holder_fn holder,
                     uintptr_t pc);
 /* t starts a wait on condvar c with mutex m, holding it in entry h (all
  * may be NULL): true, and *out, when a lost signal matches (1-4).  Before

@@ -187,9 +187,9 @@ static int mutex_holder(uintptr_t m)
 }
 
 /* Before a signal or broadcast: a signal that may be lost is recorded
- * (lost.h).  The usual one costs a probe of the thread's cache of
- * signalled condvars and a few loads of their nodes, without the guard
- * (lw_lost_suspect makes no call out). */
+ * (lost.h).  The usual one is decided inline by lw_lost_known_safe (loads
+ * of the thread's own cache and log and of the condvar's node: no call, no
+ * store, so no guard); the others enter lockwatch here. */
 static LW_NOINLINE void cond_signal_slow(pthread_cond_t *c, bool broadcast, uintptr_t pc)
 {
     lw_thread *t = lw_enter();

@@ -81,9 +81,10 @@ typedef int (*lw_holder_fn)(uintptr_t mutex);
  * halves below: */
 void lw_lost_signal(lw_thread *t, uintptr_t cond, bool broadcast, lw_holder_fn holder,
                     uintptr_t pc);
-/* 1-2, without the guard (t's own state and node records only, no call
- * out, every store a hint that is checked on use): true, with the nodes of
- * the condvar and its mutex, when the signal must go on to the record. */
+/* 1-2: true, with the nodes of the condvar and its mutex, when the signal
+ * must go on to the record.  Reads t's own state and node records, looks
+ * the registry up and refills t's cache (hints, checked on use): no call
+ * out, so it would need no guard either. */
 bool lw_lost_suspect_slow(lw_thread *t, uintptr_t cond, lw_lock **c, lw_lock **m);
 static inline unsigned lw_lost_cache_slot(uintptr_t cond)
 {

@@ -109,6 +109,28 @@ void lw_lost_record(lw_thread *t, lw_lock *c, lw_lock *m, bool broadcast, lw_hol
     rec.broadcast = broadcast;
     rec.pc = pc;
     rec.ns = lw_mono_ns();
+
+    /* A signal sent again from the same call by the same thread (a sender
+     * that signals without the mutex, over and over, while another thread
+     * holds it): the stack and identity of the record it replaces, without
+     * unwinding again (20 us a signal, measured, otherwise). */
+    lw_lost *e = &table[slot_of(c->id)];
+    lw_gen_spin_lock(&lost_lock);
+    bool again = e->pc == pc && e->tid == t->tid && e->num == t->num && e->stack;
+    if (again) {
+        rec.stack = e->stack;
+        rec.num = e->num;
+        rec.parent = e->parent;
+        rec.tid = e->tid;
+        memcpy(rec.name, e->name, sizeof(rec.name));
+        rec.created_seen = e->created_seen;
+        rec.create_stack = e->create_stack;
+        *e = rec;
+    }
+    lw_gen_spin_unlock(&lost_lock);
+    if (again)
+        return;
+
     uintptr_t pcs[LW_MAX_FRAMES], sps[LW_MAX_FRAMES];
     unsigned n = lw_unwind(pcs, sps, LW_MAX_FRAMES);
     unsigned depth = lw_stack_depth();
@@ -122,7 +144,6 @@ void lw_lost_record(lw_thread *t, lw_lock *c, lw_lock *m, bool broadcast, lw_hol
     rec.created_seen = ts.created_seen;
     rec.create_stack = ts.create_stack;
 
-    lw_lost *e = &table[slot_of(c->id)];
     lw_gen_spin_lock(&lost_lock);
     *e = rec;
     lw_gen_spin_unlock(&lost_lock);

@@ -65,6 +65,7 @@ static bool cond_nodes(lw_thread *t, uintptr_t cond, lw_lock **cp, lw_lock **mp)
     e->m = m;
     e->cid = c->id;
     e->mid = m->id;
+    e->took = false;
     *cp = c;
     *mp = m;
     return true;
@@ -72,10 +73,22 @@ static bool cond_nodes(lw_thread *t, uintptr_t cond, lw_lock **cp, lw_lock **mp)
 
 bool lw_lost_suspect_slow(lw_thread *t, uintptr_t cond, lw_lock **cp, lw_lock **mp)
 {
-    /* 1: a condvar nobody waits on, whose mutex is known; 2: the sender
-     * neither holds the mutex nor ever took it. */
-    return cond_nodes(t, cond, cp, mp) && lw_cond_waiters(*cp) == 0 && !took_before(t, *mp) &&
-           !lw_held_find(t, *mp);
+    /* 1: a condvar whose mutex is known; 2: the sender neither holds the
+     * mutex nor ever took it.  What the acquisition log says it took is
+     * remembered in the cache entry (the log keeps one lock a slot: a
+     * later lock in M's slot would make a producer that signals after its
+     * unlock look like a sender that never took M); 1 again: nobody waits. */
+    if (!cond_nodes(t, cond, cp, mp))
+        return false;
+    __typeof__(t->lost_cache[0]) *e = &t->lost_cache[lw_lost_cache_slot(cond)];
+    if (e->took)
+        return false;
+    if (took_before(t, *mp) || lw_held_find(t, *mp)) {
+        if (e->m == *mp)
+            e->took = true;
+        return false;
+    }
+    return lw_cond_waiters(*cp) == 0;
 }
 
 void lw_lost_signal(lw_thread *t, uintptr_t cond, bool broadcast, lw_holder_fn holder,

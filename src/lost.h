@@ -14,7 +14,9 @@
  *  1. a pthread_cond_signal or _broadcast on C finds no thread inside a
  *     wait on C (lw_lock.cond_waiters);
  *  2. C's mutex M (the mutex of the waits on C so far) is not held by S,
- *     and S never took M (its log of the locks it took, thread.h acq_key):
+ *     and S never took M (its log of the locks it took, thread.h acq_key,
+ *     and, since that log forgets, what S's cache entry for C remembers
+ *     the log said at an earlier signal):
  *     a sender that takes M may have changed the condition under it, and
  *     then W, which took M after that, saw the change (the signal after
  *     unlock of every correct producer/consumer);
@@ -100,7 +102,7 @@ static inline bool lw_lost_known_safe(const lw_thread *t, uintptr_t cond)
 {
     const __typeof__(t->lost_cache[0]) *e = &t->lost_cache[lw_lost_cache_slot(cond)];
     return LW_LIKELY(e->cond == cond) &&
-           LW_LIKELY(t->acq_key[(unsigned)e->mid & (LW_ACQ_LOG - 1)] >> 1 == e->mid) &&
+           (LW_LIKELY(e->took) || t->acq_key[(unsigned)e->mid & (LW_ACQ_LOG - 1)] >> 1 == e->mid) &&
            __atomic_load_n(&e->c->id, __ATOMIC_RELAXED) == e->cid &&
            __atomic_load_n(&e->c->cond_mutex, __ATOMIC_RELAXED) == e->maddr;
 }

@@ -133,6 +133,8 @@ typedef struct lw_thread {
         uintptr_t cond, maddr;
         lw_lock *c, *m;
         uint64_t cid, mid;
+        bool took;     /* this thread was seen to take m: sticky, since its
+                        * acquisition log forgets (direct-mapped) */
     } lost_cache[LW_LOST_CACHE];
     lw_held held_inline[LW_HELD_INLINE];
 } lw_thread;

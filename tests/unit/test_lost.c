@@ -190,6 +190,33 @@ START_TEST(sender_took_the_mutex_before)
 }
 END_TEST
 
+START_TEST(sender_log_forgot_the_mutex)
+{
+    /* As above, but after its first signal S takes 64 other locks, one of
+     * which takes M's slot in its acquisition log: S is still known to
+     * have taken M (lost.h), and its next signal after the unlock is no
+     * lost signal either. */
+    lw_lost lost;
+    h_lock_m(W, M);
+    earlier_wait(W, M);
+    h_unlock(W, M);
+    h_lock_m(S, M);
+    h_unlock(S, M);
+    signal_cond(S);
+    for (unsigned i = 0; i < LW_ACQ_LOG; i++) {
+        lw_lock *o = h_lock(100 + i);
+        h_lock_m(S, o);
+        h_unlock(S, o);
+    }
+    ck_assert_msg(S->acq_key[M->id & (LW_ACQ_LOG - 1)] >> 1 != M->id,
+                  "the log should have forgotten M");
+    h_lock_m(W, M);
+    signal_cond(S);
+    ck_assert(!wait_begin(W, M, &lost));
+    ck_assert_uint_eq(h_nfindings, 0);
+}
+END_TEST
+
 START_TEST(signal_with_a_waiter)
 {
     /* X is inside a wait on the condvar: the signal wakes it, not lost,
@@ -268,6 +295,7 @@ static Suite *lost_suite(void)
     tcase_add_test(tc, asleep_wait_is_reported);
     tcase_add_test(tc, sender_holding_the_mutex);
     tcase_add_test(tc, sender_took_the_mutex_before);
+    tcase_add_test(tc, sender_log_forgot_the_mutex);
     tcase_add_test(tc, signal_with_a_waiter);
     tcase_add_test(tc, waiter_took_the_mutex_after_the_signal);
     tcase_add_test(tc, waiter_let_go_after_the_signal);

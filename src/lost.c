@@ -1,9 +1,11 @@
 /*
  * lost.c: lost wake-ups (see lost.h).
  * Owns: the table of lost signals and its lock.
- * Must never: make a signal that finds a waiter, or whose sender holds or
- * took the condvar's mutex, pay more than a lookup; hold lost_lock while
- * unwinding or reporting; report a wait that was woken.
+ * Must never: make the usual signal (a condvar the sender signalled before,
+ * whose mutex it took) pay more than lw_lost_known_safe's loads, or any
+ * signal that finds a waiter or whose sender holds or took the mutex more
+ * than two registry lookups; hold lost_lock while unwinding or reporting;
+ * report a wait that was woken.
  */
 #include "lost.h"
 #include "arena.h"

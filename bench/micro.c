@@ -427,6 +427,71 @@ static int mode_prodcons(const char *mode)
     return 0;
 }
 
+/* ---- signals nobody waits for ----
+ * The signal-after-unlock idiom with no waiter, one thread: lock, unlock,
+ * signal.  The condvar was waited on once (a timed wait that has already
+ * expired), so lockwatch knows it and its mutex: every signal takes the
+ * lost-wake-up check's path as far as the sender's log of the locks it took
+ * (lost.h).  ns per lock + unlock + signal. */
+static pthread_mutex_t sig_m = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sig_c = PTHREAD_COND_INITIALIZER;
+
+static int mode_signal(const char *mode)
+{
+    struct timespec past = { 0, 0 };
+    pthread_mutex_lock(&sig_m);
+    if (pthread_cond_timedwait(&sig_c, &sig_m, &past) != ETIMEDOUT)
+        fail("signal: the expired timed wait did not time out");
+    pthread_mutex_unlock(&sig_m);
+    long n = scaled(10000000);
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < n; i++) {
+        pthread_mutex_lock(&sig_m);
+        pthread_mutex_unlock(&sig_m);
+        pthread_cond_signal(&sig_c);
+    }
+    result(mode, now_ns() - t0, n, "no waiter");
+    return 0;
+}
+
+/* The worst case of the lost-wake-up check: a sender that never takes the
+ * mutex signals over and over while another thread holds it (paired with
+ * the condvar by one expired timed wait, then spinning with it held): every
+ * signal is recorded as possibly lost (lost.h), from the same call.  No
+ * wait follows, so nothing is reported.  ns per signal. */
+static atomic_int lost_stop, lost_ready;
+
+static void *lost_holder(void *arg)
+{
+    (void)arg;
+    struct timespec past = { 0, 0 };
+    pthread_mutex_lock(&sig_m);
+    if (pthread_cond_timedwait(&sig_c, &sig_m, &past) != ETIMEDOUT)
+        fail("signal-unlocked: the expired timed wait did not time out");
+    atomic_store(&lost_ready, 1);
+    while (!atomic_load_explicit(&lost_stop, memory_order_relaxed))
+        ;
+    pthread_mutex_unlock(&sig_m);
+    return NULL;
+}
+
+static int mode_signal_unlocked(const char *mode)
+{
+    pthread_t th;
+    CHECK0(pthread_create(&th, NULL, lost_holder, NULL));
+    while (!atomic_load(&lost_ready))
+        sched_yield();
+    long n = scaled(200000);
+    uint64_t t0 = now_ns();
+    for (long i = 0; i < n; i++)
+        pthread_cond_signal(&sig_c);
+    uint64_t ns = now_ns() - t0;
+    atomic_store(&lost_stop, 1);
+    CHECK0(pthread_join(th, NULL));
+    result(mode, ns, n, "mutex held by another thread");
+    return 0;
+}
+
 /* ---- thread churn ---- */
 
 static pthread_mutex_t churn_a = PTHREAD_MUTEX_INITIALIZER, churn_b = PTHREAD_MUTEX_INITIALIZER,
@@ -896,7 +961,8 @@ int main(int argc, char **argv)
                 "modes: uncontended nested2 nested3 nested4 uncontended-mt nested2-mt nested4-mt\n"
                 "       nested2-helper\n"
                 "       contended2 contended4 fresh\n"
-                "       fresh-free rwlock prodcons churn write graph malloc-free\n"
+                "       fresh-free rwlock prodcons signal signal-unlocked churn write graph\n"
+                "       malloc-free\n"
                 "       malloc-free-held chain-cycle cache\n"
                 "       contendedN rwlockN (N threads, 1 to 256)\n",
                 argv[0]);
@@ -934,6 +1000,10 @@ int main(int argc, char **argv)
         return mode_fresh(m, false);
     if (!strcmp(m, "rwlock"))
         return mode_rwlock(m, 2);
+    if (!strcmp(m, "signal"))
+        return mode_signal(m);
+    if (!strcmp(m, "signal-unlocked"))
+        return mode_signal_unlocked(m);
     if (!strcmp(m, "prodcons"))
         return mode_prodcons(m);
     if (!strcmp(m, "churn"))

@@ -107,6 +107,11 @@ def workloads(ctx):
         micro("rwlock", ("native", 1.1), noisy=True, desc="rwlock, 99 % reads, 2 threads"),
         micro("prodcons", ("native", 1.1), noisy=True,
               desc="bounded queue: 1 mutex, 2 condvars, producer + consumer"),
+        micro("signal", ("null", 1.5),
+              desc="lock, unlock, signal a condvar nobody waits on (lost-wakeup check)"),
+        micro("signal-unlocked", ("native", 100.0), noisy=True,
+              desc="signals without the mutex while another thread holds it: "
+                   "each one recorded as possibly lost (the check's worst case)"),
         micro("churn", ("native", 1.5),
               desc="10,000 short threads created and joined, 4 at a time (timed), "
                    "then 20,000 more for memory"),

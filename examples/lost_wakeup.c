@@ -15,7 +15,11 @@
  * Expected lockwatch result: after LOCKWATCH_DEADLOCK_MS, one `deadlock`
  * report: all 1 thread is asleep, T0 waits on the condition variable
  * `ready` (with mutex `lock`) and no thread is left to signal it; then
- * LOCKWATCH_ON_DEADLOCK (default: exit 66).
+ * LOCKWATCH_ON_DEADLOCK (default: exit 66).  No `lost-wakeup` report: the
+ * signal comes before the main thread takes the mutex (and before any wait
+ * on `ready`), so the main thread could have seen `result`; its bug is the
+ * wait without a condition loop, which the `deadlock` shows
+ * (lost_wakeup_window.c is the lost wake-up lockwatch reports as such).
  */
 #include <pthread.h>
 #include <stdio.h>

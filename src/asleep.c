@@ -17,6 +17,7 @@
 #include "lw_core.h"
 #include "lw_glibc.h"
 #include "lw_sys.h"
+#include "lost.h"
 #include "options.h"
 #include "stacks.h"
 
@@ -38,6 +39,8 @@ struct lw_sleeper {
     uint64_t seq;              /* one more per wait */
     uintptr_t obj, pc;
     lw_lock *node, *mutex;
+    bool has_lost;             /* a lost signal matches this wait: lost */
+    lw_lost lost;
     /* The monitor's request for a stack, and the owner's answer. */
     uint64_t dump_req, dump_ack;
     lw_thread_snap snap;       /* the answer: written by the owner before dump_ack */
@@ -174,7 +177,8 @@ static void monitor_start(void)
 /* ---- sleeping ---- */
 
 lw_sleeper *lw_sleep_begin(lw_thread *t, enum lw_sleep_kind kind, uintptr_t obj, lw_lock *node,
-                           lw_lock *mutex, unsigned mode, unsigned flags, uintptr_t pc)
+                           lw_lock *mutex, unsigned mode, unsigned flags, uintptr_t pc,
+                           const lw_lost *lost)
 {
     if (!lw_opt.all_asleep)
         return NULL;
@@ -191,6 +195,9 @@ lw_sleeper *lw_sleep_begin(lw_thread *t, enum lw_sleep_kind kind, uintptr_t obj,
     s->mode = mode;
     s->flags = flags;
     s->pc = pc;
+    s->has_lost = lost != NULL;
+    if (lost)
+        s->lost = *lost;
     lw_store_relaxed(&s->seq, s->seq + 1);
     lw_store_release(&s->kind, (uint32_t)kind);
     /* seq_cst both sides (monitor_loop): either the monitor sees this
@@ -506,6 +513,12 @@ static void report(asleep_view *v, uint64_t epoch)
             snaps[i] = sv->s->snap;
         else
             snap_quietly(sv, &snaps[i]);
+    }
+    /* A condvar wait in a lost signal's window (lost.h): the cause, first. */
+    for (unsigned i = 0; i < n; i++) {
+        sleeper_view *sv = &v->v[i];
+        if (sv->kind == LW_SLEEP_COND && sv->s->has_lost)
+            lw_lost_report_asleep(&snaps[i], sv->s->node, sv->s->mutex, &sv->s->lost);
     }
     lw_buf b;
     lw_buf_init(&b, f->message, sizeof(f->message));

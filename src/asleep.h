@@ -49,11 +49,16 @@ enum lw_sleep_kind {
 
 typedef struct lw_sleeper lw_sleeper;
 
+struct lw_lost;
+
 /* This thread starts a wait of `kind`; NULL when the feature is off or
  * memory is short (the wait is then simply not watched).  Under the guard.
- * pc: the program's call. */
+ * pc: the program's call.  lost: a condvar wait that a lost signal matches
+ * (lost.h), copied: when the monitor finds every thread asleep, it reports
+ * the lost wake-up too (lost-wakeup, before the deadlock); NULL: none. */
 lw_sleeper *lw_sleep_begin(lw_thread *t, enum lw_sleep_kind kind, uintptr_t obj, lw_lock *node,
-                           lw_lock *mutex, unsigned mode, unsigned flags, uintptr_t pc);
+                           lw_lock *mutex, unsigned mode, unsigned flags, uintptr_t pc,
+                           const struct lw_lost *lost);
 /* The wait is over (NULL: nothing).  Any context. */
 void lw_sleep_end(lw_sleeper *s);
 /* Inside a sleep, after a slice or a wake-up: if the monitor asked for this

@@ -40,6 +40,7 @@ enum lw_finding_kind {
     LW_F_ASSERT_HELD,
     LW_F_ASSERT_NOT_HELD,
     LW_F_DATA_RACE,
+    LW_F_LOST_WAKEUP,
     LW_F_NKINDS
 };
 

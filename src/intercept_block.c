@@ -1071,7 +1071,7 @@ static LW_NOINLINE int sem_wait_watched(sem_t *s, uintptr_t pc)
         return r;
     }
     lw_reenter(t);
-    lw_sleeper *sl = lw_sleep_begin(t, LW_SLEEP_SEM, (uintptr_t)s, NULL, NULL, 0, 0, pc);
+    lw_sleeper *sl = lw_sleep_begin(t, LW_SLEEP_SEM, (uintptr_t)s, NULL, NULL, 0, 0, pc, NULL);
     lw_leave(t);
     pthread_cleanup_push(sem_cancelled, &sl);
     do {

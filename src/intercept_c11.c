@@ -112,7 +112,7 @@ static int c11_wait(cnd_t *c, mtx_t *m, const struct timespec *ts, uintptr_t pc,
     /* cnd_t is glibc's pthread_cond_t (asleep.h: an untimed private wait). */
     lw_sleeper *sl = NULL;
     if (!ts && !lw_glibc_cond_pshared((const pthread_cond_t *)(const void *)c))
-        sl = lw_sleep_begin(t, LW_SLEEP_COND, (uintptr_t)c, cn, l, 0, 0, pc);
+        sl = lw_sleep_begin(t, LW_SLEEP_COND, (uintptr_t)c, cn, l, 0, 0, pc, NULL);
     errno = e;
     lw_leave(t);
     lw_block_ctx bc;

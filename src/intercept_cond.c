@@ -9,7 +9,11 @@
 #include "intercept.h"
 #include "rules.h"
 #include "asleep.h"
+#include "lost.h"
+#include "lw_clock.h"
 #include "lw_glibc.h"
+
+#include <string.h>
 
 void lw_cond_release(lw_thread *t, lw_lock *l, lw_held *saved)
 {
@@ -42,6 +46,8 @@ struct wait_ctx {
     lw_held saved;
     uintptr_t pc, cfa;
     lw_sleeper *sleep;
+    bool lost;              /* a lost signal matches this wait (lost.h) */
+    lw_lost lost_sig;
 };
 
 static void wait_cancelled(void *p)
@@ -94,12 +100,17 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
         return real_wait(old, kind, c, m, clk, ts);
     int e = errno;
     const char *call = wait_name(kind);
-    struct wait_ctx w = { t, NULL, NULL, { 0 }, pc, cfa, NULL };
+    struct wait_ctx w;
+    memset(&w, 0, sizeof(w));
+    w.t = t;
+    w.pc = pc;
+    w.cfa = cfa;
     w.l = lw_mutex_find(m);
     lw_held *h = w.l ? lw_held_find(t, w.l) : NULL;
     if (lw_mutex_is_destroyed(m))
         lw_rule_use_after_destroy(t, (uintptr_t)m, LW_KIND_MUTEX, call, pc);
     w.cond = lw_rule_cond_wait_begin(t, (uintptr_t)c, (uintptr_t)m, h != NULL, call, pc);
+    w.lost = lw_lost_match(t, w.cond, w.l, h, &w.lost_sig);
     if (h)
         lw_cond_release(t, w.l, &w.saved);
     /* An untimed wait on a private condvar: only another thread of this
@@ -107,7 +118,8 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
      * glibc's compatibility pointer: it is never process-shared.) */
     if (kind == WAIT_PLAIN && (old || !lw_glibc_cond_pshared(c)))
         w.sleep = lw_sleep_begin(t, LW_SLEEP_COND, (uintptr_t)c, w.cond, w.l, 0,
-                                 old ? LW_SLEEP_COND_OLD : 0, pc);
+                                 old ? LW_SLEEP_COND_OLD : 0, pc, w.lost ? &w.lost_sig : NULL);
+    uint64_t start_ns = w.lost && kind != WAIT_PLAIN ? lw_mono_ns() : 0;
     errno = e;
     lw_leave(t);
 
@@ -130,6 +142,10 @@ static int cond_wait(bool old, enum wait_kind kind, pthread_cond_t *c, pthread_m
 
     e = errno;
     lw_reenter(t);
+    /* A timed wait in a lost signal's window that nothing woke. */
+    if (LW_UNLIKELY(w.lost) && r == ETIMEDOUT && kind != WAIT_PLAIN)
+        lw_lost_report_timeout(t, w.cond, w.l, &w.lost_sig, (lw_mono_ns() - start_ns) / 1000000u,
+                               call, pc);
     if (w.l && w.saved.lock)
         lw_cond_reacquire(t, w.l, &w.saved, pc, cfa);
     lw_rule_cond_wait_end(w.cond);
@@ -160,6 +176,40 @@ static void cond_destroy_pre(pthread_cond_t *c, uintptr_t pc)
     }
 }
 
+/* Who holds the mutex at m now (lost.h): glibc's owner word; unknown for a
+ * process-shared one. */
+static int mutex_holder(uintptr_t m)
+{
+    const pthread_mutex_t *pm = (const pthread_mutex_t *)m;
+    if (lw_glibc_mutex_pshared(pm))
+        return -1;
+    return lw_glibc_mutex_owner(pm);
+}
+
+/* Before a signal or broadcast: a signal that may be lost is recorded
+ * (lost.h).  The usual one is decided inline by lw_lost_known_safe (loads
+ * of the thread's own cache and log and of the condvar's node: no call, no
+ * store, so no guard); the others enter lockwatch here. */
+static LW_NOINLINE void cond_signal_slow(pthread_cond_t *c, bool broadcast, uintptr_t pc)
+{
+    lw_thread *t = lw_enter();
+    if (!t)
+        return;
+    lw_lock *cn, *mn;
+    int e = errno;
+    if (lw_lost_suspect_slow(t, (uintptr_t)c, &cn, &mn))
+        lw_lost_record(t, cn, mn, broadcast, mutex_holder, pc);
+    errno = e;
+    lw_leave(t);
+}
+
+static inline void cond_signal_pre(pthread_cond_t *c, bool broadcast, uintptr_t pc)
+{
+    lw_thread *t = lw_fast();
+    if (LW_LIKELY(t != NULL) && !lw_lost_known_safe(t, (uintptr_t)c))
+        cond_signal_slow(c, broadcast, pc);
+}
+
 /* Each entry point exists twice, each bound to its own libc version; the
  * lw_cond_* names themselves are kept local by liblockwatch.map. */
 #define LW_COND_VERSIONS(sfx, is_old)                                                              \
@@ -180,11 +230,13 @@ static void cond_destroy_pre(pthread_cond_t *c, uintptr_t pc)
     LW_EXPORT int lw_cond_signal_##sfx(pthread_cond_t *c)                                          \
     {                                                                                              \
         ensure_resolved();                                                                         \
+        cond_signal_pre(c, false, LW_PC());                                                        \
         return lw_real_pthread_cond_signal_##sfx(c);                                               \
     }                                                                                              \
     LW_EXPORT int lw_cond_broadcast_##sfx(pthread_cond_t *c)                                       \
     {                                                                                              \
         ensure_resolved();                                                                         \
+        cond_signal_pre(c, true, LW_PC());                                                         \
         return lw_real_pthread_cond_broadcast_##sfx(c);                                            \
     }                                                                                              \
     LW_EXPORT int lw_cond_wait_##sfx(pthread_cond_t *c, pthread_mutex_t *m)                        \
@@ -235,7 +287,7 @@ LW_EXPORT int pthread_barrier_wait(pthread_barrier_t *b)
     lw_sleeper *s = lw_glibc_barrier_pshared(b)
                         ? NULL
                         : lw_sleep_begin(t, LW_SLEEP_BARRIER, (uintptr_t)b, NULL, NULL, 0, 0,
-                                         LW_PC());
+                                         LW_PC(), NULL);
     errno = e;
     lw_leave(t);
     int r = LW_REAL(pthread_barrier_wait)(b);

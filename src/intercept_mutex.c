@@ -55,9 +55,9 @@ int lw_wait_published(lw_thread *t, lw_lock *l, unsigned mode, const pthread_t *
         lw_lock_user(t, l);   /* a waiter shares the lock before it gets it */
     pw.w = lw_wait_begin(t, l, mode, target, relocked);
     if (!l)
-        pw.sleep = lw_sleep_begin(t, LW_SLEEP_JOIN, (uintptr_t)*target, NULL, NULL, 0, 0, 0);
+        pw.sleep = lw_sleep_begin(t, LW_SLEEP_JOIN, (uintptr_t)*target, NULL, NULL, 0, 0, 0, NULL);
     else if (private_lock(l))
-        pw.sleep = lw_sleep_begin(t, LW_SLEEP_LOCK, l->h.k1, l, NULL, mode, 0, 0);
+        pw.sleep = lw_sleep_begin(t, LW_SLEEP_LOCK, l->h.k1, l, NULL, mode, 0, 0, NULL);
     lw_leave(t);
     /* A join is a cancellation point: the record must not outlive it. */
     pthread_cleanup_push(wait_cancelled, &pw);

@@ -38,6 +38,7 @@
 #define LW_SIG_SET         4     /* largest held set that cache stores */
 #define LW_MAX_GATES       4     /* gate locks remembered per edge */
 #define LW_BLOCK_CACHE     32    /* per-thread cache of reported blocking sites */
+#define LW_LOST_CACHE      4     /* per-thread cache of signalled condvars (lost.h) */
 #define LW_MAX_FRAMES      64    /* hard cap of LOCKWATCH_STACK_DEPTH */
 #define LW_MAX_CYCLE       64    /* longest cycle a report can describe */
 #define LW_REG_BUCKETS     (1u << 20)  /* lock registry hash buckets */

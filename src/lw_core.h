@@ -189,6 +189,8 @@ static inline void lw_held_fill(lw_thread *t, unsigned i, lw_lock *l, unsigned m
     h->count = 1;
     h->pc = pc;
     h->cfa = cfa;
+    /* A line already read (users, lw_lock_user): no extra miss. */
+    h->lost_seen = __atomic_load_n(&l->lost_seq, __ATOMIC_RELAXED);
     lw_site_probe(t, i, pc, slot, key);
     t->acq_key[slot] = key;
     t->acq_pc[slot] = pc;

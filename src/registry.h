@@ -96,6 +96,11 @@ typedef struct lw_lock {
      * while one thread alone has, LW_USERS_SHARED once a second one did.
      * Written at most twice per incarnation: read-mostly on the fast path. */
     uint32_t users;
+    /* Mutexes: the lost-wake-up clock (lost.h), bumped (seq_cst) by a
+     * signal that may be lost while another thread holds this mutex, read
+     * relaxed by every acquisition into its held entry.  Written only on
+     * that rare path: read-mostly, in the line `users` is in. */
+    uint32_t lost_seq;
     /* Edges into this lock known to need nothing more (lw_core.c,
      * edge_slow): each lw_known_in(from id, this id) << 4 | the edge's
      * modes, for an edge without gates (modes only grow, gates only

@@ -5,6 +5,7 @@
  * lock while unwinding or writing a report.
  */
 #include "rules.h"
+#include "lost.h"
 #include "arena.h"
 #include "lw_atomic.h"
 #include "lw_clock.h"
@@ -29,6 +30,7 @@ static void pending_atfork_child(void);
 void lw_rules_atfork_child(void)
 {
     pending_atfork_child();
+    lw_lost_atfork_child();
 }
 
 /* ---- blocking calls ---- */

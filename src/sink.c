@@ -47,6 +47,9 @@ static const struct {
                                "lock held where the program asserts it is not" },
     [LW_F_DATA_RACE] = { "data-race",
                          "data race (sampled: no lock orders two accesses, or guarded memory without its lock)" },
+    [LW_F_LOST_WAKEUP] = { "lost-wakeup",
+                           "lost wake-up (a condvar signalled without its mutex, between a "
+                           "waiter's check and its wait)" },
 };
 
 const char *lw_finding_kind_name(enum lw_finding_kind k)

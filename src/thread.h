@@ -28,6 +28,7 @@ typedef struct lw_held {
     uint32_t count;        /* recursive acquisitions */
     uintptr_t pc;          /* call site of the acquisition */
     uintptr_t cfa;         /* caller's stack pointer at that call */
+    uint32_t lost_seen;    /* lock->lost_seq when acquired (lost.h) */
 } lw_held;
 
 typedef struct {
@@ -124,6 +125,17 @@ typedef struct lw_thread {
     lw_edge_cache_ent cache[LW_EDGE_CACHE];
     lw_sig_cache_ent sig_cache[LW_SIG_CACHE];
     uint64_t block_seen[LW_BLOCK_CACHE];   /* reported blocking-call signatures */
+    /* Condvars this thread signalled lately, by address (lost.c): their
+     * nodes and their mutex's, so that a signal needs no hash lookup.  An
+     * entry is only a hint, checked against the nodes' keys and ids (node
+     * records are never unmapped); the thread's own. */
+    struct {
+        uintptr_t cond, maddr;
+        lw_lock *c, *m;
+        uint64_t cid, mid;
+        bool took;     /* this thread was seen to take m: sticky, since its
+                        * acquisition log forgets (direct-mapped) */
+    } lost_cache[LW_LOST_CACHE];
     lw_held held_inline[LW_HELD_INLINE];
 } lw_thread;
 

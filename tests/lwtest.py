@@ -845,7 +845,7 @@ def run_preload_timed(argv, fmt="json", extra_env=None, timeout=None):
 
 # Kinds of report the library emits besides CONTRACT.md's fixed list.
 EXTRA_REPORT_KINDS = {"use-after-destroy", "order-violation", "assert-held", "assert-not-held",
-                      "data-race"}
+                      "data-race", "lost-wakeup"}
 
 
 def validate_issue(rep, pid=None):

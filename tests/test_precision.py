@@ -56,6 +56,9 @@ CORRECT = [
     (["readers_only_cycle"], "a cycle of read locks, and one through a mutex entering "
      "and leaving an rwlock as a reader", None),
     (["signal_after_unlock"], "signal and broadcast after the unlock", None),
+    (["lost_wakeup_window_ok"], "the lost-wakeup window closed: condition set and signal "
+     "sent under the mutex", None),
+    (["lost_wakeup_window_ok", "after"], "the same, signal after the unlock", None),
     (["join_finished_ok"], "joining threads that finished, under a lock", None),
     (["gated"], "an inversion under a common gate lock", None),
     (["trylock"], "the reversed order by trylock with back-off", None),

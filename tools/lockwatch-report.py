@@ -52,6 +52,7 @@ KIND_TITLES = {
     "assert-held": "lock not held where the program asserts it is",
     "assert-not-held": "lock held where the program asserts it is not",
     "data-race": "data race (sampled)",
+    "lost-wakeup": "lost wake-up (condvar signalled without its mutex in a waiter's window)",
 }
 _SHARED_OBJECT = re.compile(r"\.so(\.[0-9.]+)?$")
 # Control characters from a log must not reach a terminal as such (an

@@ -763,7 +763,8 @@ void lw_race_init(void)
         return;
     }
     if (!lw_decode_init()) {
-        lw_warn("lockwatch: race sampling is off: the instruction decoder cannot start\n");
+        lw_warn("lockwatch: race sampling is off: the instruction decoder cannot start: %s; "
+                "the program runs without it\n", lw_decode_why());
         errno = e;
         return;
     }

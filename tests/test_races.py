@@ -23,7 +23,12 @@ handler gets the signal.  examples/race_sigwait: threads born with every
 signal blocked, one of them in sigwait: it gets only the program's SIGUSR1.
 examples/race_under_rdlock: readers bump a counter under a read lock; the
 race is reported (in at least one of RUNS runs) with both threads holding
-table_lock for reading."""
+table_lock for reading.  examples/race_thread_churn: 50 threads created and
+joined one by one, then a timer of the program's own, whose id counts the
+timers the process created: one per thread under sampling (its sampling
+timer), not one per signal-mask change of lockwatch's own unwinding
+(libunwind blocks every signal around its locks with sigprocmask: each pair
+used to delete and re-create the thread's timer)."""
 import os
 import re
 import tempfile
@@ -194,6 +199,24 @@ def body(t):
         lw.expect_same_stdout(t, native, run, what)
         t.expect(run.stderr == "", "%s: stderr:\n%s" % (what, run.stderr))
 
+
+    # Lockwatch's own mask changes (libunwind's) leave the timers alone.
+    churn = lw.example("race_thread_churn")
+    nat = lw.native_ok(t, [churn, "50"], "race_thread_churn")
+    m0 = re.search(r"timer id (\d+)", nat.stdout)
+    t.require(m0, "race_thread_churn natively: %r" % nat.stdout)
+    run = lw.run_preload([churn, "50"], extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
+    what = "race_thread_churn under sampling"
+    t.expect(run.returncode == 0 and run.reports == [] and run.stderr == "",
+             "%s: exit %d, reports %s\n%s" % (what, run.returncode,
+                                             lw.describe_reports(run.reports or []), run.describe()))
+    m1 = re.search(r"timer id (\d+)", run.stdout)
+    t.require(m1, "%s: %r" % (what, run.stdout))
+    made = int(m1.group(1)) - int(m0.group(1))
+    t.note("%s: %d timers created for 50 threads" % (what, made))
+    t.expect(made <= 2 * 50 + 10, "%s: the process created %d timers for 50 threads (a timer "
+             "deleted and re-created at each of lockwatch's own signal-mask changes?)"
+             % (what, made))
 
     # A write under a read lock: both threads hold table_lock, for reading.
     rd = lw.example("race_under_rdlock")

@@ -1,6 +1,8 @@
 /*
  * asleep.c: sleep slots and the monitor thread (see asleep.h).
  * Owns: the slot chain, the count of sleeping threads, the monitor.
+ * Also writes the data races the race sampler queues (race.h), woken by
+ * the sampler's handler (monitor_kick: a futex wake).
  * Must never: make a sleeper pay a system call or a backtrace unless the
  * monitor asked for it; let the monitor read a thread's state before it
  * checked the thread is alive; let the monitor receive a signal.
@@ -21,6 +23,7 @@
 #include "options.h"
 #include "stacks.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <signal.h>
@@ -48,7 +51,11 @@ struct lw_sleeper {
 
 static lw_sleeper *slots;              /* chain head (CAS push) */
 static uint32_t nsleeping;             /* threads in a sleep: the monitor's wake-up */
-static int monitor_idle;               /* futex: the monitor waits for a sleeper */
+static int monitor_idle;               /* futex: the monitor waits for a sleeper or a kick */
+/* Set (seq_cst) by lw_monitor_kick, from the race sampler's signal handler
+ * when it queued a race; taken by the monitor (exchange), which then writes
+ * the queued reports.  Dekker with monitor_idle, like nsleeping. */
+static int kicked;
 static int monitor_state;              /* 0 none, 1 starting, 2 running, 3 failed */
 static int monitor_tid;
 
@@ -122,6 +129,7 @@ void lw_sleep_atfork_child(void)
     }
     nsleeping = self->sleeper && self->sleeper->kind ? 1 : 0;
     monitor_idle = 0;
+    kicked = 0;
     monitor_state = 0;   /* started again by the child's first sleep */
 }
 
@@ -134,6 +142,19 @@ static long futex(int *uaddr, int op, int val, const struct timespec *ts)
 
 static void monitor_loop(void);
 
+/* Async-signal-safe (the race sampler's handler): a raw futex wake, no
+ * lock, errno kept. */
+static void monitor_kick(void)
+{
+    int e = errno;
+    __atomic_store_n(&kicked, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&monitor_idle, __ATOMIC_SEQ_CST)) {
+        lw_store_relaxed(&monitor_idle, 0);
+        futex(&monitor_idle, FUTEX_WAKE_PRIVATE, 1, NULL);
+    }
+    errno = e;
+}
+
 static void *monitor_main(void *arg)
 {
     (void)arg;
@@ -142,14 +163,18 @@ static void *monitor_main(void *arg)
     lw_tls.guard = 1;
     monitor_tid = (int)lw_syscall(SYS_gettid);
     lw_syscall(SYS_prctl, 15 /* PR_SET_NAME */, "lockwatch", 0, 0, 0);
+    /* Races the sampler queues are written from here, within a slice,
+     * rather than at the program's next thread event. */
+    lw_race_set_waker(monitor_kick);
+    __atomic_store_n(&kicked, 1, __ATOMIC_SEQ_CST);   /* races queued before the waker was set */
     monitor_loop();
     return NULL;
 }
 
-static void monitor_start(void)
+void lw_monitor_start(void)
 {
     int s = 0;
-    if (!lw_cas_acq_rel(&monitor_state, &s, 1))
+    if (lw_load_acquire(&monitor_state) != 0 || !lw_cas_acq_rel(&monitor_state, &s, 1))
         return;
     pthread_attr_t a;
     pthread_t th;
@@ -169,7 +194,8 @@ static void monitor_start(void)
     if (r != 0) {
         static int once;
         lw_warn_once(&once, "lockwatch: warning: cannot start the monitor thread (error %d); "
-                     "deadlocks where all threads are asleep are not reported\n", r);
+                     "deadlocks where all threads are asleep are not reported, and data races "
+                     "only at thread events and exit\n", r);
     }
     lw_store_release(&monitor_state, r == 0 ? 2 : 3);
 }
@@ -188,7 +214,7 @@ lw_sleeper *lw_sleep_begin(lw_thread *t, enum lw_sleep_kind kind, uintptr_t obj,
     /* A lock wait can be inside malloc (an allocator's own mutex): the
      * monitor is started from the waits a program makes in plain code. */
     if (kind != LW_SLEEP_LOCK && LW_UNLIKELY(lw_load_acquire(&monitor_state) == 0))
-        monitor_start();
+        lw_monitor_start();
     s->obj = obj;
     s->node = node;
     s->mutex = mutex;
@@ -616,9 +642,14 @@ static void monitor_loop(void)
     static asleep_view view;
     uint64_t last_sig = 0, since = 0, reported_sig = 0, epoch = 0;
     for (;;) {
+        /* Races queued by samples: written now (at most a slice after the
+         * kick while threads sleep, at once otherwise). */
+        if (__atomic_exchange_n(&kicked, 0, __ATOMIC_SEQ_CST))
+            lw_race_flush_owned();
         if (__atomic_load_n(&nsleeping, __ATOMIC_SEQ_CST) == 0) {
             __atomic_store_n(&monitor_idle, 1, __ATOMIC_SEQ_CST);
-            if (__atomic_load_n(&nsleeping, __ATOMIC_SEQ_CST) == 0)
+            if (__atomic_load_n(&nsleeping, __ATOMIC_SEQ_CST) == 0 &&
+                __atomic_load_n(&kicked, __ATOMIC_SEQ_CST) == 0)
                 futex(&monitor_idle, FUTEX_WAIT_PRIVATE, 1, NULL);
             __atomic_store_n(&monitor_idle, 0, __ATOMIC_SEQ_CST);
             last_sig = 0;

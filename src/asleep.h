@@ -28,6 +28,12 @@
  * LOCKWATCH_ON_DEADLOCK.  The monitor costs nothing while no thread sleeps
  * (it waits on a futex); a sleeper pays two atomic updates of one shared
  * counter, no system call, no backtrace.
+ *
+ * With LOCKWATCH_RACES=sample the monitor also writes the data races the
+ * sampler queues (race.h): it is started when the program's second thread
+ * starts, and the sampler's signal handler wakes it (a futex) when it
+ * queued one; so a race is reported within about a slice, also in a
+ * server that creates and joins no thread for hours.
  */
 #ifndef LW_ASLEEP_H
 #define LW_ASLEEP_H
@@ -72,5 +78,11 @@ void lw_sleep_claim(lw_thread *t);
 void lw_sleep_thread_gone(lw_thread *t);
 /* fork child: the other threads' slots are free, no monitor runs. */
 void lw_sleep_atfork_child(void);
+/* Starts the monitor thread if it is not running (once; not in a signal
+ * handler).  Also called when race sampling sees the program's second
+ * thread start: the monitor then writes each race the sampler queues
+ * within a wait slice of its finding (the sampler wakes it with a futex),
+ * instead of at the program's next thread event or exit. */
+void lw_monitor_start(void);
 
 #endif

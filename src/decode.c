@@ -11,6 +11,15 @@
  * prefetch, nop), and test_decode checks every case against hand-computed
  * addresses and against the CPU's own fault addresses.
  *
+ * Capstone is not linked: lw_decode_init loads it (LW_CAPSTONE_SONAME, the
+ * soname configure found) with dlopen(RTLD_LOCAL) and resolves the few cs_*
+ * functions used here into `cs`, so a program watched without race
+ * sampling (the default) never maps it, and its symbols never join the
+ * program's global scope.  The headers still give the types: the soname is
+ * the one the headers belong to (configure reads it from the library the
+ * headers were installed with), never a bare libcapstone.so, which may be
+ * another major version with other struct layouts.
+ *
  * Owns: LW_DECODE_SLOTS decoders (a Capstone handle, one cs_insn with its
  * detail, a scratch area), made once by lw_decode_init, never freed.
  *
@@ -53,6 +62,7 @@
 #include <capstone/capstone.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/syscall.h>
@@ -90,6 +100,18 @@ static void *(*real_malloc)(size_t);
 static void *(*real_calloc)(size_t, size_t);
 static void *(*real_realloc)(void *, size_t);
 static void (*real_free)(void *);
+
+/* Capstone's functions, from the RTLD_LOCAL handle. */
+static struct {
+    cs_err (*open)(cs_arch, cs_mode, csh *);
+    cs_err (*option)(csh, cs_opt_type, size_t);
+    cs_insn *(*malloc)(csh);
+    bool (*disasm_iter)(csh, const uint8_t **, size_t *, uint64_t *, cs_insn *);
+    const char *(*insn_name)(csh, unsigned int);
+} cs;
+
+/* Why lw_decode_init failed, for the caller's one line. */
+static char why[256];
 
 /* Register tables: x86_reg -> 1 + index into lw_regs.gpr (0: not a
  * general register), its width in bytes, and 8 for ah/ch/dh/bh. */
@@ -207,42 +229,82 @@ static bool reg_value(const lw_regs *r, x86_reg reg, uint64_t *v)
     return true;
 }
 
+static bool fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    lw_buf b;
+    lw_buf_init(&b, why, sizeof(why));
+    lw_buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* dlopen from the caller's thread, after libc is up (lw_race_init, from
+ * __libc_start_main): the loader's lock is the only lock taken, and no
+ * lockwatch lock is held meanwhile, so a program thread inside dlopen at
+ * the same moment merely waits for it or makes it wait. */
+static bool load_capstone(void)
+{
+    void *h = dlopen(LW_CAPSTONE_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        return fail("cannot load %s (%s)", LW_CAPSTONE_SONAME, e ? e : "dlopen failed");
+    }
+    cs.open = (cs_err(*)(cs_arch, cs_mode, csh *))dlsym(h, "cs_open");
+    cs.option = (cs_err(*)(csh, cs_opt_type, size_t))dlsym(h, "cs_option");
+    cs.malloc = (cs_insn * (*)(csh)) dlsym(h, "cs_malloc");
+    cs.disasm_iter = (bool (*)(csh, const uint8_t **, size_t *, uint64_t *, cs_insn *))dlsym(
+        h, "cs_disasm_iter");
+    cs.insn_name = (const char *(*)(csh, unsigned int))dlsym(h, "cs_insn_name");
+    if (!cs.open || !cs.option || !cs.malloc || !cs.disasm_iter || !cs.insn_name)
+        return fail("%s lacks the functions lockwatch uses", LW_CAPSTONE_SONAME);
+    return true;
+}
+
 bool lw_decode_init(void)
 {
     if (init_state)
         return init_state > 0;
     init_state = -1;
+    if (!load_capstone())
+        return false;
     tables_init();
     real_malloc = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
     real_calloc = (void *(*)(size_t, size_t))dlsym(RTLD_DEFAULT, "calloc");
     real_realloc = (void *(*)(void *, size_t))dlsym(RTLD_DEFAULT, "realloc");
     real_free = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
     if (!real_malloc || !real_calloc || !real_realloc || !real_free)
-        return false;
+        return fail("malloc, calloc, realloc or free cannot be found");
     cs_opt_mem mem = {hook_malloc, hook_calloc, hook_realloc, hook_free, hook_vsnprintf};
-    if (cs_option(0, CS_OPT_MEM, (size_t)&mem) != CS_ERR_OK)
-        return false;
+    if (cs.option(0, CS_OPT_MEM, (size_t)&mem) != CS_ERR_OK)
+        return fail("%s refuses a custom allocator (CS_OPT_MEM)", LW_CAPSTONE_SONAME);
     /* A first decode per handle builds Capstone's lookup cache now, on the
      * heap, rather than in a handler's scratch area. */
     static const uint8_t warm[] = {0x89, 0x18}; /* mov dword ptr [rax], ebx */
     for (unsigned i = 0; i < LW_DECODE_SLOTS; i++) {
         struct slot *s = &slots[i];
-        if (cs_open(CS_ARCH_X86, CS_MODE_64, &s->handle) != CS_ERR_OK)
-            return false;
-        if (cs_option(s->handle, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK)
-            return false;
-        s->insn = cs_malloc(s->handle);
+        if (cs.open(CS_ARCH_X86, CS_MODE_64, &s->handle) != CS_ERR_OK)
+            return fail("%s cannot open an x86-64 decoder", LW_CAPSTONE_SONAME);
+        if (cs.option(s->handle, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK)
+            return fail("%s has no detail mode", LW_CAPSTONE_SONAME);
+        s->insn = cs.malloc(s->handle);
         if (!s->insn)
-            return false;
+            return fail("out of memory");
         const uint8_t *c = warm;
         size_t n = sizeof(warm);
         uint64_t a = 0;
-        if (!cs_disasm_iter(s->handle, &c, &n, &a, s->insn))
-            return false;
+        if (!cs.disasm_iter(s->handle, &c, &n, &a, s->insn))
+            return fail("%s cannot decode a plain mov", LW_CAPSTONE_SONAME);
     }
     have_fsgsbase = (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE_) != 0;
     init_state = 1;
     return true;
+}
+
+const char *lw_decode_why(void)
+{
+    return why;
 }
 
 static struct slot *slot_take(void)
@@ -487,7 +549,7 @@ static enum dir direction(const char *name)
 static int accesses(csh handle, const cs_insn *insn, uintptr_t pc, const lw_regs *r, sink *k)
 {
     const cs_x86 *x = &insn->detail->x86;
-    const char *name = cs_insn_name(handle, insn->id);
+    const char *name = cs.insn_name(handle, insn->id);
     enum dir dir = name ? direction(name) : DIR_CAPSTONE;
     if (dir == DIR_NONE)
         return 0;
@@ -600,7 +662,7 @@ int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_reg
     size_t n = len;
     uint64_t a = pc;
     int ret = -1;
-    if (cs_disasm_iter(s->handle, &c, &n, &a, s->insn)) {
+    if (cs.disasm_iter(s->handle, &c, &n, &a, s->insn)) {
         sink k = {out, max, 0, false};
         ret = accesses(s->handle, s->insn, pc, r, &k);
         if (ret > max)
@@ -626,7 +688,7 @@ int lw_decode_length(const uint8_t *code, size_t len, uintptr_t pc)
     const uint8_t *c = code;
     size_t n = len;
     uint64_t a = pc;
-    int ret = cs_disasm_iter(s->handle, &c, &n, &a, s->insn) ? (int)s->insn->size : -1;
+    int ret = cs.disasm_iter(s->handle, &c, &n, &a, s->insn) ? (int)s->insn->size : -1;
     lw_compiler_barrier();
     current = outer;
     lw_store_release(&s->busy, 0);

@@ -73,11 +73,15 @@ typedef struct {
 #define LW_DECODE_MAX_ACCESSES 2
 
 /* Once, before any decode (not from a signal handler, not from two threads
- * at once): false when Capstone cannot be opened.  Allocates every decoder
- * (malloc, through Capstone); later calls return the first call's result.
- * Sets Capstone's allocator for the whole process (CS_OPT_MEM): see
- * decode.c. */
+ * at once, not before libc is up: it calls dlopen): loads Capstone
+ * (dlopen(LW_CAPSTONE_SONAME, RTLD_LOCAL): liblockwatch does not link it)
+ * and allocates every decoder (malloc, through Capstone); false when
+ * Capstone cannot be loaded or opened, and lw_decode_why() says why.  Later
+ * calls return the first call's result.  Sets Capstone's allocator for the
+ * whole process (CS_OPT_MEM): see decode.c. */
 bool lw_decode_init(void);
+/* Why lw_decode_init failed: one line without a newline ("" if it did not). */
+const char *lw_decode_why(void);
 
 /* The memory the instruction at pc (its bytes at code, len readable bytes)
  * accesses given registers r: up to max accesses into out; returns how many

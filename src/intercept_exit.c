@@ -33,7 +33,7 @@ static int decide(int status)
         return status;
     if (vfork_child())
         return lw_exit_status(status);
-    lw_race_flush();   /* races found by samples, before the status is decided */
+    lw_race_flush_exit();   /* races found by samples (and the monitor's), before the status */
     decided_reports = lw_findings_count();
     decided_status = lw_exit_status(status);
     return decided_status;

@@ -34,13 +34,32 @@ LW_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *
     return set_action(sig, act, old);
 }
 
+/* After a successful mask change: tell the sampler when the sampling
+ * signal may have changed state.  Not when lockwatch itself is the caller
+ * (the guard is up): libunwind blocks every signal around each of its
+ * internal locks, with sigprocmask, which binds to this wrapper; each pair
+ * cost the thread its timer (timer_delete, a sigtimedwait, timer_create,
+ * timer_settime: 22 pairs a thread creation), and no sigwait of the
+ * program can run inside lockwatch.  Nor for SIG_BLOCK or SIG_UNBLOCK of a
+ * set with neither the sampling signal nor SIGTRAP (a thread blocking
+ * SIGTRAP is never armed), which leaves both as they were. */
+static void mask_changed(int how, const sigset_t *set)
+{
+    int sig = lw_race_signal();   /* 0 while sampling is off */
+    if (!sig || lw_guarded())
+        return;
+    if (how != SIG_SETMASK && sigismember(set, sig) != 1 && sigismember(set, SIGTRAP) != 1)
+        return;
+    lw_race_mask_changed();
+}
+
 LW_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
     if (!lw_real_pthread_sigmask)
         lw_resolve_all();
     int r = lw_real_pthread_sigmask(how, set, old);
     if (r == 0 && set)
-        lw_race_mask_changed();
+        mask_changed(how, set);
     return r;
 }
 
@@ -50,7 +69,7 @@ LW_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
         lw_resolve_all();
     int r = lw_real_sigprocmask(how, set, old);
     if (r == 0 && set)
-        lw_race_mask_changed();
+        mask_changed(how, set);
     return r;
 }
 

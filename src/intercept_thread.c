@@ -261,6 +261,13 @@ static struct tramp tramp_take(void *p)
         t->guard--;
     }
     lw_race_thread_start();
+    if (lw_race_on() && lw_load_acquire(&lw_core_ready)) {
+        /* A second thread: races can now happen, and the monitor writes
+         * them as they are found (asleep.h). */
+        lw_guard_up();
+        lw_monitor_start();
+        lw_guard_down();
+    }
     lw_race_flush();
     return tr;
 }

@@ -161,6 +161,9 @@ static uint64_t seen_pairs[SEEN_PAIRS];
 static lw_race_stats stats;
 
 static int on;                      /* sampling runs (relaxed reads in handlers) */
+/* Wakes the thread that reports queued races (lw_race_set_waker): set
+ * once by the monitor when it starts, read by samplers (acquire). */
+static void (*waker)(void);
 static pid_t sampled_pid;           /* the process that started sampling (not its fork children) */
 static int race_sig;
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
@@ -392,6 +395,9 @@ static void pending_ready(race_rec *r)
     lw_store_release(&r->state, 2);
     __atomic_fetch_add(&npending, 1, __ATOMIC_RELEASE);
     __atomic_fetch_add(&stats.races, 1, __ATOMIC_RELAXED);
+    void (*wake)(void) = lw_load_acquire(&waker);
+    if (wake)
+        wake();   /* the monitor writes the report, within a slice */
 }
 
 /* Does t hold the lock at `lock`, for writing when write? */
@@ -1345,7 +1351,8 @@ void lw_race_init(void)
         return;
     }
     if (!lw_decode_init()) {
-        lw_warn("lockwatch: race sampling is off: the instruction decoder cannot start\n");
+        lw_warn("lockwatch: race sampling is off: the instruction decoder cannot start: %s; "
+                "the program runs without it\n", lw_decode_why());
         errno = e;
         return;
     }
@@ -1396,6 +1403,12 @@ void lw_race_atfork_child(void)
      * is not sampled (its SIGTRAP handler stays, forwarding). */
     lw_store_release(&on, 0);
     me.timer = -1;
+    /* The parent reports the races it queued; the child's copies are not
+     * its own (and its monitor is gone). */
+    for (unsigned i = 0; i < LW_RACE_PENDING; i++)
+        pending[i].state = 0;
+    npending = 0;
+    waker = NULL;
 }
 
 void lw_race_get_stats(lw_race_stats *s)
@@ -1550,12 +1563,10 @@ static void report(const race_rec *r)
     lw_finding_emit(f);
 }
 
-void lw_race_flush(void)
+/* Each ready record is taken by one reporter (CAS 2 -> 3): the monitor
+ * and a thread at a safe point may both be here. */
+static void flush_pending(void)
 {
-    if (!lw_load_acquire(&npending) || lw_guarded())
-        return;
-    int e = errno;
-    lw_guard_up();
     for (unsigned i = 0; i < LW_RACE_PENDING; i++) {
         int st = 2;
         if (!lw_cas_acq_rel(&pending[i].state, &st, 3))
@@ -1564,6 +1575,52 @@ void lw_race_flush(void)
         report(&pending[i]);
         lw_store_release(&pending[i].state, 0);
     }
+}
+
+void lw_race_flush(void)
+{
+    if (!lw_load_acquire(&npending) || lw_guarded())
+        return;
+    int e = errno;
+    lw_guard_up();
+    flush_pending();
     lw_guard_down();
     errno = e;
+}
+
+void lw_race_flush_owned(void)
+{
+    if (!lw_load_acquire(&npending))
+        return;
+    int e = errno;
+    flush_pending();
+    errno = e;
+}
+
+#define FLUSH_EXIT_WAIT_NS 1000000000ull   /* how long exit waits for the monitor's reports */
+
+void lw_race_flush_exit(void)
+{
+    lw_race_flush();
+    if (!lw_load_relaxed(&on) && !sampled_pid)
+        return;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        bool busy = false;
+        for (unsigned i = 0; i < LW_RACE_PENDING; i++)
+            busy |= lw_load_acquire(&pending[i].state) == 3;
+        if (!busy)
+            return;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t1.tv_nsec -
+                (uint64_t)t0.tv_nsec > FLUSH_EXIT_WAIT_NS)
+            return;
+        syscall(SYS_sched_yield);
+    }
+}
+
+void lw_race_set_waker(void (*wake)(void))
+{
+    lw_store_release(&waker, wake);
 }

@@ -7,8 +7,11 @@
  * the hitting thread gets a synchronous SIGTRAP), waits
  * LOCKWATCH_RACE_DELAY_US, disarms, and compares the two threads' held-lock
  * sets when another thread hit the address.  A race found in a handler is
- * queued; it becomes a `data-race` finding at the next safe point (a
- * thread's start or end, a join, a create, exit: lw_race_flush).
+ * queued; it becomes a `data-race` finding within about a second, written
+ * by lockwatch's monitor thread (asleep.c, started when the program's
+ * second thread starts, woken by the handler with a futex), or at the next
+ * safe point if that comes first (a thread's start or end, a join, a
+ * create, exit: lw_race_flush).
  *
  * Signals: SIGRTMAX-6 (LW_RACE_SIGNAL_FROM_MAX) is the sampling signal; if
  * the program installs a handler for it lockwatch stops sampling and
@@ -65,6 +68,17 @@ void lw_race_mask_changed(void);
 /* Reports races found since the last call (a safe point: not in a signal
  * handler, the guard down).  Cheap when there is nothing. */
 void lw_race_flush(void);
+/* The same from a thread lockwatch owns, whose guard is always up (the
+ * monitor, asleep.c), woken by the waker below. */
+void lw_race_flush_owned(void);
+/* At exit: lw_race_flush, then waits (at most about a second) for reports
+ * another thread (the monitor) is writing, so that none is cut off. */
+void lw_race_flush_exit(void);
+/* A thread that reports queued races promptly (the monitor) registers a
+ * waker: called from the sampler's signal handler right after it queues a
+ * race, so it must be async-signal-safe (a futex wake).  NULL: none; races
+ * then wait for a safe point. */
+void lw_race_set_waker(void (*wake)(void));
 /* fork child: sampling stops in the child (its timers are gone). */
 void lw_race_atfork_child(void);
 /* sigaction/signal wrappers (intercept_signal.c): true when lockwatch

@@ -13,7 +13,9 @@ says so).  With LOCKWATCH_RACES unset nothing changes: no report, no line.
 The refused path (LOCKWATCH_RACE_TEST_REFUSE=1, as when perf_event_paranoid
 or seccomp refuses perf_event_open) prints one `lockwatch:` line and the
 program exits 0 with its normal output; so does the real refusal, a seccomp
-filter that fails perf_event_open with EACCES (examples/no_perf).  examples/race_signals: the
+filter that fails perf_event_open with EACCES (examples/no_perf), and
+libcapstone that cannot be loaded (a copy of the library whose soname
+string names a libcapstone that does not exist).  examples/race_signals: the
 program's own SIGTRAP handler (installed with signal(), read back with
 sigaction()) gets its SIGTRAP under sampling, and a handler it installs for
 SIGRTMAX-6 makes lockwatch step aside with one line while the program's
@@ -21,8 +23,15 @@ handler gets the signal.  examples/race_sigwait: threads born with every
 signal blocked, one of them in sigwait: it gets only the program's SIGUSR1.
 examples/race_under_rdlock: readers bump a counter under a read lock; the
 race is reported (in at least one of RUNS runs) with both threads holding
-table_lock for reading."""
+table_lock for reading.  examples/race_thread_churn: 50 threads created and
+joined one by one, then a timer of the program's own, whose id counts the
+timers the process created: one per thread under sampling (its sampling
+timer), not one per signal-mask change of lockwatch's own unwinding
+(libunwind blocks every signal around its locks with sigprocmask: each pair
+used to delete and re-create the thread's timer)."""
+import os
 import re
+import tempfile
 
 import lwtest as lw
 
@@ -140,6 +149,31 @@ def body(t):
              % (what, ref.stderr))
 
 
+    # The decoder cannot be loaded: a copy of the library asking for a
+    # libcapstone.so.<n> that does not exist.  One line, the program unchanged.
+    with open(lw.lib(), "rb") as f:
+        image = f.read()
+    m = re.search(rb"libcapstone\.so\.(\d+)\0", image)
+    t.require(m, "the library names no libcapstone.so.N to dlopen")
+    bad = image.replace(m.group(0), b"libcapstone.so." + b"9" * len(m.group(1)) + b"\0")
+    with tempfile.TemporaryDirectory(prefix="lwtest.") as tmp:
+        badlib = os.path.join(tmp, "liblockwatch.so")
+        with open(badlib, "wb") as f:
+            f.write(bad)
+        env = dict(SAMPLE, LD_PRELOAD=badlib)
+        del env["LOCKWATCH_RACE_STATS"]
+        ref = lw.run_preload(racy, extra_env=env)
+    what = "racy_counter, libcapstone missing"
+    t.expect(ref.returncode == 0, "%s: exit %d\n%s" % (what, ref.returncode, ref.describe()))
+    lw.expect_same_stdout(t, native_racy, ref, what)
+    t.expect(ref.reports == [], "%s: reports %s" % (what, lw.describe_reports(ref.reports)))
+    lines = ref.stderr.splitlines()
+    t.expect(len(lines) == 1 and lines[0].startswith(
+                 "lockwatch: race sampling is off: the instruction decoder cannot start: "
+                 "cannot load libcapstone.so.9"),
+             "%s: expected one 'race sampling is off' line naming libcapstone, got:\n%s"
+             % (what, ref.stderr))
+
     # Really refused: a seccomp filter (examples/no_perf) fails perf_event_open.
     nop = lw.example("no_perf")
     ref = lw.run_preload([nop, racy], extra_env={"LOCKWATCH_RACES": "sample"})
@@ -181,6 +215,24 @@ def body(t):
         lw.expect_same_stdout(t, native, run, what)
         t.expect(run.stderr == "", "%s: stderr:\n%s" % (what, run.stderr))
 
+
+    # Lockwatch's own mask changes (libunwind's) leave the timers alone.
+    churn = lw.example("race_thread_churn")
+    nat = lw.native_ok(t, [churn, "50"], "race_thread_churn")
+    m0 = re.search(r"timer id (\d+)", nat.stdout)
+    t.require(m0, "race_thread_churn natively: %r" % nat.stdout)
+    run = lw.run_preload([churn, "50"], extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
+    what = "race_thread_churn under sampling"
+    t.expect(run.returncode == 0 and run.reports == [] and run.stderr == "",
+             "%s: exit %d, reports %s\n%s" % (what, run.returncode,
+                                             lw.describe_reports(run.reports or []), run.describe()))
+    m1 = re.search(r"timer id (\d+)", run.stdout)
+    t.require(m1, "%s: %r" % (what, run.stdout))
+    made = int(m1.group(1)) - int(m0.group(1))
+    t.note("%s: %d timers created for 50 threads" % (what, made))
+    t.expect(made <= 2 * 50 + 10, "%s: the process created %d timers for 50 threads (a timer "
+             "deleted and re-created at each of lockwatch's own signal-mask changes?)"
+             % (what, made))
 
     # A write under a read lock: both threads hold table_lock, for reading.
     rd = lw.example("race_under_rdlock")

@@ -5,7 +5,11 @@ unwind (libunwind's pipe lives at 500 and up, not at the lowest free
 descriptors), and it can create at most one thread-specific key fewer than
 natively (lockwatch's own; libunwind's fast trace, which needs one, is not
 used by default).  And the thread-local storage README.md and lockwatch(7)
-state is what the library's PT_TLS segment takes."""
+state is what the library's PT_TLS segment takes.  And libcapstone (the
+decoder of race sampling) is loaded only when race sampling starts: with
+races off (the default) a watched program's /proc/PID/maps has no
+libcapstone, with LOCKWATCH_RACES=sample it has (unless perf_event_open is
+refused here, when sampling never starts)."""
 import os
 import re
 import struct
@@ -47,6 +51,23 @@ def main(t):
              % (after, n_after))
     t.expect(n_keys - keys <= 1, "%d keys fewer than natively (%d against %d)"
              % (n_keys - keys, keys, n_keys))
+
+    def capstone_mapped(extra_env, what):
+        r = lw.run_preload(["cat", "/proc/self/maps"], extra_env=extra_env)
+        t.require(r.returncode == 0, "%s: cat /proc/self/maps failed:\n%s" % (what, r.describe()))
+        t.require(os.path.realpath(lw.lib()) in r.stdout or "liblockwatch" in r.stdout,
+                  "%s: liblockwatch is not in the maps:\n%s" % (what, r.stdout))
+        return "libcapstone" in r.stdout, r
+    mapped, off = capstone_mapped({}, "races off")
+    t.expect(not mapped, "races off (the default): libcapstone is mapped in the watched "
+             "program:\n%s" % "\n".join(ln for ln in off.stdout.splitlines() if "capstone" in ln))
+    mapped, on = capstone_mapped({"LOCKWATCH_RACES": "sample"}, "races on")
+    if "race sampling is off" in on.stderr:
+        t.note("race sampling refused here (%s): libcapstone not expected" % on.stderr.strip())
+        t.expect(not mapped, "race sampling refused, yet libcapstone is mapped")
+    else:
+        t.expect(mapped, "LOCKWATCH_RACES=sample: libcapstone is not mapped\n%s" % on.describe())
+        t.expect(on.stderr == "", "LOCKWATCH_RACES=sample: stderr %r" % on.stderr)
 
     size = tls_size(lw.lib())
     for doc, pattern in (("README.md", r"(\d+) bytes of each thread's thread-local storage"),

@@ -28,9 +28,16 @@ joined one by one, then a timer of the program's own, whose id counts the
 timers the process created: one per thread under sampling (its sampling
 timer), not one per signal-mask change of lockwatch's own unwinding
 (libunwind blocks every signal around its locks with sigprocmask: each pair
-used to delete and re-create the thread's timer)."""
+used to delete and re-create the thread's timer).
+The race set (bench/races.py): `lockwatch --repeat
+SET_RUNS` (8 for racy_toctou; no jitter) reports a data-race on the racy
+variable in at least one run of racy_flag and racy_toctou, and none in any
+run of the race-free twins locked_flag and locked_toctou, where watchpoints
+are armed (LOCKWATCH_RACE_STATS runs say so)."""
+import json
 import os
 import re
+import subprocess
 import tempfile
 
 import lwtest as lw
@@ -72,6 +79,68 @@ def check_race_report(t, rep, what):
         t.expect(lw.has_function(frames, "worker"),
                  "%s: thread %d's stack is not in worker: %r" % (what, i, lw.functions(frames)))
     t.expect(len({th.get("id") for th in threads}) == 2, "%s: the same thread twice" % what)
+
+
+SET_RUNS = 5
+# racy program -> the variable its race is on, runs (bench/races.py at this
+# rate: racy_flag reported in 20 runs of 20, racy_toctou in 12 or 13)
+SET_RACY = {"racy_flag": ("progress", SET_RUNS), "racy_toctou": ("balance", 8)}
+SET_CLEAN = ("locked_flag", "locked_toctou")
+
+
+def repeat(prog, cwd, runs=SET_RUNS):
+    """`lockwatch --repeat RUNS` with sampling on and no jitter (the twins
+    make millions of lock calls): the launcher's output and the data-race
+    records of its merged log."""
+    env = lw.base_env()
+    env.pop("LD_PRELOAD", None)
+    env.update(LOCKWATCH_RACES="sample", LOCKWATCH_RACE_RATE=RATE, LOCKWATCH_JITTER="0")
+    p = subprocess.run([lw.launcher(), "--repeat", str(runs), "--", prog], cwd=cwd, env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                       timeout=lw.TIMEOUT * runs)
+    reps = []
+    path = os.path.join(cwd, "lockwatch-repeat.jsonl")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            reps = [json.loads(ln) for ln in f if ln.strip()]
+        os.unlink(path)
+    return p, [r for r in reps if r.get("kind") == "data-race"]
+
+
+def race_set(t):
+    with tempfile.TemporaryDirectory(prefix="lwraces.") as tmp:
+        for name, (var, n) in SET_RACY.items():
+            p, reps = repeat(lw.example(name), tmp, n)
+            what = "lockwatch --repeat %d %s" % (n, name)
+            runs = set()
+            for r in reps:
+                runs |= set(r.get("in_runs") or [])
+                t.expect((r.get("race") or {}).get("variable") == var,
+                         "%s: a data-race on %r, expected %s: %s"
+                         % (what, r.get("race"), var, r.get("message")))
+            t.note("%s: a data-race in %d of %d runs" % (what, len(runs), n))
+            t.expect(runs and p.returncode == lw.DEFAULT_EXITCODE,
+                     "%s: no data-race in any run (exit %d)\n%s%s"
+                     % (what, p.returncode, p.stdout, p.stderr))
+        for name in SET_CLEAN:
+            p, reps = repeat(lw.example(name), tmp)
+            what = "lockwatch --repeat %d %s" % (SET_RUNS, name)
+            t.expect(p.returncode == 0 and not reps,
+                     "%s: race-free, expected no finding and exit 0, got exit %d\n%s%s"
+                     % (what, p.returncode, p.stdout, p.stderr))
+            # Watchpoints were armed on this program (else the test shows
+            # nothing): a run with statistics, up to five.
+            armed = 0
+            for i in range(5):
+                run = lw.run_preload(lw.example(name), extra_env=SAMPLE)
+                armed += stats(t, run, name)[1]
+                t.expect(run.returncode == 0 and not races(run),
+                         "%s: run with statistics %d: exit %d, %d data-races (expected 0, 0)\n%s"
+                         % (name, i + 1, run.returncode, len(races(run)), run.describe()))
+                if armed:
+                    break
+            t.note("%s: %d armings in %d runs" % (name, armed, i + 1))
+            t.expect(armed > 0, "%s: no watchpoint armed in 5 runs" % name)
 
 
 def body(t):
@@ -257,6 +326,8 @@ def body(t):
             found += 1
             break
     t.expect(found == 1, "race_under_rdlock: no data-race in %d runs" % RUNS)
+
+    race_set(t)
 
 
 lw.main(body)

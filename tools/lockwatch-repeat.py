@@ -190,6 +190,7 @@ def main(argv):
             rep = dict(m["rep"])
             rep["runs"] = len(m["runs"])
             rep["of_runs"] = a.repeat
+            rep["in_runs"] = sorted(i + 1 for i in m["runs"])
             rep["first_seed"] = m["first_seed"]
             rep["replay_seed"] = m["replay_seed"]
             rep["replayed"] = m["replayed"]

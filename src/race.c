@@ -1616,7 +1616,7 @@ void lw_race_flush_exit(void)
         if ((uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t1.tv_nsec -
                 (uint64_t)t0.tv_nsec > FLUSH_EXIT_WAIT_NS)
             return;
-        syscall(SYS_sched_yield);
+        lw_syscall(SYS_sched_yield);
     }
 }
 

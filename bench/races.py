@@ -86,7 +86,7 @@ PROGRAMS = [
 ]
 
 STATS = re.compile(r"lockwatch: race sampling: (\d+) samples, (\d+) armed, (\d+) hits, "
-                   r"(\d+) races, (\d+) unseen writes \(not armed: (\d+) no memory operand, "
+                   r"(\d+) races, (\d+) unseen writes, [^(]*\(not armed: (\d+) no memory operand, "
                    r"(\d+) stack, (\d+) atomic, (\d+) slots full, (\d+) no other thread\)")
 STAT_NAMES = ("samples", "armed", "hits", "races", "unseen", "no_mem", "stack", "atomic",
               "slots_full", "no_target")

@@ -31,6 +31,7 @@
 #include "finding.h"
 #include "fmt.h"
 #include "log.h"
+#include "atomicname.h"
 #include "lw_atomic.h"
 #include "lw_core.h"
 #include "options.h"
@@ -111,6 +112,7 @@ typedef struct {
     uintptr_t hold_pc[LW_RACE_HOLDS];
     uint16_t hold_kind[LW_RACE_HOLDS], hold_mtype[LW_RACE_HOLDS];
     uintptr_t pc;                   /* the interrupted pc (after the access, for a hitter) */
+    bool pc_exact;                  /* pc is the accessing instruction's own */
     uintptr_t pcs[LW_RACE_FRAMES];
 } race_side;
 
@@ -325,6 +327,7 @@ static void capture_side(race_side *s, lw_thread *t, uintptr_t pc)
     memcpy(s->name, t->name, sizeof(s->name));
     s->created_seen = t->created_seen;
     s->pc = pc;
+    s->pc_exact = true;
     unsigned n = t->nheld;
     s->truncated = n > LW_RACE_HOLDS;
     s->nholds = s->truncated ? LW_RACE_HOLDS : n;
@@ -619,9 +622,11 @@ static void on_hit(unsigned idx, uint64_t gen, void *ucv)
         return;
     }
     capture_side(h, t, (uintptr_t)regs.rip);
+    h->pc_exact = false;
     if (hi.found && h->npcs && h->pcs[0] == h->pc) {
         /* The trap's pc is the next instruction's: name the one that hit. */
         h->pc = h->pcs[0] = hi.at;
+        h->pc_exact = true;
     }
     if (hi.found) {
         h->wrote = hi.write;
@@ -1425,6 +1430,7 @@ void lw_race_get_stats(lw_race_stats *s)
     s->no_target = lw_load_relaxed(&stats.no_target);
     s->atomic_hits = lw_load_relaxed(&stats.atomic_hits);
     s->stepped = lw_load_relaxed(&stats.stepped);
+    s->atomic_objects = lw_load_relaxed(&stats.atomic_objects);
     s->guard_armed = lw_load_relaxed(&stats.guard_armed);
     s->guarded = lw_load_relaxed(&stats.guarded);
 }
@@ -1437,14 +1443,15 @@ void lw_race_final_words(void)
     lw_race_stats s;
     lw_race_get_stats(&s);
     lw_warn("lockwatch: race sampling: %llu samples, %llu armed, %llu hits, %llu races, "
-            "%llu unseen writes, %llu atomic hits, %llu reached by single steps (not armed: "
+            "%llu unseen writes, %llu atomic hits, %llu on atomic objects, "
+            "%llu reached by single steps (not armed: "
             "%llu no memory operand, %llu stack, "
             "%llu atomic, %llu slots full, %llu no other thread); guarded ranges: %llu armed, "
             "%llu accesses without their lock\n",
             (unsigned long long)s.samples, (unsigned long long)s.armed,
             (unsigned long long)s.hits, (unsigned long long)s.races,
             (unsigned long long)s.unseen_writes, (unsigned long long)s.atomic_hits,
-            (unsigned long long)s.stepped,
+            (unsigned long long)s.atomic_objects, (unsigned long long)s.stepped,
             (unsigned long long)s.no_access, (unsigned long long)s.on_stack,
             (unsigned long long)s.atomic, (unsigned long long)s.slots_full,
             (unsigned long long)s.no_target, (unsigned long long)s.guard_armed,
@@ -1521,8 +1528,41 @@ static void report_guarded(lw_finding *f, const race_rec *r)
                        r->a.wrote ? "" : " (a read needs it at least for reading)");
 }
 
+/* Was the side's access made by the C++ library's atomics (std::atomic<T>::
+ * load or store, inlined or called)?  Its pc's innermost source frame says. */
+static bool side_in_atomic_function(const race_side *s)
+{
+    if (!s->pc)
+        return false;
+    lw_frame_info fi;
+    /* lw_symbolize looks up pc - 1, the call of a return address: an exact
+     * pc is given one past, a hitter's trap pc (the next instruction's) as
+     * is, and either way the byte looked up is in the accessing
+     * instruction. */
+    lw_symbolize(s->pc_exact ? s->pc + 1 : s->pc, &fi);
+    const char *fn = fi.ninlined ? fi.inlined[0].function : fi.function;
+    return lw_atomic_function_name(fn);
+}
+
+/* A race on memory that the program declares atomic is no race: on x86 an
+ * atomic load, and a release or relaxed store, are plain moves, which the
+ * sampler and the watchpoint cannot tell from racy ones.  What the debug
+ * information says: the variable's type (a global or static, down to the
+ * member at the address), or the function that made an access. */
+static bool atomic_object(const race_rec *r)
+{
+    lw_var_info vi;
+    if (lw_symbolize_var(r->addr, &vi) && vi.atomic)
+        return true;
+    return side_in_atomic_function(&r->a) || side_in_atomic_function(&r->b);
+}
+
 static void report(const race_rec *r)
 {
+    if (!r->guard_lock && atomic_object(r)) {
+        __atomic_fetch_add(&stats.atomic_objects, 1, __ATOMIC_RELAXED);
+        return;
+    }
     lw_finding *f = lw_finding_new(LW_F_DATA_RACE);
     if (!f)
         return;

@@ -104,6 +104,10 @@ typedef struct {
     uint64_t atomic_hits, guard_armed, guarded;
     /* Samples whose access was reached by single-stepping. */
     uint64_t stepped;
+    /* Races queued but not reported: the memory is an atomic object (DWARF
+     * type C11 _Atomic or C++ std::atomic), or an access was made inside
+     * the C++ library's std::atomic functions. */
+    uint64_t atomic_objects;
 } lw_race_stats;
 void lw_race_get_stats(lw_race_stats *s);
 /* At the end of the process: LOCKWATCH_RACE_STATS's line. */

@@ -1324,14 +1324,16 @@ bool lw_symbolize_var(uintptr_t addr, lw_var_info *vi)
         int e = errno;
         char *ans = !b.truncated && !strchr(path, '\n') ? sym_query(req, b.len) : NULL;
         errno = e;
-        char *f[7];
-        if (ans && ans[0] == 'V' && lw_split_tabs(ans, f, 7) == 7 && f[1][0]) {
+        char *f[8];
+        unsigned nf = ans ? lw_split_tabs(ans, f, 8) : 0;
+        if (ans && ans[0] == 'V' && nf >= 7 && f[1][0]) {
             vi->name = intern_or_empty(f[1]);
             vi->mangled = intern(f[2], strlen(f[2]));
             vi->path = intern_or_empty(f[3]);
             vi->decl_file = intern(f[4], strlen(f[4]));
             vi->decl_line = parse_uint(f[5]);
             vi->is_static = f[6][0] == '1';
+            vi->atomic = nf == 8 && f[7][0] == '1';
             ok = true;
         }
     }
@@ -1371,13 +1373,15 @@ bool lw_symbolize_local(uintptr_t pc, intptr_t cfa_off, lw_local_info *li)
         int e = errno;
         char *ans = !b.truncated && !strchr(path, '\n') ? sym_query(req, b.len) : NULL;
         errno = e;
-        char *f[6];
-        if (ans && ans[0] == 'L' && lw_split_tabs(ans, f, 6) == 6 && f[2][0]) {
+        char *f[7];
+        unsigned nf = ans ? lw_split_tabs(ans, f, 7) : 0;
+        if (ans && ans[0] == 'L' && nf >= 6 && f[2][0]) {
             li->function = intern_or_empty(f[1]);
             li->name = intern_or_empty(f[2]);
             li->path = intern_or_empty(f[3]);
             li->decl_file = intern(f[4], strlen(f[4]));
             li->decl_line = parse_uint(f[5]);
+            li->atomic = nf == 7 && f[6][0] == '1';
             ok = true;
         }
     }

@@ -111,6 +111,7 @@ typedef struct {
     const char *decl_file;   /* NULL when unknown */
     unsigned decl_line;      /* 0 when unknown */
     bool is_static;          /* internal linkage, or a function's static */
+    bool atomic;             /* the place is inside a C11 _Atomic or C++ std::atomic (DWARF) */
 } lw_var_info;
 /* False (vi zeroed) for memory that is no module's data, or unknown. */
 bool lw_symbolize_var(uintptr_t addr, lw_var_info *vi);
@@ -124,6 +125,7 @@ typedef struct {
     const char *path;        /* the place inside it, or "" */
     const char *decl_file;
     unsigned decl_line;
+    bool atomic;             /* as lw_var_info's */
 } lw_local_info;
 bool lw_symbolize_local(uintptr_t pc, intptr_t cfa_off, lw_local_info *li);
 

@@ -23,7 +23,7 @@
  *
  * "data <hex address> <module path>\n": the global or static variable that
  * contains the (module-relative) data address.  Answer, then "END\n":
- *   "V\t<name>\t<mangled>\t<path>\t<decl file>\t<decl line>\t<static 0|1>\n"
+ *   "V\t<name>\t<mangled>\t<path>\t<decl file>\t<decl line>\t<static 0|1>\t<atomic 0|1>\n"
  * <name> is the variable's qualified, demangled name ("bank::ledger", and
  * "worker::lock" for a static inside a function), <path> the place of the
  * address inside it ("[3].lock", ".buckets[2].mu", "" for the variable
@@ -32,13 +32,15 @@
  * arrays, structs, classes, unions and typedefs); with no DWARF, the ELF
  * symbol with the offset as "+0x..".  Nothing when the address is in no
  * variable.  Each module's variables are indexed once, at the first data
- * request about it.
+ * request about it.  <atomic> is 1 when the place is inside an atomic
+ * object (a C11 _Atomic type, a C++ std::atomic on the way down), 0 also
+ * when unknown.
  *
  * "local <hex pc> <decimal offset> <module path>\n": the local variable
  * of the function at pc (a return address less one, as for frames) that
  * lies at `offset` bytes from the frame's canonical frame address.
  * Answer, then "END\n":
- *   "L\t<function>\t<name>\t<path>\t<decl file>\t<decl line>\n"
+ *   "L\t<function>\t<name>\t<path>\t<decl file>\t<decl line>\t<atomic 0|1>\n"
  * Found only for variables with DW_OP_fbreg locations in functions whose
  * frame base is DW_OP_call_frame_cfa (GCC's), innermost scope first.
  */
@@ -47,6 +49,7 @@
 #include <dwarf.h>
 #include <libiberty/demangle.h>
 
+#include "atomicname.h"
 #include "datapath.h"
 
 #include <fcntl.h>
@@ -292,8 +295,10 @@ static bool member_offset(Dwarf_Die *m, uint64_t *off)
 }
 
 /* Appends to pa the place of byte `off` inside an object of `type`: array
- * indices and member names, down to a lock type or a scalar. */
-static void walk_type(Dwarf_Die *type, uint64_t off, lw_path *pa)
+ * indices and member names, down to a lock type or a scalar.  Sets *atomic
+ * when the byte is inside an atomic object: C11 _Atomic (DW_TAG_atomic_type)
+ * or a C++ std::atomic, on the way down. */
+static void walk_type(Dwarf_Die *type, uint64_t off, lw_path *pa, bool *atomic)
 {
     Dwarf_Die t = *type;
     for (unsigned guard = 0; guard < 64; guard++) {
@@ -301,6 +306,10 @@ static void walk_type(Dwarf_Die *type, uint64_t off, lw_path *pa)
         const char *nm = dwarf_diename(&t);
         if (lw_path_is_lock_type(nm))
             break;
+        if (tag == DW_TAG_atomic_type ||
+            ((tag == DW_TAG_structure_type || tag == DW_TAG_class_type) &&
+             lw_atomic_type_name(nm)))
+            *atomic = true;
         if (tag == DW_TAG_typedef || tag == DW_TAG_const_type || tag == DW_TAG_volatile_type ||
             tag == DW_TAG_restrict_type || tag == DW_TAG_atomic_type) {
             Dwarf_Die next;
@@ -516,9 +525,10 @@ static void answer_data(uint64_t addr, const char *path)
     if (v && dwarf_offdie(dw, v->die, &var)) {
         char pbuf[1024];
         lw_path pa;
+        bool atomic = false;
         lw_path_init(&pa, pbuf, sizeof(pbuf));
         if (die_type(&var, &type))
-            walk_type(&type, addr - bias - v->lo, &pa);
+            walk_type(&type, addr - bias - v->lo, &pa, &atomic);
         Dwarf_Attribute a;
         bool external = false;
         if (dwarf_attr_integrate(&var, DW_AT_external, &a) && dwarf_formflag(&a, &external) != 0)
@@ -542,7 +552,7 @@ static void answer_data(uint64_t addr, const char *path)
         int line = 0;
         put_str(dwarf_decl_file(&var));
         dwarf_decl_line(&var, &line);
-        printf("\t%d\t%d\n", line, is_static ? 1 : 0);
+        printf("\t%d\t%d\t%d\n", line, is_static ? 1 : 0, atomic ? 1 : 0);
     } else if (symname) {
         printf("V\t");
         put_str(dem ? dem : symname);
@@ -551,7 +561,7 @@ static void answer_data(uint64_t addr, const char *path)
         putchar('\t');
         if (soff)
             printf("+0x%llx", (unsigned long long)soff);
-        printf("\t\t0\t%d\n", GELF_ST_BIND(sym.st_info) == STB_LOCAL);
+        printf("\t\t0\t%d\t0\n", GELF_ST_BIND(sym.st_info) == STB_LOCAL);
     }
     free(dem);
 }
@@ -612,8 +622,9 @@ static void answer_local(uint64_t pc, int64_t cfa_off, const char *path)
                 continue;
             char pbuf[1024];
             lw_path pa;
+            bool atomic = false;
             lw_path_init(&pa, pbuf, sizeof(pbuf));
-            walk_type(&type, (uint64_t)(cfa_off - at), &pa);
+            walk_type(&type, (uint64_t)(cfa_off - at), &pa, &atomic);
             const char *fname = die_name(&scopes[fi]);
             char *dem = fname && fname[0] == '_' && fname[1] == 'Z'
                             ? cplus_demangle(fname, DMGL_PARAMS | DMGL_ANSI) : NULL;
@@ -627,7 +638,7 @@ static void answer_local(uint64_t pc, int64_t cfa_off, const char *path)
             int line = 0;
             put_str(dwarf_decl_file(&c));
             dwarf_decl_line(&c, &line);
-            printf("\t%d\n", line);
+            printf("\t%d\t%d\n", line, atomic ? 1 : 0);
             free(dem);
             free(scopes);
             return;

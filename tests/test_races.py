@@ -47,7 +47,7 @@ RATE = "2000"
 SAMPLE = {"LOCKWATCH_RACES": "sample", "LOCKWATCH_RACE_RATE": RATE,
           "LOCKWATCH_RACE_STATS": "1"}
 STATS = re.compile(r"^lockwatch: race sampling: (\d+) samples, (\d+) armed, (\d+) hits, "
-                   r"(\d+) races, (\d+) unseen writes, \d+ atomic hits, \d+ reached by single "
+                   r"(\d+) races, (\d+) unseen writes, \d+ atomic hits, \d+ on atomic objects, \d+ reached by single "
                    r"steps \(not armed: \d+ no memory operand, \d+ stack, \d+ atomic, \d+ slots "
                    r"full, \d+ no other thread\); guarded ranges: \d+ armed, \d+ accesses "
                    r"without their lock$", re.M)

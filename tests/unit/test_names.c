@@ -3,8 +3,11 @@
  * symbolizer spells them (datapath.h), /proc/self/maps lines and their
  * kinds (memmap.h), labels put into a finding's message (lockname.h), and
  * the description of a global, a static, a stack and a heap lock of this
- * very process (without the helper: ELF symbols and the maps).
+ * very process (without the helper: ELF symbols and the maps); and which
+ * type and function names are the C++ standard library's atomics
+ * (atomicname.h: a race on them is not reported).
  */
+#include "atomicname.h"
 #include "datapath.h"
 #include "lockname.h"
 #include "memmap.h"
@@ -160,6 +163,42 @@ START_TEST(describe_this_process)
 }
 END_TEST
 
+START_TEST(atomic_names)
+{
+    /* DWARF class names, unqualified, as GCC and Clang give them. */
+    static const char *const types[] = {"atomic<int>", "atomic<bool>", "__atomic_base<long unsigned int>",
+                                        "atomic<node*>", "__atomic_float<double>", "atomic_ref<int>",
+                                        "atomic_flag", "__atomic_flag_base",
+                                        "__cxx_atomic_impl<int, std::__1::__cxx_atomic_base_impl<int> >"};
+    for (unsigned i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        ck_assert_msg(lw_atomic_type_name(types[i]), "%s is atomic", types[i]);
+    static const char *const plain[] = {"atomic_stats", "atomics", "atomic", "vector<std::atomic<int> >",
+                                        "my_atomic<int>", "", "Atomic<int>"};
+    for (unsigned i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+        ck_assert_msg(!lw_atomic_type_name(plain[i]), "%s is not atomic", plain[i]);
+    ck_assert(!lw_atomic_type_name(NULL));
+
+    /* Demangled function names. */
+    static const char *const fns[] = {
+        "std::atomic<bool>::load(std::memory_order) const",
+        "std::__atomic_base<unsigned long>::store(unsigned long, std::memory_order)",
+        "std::atomic<node*>::store(node*, std::memory_order)",
+        "std::atomic_load_explicit<int>(std::atomic<int> const*, std::memory_order)",
+        "std::__atomic_impl::load<int>(int const*, std::memory_order)",
+        "std::__1::__cxx_atomic_load<int>(std::__1::__cxx_atomic_base_impl<int> const*, std::__1::memory_order)",
+        "std::__1::atomic<int>::operator int() const"};
+    for (unsigned i = 0; i < sizeof(fns) / sizeof(fns[0]); i++)
+        ck_assert_msg(lw_atomic_function_name(fns[i]), "%s is atomic", fns[i]);
+    static const char *const other[] = {
+        "atomic_counter_bump", "my::atomic<int>::load()", "std::vector<std::atomic<int> >::size() const",
+        "std::thread::join()", "worker(void*)", "stdatomic", "", "std::"};
+    for (unsigned i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+        ck_assert_msg(!lw_atomic_function_name(other[i]), "%s is not atomic", other[i]);
+    ck_assert(!lw_atomic_function_name(NULL));
+}
+END_TEST
+
+
 static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
@@ -168,6 +207,7 @@ static Suite *names_suite(void)
     tcase_add_test(tc, member_paths);
     tcase_add_test(tc, maps_lines);
     tcase_add_test(tc, message_labels);
+    tcase_add_test(tc, atomic_names);
     suite_add_tcase(s, tc);
     TCase *live = tcase_create("live");
     tcase_add_test(live, describe_this_process);

@@ -646,18 +646,35 @@ static int accesses(csh handle, const cs_insn *insn, uintptr_t pc, const lw_regs
     return k->n;
 }
 
+/* Takes a free slot and makes it the one Capstone's allocator hooks use
+ * (a nested handler's decode takes another); NULL when all are busy. */
+static struct slot *decode_enter(struct slot **outer)
+{
+    struct slot *s = slot_take();
+    if (!s)
+        return NULL;
+    *outer = current;
+    s->used = 0;
+    current = s;
+    lw_compiler_barrier(); /* a nested handler must see `current` before Capstone allocates */
+    return s;
+}
+
+static void decode_leave(struct slot *s, struct slot *outer)
+{
+    lw_compiler_barrier(); /* Capstone's last scratch free must not move past the restore */
+    current = outer;
+    lw_store_release(&s->busy, 0);
+}
+
 int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_regs *r,
                      lw_mem_access *out, int max)
 {
     if (init_state <= 0 || !code || !len || !r || max < 0 || (max && !out))
         return -1;
-    struct slot *s = slot_take();
+    struct slot *outer, *s = decode_enter(&outer);
     if (!s)
         return -1;
-    struct slot *outer = current;
-    s->used = 0;
-    current = s;
-    lw_compiler_barrier(); /* a nested handler must see `current` before Capstone allocates */
     const uint8_t *c = code;
     size_t n = len;
     uint64_t a = pc;
@@ -668,9 +685,7 @@ int lw_decode_access(const uint8_t *code, size_t len, uintptr_t pc, const lw_reg
         if (ret > max)
             ret = max;
     }
-    lw_compiler_barrier(); /* Capstone's last scratch free must not move past the restore */
-    current = outer;
-    lw_store_release(&s->busy, 0);
+    decode_leave(s, outer);
     return ret;
 }
 
@@ -678,20 +693,14 @@ int lw_decode_length(const uint8_t *code, size_t len, uintptr_t pc)
 {
     if (init_state <= 0 || !code || !len)
         return -1;
-    struct slot *s = slot_take();
+    struct slot *outer, *s = decode_enter(&outer);
     if (!s)
         return -1;
-    struct slot *outer = current;
-    s->used = 0;
-    current = s;
-    lw_compiler_barrier(); /* as in lw_decode_access */
     const uint8_t *c = code;
     size_t n = len;
     uint64_t a = pc;
     int ret = cs.disasm_iter(s->handle, &c, &n, &a, s->insn) ? (int)s->insn->size : -1;
-    lw_compiler_barrier();
-    current = outer;
-    lw_store_release(&s->busy, 0);
+    decode_leave(s, outer);
     return ret;
 }
 

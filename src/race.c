@@ -33,6 +33,7 @@
 #include "log.h"
 #include "atomicname.h"
 #include "lw_atomic.h"
+#include "lockname.h"
 #include "lw_core.h"
 #include "options.h"
 #include "registry.h"
@@ -1568,7 +1569,18 @@ static void report(const race_rec *r)
         return;
     f->race.addr = r->addr;
     f->race.size = r->size;
-    lw_symbolize_data(r->addr, f->race.variable, sizeof(f->race.variable));
+    /* Named as locks are: a global or static down to its member
+     * ("table[3].ready"), a heap object ("heap object 0x...+0x8"), a
+     * thread's stack; else the ELF symbol. */
+    lw_lock_desc d;
+    lw_lock_describe(r->addr, &d);
+    if (d.label[0]) {
+        lw_buf vb;
+        lw_buf_init(&vb, f->race.variable, sizeof(f->race.variable));
+        lw_buf_puts(&vb, d.label);
+    } else {
+        lw_symbolize_data(r->addr, f->race.variable, sizeof(f->race.variable));
+    }
     if (r->guard_lock) {
         report_guarded(f, r);
         lw_finding_emit(f);

@@ -6,7 +6,7 @@ by `acct.lock` (LOCKWATCH_GUARDED_BY) and read now and then without it.  No
 two accesses overlap, so only the declaration can find it: at least one of
 RUNS runs must report a data-race with one thread (stack in peek_balance,
 holding nothing), the lock `acct` in the role of the guard, the variable
-acct+0x28.  race_guarded_ok (the read under the lock) never reports, though
+acct.balance.  race_guarded_ok (the read under the lock) never reports, though
 its guarded range is watched (LOCKWATCH_RACE_STATS says so).
 
 examples/race_own_watchpoint opens 800 hardware breakpoints of its own
@@ -50,7 +50,7 @@ def check_guarded(t, rep, what):
     msg = rep.get("message", "")
     t.expect("LOCKWATCH_GUARDED_BY" in msg and "`acct`" in msg,
              "%s: message %r" % (what, msg))
-    t.expect((rep.get("race") or {}).get("variable") == "acct+0x28",
+    t.expect((rep.get("race") or {}).get("variable") == "acct.balance",
              "%s: race member %r" % (what, rep.get("race")))
     threads = rep.get("threads") or []
     t.expect(len(threads) == 1, "%s: %d threads, expected 1" % (what, len(threads)))

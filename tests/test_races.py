@@ -23,7 +23,8 @@ handler gets the signal.  examples/race_sigwait: threads born with every
 signal blocked, one of them in sigwait: it gets only the program's SIGUSR1.
 examples/race_under_rdlock: readers bump a counter under a read lock; the
 race is reported (in at least one of RUNS runs) with both threads holding
-table_lock for reading.  examples/race_thread_churn: 50 threads created and
+table_lock for reading.  examples/race_heap: the race is on a field of a
+calloc'd struct, named "heap object 0x...+0x28".  examples/race_thread_churn: 50 threads created and
 joined one by one, then a timer of the program's own, whose id counts the
 timers the process created: one per thread under sampling (its sampling
 timer), not one per signal-mask change of lockwatch's own unwinding
@@ -179,11 +180,14 @@ def body(t):
     t.note("racy_counter: %d of %d samples armed a watchpoint" % (armed, samples))
     t.expect(2 * armed >= samples, "racy_counter: only %d of %d samples armed a watchpoint"
              % (armed, samples))
-    # The other worker writes the counter all the time: most armings are hit
-    # (a thread once wrongly marked as blocking SIGTRAP was never armed
-    # again: 1 hit a run).
+    # The other worker writes the counter all the time: on an idle machine
+    # about two armings in three are hit, fewer when other jobs keep the
+    # other worker off the CPU during the windows (one in five seen with a
+    # benchmark running beside the test); a thread once wrongly marked as
+    # blocking SIGTRAP was never armed again: 1 hit a run, of hundreds of
+    # armings.
     t.note("racy_counter: %d of %d armings hit" % (hits, armed))
-    t.expect(4 * hits >= armed, "racy_counter: only %d of %d armings were hit" % (hits, armed))
+    t.expect(10 * hits >= armed, "racy_counter: only %d of %d armings were hit" % (hits, armed))
 
     armed = 0
     for i in range(3):
@@ -326,6 +330,26 @@ def body(t):
             found += 1
             break
     t.expect(found == 1, "race_under_rdlock: no data-race in %d runs" % RUNS)
+
+    # Heap memory is named as a heap lock is: its allocation and the offset.
+    heap = lw.example("race_heap")
+    native = lw.native_ok(t, heap, "race_heap")
+    found = 0
+    for i in range(RUNS):
+        what = "race_heap run %d" % (i + 1)
+        run = lw.run_preload(heap, extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
+        lw.expect_same_stdout(t, native, run, what)
+        for r in races(run):
+            for p in lw.validate_issue(r):
+                t.expect(False, "%s: %s" % (what, p))
+            var = (r.get("race") or {}).get("variable") or ""
+            t.expect(re.match(r"^heap object 0x[0-9a-f]+\+0x28$", var),
+                     "%s: race on %r, expected the hits field, heap object 0x...+0x28"
+                     % (what, var))
+        if races(run):
+            found += 1
+            break
+    t.expect(found == 1, "race_heap: no data-race in %d runs" % RUNS)
 
     race_set(t)
 

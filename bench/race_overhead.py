@@ -222,7 +222,7 @@ def main():
     ctx.micro_scale = 0.25 if args.quick else 1.0
     # sqlite_mt at half bench/run.py's size: about 3 s natively.
     ctx.py_items, ctx.sqlite_scale = (50000, 0.25) if args.quick else (200000, 0.5)
-    ctx.delay_us = 1000   # LOCKWATCH_RACE_DELAY_US's default (src/options.def)
+    ctx.delay_us = 500   # LOCKWATCH_RACE_DELAY_US's default (src/options.def)
     rates = [int(x) for x in args.rates.split(",")]
     if DEFAULT_RATE not in rates:
         rates.append(DEFAULT_RATE)

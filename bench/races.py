@@ -319,7 +319,7 @@ def main(argv):
     p.add_argument("--srcdir", default=None, help="default: the directory above this script")
     p.add_argument("--runs", type=int, default=20, help="runs per program and tool (20)")
     p.add_argument("--rate", type=int, default=100, help="LOCKWATCH_RACE_RATE (100)")
-    p.add_argument("--delay", type=int, default=1000, help="LOCKWATCH_RACE_DELAY_US (1000)")
+    p.add_argument("--delay", type=int, default=500, help="LOCKWATCH_RACE_DELAY_US (500, its default)")
     p.add_argument("--rounds", type=int, default=3, help="timing rounds (3)")
     p.add_argument("--jobs", type=int, default=1, help="runs at a time for --repeat (1)")
     p.add_argument("--tsan-jobs", type=int, default=2,

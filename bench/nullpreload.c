@@ -246,7 +246,11 @@ static void *resolve(const char *name, void *fallback)
     X(int, sem_clockwait,                                                                        \
       (sem_t *__restrict s, clockid_t c, const struct timespec *__restrict t), (s, c, t), NULL)  \
     X(int, msgsnd, (int id, const void *p, size_t n, int f), (id, p, n, f), NULL)               \
-    X(ssize_t, msgrcv, (int id, void *p, size_t n, long t, int f), (id, p, n, t, f), NULL)
+    X(ssize_t, msgrcv, (int id, void *p, size_t n, long t, int f), (id, p, n, t, f), NULL)      \
+    X(int, sigaction, (int s, const struct sigaction *a, struct sigaction *o), (s, a, o), NULL) \
+    X(sighandler_t, signal, (int s, sighandler_t h), (s, h), NULL)                              \
+    X(int, sigprocmask, (int h, const sigset_t *s, sigset_t *o), (h, s, o), NULL)               \
+    X(int, pthread_sigmask, (int h, const sigset_t *s, sigset_t *o), (h, s, o), NULL)
 
 /* Functions returning nothing (some never return). */
 #define NULL_VOID_FUNCS(X)                                                                       \
@@ -287,6 +291,23 @@ NULL_FUNCS(DEFINE)
         after                                                                                    \
     }
 NULL_VOID_FUNCS(DEFINE_VOID)
+
+/* syscall is variadic: six argument words are passed on, as glibc's own
+ * syscall() reads them whatever the call. */
+static long (*real_syscall)(long, ...);
+
+EXPORT long syscall(long n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    long a1 = va_arg(ap, long), a2 = va_arg(ap, long), a3 = va_arg(ap, long);
+    long a4 = va_arg(ap, long), a5 = va_arg(ap, long), a6 = va_arg(ap, long);
+    va_end(ap);
+    null_interposer_counter++;
+    if (UNLIKELY(!real_syscall))
+        real_syscall = (long (*)(long, ...))resolve("syscall", NULL);
+    return real_syscall(n, a1, a2, a3, a4, a5, a6);
+}
 
 /* fcntl is variadic: its one optional argument (int or pointer) is passed
  * on as a pointer-sized word, as glibc itself does. */

@@ -4,10 +4,15 @@
  *
  *     sqlite_mt DBFILE [SCALE]
  *
- * A writer thread inserts rows in transactions of 100 while two reader
- * threads run indexed range queries, each thread on its own connection to
- * one WAL-mode database (one writer: no busy-handler sleeps, which would
- * make the timing bimodal).  SQLite serialises each connection and its shared
+ * A writer thread inserts rows into table u in transactions of 100 while
+ * two reader threads run indexed range queries on table t, filled before
+ * the threads start, each thread on its own connection to one WAL-mode
+ * database (one writer: no busy-handler sleeps, which would make the timing
+ * bimodal).  The readers query a table of fixed size, so their work does
+ * not depend on how far the writer has got (when they queried the table
+ * the writer was filling, a run's work varied 4x with the interleaving,
+ * natively too: a shared machine's scheduling, or a tool's, changed what
+ * was measured).  SQLite serialises each connection and its shared
  * structures with pthread mutexes and coordinates the connections with
  * fcntl locks and a shared-memory index.  The totals are checked at the end.
  */
@@ -57,7 +62,7 @@ static void *writer(void *arg)
     long w = (long)arg;
     sqlite3 *db = open_db();
     sqlite3_stmt *ins;
-    if (sqlite3_prepare_v2(db, "INSERT INTO t(w, k, v) VALUES (?, ?, ?)", -1, &ins, NULL) !=
+    if (sqlite3_prepare_v2(db, "INSERT INTO u(w, k, v) VALUES (?, ?, ?)", -1, &ins, NULL) !=
         SQLITE_OK)
         die(db, "prepare insert");
     for (long i = 0; i < rows_per_writer; i += BATCH) {
@@ -127,6 +132,24 @@ int main(int argc, char **argv)
     exec(db, "PRAGMA journal_mode=WAL");
     exec(db, "CREATE TABLE t(id INTEGER PRIMARY KEY, w INTEGER, k INTEGER, v INTEGER)");
     exec(db, "CREATE INDEX t_k ON t(k)");
+    exec(db, "CREATE TABLE u(id INTEGER PRIMARY KEY, w INTEGER, k INTEGER, v INTEGER)");
+    exec(db, "CREATE INDEX u_k ON u(k)");
+    /* The readers' table: as many rows as the writer will insert, keyed the
+     * same way, filled before the clock starts. */
+    sqlite3_stmt *fill;
+    if (sqlite3_prepare_v2(db, "INSERT INTO t(w, k, v) VALUES (0, ?, ?)", -1, &fill, NULL) !=
+        SQLITE_OK)
+        die(db, "prepare fill");
+    exec(db, "BEGIN");
+    for (long j = 0; j < rows_per_writer; j++) {
+        sqlite3_bind_int64(fill, 1, (j * 7919) % 100003);
+        sqlite3_bind_int64(fill, 2, j);
+        if (sqlite3_step(fill) != SQLITE_DONE)
+            die(db, "fill");
+        sqlite3_reset(fill);
+    }
+    exec(db, "COMMIT");
+    sqlite3_finalize(fill);
 
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -142,7 +165,7 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t1);
 
     sqlite3_stmt *q;
-    if (sqlite3_prepare_v2(db, "SELECT count(*), sum(v) FROM t", -1, &q, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(db, "SELECT count(*), sum(v) FROM u", -1, &q, NULL) != SQLITE_OK ||
         sqlite3_step(q) != SQLITE_ROW)
         die(db, "final select");
     long long n = sqlite3_column_int64(q, 0), sum = sqlite3_column_int64(q, 1);

@@ -171,7 +171,7 @@ typedef struct lw_finding {
     struct {                  /* data-race: the memory both threads accessed */
         uintptr_t addr;
         unsigned size;        /* bytes; 0: not a data-race */
-        char variable[128];   /* its name, as a lock's label: "table[3].ready",
+        char variable[320];   /* its name, as a lock's label (lw_lock_desc.label): "table[3].ready",
                                * "heap object 0x...+0x8", "stack of T2"; or "" */
     } race;
     int owner_tid;            /* unlock-not-owned: > 0 the holder, else none */

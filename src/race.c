@@ -143,6 +143,7 @@ typedef struct {
 
 typedef struct {
     int state;
+    int reporter;                   /* in state 3: the tid writing the report */
     uintptr_t addr;
     unsigned size;
     /* 0: two threads raced (a and b); else a alone accessed memory that
@@ -414,7 +415,8 @@ static bool holds(const lw_thread *t, uintptr_t lock, bool write)
 }
 
 /* t accessed guarded memory at pc without the lock that guards it. */
-static void queue_guarded(lw_thread *t, uintptr_t pc, uintptr_t at, uintptr_t addr, unsigned size,
+static void queue_guarded(lw_thread *t, bool trap, uintptr_t pc, uintptr_t at, uintptr_t addr,
+                          unsigned size,
                           bool wrote, uintptr_t lock)
 {
     race_rec *r = pending_claim();
@@ -428,8 +430,13 @@ static void queue_guarded(lw_thread *t, uintptr_t pc, uintptr_t at, uintptr_t ad
     r->size = size;
     r->guard_lock = lock;
     capture_side(&r->a, t, pc);
-    if (at && r->a.npcs && r->a.pcs[0] == pc)
-        r->a.pc = r->a.pcs[0] = at;   /* a trap's pc is after the access */
+    if (trap) {
+        r->a.pc_exact = false;
+        if (at && r->a.npcs && r->a.pcs[0] == pc) {
+            r->a.pc = r->a.pcs[0] = at;   /* a trap's pc is after the access */
+            r->a.pc_exact = true;
+        }
+    }
     r->a.wrote = r->a.write_known = wrote;
     __atomic_fetch_add(&stats.guarded, 1, __ATOMIC_RELAXED);
     pending_ready(r);
@@ -590,7 +597,7 @@ static void on_guard_hit(watch_slot *s, uint64_t gen, lw_thread *t, const lw_reg
     hit_insn h = what_hit(r, addr, len);
     bool wrote = h.found && h.write;
     if (!holds(t, lock, wrote))
-        queue_guarded(t, (uintptr_t)r->rip, h.found ? h.at : 0, addr, len, wrote, lock);
+        queue_guarded(t, true, (uintptr_t)r->rip, h.found ? h.at : 0, addr, len, wrote, lock);
 }
 
 static void on_hit(unsigned idx, uint64_t gen, void *ucv)
@@ -970,7 +977,7 @@ static void sample_at(lw_thread *t, void *ucv)
             uintptr_t lock;
             if (lw_guarded_lookup(acc[i].addr, &lock) && !holds(t, lock, acc[i].write)) {
                 t->guard++;
-                queue_guarded(t, pc, 0, acc[i].addr, acc[i].size, acc[i].write, lock);
+                queue_guarded(t, false, pc, 0, acc[i].addr, acc[i].size, acc[i].write, lock);
                 t->guard--;
             }
         }
@@ -1549,13 +1556,15 @@ static bool side_in_atomic_function(const race_side *s)
  * atomic load, and a release or relaxed store, are plain moves, which the
  * sampler and the watchpoint cannot tell from racy ones.  What the debug
  * information says: the variable's type (a global or static, down to the
- * member at the address), or the function that made an access. */
+ * member at the address: every access to it is atomic), or the functions
+ * that made the two accesses, both the C++ library's atomics (one plain
+ * access against a std::atomic_ref store is still a race). */
 static bool atomic_object(const race_rec *r)
 {
     lw_var_info vi;
     if (lw_symbolize_var(r->addr, &vi) && vi.atomic)
         return true;
-    return side_in_atomic_function(&r->a) || side_in_atomic_function(&r->b);
+    return side_in_atomic_function(&r->a) && side_in_atomic_function(&r->b);
 }
 
 static void report(const race_rec *r)
@@ -1624,6 +1633,7 @@ static void flush_pending(void)
         if (!lw_cas_acq_rel(&pending[i].state, &st, 3))
             continue;
         __atomic_fetch_sub(&npending, 1, __ATOMIC_RELAXED);
+        lw_store_relaxed(&pending[i].reporter, sys_gettid());
         report(&pending[i]);
         lw_store_release(&pending[i].state, 0);
     }
@@ -1649,7 +1659,10 @@ void lw_race_flush_owned(void)
     errno = e;
 }
 
-#define FLUSH_EXIT_WAIT_NS 1000000000ull   /* how long exit waits for the monitor's reports */
+/* How long exit waits for reports the monitor is writing: a report asks
+ * the symbolizer helper a few questions, each bounded by its timeout (the
+ * first data question about a large binary indexes its DWARF). */
+#define FLUSH_EXIT_WAIT_NS 15000000000ull
 
 void lw_race_flush_exit(void)
 {
@@ -1658,17 +1671,26 @@ void lw_race_flush_exit(void)
         return;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (;;) {
+    int self = sys_gettid();
+    for (unsigned spins = 0;; spins++) {
         bool busy = false;
+        /* Not a report this thread itself was writing when a signal
+         * handler of the program called exit. */
         for (unsigned i = 0; i < LW_RACE_PENDING; i++)
-            busy |= lw_load_acquire(&pending[i].state) == 3;
+            busy |= lw_load_acquire(&pending[i].state) == 3 &&
+                    lw_load_relaxed(&pending[i].reporter) != self;
         if (!busy)
             return;
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if ((uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t1.tv_nsec -
                 (uint64_t)t0.tv_nsec > FLUSH_EXIT_WAIT_NS)
             return;
-        lw_syscall(SYS_sched_yield);
+        if (spins < 100) {
+            lw_syscall(SYS_sched_yield);
+        } else {
+            struct timespec ms = { 0, 1000000 };
+            lw_syscall(SYS_nanosleep, &ms, NULL);
+        }
     }
 }
 

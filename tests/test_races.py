@@ -64,6 +64,25 @@ def races(run):
     return [r for r in run.reports if r.get("kind") == "data-race"]
 
 
+def first_race_run(t, name, check):
+    """Runs example `name` under sampling until a run reports a data race
+    (at most RUNS runs), its output as native; check(report, what) judges
+    each report of that run."""
+    prog = lw.example(name)
+    native = lw.native_ok(t, prog, name)
+    for i in range(RUNS):
+        what = "%s run %d" % (name, i + 1)
+        run = lw.run_preload(prog, extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
+        lw.expect_same_stdout(t, native, run, what)
+        for r in races(run):
+            for p in lw.validate_issue(r):
+                t.expect(False, "%s: %s" % (what, p))
+            check(r, what)
+        if races(run):
+            return
+    t.expect(False, "%s: no data-race in %d runs" % (name, RUNS))
+
+
 def check_race_report(t, rep, what):
     for p in lw.validate_issue(rep):
         t.expect(False, "%s: %s" % (what, p))
@@ -308,48 +327,24 @@ def body(t):
              % (what, made))
 
     # A write under a read lock: both threads hold table_lock, for reading.
-    rd = lw.example("race_under_rdlock")
-    native = lw.native_ok(t, rd, "race_under_rdlock")
-    found = 0
-    for i in range(RUNS):
-        what = "race_under_rdlock run %d" % (i + 1)
-        run = lw.run_preload(rd, extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
-        lw.expect_same_stdout(t, native, run, what)
-        for r in races(run):
-            for p in lw.validate_issue(r):
-                t.expect(False, "%s: %s" % (what, p))
-            t.expect((r.get("race") or {}).get("variable") == "lookups",
-                     "%s: race member %r" % (what, r.get("race")))
-            for th in r.get("threads") or []:
-                holds = th.get("holds") or []
-                labels = [lw.lock_by_id(r, h.get("lock")).get("label") for h in holds]
-                t.expect(labels == ["table_lock"] and holds[0].get("mode") == "read",
-                         "%s: thread %s holds %r (%r), expected table_lock for reading"
-                         % (what, th.get("id"), labels, holds))
-        if races(run):
-            found += 1
-            break
-    t.expect(found == 1, "race_under_rdlock: no data-race in %d runs" % RUNS)
+    def rdlock_check(r, what):
+        t.expect((r.get("race") or {}).get("variable") == "lookups",
+                 "%s: race member %r" % (what, r.get("race")))
+        for th in r.get("threads") or []:
+            holds = th.get("holds") or []
+            labels = [lw.lock_by_id(r, h.get("lock")).get("label") for h in holds]
+            t.expect(labels == ["table_lock"] and holds[0].get("mode") == "read",
+                     "%s: thread %s holds %r (%r), expected table_lock for reading"
+                     % (what, th.get("id"), labels, holds))
+    first_race_run(t, "race_under_rdlock", rdlock_check)
 
     # Heap memory is named as a heap lock is: its allocation and the offset.
-    heap = lw.example("race_heap")
-    native = lw.native_ok(t, heap, "race_heap")
-    found = 0
-    for i in range(RUNS):
-        what = "race_heap run %d" % (i + 1)
-        run = lw.run_preload(heap, extra_env=dict(SAMPLE, LOCKWATCH_RACE_STATS="0"))
-        lw.expect_same_stdout(t, native, run, what)
-        for r in races(run):
-            for p in lw.validate_issue(r):
-                t.expect(False, "%s: %s" % (what, p))
-            var = (r.get("race") or {}).get("variable") or ""
-            t.expect(re.match(r"^heap object 0x[0-9a-f]+\+0x28$", var),
-                     "%s: race on %r, expected the hits field, heap object 0x...+0x28"
-                     % (what, var))
-        if races(run):
-            found += 1
-            break
-    t.expect(found == 1, "race_heap: no data-race in %d runs" % RUNS)
+    def heap_check(r, what):
+        var = (r.get("race") or {}).get("variable") or ""
+        t.expect(re.match(r"^heap object 0x[0-9a-f]+\+0x28$", var),
+                 "%s: race on %r, expected the hits field, heap object 0x...+0x28"
+                 % (what, var))
+    first_race_run(t, "race_heap", heap_check)
 
     race_set(t)
 

@@ -101,6 +101,7 @@ void lw_lock_describe(uintptr_t addr, lw_lock_desc *d)
         d->member = vi.path[0] ? vi.path : NULL;
         d->decl_file = vi.decl_file;
         d->decl_line = vi.decl_line;
+        d->atomic = vi.atomic;
         lw_buf_printf(&lb, "%s%s", vi.name, vi.path);
         lw_buf_printf(&db, "%s %s%s", d->memory, vi.name, vi.path);
         if (vi.decl_file)

@@ -34,6 +34,8 @@ typedef struct {
     const char *frame_file;
     unsigned frame_line;
     uintptr_t heap_object;   /* a heap lock's allocation, 0 unknown */
+    bool atomic;             /* a global or static whose type at addr is atomic
+                              * (lw_var_info.atomic) */
 } lw_lock_desc;
 
 /* Describes the lock at addr (not a thread's end). */

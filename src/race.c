@@ -1555,21 +1555,24 @@ static bool side_in_atomic_function(const race_side *s)
 /* A race on memory that the program declares atomic is no race: on x86 an
  * atomic load, and a release or relaxed store, are plain moves, which the
  * sampler and the watchpoint cannot tell from racy ones.  What the debug
- * information says: the variable's type (a global or static, down to the
- * member at the address: every access to it is atomic), or the functions
- * that made the two accesses, both the C++ library's atomics (one plain
- * access against a std::atomic_ref store is still a race). */
-static bool atomic_object(const race_rec *r)
+ * information says: the variable's type (d, the memory's description: a
+ * global or static, down to the member at the address; every access to it
+ * is atomic), or the functions that made the two accesses, both the C++
+ * library's atomics (one plain access against a std::atomic_ref store is
+ * still a race). */
+static bool atomic_object(const race_rec *r, const lw_lock_desc *d)
 {
-    lw_var_info vi;
-    if (lw_symbolize_var(r->addr, &vi) && vi.atomic)
-        return true;
-    return side_in_atomic_function(&r->a) && side_in_atomic_function(&r->b);
+    return d->atomic || (side_in_atomic_function(&r->a) && side_in_atomic_function(&r->b));
 }
 
 static void report(const race_rec *r)
 {
-    if (!r->guard_lock && atomic_object(r)) {
+    /* Named as locks are: a global or static down to its member
+     * ("table[3].ready"), a heap object ("heap object 0x...+0x8"), a
+     * thread's stack. */
+    lw_lock_desc d;
+    lw_lock_describe(r->addr, &d);
+    if (!r->guard_lock && atomic_object(r, &d)) {
         __atomic_fetch_add(&stats.atomic_objects, 1, __ATOMIC_RELAXED);
         return;
     }
@@ -1578,18 +1581,9 @@ static void report(const race_rec *r)
         return;
     f->race.addr = r->addr;
     f->race.size = r->size;
-    /* Named as locks are: a global or static down to its member
-     * ("table[3].ready"), a heap object ("heap object 0x...+0x8"), a
-     * thread's stack; else the ELF symbol. */
-    lw_lock_desc d;
-    lw_lock_describe(r->addr, &d);
-    if (d.label[0]) {
-        lw_buf vb;
-        lw_buf_init(&vb, f->race.variable, sizeof(f->race.variable));
-        lw_buf_puts(&vb, d.label);
-    } else {
-        lw_symbolize_data(r->addr, f->race.variable, sizeof(f->race.variable));
-    }
+    lw_buf vb;
+    lw_buf_init(&vb, f->race.variable, sizeof(f->race.variable));
+    lw_buf_puts(&vb, d.label);
     if (r->guard_lock) {
         report_guarded(f, r);
         lw_finding_emit(f);
@@ -1685,12 +1679,10 @@ void lw_race_flush_exit(void)
         if ((uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000ull + (uint64_t)t1.tv_nsec -
                 (uint64_t)t0.tv_nsec > FLUSH_EXIT_WAIT_NS)
             return;
-        if (spins < 100) {
+        if (spins < 100)
             lw_syscall(SYS_sched_yield);
-        } else {
-            struct timespec ms = { 0, 1000000 };
-            lw_syscall(SYS_nanosleep, &ms, NULL);
-        }
+        else
+            sleep_us(1000);
     }
 }
 

@@ -132,6 +132,8 @@ typedef struct {
      * sides seq_cst, Dekker-style): without it a hitter could ioctl a
      * number the program has just reopened. */
     int in_disarm;
+    int closing;                    /* slot_disarm between nfd = 0 and the closes */
+    int arming;                     /* arm_threads is opening events */
     int narmed;                     /* events open for a persistent arming */
     /* The guard slot (GUARD_SLOT) watching a LOCKWATCH_GUARDED_BY range:
      * the range's lock, else 0.  persist: armed across samples (until the
@@ -711,9 +713,14 @@ static void sleep_us(long us)
 static int arm_threads(watch_slot *s, struct perf_event_attr *attr, int self, bool with_self)
 {
     int nfd = 0;
+    /* Dekker with trap_mask_noted: a thread that blocks SIGTRAP either is
+     * seen blocked below, or waits for this arming to end and disables
+     * its event then. */
+    __atomic_store_n(&s->arming, 1, __ATOMIC_SEQ_CST);
     for (unsigned i = 0; i < LW_RACE_MAX_THREADS && nfd < LW_RACE_MAX_TARGETS; i++) {
         int tid = lw_load_relaxed(&threads[i].tid);
-        if (tid == 0 || (tid == self && !with_self) || lw_load_relaxed(&threads[i].trap_blocked))
+        if (tid == 0 || (tid == self && !with_self) ||
+            __atomic_load_n(&threads[i].trap_blocked, __ATOMIC_SEQ_CST))
             continue;
         long fd = sys_perf_event_open(attr, tid);
         if (fd < 0)
@@ -723,6 +730,7 @@ static int arm_threads(watch_slot *s, struct perf_event_attr *attr, int self, bo
         nfd++;
         lw_store_release(&s->nfd, nfd);
     }
+    __atomic_store_n(&s->arming, 0, __ATOMIC_SEQ_CST);
     return nfd;
 }
 
@@ -731,15 +739,19 @@ static int arm_threads(watch_slot *s, struct perf_event_attr *attr, int self, bo
  * slot must stay taken). */
 static bool slot_disarm(watch_slot *s, int nfd)
 {
+    /* Until the fds are closed their events stay armed, though nfd no
+     * longer lists them: a thread that blocks SIGTRAP meanwhile waits for
+     * this (trap_mask_noted). */
+    __atomic_store_n(&s->closing, 1, __ATOMIC_SEQ_CST);
     __atomic_store_n(&s->nfd, 0, __ATOMIC_SEQ_CST);
     for (unsigned i = 0; __atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST) && i < HIT_WAIT_SPINS;
          i++)
         lw_syscall(SYS_sched_yield);
-    if (__atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST))
-        return false;
-    for (int i = 0; i < nfd; i++)
+    bool ok = !__atomic_load_n(&s->in_disarm, __ATOMIC_SEQ_CST);
+    for (int i = 0; ok && i < nfd; i++)
         lw_syscall(SYS_close, s->fd[i]);
-    return true;
+    __atomic_store_n(&s->closing, 0, __ATOMIC_SEQ_CST);
+    return ok;
 }
 
 /* A hit by another thread on the slot's arming was a race: queue it. */
@@ -1122,9 +1134,25 @@ static void trap_mask_noted(void)
     sigemptyset(&cur);
     lw_syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &cur, _NSIG / 8);
     bool tb = sigismember(&cur, SIGTRAP) == 1;
-    lw_store_release(&threads[me.slot].trap_blocked, tb);
+    __atomic_store_n(&threads[me.slot].trap_blocked, tb, __ATOMIC_SEQ_CST);
     if (!tb)
         return;
+    /* Events armed on this thread before it blocked SIGTRAP (the guard
+     * slot's, an arming in progress, one being closed) would leave their
+     * trap pending for the program's sigwait: wait for armings under way,
+     * disable this thread's events, wait for closes under way, then take
+     * back what came meanwhile. */
+    int tid = sys_gettid();
+    for (unsigned i = 0; i < LW_RACE_SLOTS; i++) {
+        watch_slot *s = &slots[i];
+        for (unsigned k = 0; __atomic_load_n(&s->arming, __ATOMIC_SEQ_CST) && k < HIT_WAIT_SPINS;
+             k++)
+            lw_syscall(SYS_sched_yield);
+        disarm_for(s, tid);
+        for (unsigned k = 0; __atomic_load_n(&s->closing, __ATOMIC_SEQ_CST) && k < HIT_WAIT_SPINS;
+             k++)
+            lw_syscall(SYS_sched_yield);
+    }
     sigset_t only;
     sigemptyset(&only);
     sigaddset(&only, SIGTRAP);
